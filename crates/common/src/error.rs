@@ -1,0 +1,203 @@
+//! The error type of every parframe crate.
+
+use std::path::PathBuf;
+
+use arrow_schema::ArrowError;
+
+/// Result alias used across parframe.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in parframe, phrased for the user: each
+/// variant says what was wrong, and names the column, file or row involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A column name that is not in the schema; lists what is.
+    #[error("column '{name}' not found; available columns: [{available}]")]
+    ColumnNotFound {
+        /// The name that was asked for.
+        name: String,
+        /// The columns that exist, comma separated.
+        available: String,
+    },
+    /// An expression or operator was applied to columns of the wrong type.
+    /// Raised while a plan is built, before any data is read.
+    #[error("type error in {context}: {message}")]
+    TypeMismatch {
+        /// The expression or operator, as the user wrote it.
+        context: String,
+        /// What types were found and what was expected.
+        message: String,
+    },
+    /// Two schemas that must agree do not (concatenation, `map_batches` output...).
+    #[error("schema mismatch: {0}")]
+    SchemaMismatch(String),
+    /// An argument outside its allowed range or form.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// An operating-system I/O failure on a named file.
+    #[error("I/O error on '{path}': {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file whose content could not be decoded (malformed CSV, corrupt Parquet...).
+    #[error("cannot read '{path}'{}: {message}", location.as_deref().map(|l| format!(" at {l}")).unwrap_or_default())]
+    Format {
+        /// The file involved.
+        path: PathBuf,
+        /// Where in the file, e.g. "line 17, column 'price'", when known.
+        location: Option<String>,
+        /// What was wrong.
+        message: String,
+    },
+    /// A user closure (apply, map_batches) panicked or returned an error.
+    #[error("user code failed while computing '{column}' at row {row}: {message}")]
+    UserCode {
+        /// The output column (or operator) the closure computes.
+        column: String,
+        /// The row index inside the input table (counted from 0).
+        row: u64,
+        /// The panic message or returned error.
+        message: String,
+    },
+    /// A null value in a column the closure takes as non-`Option`.
+    #[error(
+        "column '{column}' has a null at row {row}, but the closure takes a non-Option value; \
+         take Option<_> for that column, or ask apply to skip rows with nulls"
+    )]
+    UnexpectedNull {
+        /// The input column holding the null.
+        column: String,
+        /// The row index inside the input table (counted from 0).
+        row: u64,
+    },
+    /// The memory budget cannot hold what an operator needs, even after spilling.
+    #[error("resources exhausted: {0}")]
+    ResourcesExhausted(String),
+    /// A spill file is missing, truncated or corrupt.
+    #[error("spill file '{path}' is unusable: {message}")]
+    Spill {
+        /// The spill file.
+        path: PathBuf,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// The job was cancelled by the user.
+    #[error("the job was cancelled")]
+    Cancelled,
+    /// A feature that parframe does not offer (yet); names the construct.
+    #[error("not supported: {0}")]
+    NotSupported(String),
+    /// An error raised by an Arrow kernel that none of the variants above describes.
+    #[error("arrow error: {0}")]
+    Arrow(#[from] ArrowError),
+    /// An error from a library outside arrow (Parquet, polars...), with context.
+    #[error("{context}: {message}")]
+    External {
+        /// What parframe was doing.
+        context: String,
+        /// The library's message.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A type error raised while building a plan.
+    pub fn type_mismatch(context: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::TypeMismatch {
+            context: context.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A file that could not be decoded.
+    pub fn format(
+        path: impl Into<PathBuf>,
+        location: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Format {
+            path: path.into(),
+            location,
+            message: message.into(),
+        }
+    }
+}
+
+/// Builds [`Error::ColumnNotFound`] listing the columns of `available`.
+pub fn column_not_found<'a>(name: &str, available: impl IntoIterator<Item = &'a str>) -> Error {
+    Error::ColumnNotFound {
+        name: name.to_string(),
+        available: available.into_iter().collect::<Vec<_>>().join(", "),
+    }
+}
+
+/// Returns early with [`Error::InvalidArgument`] built from a format string.
+#[macro_export]
+macro_rules! invalid_arg {
+    ($($arg:tt)*) => {
+        return Err($crate::Error::InvalidArgument(format!($($arg)*)))
+    };
+}
+
+/// Returns early with [`Error::NotSupported`] built from a format string.
+#[macro_export]
+macro_rules! not_supported {
+    ($($arg:tt)*) => {
+        return Err($crate::Error::NotSupported(format!($($arg)*)))
+    };
+}
+
+/// Returns early with [`Error::TypeMismatch`]: `type_err!(context, "fmt", args..)`.
+#[macro_export]
+macro_rules! type_err {
+    ($ctx:expr, $($arg:tt)*) => {
+        return Err($crate::Error::type_mismatch($ctx.to_string(), format!($($arg)*)))
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_not_found_lists_available() {
+        let e = column_not_found("x", ["a", "b"]);
+        assert_eq!(
+            e.to_string(),
+            "column 'x' not found; available columns: [a, b]"
+        );
+    }
+
+    #[test]
+    fn format_error_names_location() {
+        let e = Error::format("a.csv", Some("line 3".into()), "bad int");
+        assert_eq!(e.to_string(), "cannot read 'a.csv' at line 3: bad int");
+        let e = Error::format("a.csv", None, "bad int");
+        assert_eq!(e.to_string(), "cannot read 'a.csv': bad int");
+    }
+
+    fn bails() -> Result<()> {
+        invalid_arg!("n must be > {}", 0)
+    }
+
+    #[test]
+    fn macros_bail() {
+        assert_eq!(
+            bails().unwrap_err().to_string(),
+            "invalid argument: n must be > 0"
+        );
+    }
+}

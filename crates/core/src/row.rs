@@ -1,0 +1,1002 @@
+//! Typed row access: an ordinary Rust closure over the values of a row.
+//!
+//! A closure such as `|(lat, lon): (f64, f64)| lat.hypot(lon)` implements
+//! [`RowFn`] for any arity from 1 to 12 (a one-column closure may take the
+//! value directly: `|s: &str| s.len() as i64`). For each chunk the input
+//! columns are downcast once to typed accessors (plain slices for
+//! primitives), and the loop over the rows is a plain Rust loop the compiler
+//! inlines the closure into.
+//!
+//! Parameter types ([`ArgType`]): every Arrow integer and float width,
+//! `bool`, `&str` (over Utf8, LargeUtf8 and Utf8View columns), and
+//! `Option<T>` of those for columns with nulls. A column whose type differs
+//! from the parameter's is converted once per chunk when that loses nothing
+//! (an `Int32` column for an `i64` or `f64` parameter, dictionary-encoded
+//! strings for `&str`); anything else is a type error raised when the plan
+//! is built.
+//!
+//! Output types ([`OutputValue`]): the same primitives, `bool`, `String`,
+//! and `Option<_>` of each for a nullable output.
+//!
+//! Nulls: a non-`Option` parameter over a null value is an error naming the
+//! column and row, unless [`RowOptions::skip_nulls`] is set, in which case
+//! that row's output is null and the closure is not called.
+//!
+//! Panics: a closure that panics becomes [`Error::UserCode`] naming the
+//! output column and the row (counted from the start of the table).
+//!
+//! ```
+//! use parframe_core::row::{apply_to_batch, RowOptions};
+//! use parframe_core::table;
+//!
+//! let t = table!("name" => ["ann", "bob"], "age" => [31i64, 45]).unwrap();
+//! let out = apply_to_batch(
+//!     &t.chunks()[0],
+//!     &["name", "age"],
+//!     "label",
+//!     &RowOptions::default(),
+//!     &|(n, a): (&str, i64)| format!("{n}:{a}"),
+//! )
+//! .unwrap();
+//! assert_eq!(out.len(), 2);
+//! ```
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use arrow_array::types::*;
+use arrow_array::{
+    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, LargeStringArray, PrimitiveArray,
+    RecordBatch, StringArray, StringViewArray, builder::StringBuilder,
+};
+use arrow_buffer::{BooleanBufferBuilder, NullBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field};
+use parframe_common::{Error, Result};
+
+/// Options of a row-level apply.
+#[derive(Debug, Clone, Default)]
+pub struct RowOptions {
+    /// When a non-`Option` parameter meets a null, give a null output for
+    /// that row instead of failing.
+    pub skip_nulls: bool,
+}
+
+impl RowOptions {
+    /// Skip rows where a non-`Option` parameter would see a null.
+    pub fn skip_nulls(mut self, yes: bool) -> Self {
+        self.skip_nulls = yes;
+        self
+    }
+}
+
+/// What one chunk's call needs to know to name things in errors.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkContext<'a> {
+    /// Names of the input columns, in parameter order.
+    pub inputs: &'a [String],
+    /// Name of the output column.
+    pub output: &'a str,
+    /// Row index of this chunk's first row inside the whole table.
+    pub row_offset: u64,
+    /// Options.
+    pub options: &'a RowOptions,
+}
+
+// ---------------------------------------------------------------------------
+// Parameters
+
+/// A parameter type of a row closure: how a column of some Arrow type is
+/// seen as values of a Rust type.
+pub trait ArgType {
+    /// The value handed to the closure, borrowing from the chunk.
+    type Item<'a>;
+    /// A typed view of one column of one chunk.
+    type Accessor<'a>: Accessor<Item = Self::Item<'a>>;
+    /// Whether the parameter accepts nulls (`Option<_>`).
+    const NULLABLE: bool;
+    /// Describes the parameter type for error messages, e.g. `f64`.
+    fn describe() -> String;
+    /// The Arrow type a column of type `dt` must be converted to before
+    /// [`ArgType::bind`], `Some(dt.clone())` when it is usable as is, or
+    /// `None` when it cannot be used without loss.
+    fn accept(dt: &DataType) -> Option<DataType>;
+    /// Binds a column already of an accepted type.
+    fn bind(array: &ArrayRef) -> Option<Self::Accessor<'_>>;
+}
+
+/// A typed view of one column of one chunk.
+pub trait Accessor {
+    /// The value type.
+    type Item;
+    /// Number of rows.
+    fn len(&self) -> usize;
+    /// Whether the view has no rows.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The value at row `i` (`i < len`). For non-`Option` parameters a null
+    /// slot yields whatever value Arrow stores there; callers check nulls first.
+    fn get(&self, i: usize) -> Self::Item;
+    /// The column's nulls, if any.
+    fn nulls(&self) -> Option<&NullBuffer>;
+}
+
+/// A primitive column viewed as a slice.
+pub struct PrimitiveAccessor<'a, T> {
+    values: &'a [T],
+    nulls: Option<&'a NullBuffer>,
+}
+
+impl<T: Copy> Accessor for PrimitiveAccessor<'_, T> {
+    type Item = T;
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> T {
+        self.values[i]
+    }
+    fn nulls(&self) -> Option<&NullBuffer> {
+        self.nulls
+    }
+}
+
+/// Lossless conversions allowed into a parameter's Arrow type.
+fn widens_to(from: &DataType, to: &DataType) -> bool {
+    use DataType::*;
+    matches!(
+        (from, to),
+        (Int8, Int16 | Int32 | Int64 | Float32 | Float64)
+            | (Int16, Int32 | Int64 | Float32 | Float64)
+            | (Int32, Int64 | Float64)
+            | (UInt8, UInt16 | UInt32 | UInt64 | Int16 | Int32 | Int64 | Float32 | Float64)
+            | (UInt16, UInt32 | UInt64 | Int32 | Int64 | Float32 | Float64)
+            | (UInt32, UInt64 | Int64 | Float64)
+            | (Float16 | Float32, Float64)
+            | (Date32, Int32)
+            | (Date64, Int64)
+    )
+}
+
+macro_rules! prim_arg {
+    ($($t:ty => $arrow:ty),* $(,)?) => {$(
+        impl ArgType for $t {
+            type Item<'a> = $t;
+            type Accessor<'a> = PrimitiveAccessor<'a, $t>;
+            const NULLABLE: bool = false;
+            fn describe() -> String {
+                stringify!($t).to_string()
+            }
+            fn accept(dt: &DataType) -> Option<DataType> {
+                let want = <$arrow as ArrowPrimitiveType>::DATA_TYPE;
+                let from = match dt {
+                    DataType::Dictionary(_, v) => v.as_ref(),
+                    other => other,
+                };
+                if from == &want || widens_to(from, &want) {
+                    Some(want)
+                } else {
+                    None
+                }
+            }
+            fn bind(array: &ArrayRef) -> Option<Self::Accessor<'_>> {
+                let a = array.as_any().downcast_ref::<PrimitiveArray<$arrow>>()?;
+                Some(PrimitiveAccessor { values: a.values().as_ref(), nulls: a.nulls() })
+            }
+        }
+    )*};
+}
+
+prim_arg!(
+    i8 => Int8Type, i16 => Int16Type, i32 => Int32Type, i64 => Int64Type,
+    u8 => UInt8Type, u16 => UInt16Type, u32 => UInt32Type, u64 => UInt64Type,
+    f32 => Float32Type, f64 => Float64Type,
+);
+
+/// A boolean column.
+pub struct BoolAccessor<'a> {
+    array: &'a BooleanArray,
+}
+
+impl Accessor for BoolAccessor<'_> {
+    type Item = bool;
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.array.len()
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> bool {
+        self.array.values().value(i)
+    }
+    fn nulls(&self) -> Option<&NullBuffer> {
+        self.array.nulls()
+    }
+}
+
+impl ArgType for bool {
+    type Item<'a> = bool;
+    type Accessor<'a> = BoolAccessor<'a>;
+    const NULLABLE: bool = false;
+    fn describe() -> String {
+        "bool".into()
+    }
+    fn accept(dt: &DataType) -> Option<DataType> {
+        (dt == &DataType::Boolean).then_some(DataType::Boolean)
+    }
+    fn bind(array: &ArrayRef) -> Option<Self::Accessor<'_>> {
+        Some(BoolAccessor {
+            array: array.as_any().downcast_ref::<BooleanArray>()?,
+        })
+    }
+}
+
+/// A string column of any of Arrow's three layouts.
+pub enum StrAccessor<'a> {
+    /// `Utf8`.
+    Utf8(&'a StringArray),
+    /// `LargeUtf8`.
+    Large(&'a LargeStringArray),
+    /// `Utf8View`.
+    View(&'a StringViewArray),
+}
+
+impl<'a> Accessor for StrAccessor<'a> {
+    type Item = &'a str;
+    fn len(&self) -> usize {
+        match self {
+            StrAccessor::Utf8(a) => a.len(),
+            StrAccessor::Large(a) => a.len(),
+            StrAccessor::View(a) => a.len(),
+        }
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> &'a str {
+        match self {
+            StrAccessor::Utf8(a) => a.value(i),
+            StrAccessor::Large(a) => a.value(i),
+            StrAccessor::View(a) => a.value(i),
+        }
+    }
+    fn nulls(&self) -> Option<&NullBuffer> {
+        match self {
+            StrAccessor::Utf8(a) => a.nulls(),
+            StrAccessor::Large(a) => a.nulls(),
+            StrAccessor::View(a) => a.nulls(),
+        }
+    }
+}
+
+impl ArgType for &str {
+    type Item<'a> = &'a str;
+    type Accessor<'a> = StrAccessor<'a>;
+    const NULLABLE: bool = false;
+    fn describe() -> String {
+        "&str".into()
+    }
+    fn accept(dt: &DataType) -> Option<DataType> {
+        match dt {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(dt.clone()),
+            DataType::Dictionary(_, v)
+                if matches!(v.as_ref(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) =>
+            {
+                Some(v.as_ref().clone())
+            }
+            _ => None,
+        }
+    }
+    fn bind(array: &ArrayRef) -> Option<Self::Accessor<'_>> {
+        let any = array.as_any();
+        if let Some(a) = any.downcast_ref::<StringArray>() {
+            Some(StrAccessor::Utf8(a))
+        } else if let Some(a) = any.downcast_ref::<LargeStringArray>() {
+            Some(StrAccessor::Large(a))
+        } else {
+            any.downcast_ref::<StringViewArray>().map(StrAccessor::View)
+        }
+    }
+}
+
+/// A nullable view over another accessor.
+pub struct OptionAccessor<A> {
+    inner: A,
+}
+
+impl<A: Accessor> Accessor for OptionAccessor<A> {
+    type Item = Option<A::Item>;
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.inner.len()
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> Option<A::Item> {
+        match self.inner.nulls() {
+            Some(n) if n.is_null(i) => None,
+            _ => Some(self.inner.get(i)),
+        }
+    }
+    fn nulls(&self) -> Option<&NullBuffer> {
+        self.inner.nulls()
+    }
+}
+
+impl<T: ArgType> ArgType for Option<T> {
+    type Item<'a> = Option<T::Item<'a>>;
+    type Accessor<'a> = OptionAccessor<T::Accessor<'a>>;
+    const NULLABLE: bool = true;
+    fn describe() -> String {
+        format!("Option<{}>", T::describe())
+    }
+    fn accept(dt: &DataType) -> Option<DataType> {
+        T::accept(dt)
+    }
+    fn bind(array: &ArrayRef) -> Option<Self::Accessor<'_>> {
+        Some(OptionAccessor {
+            inner: T::bind(array)?,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Outputs
+
+/// A closure's return type: a value that becomes one slot of the output column.
+pub trait OutputValue: Sized {
+    /// Collects values into an Arrow array.
+    type Builder: OutputBuilder<Self>;
+    /// The Arrow type of the output column.
+    fn data_type() -> DataType;
+}
+
+/// Gathers the outputs of one chunk.
+pub trait OutputBuilder<T> {
+    /// A builder for about `rows` rows.
+    fn with_capacity(rows: usize) -> Self;
+    /// Rows gathered so far.
+    fn len(&self) -> usize;
+    /// Whether no rows were gathered.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Appends a value.
+    fn push(&mut self, v: T);
+    /// Appends a null (rows skipped for nulls).
+    fn push_null(&mut self);
+    /// The array.
+    fn finish(self) -> ArrayRef;
+}
+
+/// Builds a primitive column from a `Vec`, with a validity bitmap made only
+/// when a null arrives.
+pub struct PrimitiveOut<P: ArrowPrimitiveType> {
+    values: Vec<P::Native>,
+    validity: Option<BooleanBufferBuilder>,
+}
+
+impl<P: ArrowPrimitiveType> PrimitiveOut<P> {
+    fn null_slot(&mut self) {
+        let len = self.values.len();
+        let v = self.validity.get_or_insert_with(|| {
+            let mut b = BooleanBufferBuilder::new(len.max(64));
+            b.append_n(len, true);
+            b
+        });
+        v.append(false);
+        self.values.push(P::Native::default());
+    }
+
+    fn finish_array(mut self) -> ArrayRef {
+        let nulls = self.validity.as_mut().map(|b| NullBuffer::new(b.finish()));
+        Arc::new(PrimitiveArray::<P>::new(ScalarBuffer::from(self.values), nulls))
+    }
+}
+
+macro_rules! prim_out {
+    ($($t:ty => $arrow:ty),* $(,)?) => {$(
+        impl OutputValue for $t {
+            type Builder = PrimitiveOut<$arrow>;
+            fn data_type() -> DataType { <$arrow as ArrowPrimitiveType>::DATA_TYPE }
+        }
+        impl OutputBuilder<$t> for PrimitiveOut<$arrow> {
+            fn with_capacity(rows: usize) -> Self {
+                PrimitiveOut { values: Vec::with_capacity(rows), validity: None }
+            }
+            #[inline(always)]
+            fn len(&self) -> usize { self.values.len() }
+            #[inline(always)]
+            fn push(&mut self, v: $t) {
+                self.values.push(v);
+                if let Some(b) = self.validity.as_mut() { b.append(true); }
+            }
+            fn push_null(&mut self) { self.null_slot() }
+            fn finish(self) -> ArrayRef { self.finish_array() }
+        }
+        impl OutputValue for Option<$t> {
+            type Builder = PrimitiveOut<$arrow>;
+            fn data_type() -> DataType { <$arrow as ArrowPrimitiveType>::DATA_TYPE }
+        }
+        impl OutputBuilder<Option<$t>> for PrimitiveOut<$arrow> {
+            fn with_capacity(rows: usize) -> Self {
+                PrimitiveOut { values: Vec::with_capacity(rows), validity: None }
+            }
+            #[inline(always)]
+            fn len(&self) -> usize { self.values.len() }
+            #[inline(always)]
+            fn push(&mut self, v: Option<$t>) {
+                match v {
+                    Some(v) => OutputBuilder::<$t>::push(self, v),
+                    None => self.null_slot(),
+                }
+            }
+            fn push_null(&mut self) { self.null_slot() }
+            fn finish(self) -> ArrayRef { self.finish_array() }
+        }
+    )*};
+}
+
+prim_out!(
+    i8 => Int8Type, i16 => Int16Type, i32 => Int32Type, i64 => Int64Type,
+    u8 => UInt8Type, u16 => UInt16Type, u32 => UInt32Type, u64 => UInt64Type,
+    f32 => Float32Type, f64 => Float64Type,
+);
+
+/// Builds a boolean column.
+pub struct BoolOut {
+    values: BooleanBufferBuilder,
+    validity: Option<BooleanBufferBuilder>,
+    len: usize,
+}
+
+impl BoolOut {
+    fn slot(&mut self, v: Option<bool>) {
+        match v {
+            Some(v) => {
+                self.values.append(v);
+                if let Some(b) = self.validity.as_mut() {
+                    b.append(true);
+                }
+            }
+            None => {
+                let len = self.len;
+                let b = self.validity.get_or_insert_with(|| {
+                    let mut b = BooleanBufferBuilder::new(len.max(64));
+                    b.append_n(len, true);
+                    b
+                });
+                b.append(false);
+                self.values.append(false);
+            }
+        }
+        self.len += 1;
+    }
+    fn finish_array(mut self) -> ArrayRef {
+        let nulls = self.validity.as_mut().map(|b| NullBuffer::new(b.finish()));
+        Arc::new(BooleanArray::new(self.values.finish(), nulls))
+    }
+}
+
+macro_rules! bool_out {
+    ($t:ty, $conv:expr) => {
+        impl OutputValue for $t {
+            type Builder = BoolOut;
+            fn data_type() -> DataType {
+                DataType::Boolean
+            }
+        }
+        impl OutputBuilder<$t> for BoolOut {
+            fn with_capacity(rows: usize) -> Self {
+                BoolOut {
+                    values: BooleanBufferBuilder::new(rows),
+                    validity: None,
+                    len: 0,
+                }
+            }
+            fn len(&self) -> usize {
+                self.len
+            }
+            #[inline(always)]
+            fn push(&mut self, v: $t) {
+                self.slot($conv(v))
+            }
+            fn push_null(&mut self) {
+                self.slot(None)
+            }
+            fn finish(self) -> ArrayRef {
+                self.finish_array()
+            }
+        }
+    };
+}
+bool_out!(bool, Some);
+bool_out!(Option<bool>, std::convert::identity);
+
+/// Builds a `Utf8` column.
+pub struct StringOut {
+    builder: StringBuilder,
+    len: usize,
+}
+
+macro_rules! string_out {
+    ($t:ty, |$b:ident, $v:ident| $push:expr) => {
+        impl OutputValue for $t {
+            type Builder = StringOut;
+            fn data_type() -> DataType {
+                DataType::Utf8
+            }
+        }
+        impl OutputBuilder<$t> for StringOut {
+            fn with_capacity(rows: usize) -> Self {
+                StringOut {
+                    builder: StringBuilder::with_capacity(rows, rows * 8),
+                    len: 0,
+                }
+            }
+            fn len(&self) -> usize {
+                self.len
+            }
+            #[inline(always)]
+            fn push(&mut self, $v: $t) {
+                let $b = &mut self.builder;
+                $push;
+                self.len += 1;
+            }
+            fn push_null(&mut self) {
+                self.builder.append_null();
+                self.len += 1;
+            }
+            fn finish(mut self) -> ArrayRef {
+                Arc::new(self.builder.finish())
+            }
+        }
+    };
+}
+string_out!(String, |b, v| b.append_value(v));
+string_out!(Option<String>, |b, v| b.append_option(v));
+
+// ---------------------------------------------------------------------------
+// Closures
+
+/// A closure over typed row values, callable chunk by chunk.
+///
+/// Implemented for `Fn((A, B, ...)) -> R` closures of 1 to 12 parameters
+/// packed in a tuple, and for `Fn(A) -> R`, where every parameter is an
+/// [`ArgType`] and `R` an [`OutputValue`]. `M` is an inference marker; users
+/// never name it.
+pub trait RowFn<M>: Send + Sync + 'static {
+    /// The closure's return type.
+    type Output: OutputValue;
+    /// Number of input columns the closure takes.
+    const ARITY: usize;
+    /// For parameter `i`, the Arrow type a column of type `dt` is converted
+    /// to, or `None` if that column cannot feed it.
+    fn accept(i: usize, dt: &DataType) -> Option<DataType>;
+    /// Parameter `i` described for error messages.
+    fn describe_param(i: usize) -> String;
+    /// Whether parameter `i` takes `Option<_>`.
+    fn param_nullable(i: usize) -> bool;
+    /// Runs the closure over one chunk's columns (already converted to the
+    /// accepted types), returning the output column.
+    fn call_chunk(&self, columns: &[ArrayRef], ctx: &ChunkContext<'_>) -> Result<ArrayRef>;
+}
+
+fn panic_message(p: &(dyn Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "the closure panicked".to_string()
+    }
+}
+
+/// A combined validity of the non-`Option` inputs, or the first null found
+/// when nulls are not to be skipped.
+fn required_validity(
+    nulls: &[(Option<&NullBuffer>, bool)],
+    ctx: &ChunkContext<'_>,
+) -> Result<Option<NullBuffer>> {
+    let mut combined: Option<NullBuffer> = None;
+    for (i, (n, nullable)) in nulls.iter().enumerate() {
+        let Some(n) = n else { continue };
+        if *nullable || n.null_count() == 0 {
+            continue;
+        }
+        if !ctx.options.skip_nulls {
+            let first_null = (0..n.len()).find(|&r| n.is_null(r)).unwrap_or(0);
+            return Err(Error::UnexpectedNull {
+                column: ctx.inputs.get(i).cloned().unwrap_or_default(),
+                row: ctx.row_offset + first_null as u64,
+            });
+        }
+        combined = NullBuffer::union(combined.as_ref(), Some(n));
+    }
+    Ok(combined)
+}
+
+fn internal_bind_error(ctx: &ChunkContext<'_>, i: usize, array: &ArrayRef) -> Error {
+    Error::TypeMismatch {
+        context: format!("apply '{}'", ctx.output),
+        message: format!(
+            "column '{}' reached the closure as {} which its parameter cannot read",
+            ctx.inputs.get(i).map(String::as_str).unwrap_or("?"),
+            array.data_type()
+        ),
+    }
+}
+
+macro_rules! row_fn_tuple {
+    ($n:expr; $($T:ident $a:ident $idx:tt),+) => {
+        impl<Func, R, $($T),+> RowFn<(($($T,)+), R)> for Func
+        where
+            Func: Fn(($($T,)+)) -> R + Send + Sync + 'static,
+            Func: for<'a> Fn(($($T::Item<'a>,)+)) -> R,
+            $($T: ArgType,)+
+            R: OutputValue,
+        {
+            type Output = R;
+            const ARITY: usize = $n;
+            fn accept(i: usize, dt: &DataType) -> Option<DataType> {
+                match i {
+                    $($idx => $T::accept(dt),)+
+                    _ => None,
+                }
+            }
+            fn describe_param(i: usize) -> String {
+                match i {
+                    $($idx => $T::describe(),)+
+                    _ => String::new(),
+                }
+            }
+            fn param_nullable(i: usize) -> bool {
+                match i {
+                    $($idx => $T::NULLABLE,)+
+                    _ => false,
+                }
+            }
+            #[allow(non_snake_case)]
+            fn call_chunk(&self, columns: &[ArrayRef], ctx: &ChunkContext<'_>) -> Result<ArrayRef> {
+                if columns.len() != $n {
+                    return Err(Error::InvalidArgument(format!(
+                        "apply '{}' got {} columns for a closure of {} parameters",
+                        ctx.output, columns.len(), $n
+                    )));
+                }
+                let rows = columns[0].len();
+                $(
+                    let $a = $T::bind(&columns[$idx])
+                        .ok_or_else(|| internal_bind_error(ctx, $idx, &columns[$idx]))?;
+                    if $a.len() != rows {
+                        return Err(Error::InvalidArgument(format!(
+                            "apply '{}': input columns have different lengths", ctx.output
+                        )));
+                    }
+                )+
+                let validity = required_validity(
+                    &[$(($a.nulls(), $T::NULLABLE)),+],
+                    ctx,
+                )?;
+                let mut out = <R::Builder as OutputBuilder<R>>::with_capacity(rows);
+                // The loop runs under catch_unwind so that a panicking closure
+                // becomes an error; the builder's length tells which row failed.
+                let result = catch_unwind(AssertUnwindSafe(|| match &validity {
+                    None => {
+                        for i in 0..rows {
+                            out.push(self(($($a.get(i),)+)));
+                        }
+                    }
+                    Some(valid) => {
+                        for i in 0..rows {
+                            if valid.is_valid(i) {
+                                out.push(self(($($a.get(i),)+)));
+                            } else {
+                                out.push_null();
+                            }
+                        }
+                    }
+                }));
+                match result {
+                    Ok(()) => Ok(out.finish()),
+                    Err(p) => Err(Error::UserCode {
+                        column: ctx.output.to_string(),
+                        row: ctx.row_offset + out.len() as u64,
+                        message: panic_message(p.as_ref()),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+row_fn_tuple!(1; A a 0);
+row_fn_tuple!(2; A a 0, B b 1);
+row_fn_tuple!(3; A a 0, B b 1, C c 2);
+row_fn_tuple!(4; A a 0, B b 1, C c 2, D d 3);
+row_fn_tuple!(5; A a 0, B b 1, C c 2, D d 3, E e 4);
+row_fn_tuple!(6; A a 0, B b 1, C c 2, D d 3, E e 4, F f 5);
+row_fn_tuple!(7; A a 0, B b 1, C c 2, D d 3, E e 4, F f 5, G g 6);
+row_fn_tuple!(8; A a 0, B b 1, C c 2, D d 3, E e 4, F f 5, G g 6, H h 7);
+row_fn_tuple!(9; A a 0, B b 1, C c 2, D d 3, E e 4, F f 5, G g 6, H h 7, I i_ 8);
+row_fn_tuple!(10; A a 0, B b 1, C c 2, D d 3, E e 4, F f 5, G g 6, H h 7, I i_ 8, J j 9);
+row_fn_tuple!(11; A a 0, B b 1, C c 2, D d 3, E e 4, F f 5, G g 6, H h 7, I i_ 8, J j 9, K k 10);
+row_fn_tuple!(12; A a 0, B b 1, C c 2, D d 3, E e 4, F f 5, G g 6, H h 7, I i_ 8, J j 9, K k 10, L l 11);
+
+/// Marker for one-parameter closures that take the value itself, not a 1-tuple.
+pub struct Single<A>(std::marker::PhantomData<A>);
+
+impl<Func, R, A> RowFn<(Single<A>, R)> for Func
+where
+    Func: Fn(A) -> R + Send + Sync + 'static,
+    Func: for<'a> Fn(A::Item<'a>) -> R,
+    A: ArgType,
+    R: OutputValue,
+{
+    type Output = R;
+    const ARITY: usize = 1;
+    fn accept(i: usize, dt: &DataType) -> Option<DataType> {
+        if i == 0 { A::accept(dt) } else { None }
+    }
+    fn describe_param(_i: usize) -> String {
+        A::describe()
+    }
+    fn param_nullable(_i: usize) -> bool {
+        A::NULLABLE
+    }
+    fn call_chunk(&self, columns: &[ArrayRef], ctx: &ChunkContext<'_>) -> Result<ArrayRef> {
+        // Reuse the 1-tuple loop: the wrapper closure inlines away.
+        let wrapped = |(a,): (A::Item<'_>,)| self(a);
+        call_single::<A, R, _>(&wrapped, columns, ctx)
+    }
+}
+
+fn call_single<A, R, W>(w: &W, columns: &[ArrayRef], ctx: &ChunkContext<'_>) -> Result<ArrayRef>
+where
+    A: ArgType,
+    R: OutputValue,
+    W: for<'a> Fn((A::Item<'a>,)) -> R,
+{
+    let Some(col) = columns.first() else {
+        return Err(Error::InvalidArgument(format!(
+            "apply '{}' got no column for a one-parameter closure",
+            ctx.output
+        )));
+    };
+    let rows = col.len();
+    let a = A::bind(col).ok_or_else(|| internal_bind_error(ctx, 0, col))?;
+    let validity = required_validity(&[(a.nulls(), A::NULLABLE)], ctx)?;
+    let mut out = <R::Builder as OutputBuilder<R>>::with_capacity(rows);
+    let result = catch_unwind(AssertUnwindSafe(|| match &validity {
+        None => {
+            for i in 0..rows {
+                out.push(w((a.get(i),)));
+            }
+        }
+        Some(valid) => {
+            for i in 0..rows {
+                if valid.is_valid(i) {
+                    out.push(w((a.get(i),)));
+                } else {
+                    out.push_null();
+                }
+            }
+        }
+    }));
+    match result {
+        Ok(()) => Ok(out.finish()),
+        Err(p) => Err(Error::UserCode {
+            column: ctx.output.to_string(),
+            row: ctx.row_offset + out.len() as u64,
+            message: panic_message(p.as_ref()),
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Planning helpers
+
+/// Checks the input columns' types against the closure's parameters and
+/// returns, per input, the type to convert to (or `None` when the column is
+/// used as is), plus the output field. Raised at plan time, so a wrong
+/// closure fails before any data is read.
+pub fn check_row_fn<M, F: RowFn<M>>(
+    inputs: &[Field],
+    output: &str,
+) -> Result<(Vec<Option<DataType>>, Field)> {
+    if inputs.len() != F::ARITY {
+        return Err(Error::InvalidArgument(format!(
+            "apply '{output}': {} input column(s) given ({}) but the closure takes {} parameter(s)",
+            inputs.len(),
+            inputs
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            F::ARITY
+        )));
+    }
+    let mut casts = Vec::with_capacity(inputs.len());
+    let mut nullable_out = false;
+    for (i, f) in inputs.iter().enumerate() {
+        match F::accept(i, f.data_type()) {
+            Some(t) if &t == f.data_type() => casts.push(None),
+            Some(t) => casts.push(Some(t)),
+            None => {
+                return Err(Error::type_mismatch(
+                    format!("apply '{output}'"),
+                    format!(
+                        "column '{}' is {} but parameter {} of the closure is {}; \
+                         cast the column first",
+                        f.name(),
+                        f.data_type(),
+                        i + 1,
+                        F::describe_param(i)
+                    ),
+                ));
+            }
+        }
+        if f.is_nullable() && !F::param_nullable(i) {
+            nullable_out = true;
+        }
+    }
+    let out_type = <F::Output as OutputValue>::data_type();
+    // Outputs may hold nulls when declared Option<_> or when rows are skipped;
+    // declaring every output nullable keeps chunks with and without nulls
+    // under one schema.
+    let _ = nullable_out;
+    Ok((casts, Field::new(output, out_type, true)))
+}
+
+/// Runs a row closure over one batch, by column names: converts the inputs
+/// as [`check_row_fn`] decides and returns the output column. The building
+/// block of `apply` in plans; handy on its own for a single batch.
+pub fn apply_to_batch<M, F: RowFn<M>>(
+    batch: &RecordBatch,
+    inputs: &[&str],
+    output: &str,
+    options: &RowOptions,
+    f: &F,
+) -> Result<ArrayRef> {
+    let schema = batch.schema();
+    let mut fields = Vec::with_capacity(inputs.len());
+    let mut cols = Vec::with_capacity(inputs.len());
+    for name in inputs {
+        let i = schema.index_of(name).map_err(|_| {
+            parframe_common::column_not_found(
+                name,
+                schema.fields().iter().map(|f| f.name().as_str()),
+            )
+        })?;
+        fields.push(schema.field(i).clone());
+        cols.push(batch.column(i).clone());
+    }
+    let (casts, _) = check_row_fn::<M, F>(&fields, output)?;
+    let cols = convert_inputs(cols, &casts)?;
+    let names: Vec<String> = inputs.iter().map(|s| s.to_string()).collect();
+    f.call_chunk(
+        &cols,
+        &ChunkContext {
+            inputs: &names,
+            output,
+            row_offset: 0,
+            options,
+        },
+    )
+}
+
+/// Converts input columns to the types a closure reads.
+pub fn convert_inputs(cols: Vec<ArrayRef>, casts: &[Option<DataType>]) -> Result<Vec<ArrayRef>> {
+    cols.into_iter()
+        .zip(casts)
+        .map(|(c, t)| match t {
+            Some(t) => Ok(arrow_cast::cast(&c, t)?),
+            None => Ok(c),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::table;
+    use arrow_array::cast::AsArray;
+
+    fn run<M, F: RowFn<M>>(t: &crate::Table, cols: &[&str], f: F) -> Result<ArrayRef> {
+        apply_to_batch(&t.chunks()[0], cols, "out", &RowOptions::default(), &f)
+    }
+
+    #[test]
+    fn four_f64_columns() {
+        let t = table!("a" => [1.0, 2.0], "b" => [3.0, 4.0], "c" => [5.0, 6.0], "d" => [7.0, 8.0])
+            .unwrap();
+        let out = run(&t, &["a", "b", "c", "d"], |(a, b, c, d): (f64, f64, f64, f64)| {
+            a + b * c - d
+        })
+        .unwrap();
+        assert_eq!(out.as_primitive::<Float64Type>().values().to_vec(), vec![9.0, 18.0]);
+    }
+
+    #[test]
+    fn strings_in_and_out() {
+        let t = table!("s" => ["ab", "cde"], "n" => [1i32, 2]).unwrap();
+        let out = run(&t, &["s", "n"], |(s, n): (&str, i64)| s.repeat(n as usize)).unwrap();
+        let v: Vec<_> = out.as_string::<i32>().iter().flatten().collect();
+        assert_eq!(v, vec!["ab", "cdecde"]);
+        let single = run(&t, &["s"], |s: &str| s.len() as u32).unwrap();
+        assert_eq!(single.as_primitive::<UInt32Type>().values().to_vec(), vec![2, 3]);
+    }
+
+    #[test]
+    fn option_params_and_outputs() {
+        let t = table!("x" => vec![Some(1i64), None, Some(3)]).unwrap();
+        let out = run(&t, &["x"], |x: Option<i64>| x.map(|v| v * 10)).unwrap();
+        let p = out.as_primitive::<Int64Type>();
+        assert_eq!(p.iter().collect::<Vec<_>>(), vec![Some(10), None, Some(30)]);
+    }
+
+    #[test]
+    fn null_in_non_option_param_is_an_error_or_skipped() {
+        let t = table!("x" => vec![Some(1i64), None, Some(3)]).unwrap();
+        let err = run(&t, &["x"], |x: i64| x + 1).unwrap_err().to_string();
+        assert!(err.contains("column 'x' has a null at row 1"), "{err}");
+        let out = apply_to_batch(
+            &t.chunks()[0],
+            &["x"],
+            "out",
+            &RowOptions::default().skip_nulls(true),
+            &|x: i64| x + 1,
+        )
+        .unwrap();
+        let p = out.as_primitive::<Int64Type>();
+        assert_eq!(p.iter().collect::<Vec<_>>(), vec![Some(2), None, Some(4)]);
+    }
+
+    #[test]
+    fn widening_and_type_errors() {
+        let t = table!("i" => [1i32, 2], "s" => ["a", "b"], "f" => [1.5f64, 2.5]).unwrap();
+        let out = run(&t, &["i"], |x: f64| x / 2.0).unwrap();
+        assert_eq!(out.as_primitive::<Float64Type>().values().to_vec(), vec![0.5, 1.0]);
+        let err = run(&t, &["s"], |x: f64| x).unwrap_err().to_string();
+        assert!(
+            err.contains("column 's' is Utf8 but parameter 1 of the closure is f64"),
+            "{err}"
+        );
+        let err = run(&t, &["f"], |x: i32| x).unwrap_err().to_string();
+        assert!(err.contains("Float64"), "{err}");
+        let err = run(&t, &["i", "f"], |x: i32| x).unwrap_err().to_string();
+        assert!(err.contains("2 input column(s) given (i, f)"), "{err}");
+    }
+
+    #[test]
+    fn panic_becomes_error_with_row() {
+        let t = table!("x" => [1i64, 2, 3, 4]).unwrap();
+        let err = run(&t, &["x"], |x: i64| {
+            assert!(x != 3, "three is not allowed");
+            x
+        })
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "user code failed while computing 'out' at row 2: three is not allowed"
+        );
+    }
+
+    #[test]
+    fn bools_and_many_columns() {
+        let t = table!(
+            "a" => [1u8], "b" => [2u16], "c" => [3u32], "d" => [4u64], "e" => [5i8],
+            "f" => [6i16], "g" => [7i32], "h" => [8i64], "i" => [true]
+        )
+        .unwrap();
+        let out = run(
+            &t,
+            &["a", "b", "c", "d", "e", "f", "g", "h", "i"],
+            |(a, b, c, d, e, f, g, h, i): (u8, u16, u32, u64, i8, i16, i32, i64, bool)| {
+                i && (a as u64 + b as u64 + c as u64 + d) as i64 + (e as i64 + f as i64 + g as i64 + h)
+                    == 36
+            },
+        )
+        .unwrap();
+        assert!(out.as_boolean().value(0));
+    }
+}

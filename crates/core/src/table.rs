@@ -1,0 +1,452 @@
+//! [`Table`]: a schema and a list of Arrow `RecordBatch` chunks.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow_array::{
+    ArrayRef, BooleanArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
+    Int64Array, RecordBatch, StringArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+    new_empty_array,
+};
+use arrow_schema::{Field, Schema, SchemaRef};
+use parframe_common::{Error, Result, column_not_found};
+
+/// An immutable table: a schema plus Arrow `RecordBatch` chunks that all
+/// share it. Cloning is cheap (the chunks are reference counted), and
+/// operators work chunk by chunk, in parallel.
+#[derive(Clone)]
+pub struct Table {
+    schema: SchemaRef,
+    chunks: Arc<Vec<RecordBatch>>,
+}
+
+impl fmt::Debug for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Table")
+            .field("rows", &self.num_rows())
+            .field("chunks", &self.num_chunks())
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+impl Table {
+    /// A table from chunks that must all have `schema` (field names and
+    /// types; metadata may differ). Empty chunks are dropped.
+    pub fn try_new(schema: SchemaRef, chunks: Vec<RecordBatch>) -> Result<Self> {
+        let mut kept = Vec::with_capacity(chunks.len());
+        for (i, c) in chunks.into_iter().enumerate() {
+            if !same_fields(c.schema_ref(), &schema) {
+                return Err(Error::SchemaMismatch(format!(
+                    "chunk {i} has schema {} but the table has {}",
+                    describe_schema(c.schema_ref()),
+                    describe_schema(&schema)
+                )));
+            }
+            if c.num_rows() > 0 {
+                // One schema object for all chunks, so later checks are pointer-cheap.
+                let c = if Arc::ptr_eq(c.schema_ref(), &schema) {
+                    c
+                } else {
+                    c.with_schema(schema.clone())?
+                };
+                kept.push(c);
+            }
+        }
+        Ok(Table {
+            schema,
+            chunks: Arc::new(kept),
+        })
+    }
+
+    /// A table from chunks, taking the schema of the first one.
+    /// Fails on an empty list (the schema would be unknown): use
+    /// [`Table::empty`] for that.
+    pub fn from_batches(chunks: Vec<RecordBatch>) -> Result<Self> {
+        let schema = chunks
+            .first()
+            .map(|c| c.schema())
+            .ok_or_else(|| Error::InvalidArgument("from_batches needs at least one chunk".into()))?;
+        Self::try_new(schema, chunks)
+    }
+
+    /// A table with no rows.
+    pub fn empty(schema: SchemaRef) -> Self {
+        Table {
+            schema,
+            chunks: Arc::new(Vec::new()),
+        }
+    }
+
+    /// A one-chunk table from named columns of equal length.
+    pub fn from_columns(columns: Vec<(String, ArrayRef)>) -> Result<Self> {
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(n, a)| Field::new(n, a.data_type().clone(), a.null_count() > 0))
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        let arrays = columns.into_iter().map(|(_, a)| a).collect();
+        let batch = RecordBatch::try_new(schema.clone(), arrays)?;
+        Self::try_new(schema, vec![batch])
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// The chunks.
+    pub fn chunks(&self) -> &[RecordBatch] {
+        &self.chunks
+    }
+
+    /// Number of chunks.
+    pub fn num_chunks(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Number of rows.
+    pub fn num_rows(&self) -> usize {
+        self.chunks.iter().map(|c| c.num_rows()).sum()
+    }
+
+    /// Number of columns.
+    pub fn num_columns(&self) -> usize {
+        self.schema.fields().len()
+    }
+
+    /// Column names in order.
+    pub fn column_names(&self) -> Vec<&str> {
+        self.schema.fields().iter().map(|f| f.name().as_str()).collect()
+    }
+
+    /// Bytes held by the chunks' Arrow buffers.
+    pub fn memory_size(&self) -> usize {
+        self.chunks.iter().map(|c| c.get_array_memory_size()).sum()
+    }
+
+    /// The index of a column, or an error listing the columns there are.
+    pub fn column_index(&self, name: &str) -> Result<usize> {
+        self.schema
+            .index_of(name)
+            .map_err(|_| column_not_found(name, self.column_names()))
+    }
+
+    /// One column as a single array (chunks concatenated).
+    pub fn column(&self, name: &str) -> Result<ArrayRef> {
+        let i = self.column_index(name)?;
+        let parts: Vec<&dyn arrow_array::Array> =
+            self.chunks.iter().map(|c| c.column(i).as_ref()).collect();
+        if parts.is_empty() {
+            return Ok(new_empty_array(self.schema.field(i).data_type()));
+        }
+        if parts.len() == 1 {
+            return Ok(self.chunks[0].column(i).clone());
+        }
+        Ok(arrow_select::concat::concat(&parts)?)
+    }
+
+    /// One column as its per-chunk arrays, without copying.
+    pub fn column_chunks(&self, name: &str) -> Result<Vec<ArrayRef>> {
+        let i = self.column_index(name)?;
+        Ok(self.chunks.iter().map(|c| c.column(i).clone()).collect())
+    }
+
+    /// A table of the named columns, in that order.
+    pub fn select(&self, names: &[&str]) -> Result<Table> {
+        let idx = names
+            .iter()
+            .map(|n| self.column_index(n))
+            .collect::<Result<Vec<_>>>()?;
+        let schema = Arc::new(self.schema.project(&idx)?);
+        let chunks = self
+            .chunks
+            .iter()
+            .map(|c| c.project(&idx).map_err(Error::from))
+            .collect::<Result<Vec<_>>>()?;
+        Table::try_new(schema, chunks)
+    }
+
+    /// All rows as one `RecordBatch` (copies unless there is one chunk).
+    pub fn to_batch(&self) -> Result<RecordBatch> {
+        match self.chunks.len() {
+            0 => Ok(RecordBatch::new_empty(self.schema.clone())),
+            1 => Ok(self.chunks[0].clone()),
+            _ => Ok(arrow_select::concat::concat_batches(
+                &self.schema,
+                self.chunks.iter(),
+            )?),
+        }
+    }
+
+    /// Rows `offset..offset+len` (clamped to the table), zero-copy.
+    pub fn slice(&self, offset: usize, len: usize) -> Table {
+        let mut out = Vec::new();
+        let mut skip = offset;
+        let mut left = len;
+        for c in self.chunks.iter() {
+            if left == 0 {
+                break;
+            }
+            let n = c.num_rows();
+            if skip >= n {
+                skip -= n;
+                continue;
+            }
+            let take = (n - skip).min(left);
+            out.push(c.slice(skip, take));
+            skip = 0;
+            left -= take;
+        }
+        Table {
+            schema: self.schema.clone(),
+            chunks: Arc::new(out),
+        }
+    }
+
+    /// The first `n` rows.
+    pub fn head(&self, n: usize) -> Table {
+        self.slice(0, n)
+    }
+
+    /// The last `n` rows.
+    pub fn tail(&self, n: usize) -> Table {
+        let rows = self.num_rows();
+        self.slice(rows.saturating_sub(n), n)
+    }
+
+    /// The same rows in chunks of `chunk_rows` rows (the last may be shorter).
+    /// Slices without copying where a chunk is split, and concatenates small
+    /// neighbours where they are merged.
+    pub fn rechunk(&self, chunk_rows: usize) -> Result<Table> {
+        if chunk_rows == 0 {
+            return Err(Error::InvalidArgument("chunk_rows must be > 0".into()));
+        }
+        let mut out = Vec::new();
+        let mut pending: Vec<RecordBatch> = Vec::new();
+        let mut pending_rows = 0;
+        for c in self.chunks.iter() {
+            let mut off = 0;
+            while off < c.num_rows() {
+                let take = (c.num_rows() - off).min(chunk_rows - pending_rows);
+                pending.push(c.slice(off, take));
+                pending_rows += take;
+                off += take;
+                if pending_rows == chunk_rows {
+                    out.push(merge(&self.schema, &mut pending)?);
+                    pending_rows = 0;
+                }
+            }
+        }
+        if pending_rows > 0 {
+            out.push(merge(&self.schema, &mut pending)?);
+        }
+        Table::try_new(self.schema.clone(), out)
+    }
+
+    /// Rows of all tables, one after the other; schemas must agree.
+    pub fn concat(tables: &[Table]) -> Result<Table> {
+        let first = tables
+            .first()
+            .ok_or_else(|| Error::InvalidArgument("concat needs at least one table".into()))?;
+        let mut chunks = Vec::new();
+        for (i, t) in tables.iter().enumerate() {
+            if !same_fields(t.schema(), first.schema()) {
+                return Err(Error::SchemaMismatch(format!(
+                    "table {i} has schema {} but table 0 has {}",
+                    describe_schema(t.schema()),
+                    describe_schema(first.schema())
+                )));
+            }
+            chunks.extend(t.chunks.iter().cloned());
+        }
+        Table::try_new(first.schema.clone(), chunks)
+    }
+
+    /// The table drawn as text, all rows.
+    pub fn pretty(&self) -> Result<String> {
+        Ok(arrow_cast::pretty::pretty_format_batches(&self.chunks)?.to_string())
+    }
+
+    /// The table drawn as text; when longer than `max_rows`, the first and last
+    /// rows with a row count between them.
+    pub fn pretty_limited(&self, max_rows: usize) -> Result<String> {
+        let rows = self.num_rows();
+        if rows <= max_rows {
+            let mut s = if rows == 0 {
+                describe_schema(&self.schema)
+            } else {
+                self.pretty()?
+            };
+            s.push_str(&format!("\n{rows} rows"));
+            return Ok(s);
+        }
+        let half = (max_rows / 2).max(1);
+        let head = self.head(half);
+        let tail = self.tail(half);
+        let top = arrow_cast::pretty::pretty_format_batches(head.chunks())?.to_string();
+        let bottom = arrow_cast::pretty::pretty_format_batches(tail.chunks())?.to_string();
+        Ok(format!(
+            "{top}\n… {} more rows …\n{bottom}\n{rows} rows",
+            rows - 2 * half
+        ))
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.pretty_limited(20) {
+            Ok(s) => f.write_str(&s),
+            Err(e) => write!(f, "<table: {e}>"),
+        }
+    }
+}
+
+fn merge(schema: &SchemaRef, pending: &mut Vec<RecordBatch>) -> Result<RecordBatch> {
+    let b = if pending.len() == 1 {
+        pending[0].clone()
+    } else {
+        arrow_select::concat::concat_batches(schema, pending.iter())?
+    };
+    pending.clear();
+    Ok(b)
+}
+
+/// Same column names and types (nullability and metadata may differ: a
+/// chunk without nulls is still a valid chunk of a nullable column).
+pub(crate) fn same_fields(a: &Schema, b: &Schema) -> bool {
+    a.fields().len() == b.fields().len()
+        && a
+            .fields()
+            .iter()
+            .zip(b.fields().iter())
+            .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
+}
+
+/// `(a: Int64, b: Utf8)`: a schema in one line for messages.
+pub fn describe_schema(s: &Schema) -> String {
+    let cols: Vec<String> = s
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect();
+    format!("({})", cols.join(", "))
+}
+
+/// Values that become an Arrow array; used by [`table!`](crate::table) and
+/// [`Table::from_columns`]-style construction from plain Rust vectors.
+pub trait IntoArray {
+    /// The array.
+    fn into_array(self) -> ArrayRef;
+}
+
+macro_rules! into_array_prim {
+    ($($t:ty => $arr:ty),*) => {$(
+        impl IntoArray for Vec<$t> {
+            fn into_array(self) -> ArrayRef { Arc::new(<$arr>::from(self)) }
+        }
+        impl IntoArray for Vec<Option<$t>> {
+            fn into_array(self) -> ArrayRef { Arc::new(<$arr>::from(self)) }
+        }
+        impl<const N: usize> IntoArray for [$t; N] {
+            fn into_array(self) -> ArrayRef { Arc::new(<$arr>::from(self.to_vec())) }
+        }
+        impl<const N: usize> IntoArray for [Option<$t>; N] {
+            fn into_array(self) -> ArrayRef { Arc::new(<$arr>::from(self.to_vec())) }
+        }
+    )*};
+}
+into_array_prim!(
+    i8 => Int8Array, i16 => Int16Array, i32 => Int32Array, i64 => Int64Array,
+    u8 => UInt8Array, u16 => UInt16Array, u32 => UInt32Array, u64 => UInt64Array,
+    f32 => Float32Array, f64 => Float64Array, bool => BooleanArray,
+    &str => StringArray, String => StringArray
+);
+
+impl IntoArray for ArrayRef {
+    fn into_array(self) -> ArrayRef {
+        self
+    }
+}
+
+/// Builds a one-chunk [`Table`] from column names and Rust values:
+/// `table!("a" => [1i64, 2], "b" => vec![Some("x"), None])`.
+/// Returns `Result<Table>` (columns must have equal lengths).
+#[macro_export]
+macro_rules! table {
+    ($($name:expr => $values:expr),+ $(,)?) => {
+        $crate::Table::from_columns(vec![
+            $(($name.to_string(), $crate::IntoArray::into_array($values))),+
+        ])
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+
+    fn sample() -> Table {
+        let a = crate::table!("a" => (0..10i64).collect::<Vec<_>>()).unwrap();
+        let b = crate::table!("a" => (10..25i64).collect::<Vec<_>>()).unwrap();
+        Table::concat(&[a, b]).unwrap()
+    }
+
+    #[test]
+    fn rows_and_chunks() {
+        let t = sample();
+        assert_eq!((t.num_rows(), t.num_chunks(), t.num_columns()), (25, 2, 1));
+    }
+
+    #[test]
+    fn slice_across_chunks() {
+        let t = sample().slice(8, 5);
+        let col = t.column("a").unwrap();
+        let v = col.as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(v.values().to_vec(), vec![8, 9, 10, 11, 12]);
+        assert_eq!(sample().slice(30, 5).num_rows(), 0);
+        assert_eq!(sample().tail(3).column("a").unwrap().len(), 3);
+    }
+
+    #[test]
+    fn rechunk_sizes() {
+        let t = sample().rechunk(7).unwrap();
+        let sizes: Vec<usize> = t.chunks().iter().map(|c| c.num_rows()).collect();
+        assert_eq!(sizes, vec![7, 7, 7, 4]);
+        let v = t.column("a").unwrap();
+        let v = v.as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(v.values().to_vec(), (0..25).collect::<Vec<_>>());
+        assert!(sample().rechunk(0).is_err());
+    }
+
+    #[test]
+    fn missing_column_lists_available() {
+        let err = sample().column("b").unwrap_err().to_string();
+        assert_eq!(err, "column 'b' not found; available columns: [a]");
+    }
+
+    #[test]
+    fn concat_checks_schema() {
+        let a = crate::table!("a" => [1i64]).unwrap();
+        let b = crate::table!("a" => [1.0f64]).unwrap();
+        let err = Table::concat(&[a, b]).unwrap_err().to_string();
+        assert!(err.contains("a: Float64"), "{err}");
+    }
+
+    #[test]
+    fn table_macro_and_pretty() {
+        let t = crate::table!("s" => vec![Some("x"), None], "n" => [1i32, 2]).unwrap();
+        assert!(t.schema().field(0).is_nullable());
+        let s = t.pretty().unwrap();
+        assert!(s.contains("| x |"), "{s}");
+        let long = sample().pretty_limited(4).unwrap();
+        assert!(long.contains("21 more rows") && long.ends_with("25 rows"), "{long}");
+    }
+
+    #[test]
+    fn select_reorders() {
+        let t = crate::table!("a" => [1i64], "b" => [2i64]).unwrap();
+        assert_eq!(t.select(&["b", "a"]).unwrap().column_names(), vec!["b", "a"]);
+        assert!(t.select(&["zz"]).is_err());
+    }
+}
