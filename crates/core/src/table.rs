@@ -48,7 +48,8 @@ impl Table {
                 let c = if Arc::ptr_eq(c.schema_ref(), &schema) {
                     c
                 } else {
-                    c.with_schema(schema.clone())?
+                    // Revalidates nullability against the table's schema.
+                    RecordBatch::try_new(schema.clone(), c.columns().to_vec())?
                 };
                 kept.push(c);
             }
@@ -63,10 +64,9 @@ impl Table {
     /// Fails on an empty list (the schema would be unknown): use
     /// [`Table::empty`] for that.
     pub fn from_batches(chunks: Vec<RecordBatch>) -> Result<Self> {
-        let schema = chunks
-            .first()
-            .map(|c| c.schema())
-            .ok_or_else(|| Error::InvalidArgument("from_batches needs at least one chunk".into()))?;
+        let schema = chunks.first().map(|c| c.schema()).ok_or_else(|| {
+            Error::InvalidArgument("from_batches needs at least one chunk".into())
+        })?;
         Self::try_new(schema, chunks)
     }
 
@@ -117,7 +117,11 @@ impl Table {
 
     /// Column names in order.
     pub fn column_names(&self) -> Vec<&str> {
-        self.schema.fields().iter().map(|f| f.name().as_str()).collect()
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect()
     }
 
     /// Bytes held by the chunks' Arrow buffers.
@@ -316,8 +320,7 @@ fn merge(schema: &SchemaRef, pending: &mut Vec<RecordBatch>) -> Result<RecordBat
 /// chunk without nulls is still a valid chunk of a nullable column).
 pub(crate) fn same_fields(a: &Schema, b: &Schema) -> bool {
     a.fields().len() == b.fields().len()
-        && a
-            .fields()
+        && a.fields()
             .iter()
             .zip(b.fields().iter())
             .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
@@ -440,13 +443,19 @@ mod tests {
         let s = t.pretty().unwrap();
         assert!(s.contains("| x |"), "{s}");
         let long = sample().pretty_limited(4).unwrap();
-        assert!(long.contains("21 more rows") && long.ends_with("25 rows"), "{long}");
+        assert!(
+            long.contains("21 more rows") && long.ends_with("25 rows"),
+            "{long}"
+        );
     }
 
     #[test]
     fn select_reorders() {
         let t = crate::table!("a" => [1i64], "b" => [2i64]).unwrap();
-        assert_eq!(t.select(&["b", "a"]).unwrap().column_names(), vec!["b", "a"]);
+        assert_eq!(
+            t.select(&["b", "a"]).unwrap().column_names(),
+            vec!["b", "a"]
+        );
         assert!(t.select(&["zz"]).is_err());
     }
 }

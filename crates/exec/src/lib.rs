@@ -1,1 +1,31 @@
-//! exec (being written).
+//! Execution for parframe: the [`Context`] (a named rayon pool, the memory
+//! budget, settings), lazy plans ([`LazyFrame`]) and the operators that run
+//! them chunk by chunk in parallel.
+//!
+//! ```
+//! use parframe_core::{col, lit, table};
+//! use parframe_exec::Context;
+//!
+//! let ctx = Context::builder().threads(2).build()?;
+//! let t = table!("a" => [1i64, 2, 3, 4], "b" => [10i64, 20, 30, 40])?;
+//! let out = ctx
+//!     .lazy(t)
+//!     .filter(col("a").gt(lit(2i64)))?
+//!     .with_column((col("a") + col("b")).alias("sum"))?
+//!     .collect()?;
+//! assert_eq!(out.num_rows(), 2);
+//! # Ok::<(), parframe_common::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod context;
+mod io;
+mod physical;
+mod plan;
+
+pub use context::{
+    Config, Context, ContextBuilder, DEFAULT_CHUNK_ROWS, Progress, ProgressCallback,
+    available_memory,
+};
+pub use physical::BatchStream;
+pub use plan::{IntoColumnNames, LazyFrame};

@@ -1,0 +1,295 @@
+//! [`Context`]: the thread pool, memory budget and settings of a job.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parframe_common::{ByteSize, Error, Result, format_bytes};
+use parframe_spill::MemoryPool;
+
+/// Default rows per chunk: large enough that per-chunk overhead vanishes,
+/// small enough that a chunk of a few columns sits in L2/L3 while a
+/// pipeline of operators runs over it.
+pub const DEFAULT_CHUNK_ROWS: usize = 128 * 1024;
+
+/// Settings of a [`Context`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Worker threads.
+    pub threads: usize,
+    /// Target rows per chunk when reading and rechunking.
+    pub chunk_rows: usize,
+    /// The memory budget in bytes.
+    pub memory_limit: u64,
+    /// Where spill files go.
+    pub spill_dir: PathBuf,
+}
+
+/// Receives progress of running jobs. Called from worker threads, so keep
+/// it cheap; it must be `Send + Sync`.
+pub type ProgressCallback = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// A snapshot of a job's progress.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    /// Input rows read so far.
+    pub rows_read: u64,
+    /// Input partitions finished so far.
+    pub partitions_done: u64,
+    /// Input partitions in total, when known.
+    pub partitions_total: Option<u64>,
+}
+
+/// Builds a [`Context`]. Every setting has a default.
+#[derive(Default)]
+pub struct ContextBuilder {
+    threads: Option<usize>,
+    chunk_rows: Option<usize>,
+    memory_limit: Option<ByteSize>,
+    spill_dir: Option<PathBuf>,
+    progress: Option<ProgressCallback>,
+}
+
+impl fmt::Debug for ContextBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContextBuilder")
+            .field("threads", &self.threads)
+            .field("chunk_rows", &self.chunk_rows)
+            .field("memory_limit", &self.memory_limit)
+            .field("spill_dir", &self.spill_dir)
+            .finish()
+    }
+}
+
+impl ContextBuilder {
+    /// Worker threads (default: all cores).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = Some(n);
+        self
+    }
+
+    /// Target rows per chunk (default [`DEFAULT_CHUNK_ROWS`]).
+    pub fn chunk_rows(mut self, n: usize) -> Self {
+        self.chunk_rows = Some(n);
+        self
+    }
+
+    /// The memory budget in bytes (default: 70% of physical memory, or of
+    /// the cgroup limit when the process runs in one).
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(ByteSize::Bytes(bytes));
+        self
+    }
+
+    /// The memory budget as text: `"512MiB"`, `"4GB"`, `"70%"`.
+    pub fn memory_limit_str(mut self, s: &str) -> Result<Self> {
+        self.memory_limit = Some(ByteSize::parse(s)?);
+        Ok(self)
+    }
+
+    /// Directory for spill files (default: the OS temp dir).
+    pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spill_dir = Some(dir.into());
+        self
+    }
+
+    /// A callback receiving progress of running jobs.
+    pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Builds the context and starts its thread pool.
+    pub fn build(self) -> Result<Context> {
+        let threads = match self.threads {
+            Some(0) => return Err(Error::InvalidArgument("threads must be at least 1".into())),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let chunk_rows = match self.chunk_rows {
+            Some(0) => {
+                return Err(Error::InvalidArgument(
+                    "chunk_rows must be at least 1".into(),
+                ));
+            }
+            Some(n) => n,
+            None => DEFAULT_CHUNK_ROWS,
+        };
+        let total = available_memory();
+        let memory_limit = self
+            .memory_limit
+            .unwrap_or(ByteSize::Fraction(0.7))
+            .resolve(total);
+        if memory_limit == 0 {
+            return Err(Error::InvalidArgument("memory limit must be > 0".into()));
+        }
+        let spill_dir = self.spill_dir.unwrap_or_else(std::env::temp_dir);
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(move |i| format!("parframe-{id}-{i}"))
+            .build()
+            .map_err(|e| Error::External {
+                context: "starting the thread pool".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Context {
+            inner: Arc::new(ContextInner {
+                config: Config {
+                    threads,
+                    chunk_rows,
+                    memory_limit,
+                    spill_dir,
+                },
+                pool,
+                memory: MemoryPool::new(memory_limit),
+                progress: self.progress,
+                cancelled: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+/// Owns a named rayon thread pool, the memory budget and the settings; all
+/// parallel work of the plans it runs happens on its pool, never on the
+/// global one. Cheap to clone.
+///
+/// ```
+/// use parframe_exec::Context;
+///
+/// let ctx = Context::builder().threads(2).chunk_rows(10_000).build().unwrap();
+/// assert_eq!(ctx.config().threads, 2);
+/// let name = ctx.install(|| std::thread::current().name().map(str::to_string));
+/// assert!(name.unwrap().starts_with("parframe-"));
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<ContextInner>,
+}
+
+struct ContextInner {
+    config: Config,
+    pool: rayon::ThreadPool,
+    memory: MemoryPool,
+    progress: Option<ProgressCallback>,
+    cancelled: AtomicBool,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.inner.config;
+        f.debug_struct("Context")
+            .field("threads", &c.threads)
+            .field("chunk_rows", &c.chunk_rows)
+            .field("memory_limit", &format_bytes(c.memory_limit))
+            .field("spill_dir", &c.spill_dir)
+            .finish()
+    }
+}
+
+impl Context {
+    /// A builder with defaults for everything.
+    pub fn builder() -> ContextBuilder {
+        ContextBuilder::default()
+    }
+
+    /// A context with default settings.
+    pub fn new() -> Result<Self> {
+        Self::builder().build()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The memory budget.
+    pub fn memory_pool(&self) -> &MemoryPool {
+        &self.inner.memory
+    }
+
+    /// Runs `f` on this context's thread pool (rayon calls inside `f` use it).
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.inner.pool.install(f)
+    }
+
+    /// Asks running jobs of this context to stop; they return
+    /// [`Error::Cancelled`] at the next chunk boundary. Callable from any thread.
+    pub fn cancel(&self) {
+        self.inner.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// Clears a previous [`Context::cancel`] so new jobs can run.
+    pub fn reset_cancel(&self) {
+        self.inner.cancelled.store(false, Ordering::SeqCst);
+    }
+
+    pub(crate) fn check_cancelled(&self) -> Result<()> {
+        if self.inner.cancelled.load(Ordering::Relaxed) {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn report(&self, p: &Progress) {
+        if let Some(cb) = &self.inner.progress {
+            cb(p);
+        }
+    }
+}
+
+/// Physical memory, or the cgroup's limit when lower, in bytes.
+pub fn available_memory() -> u64 {
+    let physical = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(8 << 30);
+    cgroup_limit().map_or(physical, |c| c.min(physical))
+}
+
+fn cgroup_limit() -> Option<u64> {
+    // cgroup v2 first, then v1. "max" (v2) or a huge number (v1) mean no limit.
+    for path in [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ] {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            if let Ok(v) = s.trim().parse::<u64>() {
+                if v < (1 << 60) {
+                    return Some(v);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn defaults_and_errors() {
+        let ctx = Context::builder().build().unwrap();
+        assert!(ctx.config().threads >= 1);
+        assert!(ctx.config().memory_limit > 0);
+        assert!(Context::builder().threads(0).build().is_err());
+        assert!(Context::builder().chunk_rows(0).build().is_err());
+        let ctx = Context::builder()
+            .memory_limit_str("64MiB")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(ctx.memory_pool().limit(), 64 << 20);
+    }
+}

@@ -1,0 +1,553 @@
+//! Execution: a plan becomes a chain of pipelines; each pipeline reads work
+//! units (source partitions, table morsels, or batches of an upstream
+//! stream) and runs its fused per-chunk operators over them in parallel on
+//! the context's pool, a window of units at a time, emitting the results in
+//! input order.
+//!
+//! Windows bound memory: at most `window` units are in flight, so a scan of
+//! a file larger than RAM streams through in constant memory when the
+//! consumer (a sink) does not hold on to the output.
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_schema::{Field, FieldRef, Schema, SchemaRef};
+use parframe_common::{Error, Result};
+use parframe_core::{ChunkSource, Expr, Table};
+use rayon::prelude::*;
+
+use crate::plan::{BatchUdf, Plan, RowUdf, panic_text};
+use crate::{Context, Progress};
+
+/// A per-chunk operator of a pipeline.
+enum Op {
+    Select {
+        exprs: Vec<Expr>,
+        schema: SchemaRef,
+    },
+    Filter(Expr),
+    WithColumns {
+        exprs: Vec<Expr>,
+        fields: Vec<FieldRef>,
+    },
+    Apply {
+        udf: Arc<dyn RowUdf>,
+        field: FieldRef,
+    },
+    MapBatches {
+        udf: Arc<BatchUdf>,
+        schema: SchemaRef,
+    },
+}
+
+impl Op {
+    fn run(&self, batch: RecordBatch, row_offset: u64) -> Result<RecordBatch> {
+        match self {
+            Op::Select { exprs, schema } => {
+                let cols = exprs
+                    .iter()
+                    .map(|e| e.evaluate(&batch))
+                    .collect::<Result<Vec<_>>>()?;
+                let opts = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+                Ok(RecordBatch::try_new_with_options(
+                    schema.clone(),
+                    cols,
+                    &opts,
+                )?)
+            }
+            Op::Filter(pred) => {
+                let mask = pred.evaluate(&batch)?;
+                let mask = mask
+                    .as_any()
+                    .downcast_ref::<arrow_array::BooleanArray>()
+                    .ok_or_else(|| {
+                        Error::type_mismatch(format!("filter {pred}"), "predicate is not Boolean")
+                    })?;
+                Ok(arrow_select::filter::filter_record_batch(&batch, mask)?)
+            }
+            Op::WithColumns { exprs, fields } => {
+                let new = exprs
+                    .iter()
+                    .map(|e| e.evaluate(&batch))
+                    .collect::<Result<Vec<_>>>()?;
+                let pairs: Vec<(FieldRef, ArrayRef)> = fields.iter().cloned().zip(new).collect();
+                replace_or_append(&batch, pairs)
+            }
+            Op::Apply { udf, field } => {
+                let out = udf.call(&batch, row_offset)?;
+                replace_or_append(&batch, vec![(field.clone(), out)])
+            }
+            Op::MapBatches { udf, schema } => {
+                let rows = batch.num_rows();
+                let out =
+                    catch_unwind(AssertUnwindSafe(|| udf(batch))).map_err(|p| Error::UserCode {
+                        column: "map_batches".into(),
+                        row: row_offset,
+                        message: panic_text(p.as_ref()),
+                    })?;
+                let out = out.map_err(|e| match e {
+                    Error::UserCode { .. } => e,
+                    other => Error::UserCode {
+                        column: "map_batches".into(),
+                        row: row_offset,
+                        message: other.to_string(),
+                    },
+                })?;
+                if !same_fields(out.schema_ref(), schema) {
+                    return Err(Error::SchemaMismatch(format!(
+                        "map_batches returned a chunk with schema {} (chunk of {rows} rows starting at row {row_offset}) but its first result had {}",
+                        parframe_core_schema(out.schema_ref()),
+                        parframe_core_schema(schema)
+                    )));
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+fn parframe_core_schema(s: &Schema) -> String {
+    let cols: Vec<String> = s
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect();
+    format!("({})", cols.join(", "))
+}
+
+fn same_fields(a: &Schema, b: &Schema) -> bool {
+    a.fields().len() == b.fields().len()
+        && a.fields()
+            .iter()
+            .zip(b.fields().iter())
+            .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
+}
+
+fn replace_or_append(batch: &RecordBatch, new: Vec<(FieldRef, ArrayRef)>) -> Result<RecordBatch> {
+    let mut fields: Vec<FieldRef> = batch.schema().fields().iter().cloned().collect();
+    let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+    for (f, a) in new {
+        match fields.iter().position(|g| g.name() == f.name()) {
+            Some(i) => {
+                fields[i] = f;
+                cols[i] = a;
+            }
+            None => {
+                fields.push(f);
+                cols.push(a);
+            }
+        }
+    }
+    let opts = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        cols,
+        &opts,
+    )?)
+}
+
+/// Where a pipeline's work units come from.
+enum Input {
+    Source {
+        source: Arc<dyn ChunkSource>,
+        projection: Option<Vec<usize>>,
+        next: usize,
+        count: usize,
+    },
+    /// Morsels of an in-memory table.
+    Morsels(VecDeque<RecordBatch>),
+    Upstream(Box<BatchStream>),
+}
+
+enum Unit {
+    Partition(usize),
+    Batch(RecordBatch),
+}
+
+struct Pipeline {
+    input: Input,
+    ops: Vec<Op>,
+    limit: Option<usize>,
+}
+
+/// A stream of result chunks, in order. Pulling drives execution.
+pub struct BatchStream {
+    ctx: Context,
+    pipeline: Pipeline,
+    ready: VecDeque<RecordBatch>,
+    /// Rows that entered each operator so far, to turn chunk-local row
+    /// numbers in errors into rows of the operator's whole input.
+    op_rows: Vec<u64>,
+    rows_out: usize,
+    rows_read: u64,
+    units_done: u64,
+    done: bool,
+    schema: SchemaRef,
+}
+
+struct UnitOutput {
+    batches: Vec<RecordBatch>,
+    op_rows: Vec<u64>,
+    rows_read: u64,
+    error: Option<(usize, Error)>,
+}
+
+impl BatchStream {
+    /// The schema of the chunks.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn window(&self) -> usize {
+        self.ctx.config().threads * 4
+    }
+
+    fn next_units(&mut self) -> Result<Vec<Unit>> {
+        let w = self.window();
+        let mut units = Vec::with_capacity(w);
+        match &mut self.pipeline.input {
+            Input::Source { next, count, .. } => {
+                while units.len() < w && *next < *count {
+                    units.push(Unit::Partition(*next));
+                    *next += 1;
+                }
+            }
+            Input::Morsels(q) => {
+                while units.len() < w {
+                    match q.pop_front() {
+                        Some(b) => units.push(Unit::Batch(b)),
+                        None => break,
+                    }
+                }
+            }
+            Input::Upstream(s) => {
+                while units.len() < w {
+                    match s.next() {
+                        Some(b) => units.push(Unit::Batch(b?)),
+                        None => break,
+                    }
+                }
+            }
+        }
+        Ok(units)
+    }
+
+    fn run_unit(&self, unit: Unit) -> UnitOutput {
+        let ops = &self.pipeline.ops;
+        let mut out = UnitOutput {
+            batches: Vec::new(),
+            op_rows: vec![0; ops.len()],
+            rows_read: 0,
+            error: None,
+        };
+        let process = |batch: RecordBatch, out: &mut UnitOutput| -> Result<(), (usize, Error)> {
+            self.ctx.check_cancelled().map_err(|e| (usize::MAX, e))?;
+            out.rows_read += batch.num_rows() as u64;
+            let mut b = batch;
+            for (k, op) in ops.iter().enumerate() {
+                let n = b.num_rows() as u64;
+                b = op.run(b, out.op_rows[k]).map_err(|e| (k, e))?;
+                out.op_rows[k] += n;
+            }
+            if b.num_rows() > 0 {
+                out.batches.push(b);
+            }
+            Ok(())
+        };
+        let chunk_rows = self.ctx.config().chunk_rows;
+        let result = match unit {
+            Unit::Batch(b) => process(b, &mut out),
+            Unit::Partition(i) => {
+                let Input::Source {
+                    source, projection, ..
+                } = &self.pipeline.input
+                else {
+                    return out;
+                };
+                match source.read_partition(i, projection.as_deref(), chunk_rows) {
+                    Err(e) => Err((usize::MAX, e)),
+                    Ok(iter) => {
+                        let mut r = Ok(());
+                        for b in iter {
+                            r = b
+                                .map_err(|e| (usize::MAX, e))
+                                .and_then(|b| process(b, &mut out));
+                            if r.is_err() {
+                                break;
+                            }
+                        }
+                        r
+                    }
+                }
+            }
+        };
+        if let Err(e) = result {
+            out.error = Some(e);
+        }
+        out
+    }
+
+    fn fill(&mut self) -> Result<()> {
+        while self.ready.is_empty() && !self.done {
+            let units = self.next_units()?;
+            if units.is_empty() {
+                self.done = true;
+                break;
+            }
+            let outputs: Vec<UnitOutput> = {
+                let this = &*self;
+                this.ctx
+                    .install(|| units.into_par_iter().map(|u| this.run_unit(u)).collect())
+            };
+            for o in outputs {
+                if let Some((k, e)) = o.error {
+                    self.done = true;
+                    return Err(self.globalize(k, e, &o.op_rows));
+                }
+                for (k, r) in o.op_rows.iter().enumerate() {
+                    self.op_rows[k] += r;
+                }
+                self.rows_read += o.rows_read;
+                self.units_done += 1;
+                for b in o.batches {
+                    if let Some(limit) = self.pipeline.limit {
+                        let left = limit - self.rows_out;
+                        if b.num_rows() >= left {
+                            self.ready.push_back(b.slice(0, left));
+                            self.rows_out = limit;
+                            self.done = true;
+                            break;
+                        }
+                    }
+                    self.rows_out += b.num_rows();
+                    self.ready.push_back(b);
+                }
+                if self.done {
+                    break;
+                }
+            }
+            let total = match &self.pipeline.input {
+                Input::Source { count, .. } => Some(*count as u64),
+                _ => None,
+            };
+            self.ctx.report(&Progress {
+                rows_read: self.rows_read,
+                partitions_done: self.units_done,
+                partitions_total: total,
+            });
+        }
+        Ok(())
+    }
+
+    /// Turns a unit-local row number into a row of the operator's input.
+    fn globalize(&self, op: usize, e: Error, _unit_rows: &[u64]) -> Error {
+        let base = self.op_rows.get(op).copied().unwrap_or(0);
+        match e {
+            Error::UserCode {
+                column,
+                row,
+                message,
+            } => Error::UserCode {
+                column,
+                row: row + base,
+                message,
+            },
+            Error::UnexpectedNull { column, row } => Error::UnexpectedNull {
+                column,
+                row: row + base,
+            },
+            other => other,
+        }
+    }
+}
+
+impl Iterator for BatchStream {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Err(e) = self.fill() {
+            return Some(Err(e));
+        }
+        self.ready.pop_front().map(Ok)
+    }
+}
+
+/// Builds the pipelines of `plan`, producing only the columns in `needed`
+/// (`None`: all).
+fn build(ctx: &Context, plan: &Plan, needed: Option<Vec<String>>) -> Result<Pipeline> {
+    let from_input = plan.columns_needed_from_input(needed.clone());
+    let mut p = match plan {
+        Plan::Scan { source, schema } => {
+            let projection = needed.map(|cols| {
+                cols.iter()
+                    .filter_map(|c| schema.index_of(c).ok())
+                    .collect::<Vec<_>>()
+            });
+            // Columns in file order: downstream operators address columns by name.
+            let projection = projection.map(|mut p| {
+                p.sort_unstable();
+                p
+            });
+            return Ok(Pipeline {
+                input: Input::Source {
+                    count: source.partition_count(),
+                    source: source.clone(),
+                    projection,
+                    next: 0,
+                },
+                ops: Vec::new(),
+                limit: None,
+            });
+        }
+        Plan::Table(t) => {
+            let t = match &needed {
+                Some(cols) => {
+                    let names: Vec<&str> = t
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .filter(|n| cols.iter().any(|c| c == n))
+                        .collect();
+                    t.select(&names)?
+                }
+                None => t.clone(),
+            };
+            let rows = ctx.config().chunk_rows;
+            let mut q = VecDeque::new();
+            for c in t.chunks() {
+                let mut off = 0;
+                while off < c.num_rows() {
+                    let len = rows.min(c.num_rows() - off);
+                    q.push_back(c.slice(off, len));
+                    off += len;
+                }
+            }
+            return Ok(Pipeline {
+                input: Input::Morsels(q),
+                ops: Vec::new(),
+                limit: None,
+            });
+        }
+        Plan::Limit { input, n } => {
+            let mut p = build(ctx, input, from_input)?;
+            p.limit = Some(p.limit.map_or(*n, |m| m.min(*n)));
+            return Ok(p);
+        }
+        _ => {
+            let input = plan
+                .input()
+                .ok_or_else(|| Error::InvalidArgument("plan node without input".into()))?;
+            build(ctx, input, from_input)?
+        }
+    };
+    if p.limit.is_some() {
+        let schema = input_schema(plan);
+        p = Pipeline {
+            input: Input::Upstream(Box::new(stream_of(ctx, p, schema))),
+            ops: Vec::new(),
+            limit: None,
+        };
+    }
+    let wanted = |name: &str| needed.as_ref().is_none_or(|n| n.iter().any(|c| c == name));
+    let op = match plan {
+        Plan::Select { exprs, schema, .. } => {
+            let keep: Vec<usize> = (0..exprs.len())
+                .filter(|&i| wanted(schema.field(i).name()))
+                .collect();
+            Some(Op::Select {
+                exprs: keep.iter().map(|&i| exprs[i].clone()).collect(),
+                schema: Arc::new(schema.project(&keep)?),
+            })
+        }
+        Plan::Filter { predicate, .. } => Some(Op::Filter(predicate.clone())),
+        Plan::WithColumns { exprs, schema, .. } => {
+            let mut es = Vec::new();
+            let mut fields = Vec::new();
+            for e in exprs {
+                let name = e.output_name();
+                if wanted(&name) {
+                    let f = schema
+                        .field_with_name(&name)
+                        .map(|f| Arc::new(f.clone()))
+                        .unwrap_or_else(|_| {
+                            Arc::new(Field::new(&name, arrow_schema::DataType::Null, true))
+                        });
+                    es.push(e.clone());
+                    fields.push(f);
+                }
+            }
+            (!es.is_empty()).then_some(Op::WithColumns { exprs: es, fields })
+        }
+        Plan::Apply { udf, schema, .. } => {
+            if wanted(udf.output()) {
+                let f = schema.field_with_name(udf.output())?.clone();
+                Some(Op::Apply {
+                    udf: udf.clone(),
+                    field: Arc::new(f),
+                })
+            } else {
+                None
+            }
+        }
+        Plan::MapBatches { udf, schema, .. } => Some(Op::MapBatches {
+            udf: udf.clone(),
+            schema: schema.clone(),
+        }),
+        Plan::Scan { .. } | Plan::Table(_) | Plan::Limit { .. } => None,
+    };
+    if let Some(op) = op {
+        p.ops.push(op);
+    }
+    Ok(p)
+}
+
+fn input_schema(plan: &Plan) -> SchemaRef {
+    plan.input().map_or_else(|| plan.schema(), |i| i.schema())
+}
+
+fn stream_of(ctx: &Context, pipeline: Pipeline, schema: SchemaRef) -> BatchStream {
+    let n = pipeline.ops.len();
+    BatchStream {
+        ctx: ctx.clone(),
+        pipeline,
+        ready: VecDeque::new(),
+        op_rows: vec![0; n],
+        rows_out: 0,
+        rows_read: 0,
+        units_done: 0,
+        done: false,
+        schema,
+    }
+}
+
+/// Starts executing `plan`: chunks are computed a window at a time as the
+/// stream is pulled.
+pub(crate) fn execute(ctx: &Context, plan: &Plan) -> Result<BatchStream> {
+    ctx.check_cancelled()?;
+    let p = build(ctx, plan, None)?;
+    Ok(stream_of(ctx, p, plan.schema()))
+}
+
+/// Runs the stream to the end, reserving memory for what it holds.
+pub(crate) fn collect(ctx: &Context, plan: &Plan) -> Result<Table> {
+    let schema = plan.schema();
+    let stream = execute(ctx, plan)?;
+    let mut reservation = ctx.memory_pool().reservation("collect");
+    let mut chunks = Vec::new();
+    for b in stream {
+        let b = b?;
+        reservation
+            .try_grow(b.get_array_memory_size() as u64)
+            .map_err(|e| {
+                Error::ResourcesExhausted(format!(
+                    "the collected result does not fit the memory limit ({e}); \
+                     stream it to a file with a sink_* method instead"
+                ))
+            })?;
+        chunks.push(b);
+    }
+    Table::try_new(schema, chunks)
+}

@@ -1,0 +1,571 @@
+//! Logical plans and [`LazyFrame`], the builder users chain operators on.
+
+use std::collections::HashSet;
+use std::fmt::{self, Write as _};
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, FieldRef, Schema, SchemaRef};
+use parframe_common::{Error, Result, column_not_found};
+use parframe_core::row::{ChunkContext, RowFn, RowOptions, check_row_fn, convert_inputs};
+use parframe_core::{ChunkSource, Expr, Table, col};
+
+use crate::Context;
+
+/// A node of a logical plan. Every node knows its output schema, computed
+/// (and type-checked) when the node is built.
+#[derive(Clone)]
+pub(crate) enum Plan {
+    Scan {
+        source: Arc<dyn ChunkSource>,
+        schema: SchemaRef,
+    },
+    Table(Table),
+    Select {
+        input: Arc<Plan>,
+        exprs: Vec<Expr>,
+        schema: SchemaRef,
+    },
+    Filter {
+        input: Arc<Plan>,
+        predicate: Expr,
+    },
+    WithColumns {
+        input: Arc<Plan>,
+        exprs: Vec<Expr>,
+        schema: SchemaRef,
+    },
+    Apply {
+        input: Arc<Plan>,
+        udf: Arc<dyn RowUdf>,
+        schema: SchemaRef,
+    },
+    MapBatches {
+        input: Arc<Plan>,
+        udf: Arc<BatchUdf>,
+        schema: SchemaRef,
+    },
+    Limit {
+        input: Arc<Plan>,
+        n: usize,
+    },
+}
+
+/// The closure behind `map_batches`.
+pub(crate) type BatchUdf = dyn Fn(RecordBatch) -> Result<RecordBatch> + Send + Sync;
+
+impl Plan {
+    pub(crate) fn schema(&self) -> SchemaRef {
+        match self {
+            Plan::Scan { schema, .. }
+            | Plan::Select { schema, .. }
+            | Plan::WithColumns { schema, .. }
+            | Plan::Apply { schema, .. }
+            | Plan::MapBatches { schema, .. } => schema.clone(),
+            Plan::Table(t) => t.schema().clone(),
+            Plan::Filter { input, .. } | Plan::Limit { input, .. } => input.schema(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Plan::Scan { source, .. } => format!("Scan {}", source.describe()),
+            Plan::Table(t) => format!("Table [{} rows, {} chunks]", t.num_rows(), t.num_chunks()),
+            Plan::Select { exprs, .. } => format!("Select {}", join_exprs(exprs)),
+            Plan::Filter { predicate, .. } => format!("Filter {predicate}"),
+            Plan::WithColumns { exprs, .. } => format!("WithColumns {}", join_exprs(exprs)),
+            Plan::Apply { udf, .. } => format!(
+                "Apply {} <- closure({}){}",
+                udf.output(),
+                udf.inputs().join(", "),
+                if udf.options().skip_nulls {
+                    " skip_nulls"
+                } else {
+                    ""
+                }
+            ),
+            Plan::MapBatches { .. } => "MapBatches <closure>".to_string(),
+            Plan::Limit { n, .. } => format!("Limit {n}"),
+        }
+    }
+
+    pub(crate) fn input(&self) -> Option<&Arc<Plan>> {
+        match self {
+            Plan::Scan { .. } | Plan::Table(_) => None,
+            Plan::Select { input, .. }
+            | Plan::Filter { input, .. }
+            | Plan::WithColumns { input, .. }
+            | Plan::Apply { input, .. }
+            | Plan::MapBatches { input, .. }
+            | Plan::Limit { input, .. } => Some(input),
+        }
+    }
+
+    fn explain_into(&self, out: &mut String, depth: usize, projection: Option<&[String]>) {
+        let _ = write!(out, "{}{}", "  ".repeat(depth), self.describe());
+        if let (Plan::Scan { .. }, Some(p)) = (self, projection) {
+            let _ = write!(out, " columns=[{}]", p.join(", "));
+        }
+        out.push('\n');
+        if let Some(i) = self.input() {
+            let needed = self.columns_needed_from_input(projection.map(|p| p.to_vec()));
+            i.explain_into(out, depth + 1, needed.as_deref());
+        }
+    }
+
+    /// Given the columns needed from this node's output (`None` = all),
+    /// the columns it needs from its input (`None` = all). This is the
+    /// projection pushdown rule, one node at a time.
+    pub(crate) fn columns_needed_from_input(
+        &self,
+        needed: Option<Vec<String>>,
+    ) -> Option<Vec<String>> {
+        let input_schema = self.input()?.schema();
+        let mut set: Vec<String> = Vec::new();
+        let mut add = |n: &str| {
+            if !set.iter().any(|s| s == n) {
+                set.push(n.to_string());
+            }
+        };
+        match self {
+            Plan::Scan { .. } | Plan::Table(_) => return None,
+            Plan::Select { exprs, .. } => {
+                for e in exprs {
+                    if needed.as_ref().is_none_or(|n| n.contains(&e.output_name())) {
+                        e.columns().iter().for_each(|c| add(c));
+                    }
+                }
+            }
+            Plan::Filter { predicate, .. } => {
+                let needed = needed?;
+                needed.iter().for_each(|c| add(c));
+                predicate.columns().iter().for_each(|c| add(c));
+            }
+            Plan::Limit { .. } => return needed,
+            Plan::WithColumns { exprs, .. } => {
+                let needed = needed?;
+                let produced: HashSet<String> = exprs.iter().map(|e| e.output_name()).collect();
+                for n in &needed {
+                    if !produced.contains(n) {
+                        add(n);
+                    }
+                }
+                for e in exprs {
+                    if needed.contains(&e.output_name()) {
+                        e.columns().iter().for_each(|c| add(c));
+                    }
+                }
+            }
+            Plan::Apply { udf, .. } => {
+                let needed = needed?;
+                for n in &needed {
+                    if n != udf.output() {
+                        add(n);
+                    }
+                }
+                udf.inputs().iter().for_each(|c| add(c));
+            }
+            Plan::MapBatches { .. } => return None,
+        }
+        // Keep input order so scans read columns in file order.
+        let order: Vec<String> = input_schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| set.contains(n))
+            .collect();
+        Some(order)
+    }
+}
+
+fn join_exprs(exprs: &[Expr]) -> String {
+    exprs
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A row closure bound to its columns, type-erased for the plan.
+pub(crate) trait RowUdf: Send + Sync {
+    fn inputs(&self) -> &[String];
+    fn output(&self) -> &str;
+    fn options(&self) -> &RowOptions;
+    /// Computes the output column for one chunk whose first row is row
+    /// `row_offset` of the operator's input.
+    fn call(&self, batch: &RecordBatch, row_offset: u64) -> Result<ArrayRef>;
+}
+
+struct BoundRowFn<M, F> {
+    f: F,
+    inputs: Vec<String>,
+    output: String,
+    casts: Vec<Option<DataType>>,
+    options: RowOptions,
+    _marker: PhantomData<fn() -> M>,
+}
+
+impl<M, F: RowFn<M>> RowUdf for BoundRowFn<M, F> {
+    fn inputs(&self) -> &[String] {
+        &self.inputs
+    }
+    fn output(&self) -> &str {
+        &self.output
+    }
+    fn options(&self) -> &RowOptions {
+        &self.options
+    }
+    fn call(&self, batch: &RecordBatch, row_offset: u64) -> Result<ArrayRef> {
+        let schema = batch.schema();
+        let cols = self
+            .inputs
+            .iter()
+            .map(|n| {
+                schema
+                    .index_of(n)
+                    .map(|i| batch.column(i).clone())
+                    .map_err(|_| {
+                        column_not_found(n, schema.fields().iter().map(|f| f.name().as_str()))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let cols = convert_inputs(cols, &self.casts)?;
+        self.f.call_chunk(
+            &cols,
+            &ChunkContext {
+                inputs: &self.inputs,
+                output: &self.output,
+                row_offset,
+                options: &self.options,
+            },
+        )
+    }
+}
+
+/// Columns given to an operator: `["a", "b"]`, `vec![...]`, `&[..]`, `"a"`.
+pub trait IntoColumnNames {
+    /// The names.
+    fn into_column_names(self) -> Vec<String>;
+}
+
+impl<S: AsRef<str>, const N: usize> IntoColumnNames for [S; N] {
+    fn into_column_names(self) -> Vec<String> {
+        self.iter().map(|s| s.as_ref().to_string()).collect()
+    }
+}
+impl<S: AsRef<str>> IntoColumnNames for &[S] {
+    fn into_column_names(self) -> Vec<String> {
+        self.iter().map(|s| s.as_ref().to_string()).collect()
+    }
+}
+impl<S: AsRef<str>> IntoColumnNames for Vec<S> {
+    fn into_column_names(self) -> Vec<String> {
+        self.iter().map(|s| s.as_ref().to_string()).collect()
+    }
+}
+impl IntoColumnNames for &str {
+    fn into_column_names(self) -> Vec<String> {
+        vec![self.to_string()]
+    }
+}
+
+/// A lazy query: a plan over a source or table, built operator by operator
+/// and run by [`LazyFrame::collect`] (or streamed to a file by a `sink_*`).
+///
+/// Each builder method type-checks against the input schema and returns an
+/// error at once, naming the expression and the column types, so a wrong
+/// plan fails before any data is read.
+///
+/// ```
+/// use parframe_core::{col, lit, table};
+/// use parframe_exec::Context;
+///
+/// let ctx = Context::builder().threads(2).build()?;
+/// let t = table!("x" => [1.0, 2.0, 3.0], "y" => [4.0, 5.0, 6.0])?;
+/// let out = ctx
+///     .lazy(t)
+///     .filter(col("x").gt(lit(1.0)))?
+///     .apply("norm", ["x", "y"], |(x, y): (f64, f64)| x.hypot(y))?
+///     .collect()?;
+/// assert_eq!(out.num_rows(), 2);
+/// assert_eq!(out.column_names(), vec!["x", "y", "norm"]);
+/// # Ok::<(), parframe_common::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct LazyFrame {
+    pub(crate) ctx: Context,
+    pub(crate) plan: Arc<Plan>,
+}
+
+impl fmt::Debug for LazyFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.explain())
+    }
+}
+
+impl LazyFrame {
+    pub(crate) fn new(ctx: Context, plan: Plan) -> Self {
+        LazyFrame {
+            ctx,
+            plan: Arc::new(plan),
+        }
+    }
+
+    fn then(&self, plan: Plan) -> LazyFrame {
+        LazyFrame::new(self.ctx.clone(), plan)
+    }
+
+    /// The context the plan runs in.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// The output schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.plan.schema()
+    }
+
+    /// The plan as indented text, one operator a line, output first; scans
+    /// show the columns they will decode after projection pushdown.
+    pub fn explain(&self) -> String {
+        let mut s = String::new();
+        self.plan.explain_into(&mut s, 0, None);
+        s
+    }
+
+    /// Keeps the given expressions as the columns of the output.
+    pub fn select(&self, exprs: impl IntoIterator<Item = Expr>) -> Result<LazyFrame> {
+        let exprs: Vec<Expr> = exprs.into_iter().collect();
+        let input = self.plan.schema();
+        let mut fields: Vec<Field> = Vec::with_capacity(exprs.len());
+        for e in &exprs {
+            let f = e.to_field(&input)?;
+            if fields.iter().any(|g| g.name() == f.name()) {
+                return Err(Error::InvalidArgument(format!(
+                    "select produces column '{}' twice; alias one of them",
+                    f.name()
+                )));
+            }
+            fields.push(f);
+        }
+        Ok(self.then(Plan::Select {
+            input: self.plan.clone(),
+            exprs,
+            schema: Arc::new(Schema::new(fields)),
+        }))
+    }
+
+    /// Keeps the rows where `predicate` is true (null counts as false).
+    pub fn filter(&self, predicate: Expr) -> Result<LazyFrame> {
+        let f = predicate.to_field(&self.plan.schema())?;
+        if f.data_type() != &DataType::Boolean {
+            return Err(Error::type_mismatch(
+                format!("filter {predicate}"),
+                format!("the predicate is {}, not Boolean", f.data_type()),
+            ));
+        }
+        Ok(self.then(Plan::Filter {
+            input: self.plan.clone(),
+            predicate,
+        }))
+    }
+
+    /// Adds (or replaces, by output name) one column.
+    pub fn with_column(&self, expr: Expr) -> Result<LazyFrame> {
+        self.with_columns([expr])
+    }
+
+    /// Adds (or replaces, by output name) columns; every expression sees the
+    /// input, not the other new columns.
+    pub fn with_columns(&self, exprs: impl IntoIterator<Item = Expr>) -> Result<LazyFrame> {
+        let exprs: Vec<Expr> = exprs.into_iter().collect();
+        let input = self.plan.schema();
+        let mut fields: Vec<FieldRef> = input.fields().iter().cloned().collect();
+        for e in &exprs {
+            let f = Arc::new(e.to_field(&input)?);
+            match fields.iter().position(|g| g.name() == f.name()) {
+                Some(i) => fields[i] = f,
+                None => fields.push(f),
+            }
+        }
+        Ok(self.then(Plan::WithColumns {
+            input: self.plan.clone(),
+            exprs,
+            schema: Arc::new(Schema::new(fields)),
+        }))
+    }
+
+    /// Removes columns.
+    pub fn drop(&self, names: impl IntoColumnNames) -> Result<LazyFrame> {
+        let names = names.into_column_names();
+        let schema = self.plan.schema();
+        for n in &names {
+            if schema.index_of(n).is_err() {
+                return Err(column_not_found(
+                    n,
+                    schema.fields().iter().map(|f| f.name().as_str()),
+                ));
+            }
+        }
+        self.select(
+            schema
+                .fields()
+                .iter()
+                .filter(|f| !names.contains(f.name()))
+                .map(|f| col(f.name().as_str())),
+        )
+    }
+
+    /// Renames columns: `rename([("old", "new")])`.
+    pub fn rename<'a>(
+        &self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<LazyFrame> {
+        let pairs: Vec<(&str, &str)> = pairs.into_iter().collect();
+        let schema = self.plan.schema();
+        for (old, _) in &pairs {
+            if schema.index_of(old).is_err() {
+                return Err(column_not_found(
+                    old,
+                    schema.fields().iter().map(|f| f.name().as_str()),
+                ));
+            }
+        }
+        self.select(schema.fields().iter().map(
+            |f| match pairs.iter().find(|(o, _)| o == f.name()) {
+                Some((_, new)) => col(f.name().as_str()).alias(*new),
+                None => col(f.name().as_str()),
+            },
+        ))
+    }
+
+    /// The first `n` rows.
+    pub fn limit(&self, n: usize) -> LazyFrame {
+        self.then(Plan::Limit {
+            input: self.plan.clone(),
+            n,
+        })
+    }
+
+    /// The first `n` rows (alias of [`LazyFrame::limit`]).
+    pub fn head(&self, n: usize) -> LazyFrame {
+        self.limit(n)
+    }
+
+    /// Adds column `output` computed by a Rust closure over the typed values
+    /// of `inputs`, row by row, chunks in parallel.
+    ///
+    /// The closure takes a tuple with one element per input column (or, for
+    /// one column, the value itself). See [`parframe_core::row`] for the
+    /// supported parameter and return types. A null in a non-`Option`
+    /// parameter is an error (see [`LazyFrame::apply_with`] to skip such
+    /// rows); a panic becomes [`Error::UserCode`] naming `output` and the row.
+    pub fn apply<M, F>(&self, output: &str, inputs: impl IntoColumnNames, f: F) -> Result<LazyFrame>
+    where
+        F: RowFn<M>,
+        M: 'static,
+    {
+        self.apply_with(output, inputs, RowOptions::default(), f)
+    }
+
+    /// [`LazyFrame::apply`] with options.
+    pub fn apply_with<M, F>(
+        &self,
+        output: &str,
+        inputs: impl IntoColumnNames,
+        options: RowOptions,
+        f: F,
+    ) -> Result<LazyFrame>
+    where
+        F: RowFn<M>,
+        M: 'static,
+    {
+        let inputs = inputs.into_column_names();
+        let schema = self.plan.schema();
+        let fields = inputs
+            .iter()
+            .map(|n| {
+                schema.field_with_name(n).cloned().map_err(|_| {
+                    column_not_found(n, schema.fields().iter().map(|f| f.name().as_str()))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (casts, out_field) = check_row_fn::<M, F>(&fields, output)?;
+        let mut out_fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
+        let out_field = Arc::new(out_field);
+        match out_fields.iter().position(|g| g.name() == output) {
+            Some(i) => out_fields[i] = out_field,
+            None => out_fields.push(out_field),
+        }
+        let udf = BoundRowFn::<M, F> {
+            f,
+            inputs,
+            output: output.to_string(),
+            casts,
+            options,
+            _marker: PhantomData,
+        };
+        Ok(self.then(Plan::Apply {
+            input: self.plan.clone(),
+            udf: Arc::new(udf),
+            schema: Arc::new(Schema::new(out_fields)),
+        }))
+    }
+
+    /// Runs a closure over whole chunks (like Dask's `map_partitions`). The
+    /// output schema is found by calling the closure once on an empty chunk,
+    /// so it must handle zero rows; every output chunk is checked against it.
+    pub fn map_batches<F>(&self, f: F) -> Result<LazyFrame>
+    where
+        F: Fn(RecordBatch) -> Result<RecordBatch> + Send + Sync + 'static,
+    {
+        let empty = RecordBatch::new_empty(self.plan.schema());
+        let probe =
+            catch_unwind(AssertUnwindSafe(|| f(empty))).map_err(|p| Error::UserCode {
+                column: "map_batches".into(),
+                row: 0,
+                message: format!(
+                    "panicked on an empty chunk while finding the output schema: {}",
+                    panic_text(p.as_ref())
+                ),
+            })??;
+        self.map_batches_with_schema(probe.schema(), f)
+    }
+
+    /// [`LazyFrame::map_batches`] with the output schema given.
+    pub fn map_batches_with_schema<F>(&self, schema: SchemaRef, f: F) -> Result<LazyFrame>
+    where
+        F: Fn(RecordBatch) -> Result<RecordBatch> + Send + Sync + 'static,
+    {
+        Ok(self.then(Plan::MapBatches {
+            input: self.plan.clone(),
+            udf: Arc::new(f),
+            schema,
+        }))
+    }
+}
+
+pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_string()
+    }
+}
+
+impl Context {
+    /// A lazy plan over an in-memory table.
+    pub fn lazy(&self, table: Table) -> LazyFrame {
+        LazyFrame::new(self.clone(), Plan::Table(table))
+    }
+
+    /// A lazy plan over any [`ChunkSource`].
+    pub fn scan(&self, source: Arc<dyn ChunkSource>) -> LazyFrame {
+        let schema = source.schema();
+        LazyFrame::new(self.clone(), Plan::Scan { source, schema })
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of parframe-exec: one binary, one module per concern.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod apply;
+mod plan;
