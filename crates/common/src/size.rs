@@ -50,10 +50,9 @@ pub fn parse_byte_size(s: &str) -> Result<u64> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let num: f64 = num
-        .replace('_', "")
-        .parse()
-        .map_err(|_| Error::InvalidArgument(format!("bad byte size '{s}': expected e.g. 512MiB")))?;
+    let num: f64 = num.replace('_', "").parse().map_err(|_| {
+        Error::InvalidArgument(format!("bad byte size '{s}': expected e.g. 512MiB"))
+    })?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,

@@ -1,13 +1,128 @@
 //! Expressions over the columns of a chunk, evaluated with arrow kernels.
 //!
-//! STUB: the public API below is fixed; bodies are being written.
+//! An [`Expr`] is a tree built with [`col`], [`lit`], the operators
+//! `+ - * / %`, unary `-` and `!`, and builder methods (`gt`, `and`,
+//! `is_null`, `cast`, `contains`, `alias`...). It is checked against a schema
+//! with [`Expr::to_field`] (no data needed: this is how type errors surface
+//! while a plan is built) and computed chunk by chunk with
+//! [`Expr::evaluate`], or with [`Expr::prepare`] once and
+//! [`PreparedExpr::evaluate`] per chunk.
+//!
+//! ```
+//! use parframe_core::{col, lit, table};
+//! use parframe_core::arrow::array::{Array, cast::AsArray, types::Int32Type};
+//!
+//! let t = table!("a" => [1i32, 2, 3], "name" => ["x", "yy", "zzz"]).unwrap();
+//! let e = (col("a") * lit(10)).alias("a10");
+//! assert_eq!(e.to_string(), "(col(\"a\") * 10).alias(\"a10\")");
+//! let out = e.evaluate(&t.chunks()[0]).unwrap();
+//! assert_eq!(out.as_primitive::<Int32Type>().values().to_vec(), vec![10, 20, 30]);
+//!
+//! // Type errors name the expression and the types, before any data is read.
+//! let err = (col("name") + lit(1)).to_field(t.schema()).unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "type error in (col(\"name\") + 1): cannot add Utf8 and Int32: \
+//!      arithmetic needs integer or float operands"
+//! );
+//! ```
+//!
+//! # Evaluation
+//!
+//! Every operation runs an arrow kernel on whole arrays: `arrow-arith`
+//! (`numeric::{add, sub, mul, div, rem, neg}`, `boolean::{and_kleene,
+//! or_kleene, not, is_null, is_not_null}`), `arrow-ord` (`cmp::{eq, neq, lt,
+//! lt_eq, gt, gt_eq}`), `arrow-cast` and `arrow-string`
+//! (`like::{contains, starts_with, ends_with}`, `length::length`). Literals
+//! stay one-element [`arrow_array::Scalar`]s that the kernels take as a
+//! `Datum`, so `col("a") + lit(1)` never builds a column of ones; only a
+//! top-level literal (`select(lit(0))`) is broadcast to the chunk length.
+//! Sub-trees made only of literals are folded once, when the expression is
+//! prepared.
+//!
+//! * Integer arithmetic is checked: overflow and division (or `%`) by zero
+//!   are errors naming the expression ([`Error::InvalidArgument`](parframe_common::Error::InvalidArgument)). `/` on
+//!   integers is integer division, truncating toward zero. Float arithmetic
+//!   follows IEEE 754 (`x / 0.0` is infinite).
+//! * Comparisons of floats use the IEEE total order, like arrow: `NaN`
+//!   equals `NaN` and is greater than every number, and `-0.0 < 0.0`.
+//! * `and`/`or` use Kleene logic: `false & null` is `false`, `true | null`
+//!   is `true`, any other combination with a null is null.
+//! * A null operand gives a null result everywhere else.
+//! * [`Expr::cast`] is strict: a value that cannot be converted (`"abc"` to
+//!   Int64, `300` to Int8, a float out of an integer's range) is an error,
+//!   not a silent null. Casting to the type the input already has does
+//!   nothing.
+//! * [`Expr::str_len`] counts characters (Unicode scalar values), not
+//!   bytes; it gives Int32, or Int64 for LargeUtf8 input.
+//! * [`Expr::lower`]/[`Expr::upper`] use Rust's full Unicode case mapping
+//!   (`"ß".upper()` is `"SS"`).
+//!
+//! # Type coercion
+//!
+//! Binary operators first bring both operands to one type; [`Expr::to_field`]
+//! reports the result type and [`Expr::evaluate`] inserts the same casts.
+//! "Numeric" below means the integer types and Float32/Float64 (decimals,
+//! Float16 and temporal types must be cast first).
+//!
+//! 1. **Literals are weakly typed.** A literal (or a sub-tree of literals,
+//!    or a negated literal) takes the type of the other operand when its
+//!    value fits that type exactly: `col("i32") + lit(1)` is Int32,
+//!    `col("u8").lt(lit(200))` compares UInt8, `col("f32") * lit(2.5)` is
+//!    Float32 (the float literal is rounded to f32). An integer fits a float
+//!    type when it is exactly representable (|v| ≤ 2^24 for Float32, 2^53
+//!    for Float64); a float literal never fits an integer type, so
+//!    `col("i64") * lit(0.5)` is Float64. When the value does not fit, the
+//!    literal keeps its own type and rule 2 applies (`col("i8") + lit(1000)`
+//!    is Int32). A literal that went through [`Expr::cast`] is no longer
+//!    weak: `lit(1).cast(DataType::Int64)` is Int64 whatever it meets.
+//! 2. **Numeric pairs** go to a common type:
+//!    * two integers of the same signedness: the wider one;
+//!    * a signed and an unsigned integer: the narrowest signed type twice as
+//!      wide as the unsigned one and at least as wide as the signed one,
+//!      capped at Int64 (`i8 + u8` is Int16, `i32 + u32` is Int64,
+//!      `i64 + u64` is Int64 — a UInt64 value above `i64::MAX` is then an
+//!      error);
+//!    * Float32 with Float64: Float64;
+//!    * an integer with a float: Float32 when the float is Float32 and the
+//!      integer is at most 16 bits wide (exact), otherwise Float64.
+//! 3. **Comparisons** (`eq`, `not_eq`, `lt`, `lt_eq`, `gt`, `gt_eq`) use the
+//!    numeric rules above for numbers. Strings compare with strings: Utf8,
+//!    LargeUtf8 and Utf8View mix freely (a literal takes the column's string
+//!    type; two columns of different string types meet at Utf8View if either
+//!    is a view, else LargeUtf8). A string literal compared with a date,
+//!    time or timestamp column is parsed to the column's type while the
+//!    expression is prepared (`col("day").ge(lit("2024-01-01"))`). Other
+//!    types compare only with the same type. Comparing a string with a
+//!    number is a type error.
+//! 4. **Boolean operators** (`and`, `or`, `not`) need Boolean operands.
+//! 5. **Null**: the typeless [`ScalarValue::Null`] (and a column of type
+//!    Null) adapts to any type on the other side, so `col("a") + lit(None::<i64>)`
+//!    has `a`'s type and is all null; arithmetic or comparison of two nulls
+//!    is null.
+//!
+//! # Output names
+//!
+//! [`Expr::output_name`] follows polars: a column keeps its name, an alias
+//! gives its name, and any other expression is named after the first column
+//! (or alias) found walking the tree left to right, or `"literal"` when there
+//! is none. `(col("a") + col("b")).output_name()` is `"a"`.
+
+mod eval;
+mod plan;
+mod scalar;
+mod strings;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Not, Rem, Sub};
 
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use parframe_common::{Error, Result};
+use parframe_common::Result;
+
+pub use plan::PreparedExpr;
 
 /// A literal value.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,47 +257,276 @@ pub fn col(name: impl Into<String>) -> Expr {
     Expr::Column(name.into())
 }
 
-/// A literal.
+/// A literal. Integer and float literals are weakly typed: they take the
+/// type of the column they meet when their value fits (see the
+/// [module docs](self#type-coercion)).
 pub fn lit(value: impl Into<ScalarValue>) -> Expr {
     Expr::Literal(value.into())
 }
 
-impl From<f64> for ScalarValue {
-    fn from(v: f64) -> Self {
-        ScalarValue::Float64(v)
-    }
-}
-
 impl Expr {
-    /// The name of the output column.
+    /// The name of the output column: a column's name, an alias, else the
+    /// first column or alias name found walking the tree left to right, or
+    /// `"literal"` when the expression references no column.
     pub fn output_name(&self) -> String {
-        String::new()
+        self.first_name().unwrap_or("literal").to_string()
     }
-    /// Type-checks against `schema`, giving the output field.
-    pub fn to_field(&self, _schema: &Schema) -> Result<Field> {
-        Err(Error::NotSupported("expr".into()))
+
+    fn first_name(&self) -> Option<&str> {
+        match self {
+            Expr::Column(name) | Expr::Alias { name, .. } => Some(name),
+            Expr::Literal(_) => None,
+            Expr::Binary { left, right, .. } => left.first_name().or_else(|| right.first_name()),
+            Expr::Not(e) | Expr::Negative(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => {
+                e.first_name()
+            }
+            Expr::Cast { expr, .. } | Expr::Str { expr, .. } => expr.first_name(),
+        }
     }
-    /// Evaluates over a chunk.
-    pub fn evaluate(&self, _batch: &RecordBatch) -> Result<ArrayRef> {
-        Err(Error::NotSupported("expr".into()))
+
+    /// Type-checks the whole tree against `schema`, without data, giving the
+    /// output field (name, type, nullability).
+    ///
+    /// Errors: [`Error::ColumnNotFound`](parframe_common::Error::ColumnNotFound) for an unknown column (listing the
+    /// schema's columns), [`Error::TypeMismatch`](parframe_common::Error::TypeMismatch) naming the offending
+    /// sub-expression and the types it met. A sub-tree of literals is
+    /// computed here, so `lit(1) / lit(0)` fails here too.
+    pub fn to_field(&self, schema: &Schema) -> Result<Field> {
+        Ok(self.prepare(schema)?.field().clone())
     }
-    /// Columns referenced.
+
+    /// Type-checks against `schema` and resolves columns, coercions and
+    /// literal sub-trees once, for evaluating many chunks of that schema.
+    pub fn prepare(&self, schema: &Schema) -> Result<PreparedExpr> {
+        plan::prepare(self, schema)
+    }
+
+    /// Evaluates over a chunk, giving an array of `batch.num_rows()` values
+    /// of the type [`Expr::to_field`] reports for `batch`'s schema.
+    pub fn evaluate(&self, batch: &RecordBatch) -> Result<ArrayRef> {
+        self.prepare(batch.schema_ref())?.evaluate(batch)
+    }
+
+    /// The distinct columns referenced, in first-seen order (left to right).
     pub fn columns(&self) -> Vec<String> {
-        vec![]
+        let mut out: Vec<String> = Vec::new();
+        self.visit_columns(&mut |name| {
+            if !out.iter().any(|c| c == name) {
+                out.push(name.to_string());
+            }
+        });
+        out
     }
-    /// Renames.
+
+    fn visit_columns(&self, f: &mut impl FnMut(&str)) {
+        match self {
+            Expr::Column(name) => f(name),
+            Expr::Literal(_) => {}
+            Expr::Binary { left, right, .. } => {
+                left.visit_columns(f);
+                right.visit_columns(f);
+            }
+            Expr::Not(e) | Expr::Negative(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => {
+                e.visit_columns(f)
+            }
+            Expr::Cast { expr, .. } | Expr::Alias { expr, .. } | Expr::Str { expr, .. } => {
+                expr.visit_columns(f)
+            }
+        }
+    }
+
+    /// Whether this is a literal, possibly aliased.
+    pub fn is_literal(&self) -> bool {
+        match self {
+            Expr::Literal(_) => true,
+            Expr::Alias { expr, .. } => expr.is_literal(),
+            _ => false,
+        }
+    }
+
+    /// Renames the output.
     pub fn alias(self, name: impl Into<String>) -> Expr {
-        Expr::Alias { expr: Box::new(self), name: name.into() }
+        Expr::Alias {
+            expr: Box::new(self),
+            name: name.into(),
+        }
     }
+
+    /// Converts to `to` (strictly: values that do not convert are errors).
+    pub fn cast(self, to: DataType) -> Expr {
+        Expr::Cast {
+            expr: Box::new(self),
+            to,
+        }
+    }
+
+    /// `true` where the value is null (never null itself).
+    pub fn is_null(self) -> Expr {
+        Expr::IsNull(Box::new(self))
+    }
+
+    /// `true` where the value is not null (never null itself).
+    pub fn is_not_null(self) -> Expr {
+        Expr::IsNotNull(Box::new(self))
+    }
+
+    fn binary(self, op: BinaryOp, other: Expr) -> Expr {
+        Expr::Binary {
+            left: Box::new(self),
+            op,
+            right: Box::new(other),
+        }
+    }
+
+    /// `==`
+    pub fn eq(self, other: Expr) -> Expr {
+        self.binary(BinaryOp::Eq, other)
+    }
+
+    /// `!=`
+    pub fn not_eq(self, other: Expr) -> Expr {
+        self.binary(BinaryOp::NotEq, other)
+    }
+
+    /// `<`
+    pub fn lt(self, other: Expr) -> Expr {
+        self.binary(BinaryOp::Lt, other)
+    }
+
+    /// `<=`
+    pub fn lt_eq(self, other: Expr) -> Expr {
+        self.binary(BinaryOp::LtEq, other)
+    }
+
     /// `>`
     pub fn gt(self, other: Expr) -> Expr {
-        Expr::Binary { left: Box::new(self), op: BinaryOp::Gt, right: Box::new(other) }
+        self.binary(BinaryOp::Gt, other)
+    }
+
+    /// `>=`
+    pub fn gt_eq(self, other: Expr) -> Expr {
+        self.binary(BinaryOp::GtEq, other)
+    }
+
+    /// Logical `AND` (Kleene logic: `false AND null` is `false`).
+    pub fn and(self, other: Expr) -> Expr {
+        self.binary(BinaryOp::And, other)
+    }
+
+    /// Logical `OR` (Kleene logic: `true OR null` is `true`).
+    pub fn or(self, other: Expr) -> Expr {
+        self.binary(BinaryOp::Or, other)
+    }
+
+    /// Logical `NOT` (also `!expr`).
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(self) -> Expr {
+        Expr::Not(Box::new(self))
+    }
+
+    fn string(self, func: StringFunc) -> Expr {
+        Expr::Str {
+            expr: Box::new(self),
+            func,
+        }
+    }
+
+    /// Whether the string contains `pattern` (literally, not a regex).
+    pub fn contains(self, pattern: impl Into<String>) -> Expr {
+        self.string(StringFunc::Contains(pattern.into()))
+    }
+
+    /// Whether the string starts with `prefix`.
+    pub fn starts_with(self, prefix: impl Into<String>) -> Expr {
+        self.string(StringFunc::StartsWith(prefix.into()))
+    }
+
+    /// Whether the string ends with `suffix`.
+    pub fn ends_with(self, suffix: impl Into<String>) -> Expr {
+        self.string(StringFunc::EndsWith(suffix.into()))
+    }
+
+    /// The length of the string in characters (Int32; Int64 for LargeUtf8).
+    pub fn str_len(self) -> Expr {
+        self.string(StringFunc::Len)
+    }
+
+    /// The string in lower case (Unicode).
+    pub fn lower(self) -> Expr {
+        self.string(StringFunc::Lower)
+    }
+
+    /// The string in upper case (Unicode).
+    pub fn upper(self) -> Expr {
+        self.string(StringFunc::Upper)
     }
 }
 
+impl BinaryOp {
+    /// The operator as written in [`Expr`]'s `Display`: `+`, `==`, `&`...
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Rem => "%",
+            BinaryOp::Eq => "==",
+            BinaryOp::NotEq => "!=",
+            BinaryOp::Lt => "<",
+            BinaryOp::LtEq => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::GtEq => ">=",
+            BinaryOp::And => "&",
+            BinaryOp::Or => "|",
+        }
+    }
+}
+
+impl fmt::Display for BinaryOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.symbol())
+    }
+}
+
+impl StringFunc {
+    /// The method name, as in `col("s").contains("x")`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StringFunc::Contains(_) => "contains",
+            StringFunc::StartsWith(_) => "starts_with",
+            StringFunc::EndsWith(_) => "ends_with",
+            StringFunc::Len => "str_len",
+            StringFunc::Lower => "lower",
+            StringFunc::Upper => "upper",
+        }
+    }
+}
+
+/// Expressions print close to the code that builds them:
+/// `(col("a") + 1)`, `col("s").contains("x")`, `cast(col("a") AS Float64)`,
+/// `((col("a") > 1) & col("b").is_null())`.
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self:?}")
+        match self {
+            Expr::Column(name) => write!(f, "col({name:?})"),
+            Expr::Literal(v) => write!(f, "{v}"),
+            Expr::Binary { left, op, right } => write!(f, "({left} {op} {right})"),
+            Expr::Not(e) => write!(f, "{e}.not()"),
+            Expr::Negative(e) => write!(f, "-{e}"),
+            Expr::IsNull(e) => write!(f, "{e}.is_null()"),
+            Expr::IsNotNull(e) => write!(f, "{e}.is_not_null()"),
+            Expr::Cast { expr, to } => write!(f, "cast({expr} AS {to})"),
+            Expr::Alias { expr, name } => write!(f, "{expr}.alias({name:?})"),
+            Expr::Str { expr, func } => match func {
+                StringFunc::Contains(p) | StringFunc::StartsWith(p) | StringFunc::EndsWith(p) => {
+                    write!(f, "{expr}.{}({p:?})", func.name())
+                }
+                StringFunc::Len | StringFunc::Lower | StringFunc::Upper => {
+                    write!(f, "{expr}.{}()", func.name())
+                }
+            },
+        }
     }
 }
 
@@ -191,7 +535,11 @@ macro_rules! binop {
         impl $tr for Expr {
             type Output = Expr;
             fn $m(self, rhs: Expr) -> Expr {
-                Expr::Binary { left: Box::new(self), op: BinaryOp::$op, right: Box::new(rhs) }
+                Expr::Binary {
+                    left: Box::new(self),
+                    op: BinaryOp::$op,
+                    right: Box::new(rhs),
+                }
             }
         }
     };
@@ -208,6 +556,7 @@ impl Neg for Expr {
         Expr::Negative(Box::new(self))
     }
 }
+
 impl Not for Expr {
     type Output = Expr;
     fn not(self) -> Expr {

@@ -151,7 +151,10 @@ fn widens_to(from: &DataType, to: &DataType) -> bool {
         (Int8, Int16 | Int32 | Int64 | Float32 | Float64)
             | (Int16, Int32 | Int64 | Float32 | Float64)
             | (Int32, Int64 | Float64)
-            | (UInt8, UInt16 | UInt32 | UInt64 | Int16 | Int32 | Int64 | Float32 | Float64)
+            | (
+                UInt8,
+                UInt16 | UInt32 | UInt64 | Int16 | Int32 | Int64 | Float32 | Float64
+            )
             | (UInt16, UInt32 | UInt64 | Int32 | Int64 | Float32 | Float64)
             | (UInt32, UInt64 | Int64 | Float64)
             | (Float16 | Float32, Float64)
@@ -279,7 +282,10 @@ impl ArgType for &str {
         match dt {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Some(dt.clone()),
             DataType::Dictionary(_, v)
-                if matches!(v.as_ref(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) =>
+                if matches!(
+                    v.as_ref(),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) =>
             {
                 Some(v.as_ref().clone())
             }
@@ -388,7 +394,10 @@ impl<P: ArrowPrimitiveType> PrimitiveOut<P> {
 
     fn finish_array(mut self) -> ArrayRef {
         let nulls = self.validity.as_mut().map(|b| NullBuffer::new(b.finish()));
-        Arc::new(PrimitiveArray::<P>::new(ScalarBuffer::from(self.values), nulls))
+        Arc::new(PrimitiveArray::<P>::new(
+            ScalarBuffer::from(self.values),
+            nulls,
+        ))
     }
 }
 
@@ -909,11 +918,16 @@ mod tests {
     fn four_f64_columns() {
         let t = table!("a" => [1.0, 2.0], "b" => [3.0, 4.0], "c" => [5.0, 6.0], "d" => [7.0, 8.0])
             .unwrap();
-        let out = run(&t, &["a", "b", "c", "d"], |(a, b, c, d): (f64, f64, f64, f64)| {
-            a + b * c - d
-        })
+        let out = run(
+            &t,
+            &["a", "b", "c", "d"],
+            |(a, b, c, d): (f64, f64, f64, f64)| a + b * c - d,
+        )
         .unwrap();
-        assert_eq!(out.as_primitive::<Float64Type>().values().to_vec(), vec![9.0, 18.0]);
+        assert_eq!(
+            out.as_primitive::<Float64Type>().values().to_vec(),
+            vec![9.0, 18.0]
+        );
     }
 
     #[test]
@@ -923,7 +937,10 @@ mod tests {
         let v: Vec<_> = out.as_string::<i32>().iter().flatten().collect();
         assert_eq!(v, vec!["ab", "cdecde"]);
         let single = run(&t, &["s"], |s: &str| s.len() as u32).unwrap();
-        assert_eq!(single.as_primitive::<UInt32Type>().values().to_vec(), vec![2, 3]);
+        assert_eq!(
+            single.as_primitive::<UInt32Type>().values().to_vec(),
+            vec![2, 3]
+        );
     }
 
     #[test]
@@ -955,7 +972,10 @@ mod tests {
     fn widening_and_type_errors() {
         let t = table!("i" => [1i32, 2], "s" => ["a", "b"], "f" => [1.5f64, 2.5]).unwrap();
         let out = run(&t, &["i"], |x: f64| x / 2.0).unwrap();
-        assert_eq!(out.as_primitive::<Float64Type>().values().to_vec(), vec![0.5, 1.0]);
+        assert_eq!(
+            out.as_primitive::<Float64Type>().values().to_vec(),
+            vec![0.5, 1.0]
+        );
         let err = run(&t, &["s"], |x: f64| x).unwrap_err().to_string();
         assert!(
             err.contains("column 's' is Utf8 but parameter 1 of the closure is f64"),
@@ -992,7 +1012,8 @@ mod tests {
             &t,
             &["a", "b", "c", "d", "e", "f", "g", "h", "i"],
             |(a, b, c, d, e, f, g, h, i): (u8, u16, u32, u64, i8, i16, i32, i64, bool)| {
-                i && (a as u64 + b as u64 + c as u64 + d) as i64 + (e as i64 + f as i64 + g as i64 + h)
+                i && (a as u64 + b as u64 + c as u64 + d) as i64
+                    + (e as i64 + f as i64 + g as i64 + h)
                     == 36
             },
         )

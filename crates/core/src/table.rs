@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use arrow_array::{
     ArrayRef, BooleanArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array,
-    Int64Array, RecordBatch, StringArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
-    new_empty_array,
+    Int64Array, RecordBatch, RecordBatchOptions, StringArray, UInt8Array, UInt16Array, UInt32Array,
+    UInt64Array, new_empty_array,
 };
 use arrow_schema::{Field, Schema, SchemaRef};
 use parframe_common::{Error, Result, column_not_found};
@@ -48,8 +48,10 @@ impl Table {
                 let c = if Arc::ptr_eq(c.schema_ref(), &schema) {
                     c
                 } else {
-                    // Revalidates nullability against the table's schema.
-                    RecordBatch::try_new(schema.clone(), c.columns().to_vec())?
+                    // Revalidates nullability against the table's schema; the
+                    // row count survives chunks without columns.
+                    let opts = RecordBatchOptions::new().with_row_count(Some(c.num_rows()));
+                    RecordBatch::try_new_with_options(schema.clone(), c.columns().to_vec(), &opts)?
                 };
                 kept.push(c);
             }
@@ -386,6 +388,7 @@ macro_rules! table {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use arrow_array::Array;
 

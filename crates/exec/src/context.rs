@@ -262,12 +262,11 @@ fn cgroup_limit() -> Option<u64> {
         "/sys/fs/cgroup/memory.max",
         "/sys/fs/cgroup/memory/memory.limit_in_bytes",
     ] {
-        if let Ok(s) = std::fs::read_to_string(path) {
-            if let Ok(v) = s.trim().parse::<u64>() {
-                if v < (1 << 60) {
-                    return Some(v);
-                }
-            }
+        if let Ok(s) = std::fs::read_to_string(path)
+            && let Ok(v) = s.trim().parse::<u64>()
+            && v < (1 << 60)
+        {
+            return Some(v);
         }
     }
     None

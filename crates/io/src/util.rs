@@ -55,8 +55,7 @@ pub(crate) fn projected_schema(
 /// Same column names and types (nullability and metadata may differ).
 pub(crate) fn same_fields(a: &Schema, b: &Schema) -> bool {
     a.fields().len() == b.fields().len()
-        && a
-            .fields()
+        && a.fields()
             .iter()
             .zip(b.fields().iter())
             .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())

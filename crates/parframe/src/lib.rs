@@ -1,1 +1,71 @@
-//! facade
+//! **parframe**: parallel, memory-bounded dataframes on Apache Arrow, for
+//! Rust ETL jobs on one machine.
+//!
+//! Tables are lists of Arrow `RecordBatch` chunks; plans ([`LazyFrame`])
+//! stream those chunks through fused operators on a [`Context`]'s own rayon
+//! pool. The centrepiece is [`LazyFrame::apply`]: an ordinary, typed Rust
+//! closure over the values of a row, run in parallel at the speed of a
+//! hand-written loop.
+//!
+//! ```
+//! use parframe::prelude::*;
+//!
+//! # fn main() -> parframe::Result<()> {
+//! let dir = tempfile::tempdir().map_err(|e| parframe::Error::io("tempdir", e))?;
+//! let input = dir.path().join("trips.parquet");
+//! let output = dir.path().join("long_trips.parquet");
+//! let trips = table!(
+//!     "id" => [1i64, 2, 3],
+//!     "lat1" => [48.85, 51.50, 40.71], "lon1" => [2.35, -0.12, -74.00],
+//!     "lat2" => [51.50, 48.85, 40.73], "lon2" => [-0.12, 2.35, -73.99],
+//! )?;
+//! write_parquet(&trips, &input, &ParquetWriteOptions::default())?;
+//!
+//! let ctx = Context::builder().threads(2).build()?;
+//! let rows = ctx
+//!     .scan_parquet(&input)?
+//!     .filter(col("id").gt(lit(1i64)))?
+//!     .apply("km", ["lat1", "lon1", "lat2", "lon2"], |(a, b, c, d): (f64, f64, f64, f64)| {
+//!         let (p1, p2) = (a.to_radians(), c.to_radians());
+//!         let h = ((p2 - p1) / 2.0).sin().powi(2)
+//!             + p1.cos() * p2.cos() * ((d - b).to_radians() / 2.0).sin().powi(2);
+//!         2.0 * 6371.0 * h.sqrt().asin()
+//!     })?
+//!     .filter(col("km").gt(lit(100.0)))?
+//!     .sink_parquet(&output, ParquetWriteOptions::default())?;
+//! assert_eq!(rows, 1); // London -> Paris; the New York trip is short
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The crates behind the facade: `parframe-common` (errors, sizes),
+//! `parframe-spill` (memory budget), `parframe-core` (tables, expressions,
+//! typed rows), `parframe-io` (CSV, Parquet, IPC), `parframe-exec` (context,
+//! plans, execution).
+#![deny(missing_docs)]
+
+pub use parframe_common::{ByteSize, Error, Result, format_bytes, parse_byte_size};
+pub use parframe_core::expr::{BinaryOp, StringFunc};
+pub use parframe_core::row::{self, RowOptions};
+pub use parframe_core::{
+    ChunkIter, ChunkSink, ChunkSource, Expr, IntoArray, RowFn, ScalarValue, Table, arrow, col, lit,
+    table,
+};
+pub use parframe_exec::{
+    BatchStream, Config, Context, ContextBuilder, IntoColumnNames, LazyFrame, Progress,
+};
+pub use parframe_io::{
+    CsvOptions, CsvSink, CsvSource, CsvWriteOptions, IpcSink, IpcSource, IpcWriteOptions,
+    MultiSource, ParquetCompression, ParquetSink, ParquetSource, ParquetWriteOptions, open_source,
+    write_csv, write_ipc, write_parquet,
+};
+pub use parframe_spill::{MemoryPool, Reservation};
+
+/// The names most programs need: `use parframe::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Context, CsvOptions, CsvWriteOptions, Expr, LazyFrame, ParquetCompression,
+        ParquetWriteOptions, Result, RowOptions, Table, col, lit, table, write_csv, write_ipc,
+        write_parquet,
+    };
+}

@@ -48,6 +48,13 @@ impl Sample {
 /// Infers the schema (unless `options.schema` is given) and decides whether
 /// the first line is a header (unless `options.has_header` is given).
 pub(super) fn infer(path: &Path, file_len: u64, options: &CsvOptions) -> Result<Inferred> {
+    if let (Some(schema), Some(has_header)) = (&options.schema, options.has_header) {
+        // Nothing to decide: the file is not read before the first scan.
+        return Ok(Inferred {
+            schema: apply_overrides(schema.clone(), &options.schema_overrides)?,
+            has_header,
+        });
+    }
     let first = first_record(path, options)?;
     let Some(first) = first else {
         // No record at all: only an explicit schema can describe the file.
@@ -77,7 +84,10 @@ pub(super) fn infer(path: &Path, file_len: u64, options: &CsvOptions) -> Result<
                     .map(|f| f.data_type().clone())
                     .collect();
                 let first_vals = first_values(&sample);
-                first_vals.iter().map(|v| v.unwrap_or("")).eq(names.iter().copied())
+                first_vals
+                    .iter()
+                    .map(|v| v.unwrap_or(""))
+                    .eq(names.iter().copied())
                     || detect_header(&sample, &types)
             }
         };
@@ -122,27 +132,32 @@ pub(super) fn infer(path: &Path, file_len: u64, options: &CsvOptions) -> Result<
 
 /// The header rule, documented on [`CsvOptions::has_header`](super::CsvOptions):
 /// the first record is a header when its fields are all non-null (not empty,
-/// not a null token) and distinct, and at least one of them does not parse
-/// as the type of its column (`types`, inferred from the following sample
-/// rows). With no following row, it is a header when none of its fields
+/// not a null token) and distinct, and at least one of them is not a number
+/// and does not parse as the type of its column (`types`, inferred from the
+/// following sample rows). With no following row, it is a header when none of its fields
 /// parses as a number.
 fn detect_header(sample: &Sample, types: &[DataType]) -> bool {
     let first = first_values(sample);
     let mut seen = HashSet::new();
-    let all_named = first.iter().all(|v| matches!(v, Some(s) if seen.insert(*s)));
+    let all_named = first
+        .iter()
+        .all(|v| matches!(v, Some(s) if seen.insert(*s)));
     if !all_named || first.is_empty() {
         return false;
     }
     if sample.rows <= 1 {
-        return first
-            .iter()
-            .flatten()
-            .all(|v| v.trim().parse::<f64>().is_err());
+        return first.iter().flatten().all(|v| !is_number(v));
     }
     first
         .iter()
         .zip(types)
-        .any(|(v, t)| matches!(v, Some(s) if !parses_as(s, t)))
+        .any(|(v, t)| matches!(v, Some(s) if !is_number(s) && !parses_as(s, t)))
+}
+
+/// Whether `s` reads as a number (never header evidence: `2.5` over an
+/// integer column is data that widens the type, not a name).
+fn is_number(s: &str) -> bool {
+    s.trim().parse::<f64>().is_ok()
 }
 
 fn first_values(sample: &Sample) -> Vec<Option<&str>> {
@@ -365,7 +380,13 @@ mod tests {
     #[test]
     fn types_follow_arrow_and_nulls() {
         let s = sample(&[
-            &[Some("1"), Some("1.5"), None, Some("2024-01-02"), Some("true")],
+            &[
+                Some("1"),
+                Some("1.5"),
+                None,
+                Some("2024-01-02"),
+                Some("true"),
+            ],
             &[None, Some("2"), None, Some("2024-01-03"), Some("FALSE")],
         ]);
         assert_eq!(

@@ -35,9 +35,9 @@ pub use sink::{CsvSink, CsvWriteOptions, write_csv};
 pub struct CsvOptions {
     /// Whether the first line is a header. `None` (the default) detects it:
     /// the first line is a header when its fields are all non-null (neither
-    /// empty nor a null value), all distinct, and at least one of them does
-    /// not parse as the type inferred for its column from the following
-    /// sample rows (or, with an explicit schema, as the schema's type; a
+    /// empty nor a null value), all distinct, and at least one of them is
+    /// not a number and does not parse as the type inferred for its column
+    /// from the following sample rows (or, with an explicit schema, as the schema's type; a
     /// first line equal to the schema's column names is a header too). A
     /// file of one line is a header when none of its fields is a number.
     /// So `id,name` over `1,ann` is a header, but a header over columns that
@@ -48,7 +48,8 @@ pub struct CsvOptions {
     /// The quote character; default `b'"'`.
     pub quote: u8,
     /// An explicit schema: no type inference (the header, if any, is skipped
-    /// and the schema's names are used). Default `None`.
+    /// and the schema's names are used). Default `None`. With both a schema
+    /// and `has_header` given, opening the source reads no data.
     pub schema: Option<SchemaRef>,
     /// Types that replace the inferred (or explicit) types of the named
     /// columns. A name that is not a column is an error.
@@ -222,8 +223,24 @@ fn readable_type(t: &DataType) -> bool {
 fn decoded_natively(t: &DataType) -> bool {
     use DataType::*;
     match t {
-        Boolean | Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Float16
-        | Float32 | Float64 | Date32 | Date64 | Utf8 | Utf8View | Null | Timestamp(_, _) => true,
+        Boolean
+        | Int8
+        | Int16
+        | Int32
+        | Int64
+        | UInt8
+        | UInt16
+        | UInt32
+        | UInt64
+        | Float16
+        | Float32
+        | Float64
+        | Date32
+        | Date64
+        | Utf8
+        | Utf8View
+        | Null
+        | Timestamp(_, _) => true,
         Time32(u) => matches!(u, TimeUnit::Second | TimeUnit::Millisecond),
         Time64(u) => matches!(u, TimeUnit::Microsecond | TimeUnit::Nanosecond),
         _ => false,
@@ -332,13 +349,17 @@ impl ChunkSource for CsvSource {
         let read_schema = Arc::new(Schema::new(read_fields));
         // With no column asked for, the first is decoded as text just to
         // count rows.
-        let read_proj = if proj.is_empty() { vec![0] } else { proj.clone() };
+        let read_proj = if proj.is_empty() {
+            vec![0]
+        } else {
+            proj.clone()
+        };
         let convert: Vec<bool> = read_proj
             .iter()
             .map(|&c| {
                 !proj.is_empty()
-                    && (read_schema.field(c).data_type() != self.schema.field(c).data_type()
-                        || (tokens && self.schema.field(c).data_type() != &DataType::Null))
+                    && (tokens
+                        || read_schema.field(c).data_type() != self.schema.field(c).data_type())
             })
             .collect();
         let (start, end) = self.ranges[index];
@@ -356,7 +377,12 @@ impl ChunkSource for CsvSource {
             .build_buffered(bounded)?;
         Ok(Box::new(CsvChunks {
             src: self,
-            names: self.schema.fields().iter().map(|f| f.name().clone()).collect(),
+            names: self
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
             reader,
             out_schema,
             proj: read_proj,
@@ -421,7 +447,8 @@ impl CsvChunks<'_> {
                 continue;
             }
             let target = self.out_schema.field(j).data_type();
-            let text = infer::apply_null_tokens(col.as_string::<i32>(), &self.src.options.null_values);
+            let text =
+                infer::apply_null_tokens(col.as_string::<i32>(), &self.src.options.null_values);
             columns.push(self.cast_column(&text, target, self.proj[j])?);
         }
         Ok(RecordBatch::try_new_with_options(
@@ -439,8 +466,10 @@ impl CsvChunks<'_> {
         target: &DataType,
         column: usize,
     ) -> Result<ArrayRef> {
-        if target == &DataType::Utf8 {
-            return Ok(Arc::new(text.clone()));
+        match target {
+            DataType::Utf8 => return Ok(Arc::new(text.clone())),
+            DataType::Null => return Ok(arrow_array::new_null_array(target, text.len())),
+            _ => {}
         }
         let opts = CastOptions {
             safe: true,

@@ -1,0 +1,647 @@
+//! Type checking: turns an [`Expr`] and a schema into a [`Typed`] tree in
+//! which columns are resolved to indices, implicit casts are explicit nodes,
+//! literals already have the type they are used at, and sub-trees of
+//! literals are folded. [`Expr::to_field`] and [`Expr::evaluate`] both go
+//! through here, so the type reported at plan time is the type computed.
+
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Datum, RecordBatch, Scalar, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use parframe_common::{Error, Result, column_not_found};
+
+use super::eval::{self, Value};
+use super::{BinaryOp, Expr, ScalarValue, StringFunc};
+
+/// An expression type-checked against one schema: columns resolved to
+/// positions, implicit casts decided, literal sub-trees computed. Build it
+/// with [`Expr::prepare`] once per plan, then evaluate it on every chunk of
+/// that schema.
+#[derive(Debug, Clone)]
+pub struct PreparedExpr {
+    root: Typed,
+    field: Field,
+}
+
+impl PreparedExpr {
+    /// The output field: name, type and nullability.
+    pub fn field(&self) -> &Field {
+        &self.field
+    }
+
+    /// Evaluates over a chunk of the schema the expression was prepared for,
+    /// giving an array of `batch.num_rows()` values of type
+    /// [`field`](Self::field)`().data_type()`. A chunk whose columns are not
+    /// where (or of the type) the schema said is an [`Error::SchemaMismatch`].
+    pub fn evaluate(&self, batch: &RecordBatch) -> Result<ArrayRef> {
+        eval::eval(&self.root, batch)?.into_array(batch.num_rows())
+    }
+}
+
+/// A node of the type-checked tree with its output type.
+#[derive(Debug, Clone)]
+pub(super) struct Typed {
+    pub node: Node,
+    pub data_type: DataType,
+    pub nullable: bool,
+    /// A literal whose type may still adapt to the operand it meets (see
+    /// "Type coercion" in the module docs). Only ever set on literals.
+    pub weak: bool,
+}
+
+/// The operations of the type-checked tree. `ctx` strings are the
+/// `Display` of the source expression, for runtime error messages.
+#[derive(Debug, Clone)]
+pub(super) enum Node {
+    Column {
+        index: usize,
+        name: String,
+    },
+    Literal(Scalar<ArrayRef>),
+    /// `+ - * / %` on operands of `data_type`.
+    Arith {
+        left: Box<Typed>,
+        op: BinaryOp,
+        right: Box<Typed>,
+        ctx: String,
+    },
+    /// Comparisons on operands of one type.
+    Compare {
+        left: Box<Typed>,
+        op: BinaryOp,
+        right: Box<Typed>,
+        ctx: String,
+    },
+    /// `AND`/`OR` on Boolean operands.
+    Logic {
+        left: Box<Typed>,
+        op: BinaryOp,
+        right: Box<Typed>,
+        ctx: String,
+    },
+    Not(Box<Typed>),
+    Neg {
+        input: Box<Typed>,
+        ctx: String,
+    },
+    IsNull {
+        input: Box<Typed>,
+        negated: bool,
+    },
+    /// Explicit or implicit strict cast to `data_type`.
+    Cast {
+        input: Box<Typed>,
+        ctx: String,
+    },
+    Str {
+        input: Box<Typed>,
+        func: StrKernel,
+        ctx: String,
+    },
+}
+
+/// A string function with its pattern already a scalar of the input's type.
+#[derive(Debug, Clone)]
+pub(super) enum StrKernel {
+    Contains(Scalar<ArrayRef>),
+    StartsWith(Scalar<ArrayRef>),
+    EndsWith(Scalar<ArrayRef>),
+    Len,
+    Lower,
+    Upper,
+}
+
+pub(super) fn prepare(expr: &Expr, schema: &Schema) -> Result<PreparedExpr> {
+    let root = plan(expr, schema)?;
+    let field = Field::new(expr.output_name(), root.data_type.clone(), root.nullable);
+    Ok(PreparedExpr { root, field })
+}
+
+fn plan(expr: &Expr, schema: &Schema) -> Result<Typed> {
+    match expr {
+        Expr::Column(name) => {
+            let index = schema.index_of(name).map_err(|_| {
+                column_not_found(name, schema.fields().iter().map(|f| f.name().as_str()))
+            })?;
+            let field = schema.field(index);
+            Ok(Typed {
+                node: Node::Column {
+                    index,
+                    name: name.clone(),
+                },
+                data_type: field.data_type().clone(),
+                nullable: field.is_nullable() || field.data_type() == &DataType::Null,
+                weak: false,
+            })
+        }
+        Expr::Literal(v) => Ok(literal(v.to_scalar(), true)),
+        Expr::Alias { expr, .. } => plan(expr, schema),
+        Expr::Binary { left, op, right } => {
+            let l = plan(left, schema)?;
+            let r = plan(right, schema)?;
+            binary(expr, l, *op, r)
+        }
+        Expr::Not(inner) => {
+            let input = plan(inner, schema)?;
+            if !matches!(input.data_type, DataType::Boolean | DataType::Null) {
+                return Err(Error::type_mismatch(
+                    expr.to_string(),
+                    format!("not needs a Boolean operand, got {}", input.data_type),
+                ));
+            }
+            let input = coerce(input, &DataType::Boolean, expr)?;
+            let nullable = input.nullable;
+            fold(Typed {
+                node: Node::Not(Box::new(input)),
+                data_type: DataType::Boolean,
+                nullable,
+                weak: false,
+            })
+        }
+        Expr::Negative(inner) => {
+            let input = plan(inner, schema)?;
+            let dt = input.data_type.clone();
+            if dt == DataType::Null {
+                return Ok(input);
+            }
+            if !(dt.is_signed_integer() || matches!(dt, DataType::Float32 | DataType::Float64)) {
+                let why = if dt.is_unsigned_integer() {
+                    "an unsigned integer has no negative; cast it to a signed type first"
+                } else {
+                    "negation needs a signed integer or float operand"
+                };
+                return Err(Error::type_mismatch(
+                    expr.to_string(),
+                    format!("cannot negate {dt}: {why}"),
+                ));
+            }
+            let (nullable, weak) = (input.nullable, input.weak);
+            fold(Typed {
+                node: Node::Neg {
+                    input: Box::new(input),
+                    ctx: expr.to_string(),
+                },
+                data_type: dt,
+                nullable,
+                weak,
+            })
+        }
+        Expr::IsNull(inner) | Expr::IsNotNull(inner) => {
+            let input = plan(inner, schema)?;
+            fold(Typed {
+                node: Node::IsNull {
+                    input: Box::new(input),
+                    negated: matches!(expr, Expr::IsNotNull(_)),
+                },
+                data_type: DataType::Boolean,
+                nullable: false,
+                weak: false,
+            })
+        }
+        Expr::Cast { expr: inner, to } => {
+            let mut input = plan(inner, schema)?;
+            if &input.data_type == to {
+                input.weak = false;
+                return Ok(input);
+            }
+            if !arrow_cast::can_cast_types(&input.data_type, to) {
+                return Err(Error::type_mismatch(
+                    expr.to_string(),
+                    format!("cannot cast {} to {to}", input.data_type),
+                ));
+            }
+            let nullable = input.nullable || input.data_type == DataType::Null;
+            fold(Typed {
+                node: Node::Cast {
+                    input: Box::new(input),
+                    ctx: expr.to_string(),
+                },
+                data_type: to.clone(),
+                nullable,
+                weak: false,
+            })
+        }
+        Expr::Str { expr: inner, func } => {
+            let input = plan(inner, schema)?;
+            string_func(expr, input, func)
+        }
+    }
+}
+
+fn string_func(expr: &Expr, input: Typed, func: &StringFunc) -> Result<Typed> {
+    let input = match input.data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => input,
+        DataType::Null => coerce(input, &DataType::Utf8, expr)?,
+        ref other => {
+            return Err(Error::type_mismatch(
+                expr.to_string(),
+                format!("{} needs a string operand, got {other}", func.name()),
+            ));
+        }
+    };
+    let dt = input.data_type.clone();
+    // The like kernels want the pattern in the same string type as the input.
+    let pattern = |p: &str| -> Result<Scalar<ArrayRef>> {
+        let utf8: ArrayRef = Arc::new(StringArray::from(vec![p]));
+        one(arrow_cast::cast(&utf8, &dt)?)
+    };
+    let (kernel, out_type, weak) = match func {
+        StringFunc::Contains(p) => (StrKernel::Contains(pattern(p)?), DataType::Boolean, false),
+        StringFunc::StartsWith(p) => (StrKernel::StartsWith(pattern(p)?), DataType::Boolean, false),
+        StringFunc::EndsWith(p) => (StrKernel::EndsWith(pattern(p)?), DataType::Boolean, false),
+        StringFunc::Len => {
+            let t = if dt == DataType::LargeUtf8 {
+                DataType::Int64
+            } else {
+                DataType::Int32
+            };
+            (StrKernel::Len, t, false)
+        }
+        StringFunc::Lower => (StrKernel::Lower, dt.clone(), input.weak),
+        StringFunc::Upper => (StrKernel::Upper, dt.clone(), input.weak),
+    };
+    let nullable = input.nullable;
+    fold(Typed {
+        node: Node::Str {
+            input: Box::new(input),
+            func: kernel,
+            ctx: expr.to_string(),
+        },
+        data_type: out_type,
+        nullable,
+        weak,
+    })
+}
+
+fn binary(expr: &Expr, l: Typed, op: BinaryOp, r: Typed) -> Result<Typed> {
+    let nullable = l.nullable || r.nullable;
+    let weak = l.weak && r.weak;
+    let (lt, rt) = (&l.data_type, &r.data_type);
+    match op {
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
+            let Some(to) = arith_type(&l, &r) else {
+                return Err(Error::type_mismatch(
+                    expr.to_string(),
+                    arith_message(op, lt, rt),
+                ));
+            };
+            if to == DataType::Null {
+                return Ok(null_literal(DataType::Null, weak));
+            }
+            let (left, right) = (coerce(l, &to, expr)?, coerce(r, &to, expr)?);
+            fold(Typed {
+                node: Node::Arith {
+                    left: Box::new(left),
+                    op,
+                    right: Box::new(right),
+                    ctx: expr.to_string(),
+                },
+                data_type: to,
+                nullable,
+                weak,
+            })
+        }
+        BinaryOp::Eq
+        | BinaryOp::NotEq
+        | BinaryOp::Lt
+        | BinaryOp::LtEq
+        | BinaryOp::Gt
+        | BinaryOp::GtEq => {
+            let Some(to) = compare_type(&l, &r) else {
+                return Err(Error::type_mismatch(
+                    expr.to_string(),
+                    format!("cannot compare {lt} with {rt}"),
+                ));
+            };
+            if to == DataType::Null {
+                return Ok(null_literal(DataType::Boolean, false));
+            }
+            let (left, right) = (coerce(l, &to, expr)?, coerce(r, &to, expr)?);
+            fold(Typed {
+                node: Node::Compare {
+                    left: Box::new(left),
+                    op,
+                    right: Box::new(right),
+                    ctx: expr.to_string(),
+                },
+                data_type: DataType::Boolean,
+                nullable,
+                weak: false,
+            })
+        }
+        BinaryOp::And | BinaryOp::Or => {
+            let boolish = |t: &DataType| matches!(t, DataType::Boolean | DataType::Null);
+            if !boolish(lt) || !boolish(rt) {
+                let name = if op == BinaryOp::And { "and" } else { "or" };
+                return Err(Error::type_mismatch(
+                    expr.to_string(),
+                    format!("{name} needs Boolean operands, got {lt} and {rt}"),
+                ));
+            }
+            let left = coerce(l, &DataType::Boolean, expr)?;
+            let right = coerce(r, &DataType::Boolean, expr)?;
+            fold(Typed {
+                node: Node::Logic {
+                    left: Box::new(left),
+                    op,
+                    right: Box::new(right),
+                    ctx: expr.to_string(),
+                },
+                data_type: DataType::Boolean,
+                nullable,
+                weak: false,
+            })
+        }
+    }
+}
+
+fn arith_message(op: BinaryOp, l: &DataType, r: &DataType) -> String {
+    let what = match op {
+        BinaryOp::Add => format!("cannot add {l} and {r}"),
+        BinaryOp::Sub => format!("cannot subtract {r} from {l}"),
+        BinaryOp::Mul => format!("cannot multiply {l} by {r}"),
+        BinaryOp::Div => format!("cannot divide {l} by {r}"),
+        _ => format!("cannot take the remainder of {l} divided by {r}"),
+    };
+    format!("{what}: arithmetic needs integer or float operands")
+}
+
+/// A one-element array as a [`Scalar`], checking the length instead of
+/// letting `Scalar::new` panic.
+pub(super) fn one(array: ArrayRef) -> Result<Scalar<ArrayRef>> {
+    if array.len() == 1 {
+        Ok(Scalar::new(array))
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "internal: expected a one-value array, got {} values",
+            array.len()
+        )))
+    }
+}
+
+fn scalar_is_null(s: &Scalar<ArrayRef>) -> bool {
+    let (a, _) = s.get();
+    a.data_type() == &DataType::Null || a.is_null(0)
+}
+
+fn literal(value: Scalar<ArrayRef>, weak: bool) -> Typed {
+    Typed {
+        data_type: value.get().0.data_type().clone(),
+        nullable: scalar_is_null(&value),
+        node: Node::Literal(value),
+        weak,
+    }
+}
+
+fn null_literal(data_type: DataType, weak: bool) -> Typed {
+    let array = arrow_array::new_null_array(&data_type, 1);
+    Typed {
+        node: Node::Literal(Scalar::new(array)),
+        data_type,
+        nullable: true,
+        weak,
+    }
+}
+
+/// The value of a weak literal.
+fn weak_value(t: &Typed) -> Option<ScalarValue> {
+    match &t.node {
+        Node::Literal(s) if t.weak => ScalarValue::try_from_array(s.get().0, 0).ok(),
+        _ => None,
+    }
+}
+
+/// Brings `t` to type `to`: a literal is converted now, anything else gets a
+/// strict cast node.
+fn coerce(t: Typed, to: &DataType, expr: &Expr) -> Result<Typed> {
+    if &t.data_type == to {
+        return Ok(t);
+    }
+    if let Node::Literal(s) = &t.node {
+        let converted =
+            arrow_cast::cast_with_options(s.get().0, to, &eval::STRICT).map_err(|e| {
+                let shown = ScalarValue::try_from_array(s.get().0, 0)
+                    .map_or_else(|_| format!("a {} literal", t.data_type), |v| v.to_string());
+                Error::type_mismatch(
+                    expr.to_string(),
+                    format!("cannot convert {shown} to {to}: {e}"),
+                )
+            })?;
+        let mut out = literal(one(converted)?, t.weak);
+        out.nullable |= t.nullable;
+        return Ok(out);
+    }
+    let nullable = t.nullable || t.data_type == DataType::Null;
+    Ok(Typed {
+        node: Node::Cast {
+            input: Box::new(t),
+            ctx: expr.to_string(),
+        },
+        data_type: to.clone(),
+        nullable,
+        weak: false,
+    })
+}
+
+/// Computes a node whose inputs are all literals, giving a literal.
+fn fold(t: Typed) -> Result<Typed> {
+    let is_lit = |c: &Typed| matches!(c.node, Node::Literal(_));
+    let constant = match &t.node {
+        Node::Column { .. } | Node::Literal(_) => false,
+        Node::Arith { left, right, .. }
+        | Node::Compare { left, right, .. }
+        | Node::Logic { left, right, .. } => is_lit(left) && is_lit(right),
+        Node::Not(input)
+        | Node::Neg { input, .. }
+        | Node::IsNull { input, .. }
+        | Node::Cast { input, .. }
+        | Node::Str { input, .. } => is_lit(input),
+    };
+    if !constant {
+        return Ok(t);
+    }
+    let empty = RecordBatch::new_empty(Arc::new(Schema::empty()));
+    match eval::eval(&t, &empty)? {
+        Value::Scalar(s) => {
+            let mut out = literal(s, t.weak);
+            out.data_type = t.data_type;
+            Ok(out)
+        }
+        Value::Array(_) => Ok(t),
+    }
+}
+
+/// Integers and Float32/Float64: the types arithmetic accepts.
+fn is_arith_numeric(t: &DataType) -> bool {
+    t.is_integer() || matches!(t, DataType::Float32 | DataType::Float64)
+}
+
+fn is_string(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+/// Types that arrow's comparison kernels order.
+fn is_comparable(t: &DataType) -> bool {
+    t.is_primitive()
+        || matches!(
+            t,
+            DataType::Boolean
+                | DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Binary
+                | DataType::LargeBinary
+                | DataType::BinaryView
+                | DataType::FixedSizeBinary(_)
+        )
+}
+
+/// The type of `l op r` for an arithmetic `op`, or `None` when the operand
+/// types do not allow arithmetic.
+pub(super) fn arith_type(l: &Typed, r: &Typed) -> Option<DataType> {
+    let (a, b) = (&l.data_type, &r.data_type);
+    match (a, b) {
+        (DataType::Null, DataType::Null) => Some(DataType::Null),
+        (DataType::Null, x) | (x, DataType::Null) => is_arith_numeric(x).then(|| x.clone()),
+        _ if is_arith_numeric(a) && is_arith_numeric(b) => Some(numeric_type(l, r)),
+        _ => None,
+    }
+}
+
+/// The type both sides of a comparison are brought to, or `None` when they
+/// cannot be compared.
+pub(super) fn compare_type(l: &Typed, r: &Typed) -> Option<DataType> {
+    let (a, b) = (&l.data_type, &r.data_type);
+    let is_time = |t: &DataType| {
+        matches!(
+            t,
+            DataType::Date32
+                | DataType::Date64
+                | DataType::Timestamp(_, _)
+                | DataType::Time32(_)
+                | DataType::Time64(_)
+        )
+    };
+    match (a, b) {
+        (DataType::Null, DataType::Null) => Some(DataType::Null),
+        (DataType::Null, x) | (x, DataType::Null) => is_comparable(x).then(|| x.clone()),
+        _ if is_arith_numeric(a) && is_arith_numeric(b) => Some(numeric_type(l, r)),
+        _ if is_string(a) && is_string(b) => Some(if a == b || r.weak {
+            a.clone()
+        } else if l.weak {
+            b.clone()
+        } else if a == &DataType::Utf8View || b == &DataType::Utf8View {
+            DataType::Utf8View
+        } else {
+            DataType::LargeUtf8
+        }),
+        _ if is_time(a) && is_string(b) && r.weak => Some(a.clone()),
+        _ if is_string(a) && l.weak && is_time(b) => Some(b.clone()),
+        _ if a == b && is_comparable(a) => Some(a.clone()),
+        _ => None,
+    }
+}
+
+/// The common type of two numeric operands, letting a weak literal adopt
+/// the other side's type when its value fits.
+fn numeric_type(l: &Typed, r: &Typed) -> DataType {
+    let (a, b) = (&l.data_type, &r.data_type);
+    if a == b {
+        return a.clone();
+    }
+    if l.weak != r.weak {
+        let (lit, other) = if l.weak { (l, b) } else { (r, a) };
+        if weak_value(lit).is_some_and(|v| literal_fits(&v, other)) {
+            return other.clone();
+        }
+    }
+    common_numeric(a, b)
+}
+
+/// Whether `v` converts to `to` without loss.
+pub(super) fn literal_fits(v: &ScalarValue, to: &DataType) -> bool {
+    if v.is_null() {
+        return true;
+    }
+    if let Some(i) = v.as_i128() {
+        return match to {
+            DataType::Int8 => i8::try_from(i).is_ok(),
+            DataType::Int16 => i16::try_from(i).is_ok(),
+            DataType::Int32 => i32::try_from(i).is_ok(),
+            DataType::Int64 => i64::try_from(i).is_ok(),
+            DataType::UInt8 => u8::try_from(i).is_ok(),
+            DataType::UInt16 => u16::try_from(i).is_ok(),
+            DataType::UInt32 => u32::try_from(i).is_ok(),
+            DataType::UInt64 => u64::try_from(i).is_ok(),
+            DataType::Float32 => i.unsigned_abs() <= 1 << f32::MANTISSA_DIGITS,
+            DataType::Float64 => i.unsigned_abs() <= 1 << f64::MANTISSA_DIGITS,
+            _ => false,
+        };
+    }
+    match (v, to) {
+        (ScalarValue::Float32(_), DataType::Float32 | DataType::Float64) => true,
+        (ScalarValue::Float64(_), DataType::Float64) => true,
+        (ScalarValue::Float64(x), DataType::Float32) => {
+            !x.is_finite() || x.abs() <= f64::from(f32::MAX)
+        }
+        (ScalarValue::Utf8(_), t) => is_string(t),
+        (ScalarValue::Boolean(_), DataType::Boolean) => true,
+        (ScalarValue::Date32(_), DataType::Date32) => true,
+        _ => false,
+    }
+}
+
+fn int_width(t: &DataType) -> u32 {
+    match t {
+        DataType::Int8 | DataType::UInt8 => 8,
+        DataType::Int16 | DataType::UInt16 => 16,
+        DataType::Int32 | DataType::UInt32 => 32,
+        _ => 64,
+    }
+}
+
+fn signed(bits: u32) -> DataType {
+    match bits {
+        8 => DataType::Int8,
+        16 => DataType::Int16,
+        32 => DataType::Int32,
+        _ => DataType::Int64,
+    }
+}
+
+fn unsigned(bits: u32) -> DataType {
+    match bits {
+        8 => DataType::UInt8,
+        16 => DataType::UInt16,
+        32 => DataType::UInt32,
+        _ => DataType::UInt64,
+    }
+}
+
+/// The common type of two different numeric types (module docs, rule 2).
+pub(super) fn common_numeric(a: &DataType, b: &DataType) -> DataType {
+    if a == b {
+        return a.clone();
+    }
+    let float_with_int = |f: &DataType, i: &DataType| {
+        if f == &DataType::Float32 && int_width(i) <= 16 {
+            DataType::Float32
+        } else {
+            DataType::Float64
+        }
+    };
+    match (a.is_floating(), b.is_floating()) {
+        (true, true) => DataType::Float64,
+        (true, false) => float_with_int(a, b),
+        (false, true) => float_with_int(b, a),
+        (false, false) => {
+            let (wa, wb) = (int_width(a), int_width(b));
+            match (a.is_signed_integer(), b.is_signed_integer()) {
+                (true, true) => signed(wa.max(wb)),
+                (false, false) => unsigned(wa.max(wb)),
+                (true, false) => signed(wa.max(2 * wb)),
+                (false, true) => signed(wb.max(2 * wa)),
+            }
+        }
+    }
+}

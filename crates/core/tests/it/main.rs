@@ -1,0 +1,6 @@
+//! Integration tests of parframe-core, one binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod expr;
+mod expr_props;

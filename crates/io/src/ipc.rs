@@ -1,0 +1,261 @@
+//! Arrow IPC files: [`IpcSource`] reads record batches as partitions,
+//! [`IpcSink`] writes chunks.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use arrow_buffer::{Buffer, MutableBuffer};
+use arrow_ipc::reader::{FileDecoder, read_footer_length};
+use arrow_ipc::writer::FileWriter;
+use arrow_ipc::{Block, MetadataVersion};
+use arrow_schema::{ArrowError, SchemaRef};
+use parframe_common::{Error, Result};
+use parframe_core::{ChunkIter, ChunkSink, ChunkSource, Table};
+
+use crate::util::{TempTarget, check_read_args, conform_to_sink, split_batch, with_schema};
+
+fn ipc_err(path: &Path, location: Option<String>, e: ArrowError) -> Error {
+    match e {
+        ArrowError::IoError(_, source) => Error::io(path, source),
+        other => Error::format(path, location, other.to_string()),
+    }
+}
+
+/// An Arrow IPC *file* (also called Feather v2) as a [`ChunkSource`]. The
+/// footer is read once, when the source is opened; each record batch of the
+/// file is a partition, read on its own (seek to the batch, read its bytes,
+/// decode only the projected columns). A batch longer than `chunk_rows` is
+/// returned as zero-copy slices.
+pub struct IpcSource {
+    path: PathBuf,
+    schema: SchemaRef,
+    version: MetadataVersion,
+    batches: Vec<Block>,
+    dictionaries: Vec<Block>,
+}
+
+impl std::fmt::Debug for IpcSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpcSource")
+            .field("path", &self.path)
+            .field("batches", &self.batches.len())
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+impl IpcSource {
+    /// Opens `path` and reads its footer. A missing file is [`Error::Io`],
+    /// a file that is not an Arrow IPC file [`Error::Format`], both naming
+    /// the path.
+    pub fn try_new(path: impl AsRef<Path>) -> Result<IpcSource> {
+        let path = path.as_ref().to_path_buf();
+        let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        let not_ipc =
+            |why: &str| Error::format(&path, None, format!("not an Arrow IPC file ({why})"));
+        if len < 10 {
+            return Err(not_ipc("too short"));
+        }
+        let mut trailer = [0u8; 10];
+        file.seek(SeekFrom::End(-10))
+            .and_then(|_| file.read_exact(&mut trailer))
+            .map_err(|e| Error::io(&path, e))?;
+        let footer_len = read_footer_length(trailer).map_err(|e| not_ipc(&e.to_string()))?;
+        if footer_len as u64 + 10 > len {
+            return Err(not_ipc("footer longer than the file"));
+        }
+        let mut footer_buf = vec![0u8; footer_len];
+        file.seek(SeekFrom::End(-10 - footer_len as i64))
+            .and_then(|_| file.read_exact(&mut footer_buf))
+            .map_err(|e| Error::io(&path, e))?;
+        let footer = arrow_ipc::root_as_footer(&footer_buf)
+            .map_err(|e| not_ipc(&format!("unreadable footer: {e}")))?;
+        let ipc_schema = footer
+            .schema()
+            .ok_or_else(|| not_ipc("no schema in the footer"))?;
+        let schema = std::sync::Arc::new(
+            arrow_ipc::convert::try_fb_to_schema(ipc_schema)
+                .map_err(|e| ipc_err(&path, None, e))?,
+        );
+        let batches = footer
+            .recordBatches()
+            .map(|b| b.iter().copied().collect())
+            .unwrap_or_default();
+        let dictionaries = footer
+            .dictionaries()
+            .map(|b| b.iter().copied().collect())
+            .unwrap_or_default();
+        Ok(IpcSource {
+            path,
+            schema,
+            version: footer.version(),
+            batches,
+            dictionaries,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads the bytes of one block (message and body) into an aligned buffer.
+fn read_block(file: &mut File, block: &Block) -> std::io::Result<Buffer> {
+    let len = usize::try_from(block.metaDataLength())
+        .ok()
+        .zip(usize::try_from(block.bodyLength()).ok())
+        .and_then(|(m, b)| m.checked_add(b))
+        .ok_or_else(|| std::io::Error::other("invalid block length in the IPC footer"))?;
+    let offset = u64::try_from(block.offset())
+        .map_err(|_| std::io::Error::other("invalid block offset in the IPC footer"))?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut buf = MutableBuffer::from_len_zeroed(len);
+    file.read_exact(buf.as_slice_mut())?;
+    Ok(buf.into())
+}
+
+impl ChunkSource for IpcSource {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn describe(&self) -> String {
+        format!("ipc '{}'", self.path.display())
+    }
+
+    fn partition_count(&self) -> usize {
+        self.batches.len()
+    }
+
+    fn read_partition(
+        &self,
+        index: usize,
+        projection: Option<&[usize]>,
+        chunk_rows: usize,
+    ) -> Result<ChunkIter<'_>> {
+        let out_schema = check_read_args(
+            &self.describe(),
+            &self.schema,
+            index,
+            self.batches.len(),
+            projection,
+            chunk_rows,
+        )?;
+        let location = Some(format!("record batch {index}"));
+        let io = |e| Error::io(&self.path, e);
+        let mut file = File::open(&self.path).map_err(io)?;
+        let mut decoder = FileDecoder::new(self.schema.clone(), self.version);
+        if let Some(p) = projection {
+            decoder = decoder.with_projection(p.to_vec());
+        }
+        for block in &self.dictionaries {
+            let buf = read_block(&mut file, block).map_err(io)?;
+            decoder
+                .read_dictionary(block, &buf)
+                .map_err(|e| ipc_err(&self.path, location.clone(), e))?;
+        }
+        let block = &self.batches[index];
+        let buf = read_block(&mut file, block).map_err(io)?;
+        let batch = decoder
+            .read_record_batch(block, &buf)
+            .map_err(|e| ipc_err(&self.path, location.clone(), e))?;
+        let chunks = match batch {
+            Some(b) => split_batch(with_schema(b, &out_schema)?, chunk_rows),
+            None => Vec::new(),
+        };
+        Ok(Box::new(chunks.into_iter().map(Ok)))
+    }
+}
+
+/// Options of [`IpcSink`]: none yet (files are written uncompressed, in
+/// the IPC file format); here so that every sink has the same constructor.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct IpcWriteOptions {}
+
+/// Writes chunks to an Arrow IPC file (file format, uncompressed), one
+/// record batch per chunk.
+///
+/// Like every parframe sink, it writes `.<name>.parframe-tmp` beside the
+/// target and renames it onto the target in [`ChunkSink::finish`]; on an
+/// error or a drop without `finish` the temporary file is removed, so a
+/// failed job never leaves a partial file at the target path.
+pub struct IpcSink {
+    schema: SchemaRef,
+    target: PathBuf,
+    /// The writer, then the temporary file: dropped in that order.
+    state: Option<(FileWriter<BufWriter<File>>, TempTarget)>,
+}
+
+impl std::fmt::Debug for IpcSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpcSink")
+            .field("target", &self.target)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+impl IpcSink {
+    /// Starts writing `path` (its directory must exist).
+    pub fn try_new(
+        path: impl AsRef<Path>,
+        schema: SchemaRef,
+        options: IpcWriteOptions,
+    ) -> Result<IpcSink> {
+        let IpcWriteOptions {} = options;
+        let target = path.as_ref().to_path_buf();
+        let (temp, file) = TempTarget::create(&target)?;
+        let writer = FileWriter::try_new(BufWriter::with_capacity(1 << 17, file), &schema)
+            .map_err(|e| ipc_err(&target, None, e))?;
+        Ok(IpcSink {
+            schema,
+            target,
+            state: Some((writer, temp)),
+        })
+    }
+
+    fn failed(&self) -> Error {
+        Error::InvalidArgument(format!(
+            "the IPC sink for '{}' failed earlier; nothing more can be written",
+            self.target.display()
+        ))
+    }
+}
+
+impl ChunkSink for IpcSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let batch = conform_to_sink(batch, &self.schema, &self.target)?;
+        let Some((writer, _)) = self.state.as_mut() else {
+            return Err(self.failed());
+        };
+        if let Err(e) = writer.write(&batch) {
+            self.state = None;
+            return Err(ipc_err(&self.target, None, e));
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        let Some((writer, temp)) = self.state.take() else {
+            return Err(self.failed());
+        };
+        // Writes the footer and flushes.
+        let mut buf = writer
+            .into_inner()
+            .map_err(|e| ipc_err(&self.target, None, e))?;
+        buf.flush().map_err(|e| Error::io(&self.target, e))?;
+        drop(buf);
+        temp.commit()
+    }
+}
+
+/// Writes `table` to an Arrow IPC file at `path` (see [`IpcSink`]).
+pub fn write_ipc(table: &Table, path: impl AsRef<Path>) -> Result<()> {
+    let sink = IpcSink::try_new(path, table.schema().clone(), IpcWriteOptions::default())?;
+    crate::write_table(table, Box::new(sink))
+}

@@ -1,0 +1,329 @@
+//! Parquet: [`ParquetSource`] reads row groups as partitions,
+//! [`ParquetSink`] writes chunks.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{RecordBatch, RecordBatchOptions};
+use arrow_schema::{ArrowError, SchemaRef};
+use parframe_common::{Error, Result};
+use parframe_core::{ChunkIter, ChunkSink, ChunkSource, Table};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::arrow_writer::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
+use parquet::file::properties::WriterProperties;
+
+use crate::util::{TempTarget, check_read_args, conform_to_sink, with_schema};
+
+/// Maps a Parquet error on `path` to [`Error`].
+fn parquet_err(path: &Path, location: Option<String>, e: ParquetError) -> Error {
+    match e {
+        ParquetError::External(inner) => match inner.downcast::<std::io::Error>() {
+            Ok(io) => Error::io(path, *io),
+            Err(other) => Error::format(path, location, other.to_string()),
+        },
+        other => Error::format(path, location, other.to_string()),
+    }
+}
+
+fn arrow_err(path: &Path, location: Option<String>, e: ArrowError) -> Error {
+    match e {
+        ArrowError::IoError(_, source) => Error::io(path, source),
+        other => Error::format(path, location, other.to_string()),
+    }
+}
+
+/// A Parquet file as a [`ChunkSource`]. The footer is read once, when the
+/// source is opened; each row group is a partition (1:1, even for tiny row
+/// groups: a file written with many small row groups gives as many small
+/// partitions). The row count is known from the footer.
+pub struct ParquetSource {
+    path: PathBuf,
+    metadata: ArrowReaderMetadata,
+}
+
+impl std::fmt::Debug for ParquetSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetSource")
+            .field("path", &self.path)
+            .field("row_groups", &self.partition_count())
+            .field("schema", self.metadata.schema())
+            .finish()
+    }
+}
+
+impl ParquetSource {
+    /// Opens `path` and reads its footer. A missing file is [`Error::Io`],
+    /// a file that is not Parquet [`Error::Format`], both naming the path.
+    pub fn try_new(path: impl AsRef<Path>) -> Result<ParquetSource> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+            .map_err(|e| parquet_err(&path, None, e))?;
+        Ok(ParquetSource { path, metadata })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The number of rows of each row group.
+    pub fn row_group_rows(&self) -> Vec<u64> {
+        self.metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|rg| rg.num_rows().max(0) as u64)
+            .collect()
+    }
+}
+
+impl ChunkSource for ParquetSource {
+    fn schema(&self) -> SchemaRef {
+        self.metadata.schema().clone()
+    }
+
+    fn describe(&self) -> String {
+        format!("parquet '{}'", self.path.display())
+    }
+
+    fn partition_count(&self) -> usize {
+        self.metadata.metadata().num_row_groups()
+    }
+
+    fn read_partition(
+        &self,
+        index: usize,
+        projection: Option<&[usize]>,
+        chunk_rows: usize,
+    ) -> Result<ChunkIter<'_>> {
+        let schema = self.schema();
+        let out_schema = check_read_args(
+            &self.describe(),
+            &schema,
+            index,
+            self.partition_count(),
+            projection,
+            chunk_rows,
+        )?;
+        if projection.is_some_and(|p| p.is_empty()) {
+            // No column: the row count is in the footer, nothing to decode.
+            let rows = self.row_group_rows()[index] as usize;
+            let chunks = (0..rows).step_by(chunk_rows).map(move |off| {
+                Ok(RecordBatch::try_new_with_options(
+                    out_schema.clone(),
+                    vec![],
+                    &RecordBatchOptions::new().with_row_count(Some(chunk_rows.min(rows - off))),
+                )?)
+            });
+            return Ok(Box::new(chunks));
+        }
+        let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
+                .with_row_groups(vec![index])
+                .with_batch_size(chunk_rows);
+        // The mask decodes columns in file order; `reorder` puts them in the
+        // order asked for (duplicates included).
+        let mut reorder: Option<Vec<usize>> = None;
+        if let Some(p) = projection {
+            let mut roots: Vec<usize> = p.to_vec();
+            roots.sort_unstable();
+            roots.dedup();
+            let mask = ProjectionMask::roots(self.metadata.parquet_schema(), roots.iter().copied());
+            builder = builder.with_projection(mask);
+            let positions: Vec<usize> = p
+                .iter()
+                .map(|c| roots.binary_search(c).unwrap_or_default())
+                .collect();
+            if positions.iter().enumerate().any(|(i, &x)| i != x) || positions.len() != roots.len()
+            {
+                reorder = Some(positions);
+            }
+        }
+        let location = Some(format!("row group {index}"));
+        let reader = builder
+            .build()
+            .map_err(|e| parquet_err(&self.path, location.clone(), e))?;
+        let path = self.path.clone();
+        Ok(Box::new(reader.map(move |b| {
+            let b = b.map_err(|e| arrow_err(&path, location.clone(), e))?;
+            let b = match &reorder {
+                Some(pos) => b.project(pos)?,
+                None => b,
+            };
+            with_schema(b, &out_schema)
+        })))
+    }
+
+    fn row_count_hint(&self) -> Option<u64> {
+        u64::try_from(self.metadata.metadata().file_metadata().num_rows()).ok()
+    }
+}
+
+/// The compression codec of a Parquet file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParquetCompression {
+    /// Zstandard at the given level (1..=22; 3 is zstd's own default).
+    Zstd(i32),
+    /// Snappy: fast, larger files.
+    Snappy,
+    /// LZ4 (the `LZ4_RAW` codec of the Parquet format).
+    Lz4,
+    /// No compression.
+    None,
+}
+
+impl Default for ParquetCompression {
+    /// Zstd level 3: files about as small as gzip's, decoded nearly as fast
+    /// as Snappy's (the default of polars and DuckDB too).
+    fn default() -> Self {
+        ParquetCompression::Zstd(3)
+    }
+}
+
+/// How to write Parquet.
+#[derive(Clone, Debug)]
+pub struct ParquetWriteOptions {
+    /// The codec; default [`ParquetCompression::Zstd`]`(3)`.
+    pub compression: ParquetCompression,
+    /// Rows per row group; default 262 144 (256 Ki). Row groups are the
+    /// partitions of [`ParquetSource`], so this is also the grain of
+    /// parallel reads; the writer holds one row group in memory.
+    pub row_group_rows: usize,
+}
+
+impl Default for ParquetWriteOptions {
+    fn default() -> Self {
+        ParquetWriteOptions {
+            compression: ParquetCompression::default(),
+            row_group_rows: 256 * 1024,
+        }
+    }
+}
+
+impl ParquetWriteOptions {
+    /// Sets the codec.
+    pub fn compression(mut self, compression: ParquetCompression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Sets the rows per row group.
+    pub fn row_group_rows(mut self, rows: usize) -> Self {
+        self.row_group_rows = rows;
+        self
+    }
+
+    fn properties(&self) -> Result<WriterProperties> {
+        if self.row_group_rows == 0 {
+            return Err(Error::InvalidArgument(
+                "Parquet row_group_rows must be > 0".into(),
+            ));
+        }
+        let compression = match self.compression {
+            ParquetCompression::Zstd(level) => {
+                let level = ZstdLevel::try_new(level)
+                    .map_err(|e| Error::InvalidArgument(format!("zstd level {level}: {e}")))?;
+                Compression::ZSTD(level)
+            }
+            ParquetCompression::Snappy => Compression::SNAPPY,
+            ParquetCompression::Lz4 => Compression::LZ4_RAW,
+            ParquetCompression::None => Compression::UNCOMPRESSED,
+        };
+        Ok(WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(self.row_group_rows))
+            .build())
+    }
+}
+
+/// Writes chunks to a Parquet file, with the Arrow schema embedded so types
+/// such as `LargeUtf8` or timestamps read back as written.
+///
+/// Like every parframe sink, it writes `.<name>.parframe-tmp` beside the
+/// target and renames it onto the target in [`ChunkSink::finish`]; on an
+/// error or a drop without `finish` the temporary file is removed, so a
+/// failed job never leaves a partial file at the target path.
+pub struct ParquetSink {
+    schema: SchemaRef,
+    target: PathBuf,
+    /// The writer, then the temporary file: dropped in that order.
+    state: Option<(ArrowWriter<File>, TempTarget)>,
+}
+
+impl std::fmt::Debug for ParquetSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetSink")
+            .field("target", &self.target)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+impl ParquetSink {
+    /// Starts writing `path` (its directory must exist).
+    pub fn try_new(
+        path: impl AsRef<Path>,
+        schema: SchemaRef,
+        options: ParquetWriteOptions,
+    ) -> Result<ParquetSink> {
+        let target = path.as_ref().to_path_buf();
+        let props = options.properties()?;
+        let (temp, file) = TempTarget::create(&target)?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+            .map_err(|e| parquet_err(&target, None, e))?;
+        Ok(ParquetSink {
+            schema,
+            target,
+            state: Some((writer, temp)),
+        })
+    }
+
+    fn failed(&self) -> Error {
+        Error::InvalidArgument(format!(
+            "the Parquet sink for '{}' failed earlier; nothing more can be written",
+            self.target.display()
+        ))
+    }
+}
+
+impl ChunkSink for ParquetSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let batch = conform_to_sink(batch, &self.schema, &self.target)?;
+        let Some((writer, _)) = self.state.as_mut() else {
+            return Err(self.failed());
+        };
+        if let Err(e) = writer.write(&batch) {
+            self.state = None;
+            return Err(parquet_err(&self.target, None, e));
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        let Some((writer, temp)) = self.state.take() else {
+            return Err(self.failed());
+        };
+        let file = writer
+            .into_inner()
+            .map_err(|e| parquet_err(&self.target, None, e))?;
+        drop(file);
+        temp.commit()
+    }
+}
+
+/// Writes `table` to a Parquet file at `path` (see [`ParquetSink`]).
+pub fn write_parquet(
+    table: &Table,
+    path: impl AsRef<Path>,
+    options: &ParquetWriteOptions,
+) -> Result<()> {
+    let sink = ParquetSink::try_new(path, table.schema().clone(), options.clone())?;
+    crate::write_table(table, Box::new(sink))
+}

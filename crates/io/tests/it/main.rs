@@ -1,0 +1,11 @@
+//! Integration tests of parframe-io: round trips, CSV options, errors,
+//! sinks and multi-file sources.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod csv_options;
+mod errors;
+mod multi;
+mod props;
+mod roundtrip;
+mod sinks;

@@ -1,0 +1,144 @@
+//! Sinks write through a temporary file and never leave a partial target.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parframe_common::Error;
+use parframe_core::{ChunkSink, Table, table};
+use parframe_io::{
+    CsvOptions, CsvSink, CsvSource, CsvWriteOptions, IpcSink, IpcWriteOptions, ParquetSink,
+    ParquetWriteOptions, open_source, read_all, write_csv,
+};
+
+use crate::common::tmp;
+
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Int64, true),
+        Field::new("s", DataType::Utf8, true),
+    ]))
+}
+
+fn batch() -> RecordBatch {
+    RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(Int64Array::from(vec![Some(1), None])),
+            Arc::new(StringArray::from(vec![Some("x"), None])),
+        ],
+    )
+    .unwrap()
+}
+
+fn sink_for(path: &Path) -> Box<dyn ChunkSink> {
+    let ext = path.extension().unwrap().to_str().unwrap();
+    match ext {
+        "csv" => Box::new(CsvSink::try_new(path, schema(), CsvWriteOptions::default()).unwrap()),
+        "parquet" => {
+            Box::new(ParquetSink::try_new(path, schema(), ParquetWriteOptions::default()).unwrap())
+        }
+        _ => Box::new(IpcSink::try_new(path, schema(), IpcWriteOptions::default()).unwrap()),
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn dropped_sink_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["o.csv", "o.parquet", "o.arrow"] {
+        let p = tmp(&dir, name);
+        let mut sink = sink_for(&p);
+        sink.write(&batch()).unwrap();
+        assert_eq!(files_in(dir.path()), vec![format!(".{name}.parframe-tmp")]);
+        drop(sink);
+        assert!(!p.exists(), "{name}");
+        assert!(files_in(dir.path()).is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn finished_sink_replaces_target() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["f.csv", "f.parquet", "f.arrow"] {
+        let p = tmp(&dir, name);
+        std::fs::write(&p, "old").unwrap();
+        let mut sink = sink_for(&p);
+        sink.write(&batch()).unwrap();
+        sink.write(&batch()).unwrap();
+        // the old file stays until finish
+        assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        sink.finish().unwrap();
+        let t = read_all(open_source(&p).unwrap().as_ref(), None, 100).unwrap();
+        assert_eq!(t.num_rows(), 4, "{name}");
+    }
+    assert_eq!(files_in(dir.path()), vec!["f.arrow", "f.csv", "f.parquet"]);
+}
+
+#[test]
+fn failed_write_removes_the_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["w.csv", "w.parquet", "w.arrow"] {
+        let p = tmp(&dir, name);
+        let mut sink = sink_for(&p);
+        sink.write(&batch()).unwrap();
+        let wrong = table!("z" => [1.5f64]).unwrap();
+        let e = sink.write(&wrong.chunks()[0]).unwrap_err();
+        assert!(matches!(e, Error::SchemaMismatch(_)), "{e}");
+        assert!(e.to_string().contains(name), "{e}");
+        drop(sink);
+        assert!(files_in(dir.path()).is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn missing_directory_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("no/such/dir/x.csv");
+    let e = CsvSink::try_new(&p, schema(), CsvWriteOptions::default()).unwrap_err();
+    assert!(matches!(e, Error::Io { .. }), "{e}");
+    assert!(e.to_string().contains("x.csv"), "{e}");
+}
+
+#[test]
+fn empty_table_writes_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = tmp(&dir, "e.csv");
+    write_csv(&Table::empty(schema()), &p, &CsvWriteOptions::default()).unwrap();
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "a,s\n");
+    let src = CsvSource::try_new(&p, CsvOptions::default().schema(schema())).unwrap();
+    assert_eq!(read_all(&src, None, 10).unwrap().num_rows(), 0);
+    // and empty Parquet / IPC files read back empty
+    for name in ["e.parquet", "e.arrow"] {
+        let p = tmp(&dir, name);
+        sink_for(&p).finish().unwrap();
+        let src = open_source(&p).unwrap();
+        assert_eq!(src.schema().as_ref(), schema().as_ref());
+        assert_eq!(read_all(src.as_ref(), None, 10).unwrap().num_rows(), 0);
+    }
+}
+
+#[test]
+fn csv_write_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = tmp(&dir, "d.csv");
+    let t = table!("a" => [1i64, 2], "b" => vec![Some("x;y"), None]).unwrap();
+    write_csv(
+        &t,
+        &p,
+        &CsvWriteOptions::default().delimiter(b';').header(false),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "1;\"x;y\"\n2;\n");
+    let d = CsvWriteOptions::default();
+    assert_eq!((d.delimiter, d.header), (b',', true));
+}

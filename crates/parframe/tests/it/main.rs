@@ -1,0 +1,5 @@
+//! End-to-end tests of the parframe facade: files in, plans, files out.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod errors;
+mod streaming;
