@@ -8,6 +8,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod groupby_data;
+
 use std::sync::Arc;
 
 use arrow_array::{Float64Array, RecordBatch};

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use parframe_common::Result;
+use arrow_array::RecordBatch;
+use parframe_common::{Error, Result};
 use parframe_core::{ChunkSink, Table};
 use parframe_io::{
     CsvOptions, CsvSink, CsvSource, CsvWriteOptions, IpcSink, IpcSource, IpcWriteOptions,
@@ -28,17 +29,59 @@ impl LazyFrame {
     }
 
     /// Streams the result into a sink; returns the number of rows written.
-    /// On error the sink is dropped unfinished (file sinks then remove
-    /// their partial output).
-    pub fn sink(&self, mut sink: Box<dyn ChunkSink>) -> Result<u64> {
-        let mut rows = 0u64;
-        for b in self.stream()? {
-            let b = b?;
-            rows += b.num_rows() as u64;
-            sink.write(&b)?;
-        }
-        sink.finish()?;
-        Ok(rows)
+    ///
+    /// The sink encodes on a thread of its own while the pool computes the
+    /// next window of chunks, so a slow encoder (Parquet with zstd) and the
+    /// operators overlap. On error the sink is dropped unfinished (file sinks
+    /// then remove their partial output).
+    pub fn sink(&self, sink: Box<dyn ChunkSink>) -> Result<u64> {
+        let stream = self.stream()?;
+        // A few chunks of slack keep both sides busy without holding more
+        // than a window's worth of output.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Option<RecordBatch>>(4);
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(move || -> Result<u64> {
+                let mut sink = sink;
+                let mut rows = 0u64;
+                for msg in rx {
+                    match msg {
+                        Some(b) => {
+                            rows += b.num_rows() as u64;
+                            sink.write(&b)?;
+                        }
+                        // The plan failed: drop the sink unfinished so no
+                        // partial file is left behind.
+                        None => return Err(Error::Cancelled),
+                    }
+                }
+                sink.finish()?;
+                Ok(rows)
+            });
+            let mut produced: Result<()> = Ok(());
+            for b in stream {
+                match b {
+                    Ok(b) => {
+                        if tx.send(Some(b)).is_err() {
+                            // The writer failed; its error is reported below.
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(None);
+                        produced = Err(e);
+                        break;
+                    }
+                }
+            }
+            drop(tx);
+            let written = writer.join().map_err(|p| Error::UserCode {
+                column: "sink".into(),
+                row: 0,
+                message: crate::plan::panic_text(p.as_ref()),
+            })?;
+            produced?;
+            written
+        })
     }
 
     /// Streams the result to a CSV file; returns the rows written.

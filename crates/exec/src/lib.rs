@@ -18,6 +18,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod agg;
+pub mod aggregate;
 mod context;
 mod io;
 mod physical;
@@ -28,4 +30,4 @@ pub use context::{
     available_memory,
 };
 pub use physical::BatchStream;
-pub use plan::{IntoColumnNames, LazyFrame};
+pub use plan::{GroupBy, IntoColumnNames, LazyFrame};

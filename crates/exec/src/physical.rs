@@ -10,14 +10,18 @@
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_ord::sort::{SortColumn, lexsort_to_indices};
 use arrow_schema::{Field, FieldRef, Schema, SchemaRef};
+use arrow_select::take::take;
 use parframe_common::{Error, Result};
 use parframe_core::{ChunkSource, Expr, Table};
 use rayon::prelude::*;
 
+use crate::agg::{AggExpr, AggFunc};
+use crate::aggregate::run::{Aggregator, Partial};
 use crate::plan::{BatchUdf, Plan, RowUdf, panic_text};
 use crate::{Context, Progress};
 
@@ -341,6 +345,71 @@ impl BatchStream {
         Ok(())
     }
 
+    /// Runs every remaining unit, in parallel windows, folding each output
+    /// batch into the calling worker's slot of `slots` (created by `init`
+    /// on first use): per-thread partial states that persist across windows.
+    /// `f` gets the batch and a position ordering it in the input.
+    fn fold_parallel<S: Send>(
+        &mut self,
+        slots: &[Mutex<Option<S>>],
+        init: &(dyn Fn() -> Result<S> + Sync),
+        f: &(dyn Fn(&mut S, &RecordBatch, u64) -> Result<()> + Sync),
+    ) -> Result<()> {
+        let mut next_unit: u64 = 0;
+        loop {
+            let units = self.next_units()?;
+            if units.is_empty() {
+                self.done = true;
+                return Ok(());
+            }
+            let indexed: Vec<(u64, Unit)> = units
+                .into_iter()
+                .map(|u| {
+                    next_unit += 1;
+                    (next_unit - 1, u)
+                })
+                .collect();
+            let results: Vec<(UnitOutput, Result<()>)> = {
+                let this = &*self;
+                this.ctx.install(|| {
+                    indexed
+                        .into_par_iter()
+                        .map(|(i, u)| {
+                            let out = this.run_unit(u);
+                            let r = if out.error.is_some() {
+                                Ok(())
+                            } else {
+                                fold_into(slots, init, f, &out.batches, i)
+                            };
+                            (out, r)
+                        })
+                        .collect()
+                })
+            };
+            for (o, r) in results {
+                if let Some((k, e)) = o.error {
+                    self.done = true;
+                    return Err(self.globalize(k, e, &o.op_rows));
+                }
+                r?;
+                for (k, r) in o.op_rows.iter().enumerate() {
+                    self.op_rows[k] += r;
+                }
+                self.rows_read += o.rows_read;
+                self.units_done += 1;
+            }
+            let total = match &self.pipeline.input {
+                Input::Source { count, .. } => Some(*count as u64),
+                _ => None,
+            };
+            self.ctx.report(&Progress {
+                rows_read: self.rows_read,
+                partitions_done: self.units_done,
+                partitions_total: total,
+            });
+        }
+    }
+
     /// Turns a unit-local row number into a row of the operator's input.
     fn globalize(&self, op: usize, e: Error, _unit_rows: &[u64]) -> Error {
         let base = self.op_rows.get(op).copied().unwrap_or(0);
@@ -361,6 +430,112 @@ impl BatchStream {
             other => other,
         }
     }
+}
+
+fn fold_into<S>(
+    slots: &[Mutex<Option<S>>],
+    init: &(dyn Fn() -> Result<S> + Sync),
+    f: &(dyn Fn(&mut S, &RecordBatch, u64) -> Result<()> + Sync),
+    batches: &[RecordBatch],
+    unit: u64,
+) -> Result<()> {
+    if batches.is_empty() || slots.is_empty() {
+        return Ok(());
+    }
+    let slot = rayon::current_thread_index().unwrap_or(0) % slots.len();
+    let mut guard = slots[slot].lock().map_err(|_| {
+        Error::InvalidArgument("internal: a worker panicked while aggregating".into())
+    })?;
+    let state = match &mut *guard {
+        Some(s) => s,
+        none => none.insert(init()?),
+    };
+    let mut offset: u64 = 0;
+    for b in batches {
+        f(state, b, (unit << 32) + offset)?;
+        offset += b.num_rows() as u64;
+    }
+    Ok(())
+}
+
+/// Runs an aggregation over `stream` on the context's pool: per-thread
+/// partials, merged pairwise in parallel, finished into one batch of
+/// `schema` (sorted by the keys when asked).
+fn run_aggregate(
+    ctx: &Context,
+    mut stream: BatchStream,
+    aggregator: &Aggregator,
+    aggs: &[AggExpr],
+    leaves: &[AggFunc],
+    sorted: bool,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
+    let threads = ctx.config().threads.max(1);
+    let slots: Vec<Mutex<Option<Partial>>> = (0..threads).map(|_| Mutex::new(None)).collect();
+    stream.fold_parallel(&slots, &|| aggregator.new_partial(), &|p, b, pos| {
+        aggregator.update(p, b, pos)
+    })?;
+    let mut partials = Vec::new();
+    for s in slots {
+        let p = s.into_inner().map_err(|_| {
+            Error::InvalidArgument("internal: a worker panicked while aggregating".into())
+        })?;
+        partials.extend(p);
+    }
+    while partials.len() > 1 {
+        let mut pairs = Vec::new();
+        let mut rest = None;
+        let mut it = partials.into_iter();
+        while let Some(a) = it.next() {
+            match it.next() {
+                Some(b) => pairs.push((a, b)),
+                None => rest = Some(a),
+            }
+        }
+        let merged: Vec<Result<Partial>> = ctx.install(|| {
+            pairs
+                .into_par_iter()
+                .map(|(mut a, b)| {
+                    aggregator.merge(&mut a, b)?;
+                    Ok(a)
+                })
+                .collect()
+        });
+        partials = merged.into_iter().collect::<Result<Vec<_>>>()?;
+        partials.extend(rest);
+    }
+    let partial = match partials.pop() {
+        Some(p) => p,
+        None => aggregator.new_partial()?,
+    };
+    let (keys, leaf_arrays, n) = aggregator.finish(partial)?;
+    let mut cols = keys;
+    for a in aggs {
+        cols.push(a.evaluate(leaves, &leaf_arrays, n)?);
+    }
+    if sorted && !cols.is_empty() && n > 1 {
+        let nkeys = schema.fields().len() - aggs.len();
+        if nkeys > 0 {
+            let sort_cols: Vec<SortColumn> = cols[..nkeys]
+                .iter()
+                .map(|c| SortColumn {
+                    values: c.clone(),
+                    options: None,
+                })
+                .collect();
+            let idx = lexsort_to_indices(&sort_cols, None)?;
+            cols = cols
+                .iter()
+                .map(|c| take(c.as_ref(), &idx, None))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+        }
+    }
+    let opts = RecordBatchOptions::new().with_row_count(Some(n));
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        cols,
+        &opts,
+    )?)
 }
 
 impl Iterator for BatchStream {
@@ -424,6 +599,45 @@ fn build(ctx: &Context, plan: &Plan, needed: Option<Vec<String>>) -> Result<Pipe
                     q.push_back(c.slice(off, len));
                     off += len;
                 }
+            }
+            return Ok(Pipeline {
+                input: Input::Morsels(q),
+                ops: Vec::new(),
+                limit: None,
+            });
+        }
+        Plan::Aggregate {
+            input,
+            aggs,
+            aggregator,
+            leaves,
+            sorted,
+            schema,
+            ..
+        } => {
+            let mut p = build(ctx, input, from_input)?;
+            if p.limit.is_some() {
+                p = Pipeline {
+                    input: Input::Upstream(Box::new(stream_of(ctx, p, input.schema()))),
+                    ops: Vec::new(),
+                    limit: None,
+                };
+            }
+            let stream = stream_of(ctx, p, input.schema());
+            let mut batch = run_aggregate(ctx, stream, aggregator, aggs, leaves, *sorted, schema)?;
+            if let Some(cols) = &needed {
+                let idx: Vec<usize> = (0..schema.fields().len())
+                    .filter(|&i| cols.iter().any(|c| c == schema.field(i).name()))
+                    .collect();
+                batch = batch.project(&idx)?;
+            }
+            let rows = ctx.config().chunk_rows.max(1);
+            let mut q = VecDeque::new();
+            let mut off = 0;
+            while off < batch.num_rows() {
+                let len = rows.min(batch.num_rows() - off);
+                q.push_back(batch.slice(off, len));
+                off += len;
             }
             return Ok(Pipeline {
                 input: Input::Morsels(q),
@@ -496,7 +710,7 @@ fn build(ctx: &Context, plan: &Plan, needed: Option<Vec<String>>) -> Result<Pipe
             udf: udf.clone(),
             schema: schema.clone(),
         }),
-        Plan::Scan { .. } | Plan::Table(_) | Plan::Limit { .. } => None,
+        Plan::Scan { .. } | Plan::Table(_) | Plan::Limit { .. } | Plan::Aggregate { .. } => None,
     };
     if let Some(op) = op {
         p.ops.push(op);

@@ -13,6 +13,8 @@ use parframe_core::row::{ChunkContext, RowFn, RowOptions, check_row_fn, convert_
 use parframe_core::{ChunkSource, Expr, Table, col};
 
 use crate::Context;
+use crate::agg::{AggExpr, AggFunc, is_key_type};
+use crate::aggregate::run::Aggregator;
 
 /// A node of a logical plan. Every node knows its output schema, computed
 /// (and type-checked) when the node is built.
@@ -51,6 +53,16 @@ pub(crate) enum Plan {
         input: Arc<Plan>,
         n: usize,
     },
+    /// Hash aggregation (a pipeline breaker): one row per distinct key tuple.
+    Aggregate {
+        input: Arc<Plan>,
+        keys: Vec<String>,
+        aggs: Vec<AggExpr>,
+        aggregator: Arc<Aggregator>,
+        leaves: Vec<AggFunc>,
+        sorted: bool,
+        schema: SchemaRef,
+    },
 }
 
 /// The closure behind `map_batches`.
@@ -63,7 +75,8 @@ impl Plan {
             | Plan::Select { schema, .. }
             | Plan::WithColumns { schema, .. }
             | Plan::Apply { schema, .. }
-            | Plan::MapBatches { schema, .. } => schema.clone(),
+            | Plan::MapBatches { schema, .. }
+            | Plan::Aggregate { schema, .. } => schema.clone(),
             Plan::Table(t) => t.schema().clone(),
             Plan::Filter { input, .. } | Plan::Limit { input, .. } => input.schema(),
         }
@@ -88,6 +101,17 @@ impl Plan {
             ),
             Plan::MapBatches { .. } => "MapBatches <closure>".to_string(),
             Plan::Limit { n, .. } => format!("Limit {n}"),
+            Plan::Aggregate {
+                keys, aggs, sorted, ..
+            } => format!(
+                "Aggregate keys=[{}] aggs=[{}]{}",
+                keys.join(", "),
+                aggs.iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if *sorted { " sorted" } else { "" }
+            ),
         }
     }
 
@@ -99,7 +123,8 @@ impl Plan {
             | Plan::WithColumns { input, .. }
             | Plan::Apply { input, .. }
             | Plan::MapBatches { input, .. }
-            | Plan::Limit { input, .. } => Some(input),
+            | Plan::Limit { input, .. }
+            | Plan::Aggregate { input, .. } => Some(input),
         }
     }
 
@@ -168,6 +193,16 @@ impl Plan {
                 udf.inputs().iter().for_each(|c| add(c));
             }
             Plan::MapBatches { .. } => return None,
+            Plan::Aggregate { keys, leaves, .. } => {
+                keys.iter().for_each(|c| add(c));
+                leaves.iter().flat_map(|l| l.columns()).for_each(&mut add);
+                if set.is_empty() {
+                    // count_rows() alone: keep one column so chunks keep their rows.
+                    if let Some(f) = input_schema.fields().first() {
+                        set.push(f.name().clone());
+                    }
+                }
+            }
         }
         // Keep input order so scans read columns in file order.
         let order: Vec<String> = input_schema
@@ -544,6 +579,143 @@ impl LazyFrame {
             udf: Arc::new(f),
             schema,
         }))
+    }
+}
+
+/// A grouping in the making: [`LazyFrame::group_by`] then [`GroupBy::agg`].
+#[derive(Clone)]
+pub struct GroupBy {
+    lf: LazyFrame,
+    keys: Vec<Expr>,
+    sorted: bool,
+}
+
+impl GroupBy {
+    /// Sorts the output by the keys (ascending, nulls first). By default
+    /// the order of the groups is unspecified.
+    pub fn sorted(mut self, yes: bool) -> Self {
+        self.sorted = yes;
+        self
+    }
+
+    /// Alias of [`GroupBy::sorted`], for polars users: the output is sorted
+    /// by the keys (not in order of first appearance).
+    pub fn maintain_order(self, yes: bool) -> Self {
+        self.sorted(yes)
+    }
+
+    /// The aggregation: one row per distinct key tuple (null keys form
+    /// their own group), with the key columns followed by one column per
+    /// aggregate expression. Type-checks now: an aggregate over a column of
+    /// the wrong type is [`Error::TypeMismatch`] naming both.
+    pub fn agg(&self, aggs: impl IntoIterator<Item = AggExpr>) -> Result<LazyFrame> {
+        let aggs: Vec<AggExpr> = aggs.into_iter().collect();
+        let mut lf = self.lf.clone();
+        let mut computed = Vec::new();
+        let mut keys = Vec::new();
+        for k in &self.keys {
+            match k {
+                Expr::Column(n) => keys.push(n.clone()),
+                other => {
+                    computed.push(other.clone());
+                    keys.push(other.output_name());
+                }
+            }
+        }
+        if !computed.is_empty() {
+            lf = lf.with_columns(computed)?;
+        }
+        let input = lf.plan.schema();
+        let mut fields: Vec<Field> = Vec::new();
+        let mut push = |f: Field| -> Result<()> {
+            if fields.iter().any(|g| g.name() == f.name()) {
+                return Err(Error::InvalidArgument(format!(
+                    "the aggregation produces column '{}' twice; alias one of them",
+                    f.name()
+                )));
+            }
+            fields.push(f);
+            Ok(())
+        };
+        for k in &keys {
+            let f = input.field_with_name(k).map_err(|_| {
+                column_not_found(k, input.fields().iter().map(|f| f.name().as_str()))
+            })?;
+            if !is_key_type(f.data_type()) {
+                return Err(Error::type_mismatch(
+                    format!("group_by({k})"),
+                    format!(
+                        "key '{k}' is {}; keys must be integers, floats, booleans, dates or strings",
+                        f.data_type()
+                    ),
+                ));
+            }
+            push(Field::new(k, f.data_type().clone(), true))?;
+        }
+        let mut leaves = Vec::new();
+        for a in &aggs {
+            let t = a.output_type(&input)?;
+            push(Field::new(a.output_name(), t, true))?;
+            a.collect_leaves(&mut leaves);
+        }
+        let aggregator = Aggregator::new(&keys, &leaves, &input)?;
+        Ok(lf.then(Plan::Aggregate {
+            input: lf.plan.clone(),
+            keys,
+            aggs,
+            aggregator: Arc::new(aggregator),
+            leaves,
+            sorted: self.sorted,
+            schema: Arc::new(Schema::new(fields)),
+        }))
+    }
+}
+
+impl LazyFrame {
+    /// Groups by key expressions (usually columns: `[col("a"), col("b")]`);
+    /// finish with [`GroupBy::agg`]. Keys may be integers of any width,
+    /// booleans, dates, floats or strings (Utf8, LargeUtf8, Utf8View).
+    ///
+    /// ```
+    /// use parframe_core::{col, table};
+    /// use parframe_exec::Context;
+    /// use parframe_exec::agg::{count_rows, sum};
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = table!("k" => [1i64, 2, 1], "v" => [10i64, 20, 30])?;
+    /// let out = ctx.lazy(t).group_by([col("k")]).sorted(true).agg([sum("v"), count_rows()])?.collect()?;
+    /// assert_eq!(out.num_rows(), 2);
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn group_by(&self, keys: impl IntoIterator<Item = Expr>) -> GroupBy {
+        GroupBy {
+            lf: self.clone(),
+            keys: keys.into_iter().collect(),
+            sorted: false,
+        }
+    }
+
+    /// Aggregates the whole input into one row (no keys). On empty input
+    /// counts are 0 and other aggregates null.
+    pub fn agg(&self, aggs: impl IntoIterator<Item = AggExpr>) -> Result<LazyFrame> {
+        self.group_by([]).agg(aggs)
+    }
+
+    /// The distinct rows of the given columns (order unspecified).
+    pub fn unique(&self, columns: impl IntoColumnNames) -> Result<LazyFrame> {
+        self.group_by(columns.into_column_names().into_iter().map(col))
+            .agg([])
+    }
+
+    /// The distinct rows (over all columns; order unspecified).
+    pub fn distinct(&self) -> Result<LazyFrame> {
+        let names: Vec<String> = self
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        self.unique(names)
     }
 }
 

@@ -114,7 +114,11 @@ fn main() -> Result<()> {
     }
     let ctx = builder.build()?;
 
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datasets/generated");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map_or_else(|| PathBuf::from("datasets"), |root| root.join("datasets"))
+        .join("generated");
     std::fs::create_dir_all(&dir).map_err(|e| parframe::Error::io(&dir, e))?;
     let input = dir.join(format!("trips_{rows}.parquet"));
     let output = dir.join(format!("trips_{rows}_long.parquet"));

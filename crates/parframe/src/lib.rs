@@ -51,6 +51,8 @@ pub use parframe_core::{
     ChunkIter, ChunkSink, ChunkSource, Expr, IntoArray, RowFn, ScalarValue, Table, arrow, col, lit,
     table,
 };
+pub use parframe_exec::GroupBy;
+pub use parframe_exec::agg::{self, AggExpr, AggFunc};
 pub use parframe_exec::{
     BatchStream, Config, Context, ContextBuilder, IntoColumnNames, LazyFrame, Progress,
 };

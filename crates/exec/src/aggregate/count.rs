@@ -1,0 +1,97 @@
+//! `count_rows()` (rows per group) and `count(col)` (non-null values).
+
+use std::any::Any;
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Int64Array};
+use parframe_common::Result;
+
+use super::{AggState, UpdateCtx, downcast, grow};
+
+/// Counts per group.
+pub(crate) struct CountState {
+    counts: Vec<i64>,
+    non_null: bool,
+}
+
+impl CountState {
+    pub(crate) fn rows() -> Self {
+        CountState {
+            counts: Vec::new(),
+            non_null: false,
+        }
+    }
+    pub(crate) fn non_null() -> Self {
+        CountState {
+            counts: Vec::new(),
+            non_null: true,
+        }
+    }
+}
+
+impl AggState for CountState {
+    fn update(&mut self, args: &[ArrayRef], groups: &[u32], n: usize, _: UpdateCtx) -> Result<()> {
+        grow(&mut self.counts, n, 0);
+        let nulls = if self.non_null {
+            args.first().and_then(|a| a.logical_nulls())
+        } else {
+            None
+        };
+        match nulls.filter(|n| n.null_count() > 0) {
+            None => groups.iter().for_each(|&g| self.counts[g as usize] += 1),
+            Some(nb) => nb
+                .valid_indices()
+                .for_each(|i| self.counts[groups[i] as usize] += 1),
+        }
+        Ok(())
+    }
+    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
+        let o = downcast::<Self>(other)?;
+        grow(&mut self.counts, n, 0);
+        for (g, c) in o.counts.iter().enumerate() {
+            self.counts[mapping[g] as usize] += c;
+        }
+        Ok(())
+    }
+    fn finish(mut self: Box<Self>, n: usize) -> Result<ArrayRef> {
+        grow(&mut self.counts, n, 0);
+        self.counts.truncate(n);
+        Ok(Arc::new(Int64Array::from(self.counts)))
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::test_util::run_split;
+    use crate::agg::AggFunc;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use arrow_array::{ArrayRef, Int32Array};
+    use std::sync::Arc;
+
+    #[test]
+    fn counts_rows_and_non_null() {
+        let v: ArrayRef = Arc::new(Int32Array::from(vec![
+            Some(1),
+            None,
+            Some(3),
+            None,
+            Some(5),
+        ]));
+        let g = [0, 0, 1, 1, 1];
+        let rows = run_split(&AggFunc::CountRows, vec![v.clone()], &g, 3);
+        assert_eq!(
+            rows.as_primitive::<Int64Type>().values().to_vec(),
+            vec![2, 3, 0]
+        );
+        let nn = run_split(&AggFunc::Count("v".into()), vec![v], &g, 3);
+        assert_eq!(
+            nn.as_primitive::<Int64Type>().values().to_vec(),
+            vec![1, 2, 0]
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! `first(col)` and `last(col)`: the first / last non-null value of each
+//! group in input order (positions are compared, so partials merged in any
+//! order agree).
+
+use std::any::Any;
+use std::marker::PhantomData;
+
+use arrow_array::ArrayRef;
+use arrow_schema::DataType;
+use parframe_common::Result;
+
+use super::{AggState, Kind, UpdateCtx, downcast, grow};
+
+/// The chosen value of each group and its position.
+pub(crate) struct FirstLastState<K: Kind> {
+    last: bool,
+    dt: DataType,
+    vals: Vec<Option<(u64, K::Native)>>,
+    _k: PhantomData<K>,
+}
+
+impl<K: Kind> FirstLastState<K> {
+    pub(crate) fn new(last: bool, dt: DataType) -> Self {
+        FirstLastState {
+            last,
+            dt,
+            vals: Vec::new(),
+            _k: PhantomData,
+        }
+    }
+}
+
+fn offer<T: Clone>(slot: &mut Option<(u64, T)>, pos: u64, v: &T, last: bool) {
+    let replace = match slot {
+        None => true,
+        Some((p, _)) => {
+            if last {
+                pos > *p
+            } else {
+                pos < *p
+            }
+        }
+    };
+    if replace {
+        *slot = Some((pos, v.clone()));
+    }
+}
+
+impl<K: Kind> AggState for FirstLastState<K> {
+    fn update(
+        &mut self,
+        args: &[ArrayRef],
+        groups: &[u32],
+        n: usize,
+        ctx: UpdateCtx,
+    ) -> Result<()> {
+        grow(&mut self.vals, n, None);
+        let Some(a) = args.first() else { return Ok(()) };
+        let a = K::read(a)?;
+        let last = self.last;
+        K::for_each(&a, |i, v| {
+            offer(
+                &mut self.vals[groups[i] as usize],
+                ctx.row_base + i as u64,
+                v,
+                last,
+            )
+        });
+        Ok(())
+    }
+    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
+        let o = downcast::<Self>(other)?;
+        grow(&mut self.vals, n, None);
+        for (g, v) in o.vals.iter().enumerate() {
+            if let Some((p, v)) = v {
+                offer(&mut self.vals[mapping[g] as usize], *p, v, self.last);
+            }
+        }
+        Ok(())
+    }
+    fn finish(mut self: Box<Self>, n: usize) -> Result<ArrayRef> {
+        grow(&mut self.vals, n, None);
+        let vals: Vec<Option<K::Native>> = self
+            .vals
+            .into_iter()
+            .take(n)
+            .map(|v| v.map(|(_, x)| x))
+            .collect();
+        K::build(vals, &self.dt)
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::test_util::run_split;
+    use crate::agg::AggFunc;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use arrow_array::{ArrayRef, Int64Array};
+    use std::sync::Arc;
+
+    #[test]
+    fn first_and_last_in_input_order() {
+        let v: ArrayRef = Arc::new(Int64Array::from(vec![
+            None,
+            Some(1),
+            Some(2),
+            Some(3),
+            None,
+        ]));
+        let g = [0, 0, 0, 0, 0];
+        let f = run_split(&AggFunc::First("v".into()), vec![v.clone()], &g, 1);
+        assert_eq!(f.as_primitive::<Int64Type>().value(0), 1);
+        let l = run_split(&AggFunc::Last("v".into()), vec![v], &g, 1);
+        assert_eq!(l.as_primitive::<Int64Type>().value(0), 3);
+    }
+}

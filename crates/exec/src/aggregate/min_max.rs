@@ -1,0 +1,116 @@
+//! `min(col)` and `max(col)` of integers (and dates, booleans), floats and
+//! strings; the result has the input column's type. NaN is skipped unless a
+//! group holds only NaN.
+
+use std::any::Any;
+use std::marker::PhantomData;
+
+use arrow_array::ArrayRef;
+use arrow_schema::DataType;
+use parframe_common::Result;
+
+use super::{AggState, Kind, UpdateCtx, downcast, grow};
+
+/// The running extreme of each group.
+pub(crate) struct MinMaxState<K: Kind> {
+    is_max: bool,
+    dt: DataType,
+    best: Vec<Option<K::Native>>,
+    _k: PhantomData<K>,
+}
+
+impl<K: Kind> MinMaxState<K> {
+    pub(crate) fn new(is_max: bool, dt: DataType) -> Self {
+        MinMaxState {
+            is_max,
+            dt,
+            best: Vec::new(),
+            _k: PhantomData,
+        }
+    }
+}
+
+fn offer<K: Kind>(slot: &mut Option<K::Native>, v: &K::Native, is_max: bool) {
+    let replace = match slot {
+        None => true,
+        Some(cur) => {
+            if K::is_nan(v) {
+                false
+            } else if K::is_nan(cur) {
+                true
+            } else {
+                let o = K::cmp(v, cur);
+                if is_max { o.is_gt() } else { o.is_lt() }
+            }
+        }
+    };
+    if replace {
+        *slot = Some(v.clone());
+    }
+}
+
+impl<K: Kind> AggState for MinMaxState<K> {
+    fn update(&mut self, args: &[ArrayRef], groups: &[u32], n: usize, _: UpdateCtx) -> Result<()> {
+        grow(&mut self.best, n, None);
+        let Some(a) = args.first() else { return Ok(()) };
+        let a = K::read(a)?;
+        let is_max = self.is_max;
+        K::for_each(&a, |i, v| {
+            offer::<K>(&mut self.best[groups[i] as usize], v, is_max)
+        });
+        Ok(())
+    }
+    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
+        let o = downcast::<Self>(other)?;
+        grow(&mut self.best, n, None);
+        for (g, v) in o.best.iter().enumerate() {
+            if let Some(v) = v {
+                offer::<K>(&mut self.best[mapping[g] as usize], v, self.is_max);
+            }
+        }
+        Ok(())
+    }
+    fn finish(mut self: Box<Self>, n: usize) -> Result<ArrayRef> {
+        grow(&mut self.best, n, None);
+        self.best.truncate(n);
+        K::build(self.best, &self.dt)
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::test_util::run_split;
+    use crate::agg::AggFunc;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int32Type};
+    use arrow_array::{Array, ArrayRef, Float64Array, Int32Array, StringArray};
+    use std::sync::Arc;
+
+    #[test]
+    fn min_max_keep_type_and_skip_nan() {
+        let v: ArrayRef = Arc::new(Int32Array::from(vec![Some(5), None, Some(-3), Some(9)]));
+        let out = run_split(&AggFunc::Max("v".into()), vec![v.clone()], &[0, 0, 0, 1], 3);
+        let out = out.as_primitive::<Int32Type>();
+        assert_eq!((out.value(0), out.value(1)), (5, 9));
+        assert!(out.is_null(2));
+        let f: ArrayRef = Arc::new(Float64Array::from(vec![f64::NAN, 2.0, 1.0, f64::NAN]));
+        let out = run_split(&AggFunc::Min("f".into()), vec![f], &[0, 0, 0, 1], 2);
+        let out = out.as_primitive::<Float64Type>();
+        assert_eq!(out.value(0), 1.0);
+        assert!(out.value(1).is_nan());
+        let s: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("b"),
+            Some("a"),
+            None,
+            Some("c"),
+        ]));
+        let out = run_split(&AggFunc::Max("s".into()), vec![s], &[0, 0, 1, 0], 2);
+        let out = out.as_string::<i32>();
+        assert_eq!(out.value(0), "c");
+        assert!(out.is_null(1));
+    }
+}

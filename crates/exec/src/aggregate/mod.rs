@@ -1,0 +1,363 @@
+//! Hash aggregation: the per-group states behind [`AggState`] (one file per
+//! aggregate), the groupers that turn key columns into dense group ids, and
+//! the driver that folds chunks into per-thread partials and merges them.
+//!
+//! # Nulls and NaN
+//! Null values are skipped by every aggregate except `count_rows`; a group
+//! with no non-null value gives null (also for `sum`). NaN follows IEEE in
+//! `sum`, `mean`, `var`, `std` and `corr` (it propagates); `min`/`max` skip
+//! NaN unless a group holds only NaN (then NaN); `median`, `quantile` and
+//! `top_k`/`bottom_k` order NaN above every number (`f64::total_cmp`);
+//! `n_unique` counts all NaN as one value and `-0.0` equal to `0.0`.
+//!
+//! # State layout
+//! Every state keeps plain per-group vectors (counts, sums, values), so a
+//! later change can write a state out as Arrow arrays (one row per group)
+//! and read it back for spilling.
+
+use std::any::Any;
+use std::cmp::Ordering;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
+use arrow_schema::DataType;
+use parframe_common::{Error, Result};
+
+mod corr;
+mod count;
+mod first_last;
+pub(crate) mod groups;
+pub(crate) mod mean;
+mod min_max;
+mod n_unique;
+mod quantile;
+pub(crate) mod run;
+mod sum;
+mod top_k;
+mod var;
+
+pub(crate) use crate::agg::AggFunc;
+
+/// Where the rows of an update come from, for order-sensitive aggregates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UpdateCtx {
+    /// Position of the chunk's first row in input order (comparable across
+    /// chunks and threads; not necessarily a row number).
+    pub row_base: u64,
+}
+
+/// The state of one aggregate over all groups of a partial aggregation.
+///
+/// Group ids are dense `0..num_groups`; `update` and `merge` are told the
+/// current number of groups and grow their vectors to it.
+pub(crate) trait AggState: Send + Any {
+    /// Folds one chunk: `args` are the aggregate's input columns and
+    /// `groups[i]` the group of row `i`.
+    fn update(
+        &mut self,
+        args: &[ArrayRef],
+        groups: &[u32],
+        num_groups: usize,
+        ctx: UpdateCtx,
+    ) -> Result<()>;
+    /// Merges another partial state of the same aggregate; `mapping[g]` is
+    /// the group in `self` of group `g` of `other`.
+    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], num_groups: usize)
+    -> Result<()>;
+    /// The result, one value per group.
+    fn finish(self: Box<Self>, num_groups: usize) -> Result<ArrayRef>;
+    /// For downcasting in `merge`.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+/// Downcasts the other side of a merge.
+pub(crate) fn downcast<T: 'static>(other: Box<dyn AggState>) -> Result<Box<T>> {
+    other
+        .into_any()
+        .downcast::<T>()
+        .map_err(|_| Error::InvalidArgument("internal: merging different aggregate states".into()))
+}
+
+/// The physical value family an aggregate works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KindTag {
+    /// Integers, booleans, dates and times: read as `i64`.
+    Int,
+    /// Floats: read as `f64`.
+    Float,
+    /// Strings of any offset width or view.
+    Str,
+}
+
+/// The family of a column type, if aggregates support it.
+pub(crate) fn kind_of(dt: &DataType) -> Option<KindTag> {
+    use DataType::*;
+    match dt {
+        Int8
+        | Int16
+        | Int32
+        | Int64
+        | UInt8
+        | UInt16
+        | UInt32
+        | UInt64
+        | Boolean
+        | Date32
+        | Date64
+        | Time32(_)
+        | Time64(_)
+        | Timestamp(_, _)
+        | Duration(_) => Some(KindTag::Int),
+        Float16 | Float32 | Float64 => Some(KindTag::Float),
+        Utf8 | LargeUtf8 | Utf8View => Some(KindTag::Str),
+        _ => None,
+    }
+}
+
+/// Whether sums and means apply (numbers only).
+pub(crate) fn is_numeric(dt: &DataType) -> bool {
+    dt.is_integer() || dt.is_floating()
+}
+
+/// A value family: how to read its values from a chunk and build an array
+/// of results of the input column's type.
+pub(crate) trait Kind: Send + Sync + 'static {
+    /// An owned value.
+    type Native: Clone + Send + Sync + Hash + Eq + 'static;
+    /// Reads the column as this family.
+    fn read(arr: &ArrayRef) -> Result<ArrayRef>;
+    /// Calls `f(row, value)` for every non-null row of an array from `read`.
+    fn for_each(arr: &ArrayRef, f: impl FnMut(usize, &Self::Native));
+    /// A total order (NaN above all numbers).
+    fn cmp(a: &Self::Native, b: &Self::Native) -> Ordering;
+    /// Whether the value is NaN.
+    fn is_nan(_v: &Self::Native) -> bool {
+        false
+    }
+    /// Builds an array of `dt` from results.
+    fn build(vals: Vec<Option<Self::Native>>, dt: &DataType) -> Result<ArrayRef>;
+}
+
+/// Casts `arr` to `to` unless it already is.
+pub(crate) fn cast_to(arr: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    if arr.data_type() == to {
+        Ok(arr.clone())
+    } else {
+        Ok(arrow_cast::cast(arr, to)?)
+    }
+}
+
+/// Integers and friends, as `i64`.
+pub(crate) struct IntKind;
+impl Kind for IntKind {
+    type Native = i64;
+    fn read(arr: &ArrayRef) -> Result<ArrayRef> {
+        cast_to(arr, &DataType::Int64)
+    }
+    fn for_each(arr: &ArrayRef, mut f: impl FnMut(usize, &i64)) {
+        let a = arr.as_primitive::<Int64Type>();
+        let v = a.values();
+        match a.nulls().filter(|n| n.null_count() > 0) {
+            None => v.iter().enumerate().for_each(|(i, x)| f(i, x)),
+            Some(n) => n.valid_indices().for_each(|i| f(i, &v[i])),
+        }
+    }
+    fn cmp(a: &i64, b: &i64) -> Ordering {
+        a.cmp(b)
+    }
+    fn build(vals: Vec<Option<i64>>, dt: &DataType) -> Result<ArrayRef> {
+        cast_to(&(Arc::new(Int64Array::from(vals)) as ArrayRef), dt)
+    }
+}
+
+/// An `f64` with bitwise equality (NaN equal to NaN, -0.0 equal to 0.0), so
+/// floats can be hashed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct F64(pub f64);
+impl F64 {
+    fn key(self) -> u64 {
+        if self.0.is_nan() {
+            f64::NAN.to_bits()
+        } else if self.0 == 0.0 {
+            0
+        } else {
+            self.0.to_bits()
+        }
+    }
+}
+impl PartialEq for F64 {
+    fn eq(&self, o: &Self) -> bool {
+        self.key() == o.key()
+    }
+}
+impl Eq for F64 {}
+impl Hash for F64 {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.key().hash(h)
+    }
+}
+
+/// Floats, as `f64`.
+pub(crate) struct FloatKind;
+impl Kind for FloatKind {
+    type Native = F64;
+    fn read(arr: &ArrayRef) -> Result<ArrayRef> {
+        cast_to(arr, &DataType::Float64)
+    }
+    fn for_each(arr: &ArrayRef, mut f: impl FnMut(usize, &F64)) {
+        let a = arr.as_primitive::<Float64Type>();
+        let v = a.values();
+        match a.nulls().filter(|n| n.null_count() > 0) {
+            None => v.iter().enumerate().for_each(|(i, x)| f(i, &F64(*x))),
+            Some(n) => n.valid_indices().for_each(|i| f(i, &F64(v[i]))),
+        }
+    }
+    fn cmp(a: &F64, b: &F64) -> Ordering {
+        a.0.total_cmp(&b.0)
+    }
+    fn is_nan(v: &F64) -> bool {
+        v.0.is_nan()
+    }
+    fn build(vals: Vec<Option<F64>>, dt: &DataType) -> Result<ArrayRef> {
+        let a: Float64Array = vals.into_iter().map(|v| v.map(|x| x.0)).collect();
+        cast_to(&(Arc::new(a) as ArrayRef), dt)
+    }
+}
+
+/// Strings, as owned `String`s (results only: inputs are read in place).
+pub(crate) struct StrKind;
+impl Kind for StrKind {
+    type Native = String;
+    fn read(arr: &ArrayRef) -> Result<ArrayRef> {
+        cast_to(arr, &DataType::Utf8)
+    }
+    fn for_each(arr: &ArrayRef, mut f: impl FnMut(usize, &String)) {
+        // Owned per row: string aggregates are not on the hot path.
+        let a = arr.as_string::<i32>();
+        for (i, v) in a.iter().enumerate() {
+            if let Some(s) = v {
+                f(i, &s.to_string());
+            }
+        }
+    }
+    fn cmp(a: &String, b: &String) -> Ordering {
+        a.cmp(b)
+    }
+    fn build(vals: Vec<Option<String>>, dt: &DataType) -> Result<ArrayRef> {
+        let a: StringArray = vals.into_iter().collect();
+        cast_to(&(Arc::new(a) as ArrayRef), dt)
+    }
+}
+
+/// Reads any numeric column as `f64` values: calls `f(row, x)` for non-null rows.
+pub(crate) fn for_each_f64(arr: &ArrayRef, mut f: impl FnMut(usize, f64)) -> Result<()> {
+    let a = FloatKind::read(arr)?;
+    FloatKind::for_each(&a, |i, v| f(i, v.0));
+    Ok(())
+}
+
+/// Grows `v` to `n` entries of `fill`.
+pub(crate) fn grow<T: Clone>(v: &mut Vec<T>, n: usize, fill: T) {
+    if v.len() < n {
+        v.resize(n, fill);
+    }
+}
+
+/// Builds the state of one aggregate for input columns of the given types.
+pub(crate) fn new_state(func: &AggFunc, arg_types: &[DataType]) -> Result<Box<dyn AggState>> {
+    let first = arg_types.first().cloned().unwrap_or(DataType::Null);
+    let kind = kind_of(&first);
+    let unsupported = || {
+        Error::type_mismatch(
+            func.to_string(),
+            format!("{} does not support a {first} column", func.name()),
+        )
+    };
+    Ok(match func {
+        AggFunc::CountRows => Box::new(count::CountState::rows()),
+        AggFunc::Count(_) => Box::new(count::CountState::non_null()),
+        AggFunc::Sum(c) => match kind {
+            Some(KindTag::Int) if first != DataType::Boolean => {
+                Box::new(sum::IntSumState::new(c.clone()))
+            }
+            Some(KindTag::Float) => Box::new(sum::FloatSumState::default()),
+            _ => return Err(unsupported()),
+        },
+        AggFunc::Mean(_) => Box::new(mean::MeanState::default()),
+        AggFunc::Var(_) => Box::new(var::VarState::new(false)),
+        AggFunc::Std(_) => Box::new(var::VarState::new(true)),
+        AggFunc::Median(_) => Box::new(quantile::QuantileState::new(0.5)),
+        AggFunc::Quantile(_, q) => Box::new(quantile::QuantileState::new(*q)),
+        AggFunc::Corr(_, _) => Box::new(corr::CorrState::default()),
+        AggFunc::Min(_) | AggFunc::Max(_) => {
+            let is_max = matches!(func, AggFunc::Max(_));
+            match kind.ok_or_else(unsupported)? {
+                KindTag::Int => Box::new(min_max::MinMaxState::<IntKind>::new(is_max, first)),
+                KindTag::Float => Box::new(min_max::MinMaxState::<FloatKind>::new(is_max, first)),
+                KindTag::Str => Box::new(min_max::MinMaxState::<StrKind>::new(is_max, first)),
+            }
+        }
+        AggFunc::First(_) | AggFunc::Last(_) => {
+            let last = matches!(func, AggFunc::Last(_));
+            match kind.ok_or_else(unsupported)? {
+                KindTag::Int => Box::new(first_last::FirstLastState::<IntKind>::new(last, first)),
+                KindTag::Float => {
+                    Box::new(first_last::FirstLastState::<FloatKind>::new(last, first))
+                }
+                KindTag::Str => Box::new(first_last::FirstLastState::<StrKind>::new(last, first)),
+            }
+        }
+        AggFunc::NUnique(_) => match kind.ok_or_else(unsupported)? {
+            KindTag::Int => Box::new(n_unique::NUniqueState::<IntKind>::default()),
+            KindTag::Float => Box::new(n_unique::NUniqueState::<FloatKind>::default()),
+            KindTag::Str => Box::new(n_unique::NUniqueState::<StrKind>::default()),
+        },
+        AggFunc::TopK(_, k) | AggFunc::BottomK(_, k) => {
+            let top = matches!(func, AggFunc::TopK(..));
+            match kind.ok_or_else(unsupported)? {
+                KindTag::Int => Box::new(top_k::TopKState::<IntKind>::new(*k, top, first)),
+                KindTag::Float => Box::new(top_k::TopKState::<FloatKind>::new(*k, top, first)),
+                KindTag::Str => Box::new(top_k::TopKState::<StrKind>::new(*k, top, first)),
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Runs a state over `(group, value)` chunks split in two partials that are merged.
+    pub fn run_split(
+        func: &AggFunc,
+        args: Vec<ArrayRef>,
+        groups: &[u32],
+        num_groups: usize,
+    ) -> ArrayRef {
+        let types: Vec<DataType> = args.iter().map(|a| a.data_type().clone()).collect();
+        let n = groups.len();
+        let mid = n / 2;
+        let mut a = new_state(func, &types).unwrap();
+        let mut b = new_state(func, &types).unwrap();
+        let left: Vec<ArrayRef> = args.iter().map(|x| x.slice(0, mid)).collect();
+        let right: Vec<ArrayRef> = args.iter().map(|x| x.slice(mid, n - mid)).collect();
+        a.update(&left, &groups[..mid], num_groups, UpdateCtx { row_base: 0 })
+            .unwrap();
+        b.update(
+            &right,
+            &groups[mid..],
+            num_groups,
+            UpdateCtx {
+                row_base: mid as u64,
+            },
+        )
+        .unwrap();
+        let mapping: Vec<u32> = (0..num_groups as u32).collect();
+        a.merge(b, &mapping, num_groups).unwrap();
+        a.finish(num_groups).unwrap()
+    }
+}

@@ -1,0 +1,162 @@
+//! `sum(col)`: checked `i64` sums of integers, `f64` sums of floats.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, Int64Array};
+use arrow_schema::ArrowError;
+use parframe_common::Result;
+
+use super::{AggState, FloatKind, IntKind, Kind, UpdateCtx, downcast, grow};
+
+fn overflow(col: &str) -> parframe_common::Error {
+    ArrowError::ArithmeticOverflow(format!(
+        "sum({col}) does not fit in Int64; cast column '{col}' to Float64 to sum it"
+    ))
+    .into()
+}
+
+/// Checked integer sums; `seen` marks groups with a non-null value.
+pub(crate) struct IntSumState {
+    column: String,
+    sums: Vec<i64>,
+    seen: Vec<bool>,
+}
+
+impl IntSumState {
+    pub(crate) fn new(column: String) -> Self {
+        IntSumState {
+            column,
+            sums: Vec::new(),
+            seen: Vec::new(),
+        }
+    }
+}
+
+impl AggState for IntSumState {
+    fn update(&mut self, args: &[ArrayRef], groups: &[u32], n: usize, _: UpdateCtx) -> Result<()> {
+        grow(&mut self.sums, n, 0);
+        grow(&mut self.seen, n, false);
+        let Some(a) = args.first() else { return Ok(()) };
+        let a = IntKind::read(a)?;
+        let mut ok = true;
+        IntKind::for_each(&a, |i, v| {
+            let g = groups[i] as usize;
+            match self.sums[g].checked_add(*v) {
+                Some(s) => self.sums[g] = s,
+                None => ok = false,
+            }
+            self.seen[g] = true;
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(overflow(&self.column))
+        }
+    }
+    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
+        let o = downcast::<Self>(other)?;
+        grow(&mut self.sums, n, 0);
+        grow(&mut self.seen, n, false);
+        for (g, (s, seen)) in o.sums.iter().zip(&o.seen).enumerate() {
+            let t = mapping[g] as usize;
+            self.sums[t] = self.sums[t]
+                .checked_add(*s)
+                .ok_or_else(|| overflow(&self.column))?;
+            self.seen[t] |= seen;
+        }
+        Ok(())
+    }
+    fn finish(mut self: Box<Self>, n: usize) -> Result<ArrayRef> {
+        grow(&mut self.sums, n, 0);
+        grow(&mut self.seen, n, false);
+        let a: Int64Array = (0..n)
+            .map(|g| self.seen[g].then_some(self.sums[g]))
+            .collect();
+        Ok(Arc::new(a))
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// Float sums.
+#[derive(Default)]
+pub(crate) struct FloatSumState {
+    sums: Vec<f64>,
+    seen: Vec<bool>,
+}
+
+impl AggState for FloatSumState {
+    fn update(&mut self, args: &[ArrayRef], groups: &[u32], n: usize, _: UpdateCtx) -> Result<()> {
+        grow(&mut self.sums, n, 0.0);
+        grow(&mut self.seen, n, false);
+        let Some(a) = args.first() else { return Ok(()) };
+        let a = FloatKind::read(a)?;
+        FloatKind::for_each(&a, |i, v| {
+            let g = groups[i] as usize;
+            self.sums[g] += v.0;
+            self.seen[g] = true;
+        });
+        Ok(())
+    }
+    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
+        let o = downcast::<Self>(other)?;
+        grow(&mut self.sums, n, 0.0);
+        grow(&mut self.seen, n, false);
+        for (g, (s, seen)) in o.sums.iter().zip(&o.seen).enumerate() {
+            let t = mapping[g] as usize;
+            self.sums[t] += s;
+            self.seen[t] |= seen;
+        }
+        Ok(())
+    }
+    fn finish(mut self: Box<Self>, n: usize) -> Result<ArrayRef> {
+        grow(&mut self.sums, n, 0.0);
+        grow(&mut self.seen, n, false);
+        let a: Float64Array = (0..n)
+            .map(|g| self.seen[g].then_some(self.sums[g]))
+            .collect();
+        Ok(Arc::new(a))
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::test_util::run_split;
+    use super::super::{UpdateCtx, new_state};
+    use crate::agg::AggFunc;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int64Type};
+    use arrow_array::{Array, ArrayRef, Float64Array, Int32Array, Int64Array};
+    use arrow_schema::DataType;
+    use std::sync::Arc;
+
+    #[test]
+    fn int_and_float_sums() {
+        let v: ArrayRef = Arc::new(Int32Array::from(vec![Some(1), None, Some(3), None]));
+        let out = run_split(&AggFunc::Sum("v".into()), vec![v], &[0, 0, 0, 1], 2);
+        let out = out.as_primitive::<Int64Type>();
+        assert_eq!(out.value(0), 4);
+        assert!(out.is_null(1));
+        let f: ArrayRef = Arc::new(Float64Array::from(vec![0.5, 1.5, f64::NAN]));
+        let out = run_split(&AggFunc::Sum("f".into()), vec![f], &[0, 0, 1], 2);
+        let out = out.as_primitive::<Float64Type>();
+        assert_eq!(out.value(0), 2.0);
+        assert!(out.value(1).is_nan());
+    }
+
+    #[test]
+    fn overflow_names_column() {
+        let v: ArrayRef = Arc::new(Int64Array::from(vec![i64::MAX, 1]));
+        let mut s = new_state(&AggFunc::Sum("big".into()), &[DataType::Int64]).unwrap();
+        let e = s
+            .update(&[v], &[0, 0], 1, UpdateCtx { row_base: 0 })
+            .unwrap_err();
+        assert!(e.to_string().contains("sum(big)"), "{e}");
+    }
+}

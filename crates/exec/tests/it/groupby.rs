@@ -1,0 +1,678 @@
+//! Group-by aggregation against a naive BTreeMap reference.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_cast::display::array_value_to_string;
+use arrow_schema::{DataType, Field, Schema};
+use parframe_common::Error;
+use parframe_core::{Table, col, table};
+use parframe_exec::Context;
+use parframe_exec::agg::*;
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn ctx(threads: usize, chunk_rows: usize) -> Context {
+    Context::builder()
+        .threads(threads)
+        .chunk_rows(chunk_rows)
+        .build()
+        .unwrap()
+}
+
+fn shared_ctx() -> &'static Context {
+    static C: OnceLock<Context> = OnceLock::new();
+    C.get_or_init(|| ctx(2, 1 << 20))
+}
+
+/// A reference value of an input cell.
+#[derive(Clone, Debug, PartialEq, PartialOrd)]
+enum V {
+    I(i64),
+    F(f64),
+}
+
+impl V {
+    fn f(&self) -> f64 {
+        match self {
+            V::I(i) => *i as f64,
+            V::F(f) => *f,
+        }
+    }
+}
+
+/// Reads row `i` of column `a` as a key string ("null" for nulls).
+fn key_str(a: &ArrayRef, i: usize) -> String {
+    if a.is_null(i) {
+        "null".into()
+    } else {
+        array_value_to_string(a, i).unwrap()
+    }
+}
+
+fn values(a: &ArrayRef) -> Vec<Option<V>> {
+    match a.data_type() {
+        DataType::Float64 => a
+            .as_primitive::<Float64Type>()
+            .iter()
+            .map(|v| v.map(V::F))
+            .collect(),
+        _ => {
+            let a = arrow_cast::cast(a, &DataType::Int64).unwrap();
+            a.as_primitive::<arrow_array::types::Int64Type>()
+                .iter()
+                .map(|v| v.map(V::I))
+                .collect()
+        }
+    }
+}
+
+/// The reference result of one aggregate over a group's values (in order).
+fn reference(func: &AggFunc, vals: &[Option<V>], other: &[Option<V>]) -> Option<f64> {
+    let nn: Vec<f64> = vals.iter().flatten().map(|v| v.f()).collect();
+    let n = nn.len() as f64;
+    let var = || {
+        (nn.len() > 1).then(|| {
+            let m = nn.iter().sum::<f64>() / n;
+            nn.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0)
+        })
+    };
+    let q = |q: f64| {
+        let mut s = nn.clone();
+        s.sort_by(|a, b| a.total_cmp(b));
+        (!s.is_empty()).then(|| {
+            let idx = q * (s.len() - 1) as f64;
+            let lo = idx.floor() as usize;
+            let hi = idx.ceil() as usize;
+            s[lo] + (s[hi] - s[lo]) * (idx - lo as f64)
+        })
+    };
+    match func {
+        AggFunc::CountRows => Some(vals.len() as f64),
+        AggFunc::Count(_) => Some(n),
+        AggFunc::Sum(_) => (!nn.is_empty()).then(|| nn.iter().sum()),
+        AggFunc::Mean(_) => (!nn.is_empty()).then(|| nn.iter().sum::<f64>() / n),
+        AggFunc::Min(_) => nn.iter().copied().reduce(f64::min),
+        AggFunc::Max(_) => nn.iter().copied().reduce(f64::max),
+        AggFunc::First(_) => nn.first().copied(),
+        AggFunc::Last(_) => nn.last().copied(),
+        AggFunc::Median(_) => q(0.5),
+        AggFunc::Quantile(_, p) => q(*p),
+        AggFunc::Var(_) => var(),
+        AggFunc::Std(_) => var().map(f64::sqrt),
+        AggFunc::NUnique(_) => {
+            let s: BTreeSet<u64> = nn.iter().map(|x| x.to_bits()).collect();
+            Some(s.len() as f64)
+        }
+        AggFunc::Corr(..) => {
+            let pairs: Vec<(f64, f64)> = vals
+                .iter()
+                .zip(other)
+                .filter_map(|(a, b)| Some((a.as_ref()?.f(), b.as_ref()?.f())))
+                .collect();
+            (pairs.len() > 1).then(|| {
+                let n = pairs.len() as f64;
+                let mx = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+                let my = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+                let sxy: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+                let sxx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
+                let syy: f64 = pairs.iter().map(|p| (p.1 - my).powi(2)).sum();
+                sxy / (sxx * syy).sqrt()
+            })
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn top_ref(vals: &[Option<V>], k: usize, top: bool) -> Option<Vec<f64>> {
+    let mut nn: Vec<f64> = vals.iter().flatten().map(|v| v.f()).collect();
+    nn.sort_by(|a, b| if top { b.total_cmp(a) } else { a.total_cmp(b) });
+    nn.truncate(k);
+    (!nn.is_empty()).then_some(nn)
+}
+
+fn close(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => {
+            (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-9 * (1.0 + x.abs().max(y.abs()))
+        }
+        _ => false,
+    }
+}
+
+/// Runs `funcs` grouped by `keys` and checks every value against the reference.
+fn check(c: &Context, t: &Table, keys: &[&str], funcs: &[AggFunc]) {
+    let aggs: Vec<AggExpr> = funcs
+        .iter()
+        .enumerate()
+        .map(|(i, f)| AggExpr::from(f.clone()).alias(format!("a{i}")))
+        .collect();
+    let out = c
+        .lazy(t.clone())
+        .group_by(keys.iter().map(|k| col(*k)))
+        .agg(aggs)
+        .unwrap()
+        .collect()
+        .unwrap();
+    let input = t.to_batch().unwrap();
+    // Reference groups.
+    let key_cols: Vec<ArrayRef> = keys.iter().map(|k| t.column(k).unwrap()).collect();
+    let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+    for i in 0..input.num_rows() {
+        let k: Vec<String> = key_cols.iter().map(|a| key_str(a, i)).collect();
+        groups.entry(k).or_default().push(i);
+    }
+    if keys.is_empty() && groups.is_empty() {
+        groups.insert(vec![], vec![]);
+    }
+    assert_eq!(out.num_rows(), groups.len(), "groups of {keys:?}");
+    let out_b = out.to_batch().unwrap();
+    let out_keys: Vec<ArrayRef> = keys.iter().map(|k| out.column(k).unwrap()).collect();
+    let mut seen = BTreeSet::new();
+    for r in 0..out_b.num_rows() {
+        let k: Vec<String> = out_keys.iter().map(|a| key_str(a, r)).collect();
+        let rows = groups
+            .get(&k)
+            .unwrap_or_else(|| panic!("unexpected group {k:?}"));
+        assert!(seen.insert(k.clone()), "group {k:?} twice");
+        for (i, f) in funcs.iter().enumerate() {
+            let cols = f.columns();
+            let col_vals = |name: &str| -> Vec<Option<V>> {
+                let all = values(&t.column(name).unwrap());
+                rows.iter().map(|&r| all[r].clone()).collect()
+            };
+            let vals = cols
+                .first()
+                .map(|c| col_vals(c))
+                .unwrap_or_else(|| vec![None; rows.len()]);
+            let got = out.column(&format!("a{i}")).unwrap();
+            match f {
+                AggFunc::TopK(_, k) | AggFunc::BottomK(_, k) => {
+                    let want = top_ref(&vals, *k, matches!(f, AggFunc::TopK(..)));
+                    let l = got.as_list::<i32>();
+                    let g = (!l.is_null(r)).then(|| {
+                        values(&l.value(r))
+                            .into_iter()
+                            .map(|v| v.unwrap().f())
+                            .collect::<Vec<_>>()
+                    });
+                    assert_eq!(g, want, "{f} of group {k:?}");
+                }
+                _ => {
+                    let other = cols.get(1).map(|c| col_vals(c)).unwrap_or_default();
+                    let want = reference(f, &vals, &other);
+                    let g = values(&got)[r].as_ref().map(V::f);
+                    assert!(
+                        close(g, want),
+                        "{f} of group {k:?}: got {g:?}, want {want:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn all_funcs(v: &str) -> Vec<AggFunc> {
+    vec![
+        AggFunc::CountRows,
+        AggFunc::Count(v.into()),
+        AggFunc::Sum(v.into()),
+        AggFunc::Mean(v.into()),
+        AggFunc::Min(v.into()),
+        AggFunc::Max(v.into()),
+        AggFunc::First(v.into()),
+        AggFunc::Last(v.into()),
+        AggFunc::Median(v.into()),
+        AggFunc::Quantile(v.into(), 0.3),
+        AggFunc::Var(v.into()),
+        AggFunc::Std(v.into()),
+        AggFunc::NUnique(v.into()),
+        AggFunc::TopK(v.into(), 2),
+        AggFunc::BottomK(v.into(), 3),
+        AggFunc::Corr(v.into(), "f".into()),
+    ]
+}
+
+type Row = (Option<i64>, Option<String>, Option<i64>, Option<f64>);
+
+fn make_table(rows: &[Row], chunk: usize) -> Table {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k1", DataType::Int32, true),
+        Field::new("k2", DataType::Utf8, true),
+        Field::new("v", DataType::Int64, true),
+        Field::new("f", DataType::Float64, true),
+    ]));
+    let chunks = rows
+        .chunks(chunk.max(1))
+        .map(|c| {
+            let k1: arrow_array::Int32Array = c.iter().map(|r| r.0.map(|x| x as i32)).collect();
+            let k2: StringArray = c.iter().map(|r| r.1.clone()).collect();
+            let v: Int64Array = c.iter().map(|r| r.2).collect();
+            let f: Float64Array = c.iter().map(|r| r.3).collect();
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(k1), Arc::new(k2), Arc::new(v), Arc::new(f)],
+            )
+            .unwrap()
+        })
+        .collect();
+    Table::try_new(schema, chunks).unwrap()
+}
+
+fn row_strategy() -> impl Strategy<Value = Row> {
+    (
+        proptest::option::weighted(0.9, 0i64..4),
+        proptest::option::weighted(
+            0.9,
+            prop::sample::select(vec!["a", "b", "cc"]).prop_map(String::from),
+        ),
+        proptest::option::weighted(0.8, -50i64..50),
+        proptest::option::weighted(0.8, -10.0f64..10.0),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn every_aggregate_matches_reference(rows in prop::collection::vec(row_strategy(), 0..120), chunk in 1usize..40) {
+        let t = make_table(&rows, chunk);
+        let c = ctx(2, chunk.max(1));
+        for keys in [vec!["k1"], vec!["k2"], vec!["k1", "k2"], vec![]] {
+            check(&c, &t, &keys, &all_funcs("v"));
+            check(&c, &t, &keys, &all_funcs("f"));
+        }
+    }
+}
+
+/// A small G1-like table (db-benchmark columns), local so the tests do not
+/// depend on the bench crate.
+fn g1_small(rows: usize, k: usize, seed: u64) -> Table {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let nk = (rows / k).max(1);
+    let mut s = |hi: usize, w: usize| -> Vec<String> {
+        (0..rows)
+            .map(|_| format!("id{:0w$}", rng.random_range(1..=hi), w = w))
+            .collect()
+    };
+    let id1 = s(k, 3);
+    let id2 = s(k, 3);
+    let id3 = s(nk, 10);
+    let mut i = |hi: i64| -> Vec<i64> { (0..rows).map(|_| rng.random_range(1..=hi)).collect() };
+    let id4 = i(k as i64);
+    let id5 = i(k as i64);
+    let id6 = i(nk as i64);
+    let v1 = i(5);
+    let v2 = i(15);
+    let v3: Vec<f64> = (0..rows)
+        .map(|_| (rng.random_range(0.0..100.0f64) * 1e6).round() / 1e6)
+        .collect();
+    table!(
+        "id1" => id1, "id2" => id2, "id3" => id3, "id4" => id4, "id5" => id5,
+        "id6" => id6, "v1" => v1, "v2" => v2, "v3" => v3
+    )
+    .unwrap()
+    .rechunk(97)
+    .unwrap()
+}
+
+#[test]
+fn db_benchmark_questions_match_reference() {
+    let t = g1_small(3000, 10, 7);
+    let c = ctx(2, 256);
+    let s = |x: &str| x.to_string();
+    // q1..q6, q8, q10 via the generic checker.
+    check(&c, &t, &["id1"], &[AggFunc::Sum(s("v1"))]);
+    check(&c, &t, &["id1", "id2"], &[AggFunc::Sum(s("v1"))]);
+    check(
+        &c,
+        &t,
+        &["id3"],
+        &[AggFunc::Sum(s("v1")), AggFunc::Mean(s("v3"))],
+    );
+    check(
+        &c,
+        &t,
+        &["id4"],
+        &[
+            AggFunc::Mean(s("v1")),
+            AggFunc::Mean(s("v2")),
+            AggFunc::Mean(s("v3")),
+        ],
+    );
+    check(
+        &c,
+        &t,
+        &["id6"],
+        &[
+            AggFunc::Sum(s("v1")),
+            AggFunc::Sum(s("v2")),
+            AggFunc::Sum(s("v3")),
+        ],
+    );
+    check(
+        &c,
+        &t,
+        &["id4", "id5"],
+        &[AggFunc::Median(s("v3")), AggFunc::Std(s("v3"))],
+    );
+    check(&c, &t, &["id6"], &[AggFunc::TopK(s("v3"), 2)]);
+    check(
+        &c,
+        &t,
+        &["id1", "id2", "id3", "id4", "id5", "id6"],
+        &[AggFunc::Sum(s("v3")), AggFunc::CountRows],
+    );
+    // q7: max(v1) - min(v2) by id3, and q9: corr(v1, v2)^2 by id2, id4.
+    let q7 = c
+        .lazy(t.clone())
+        .group_by([col("id3")])
+        .agg([
+            (max("v1") - min("v2")).alias("range_v1_v2"),
+            max("v1"),
+            min("v2").alias("mn"),
+        ])
+        .unwrap()
+        .collect()
+        .unwrap();
+    let r = values(&q7.column("range_v1_v2").unwrap());
+    let a = values(&q7.column("v1").unwrap());
+    let b = values(&q7.column("mn").unwrap());
+    for i in 0..q7.num_rows() {
+        assert_eq!(
+            r[i].as_ref().unwrap().f(),
+            a[i].as_ref().unwrap().f() - b[i].as_ref().unwrap().f()
+        );
+    }
+    check(
+        &c,
+        &t,
+        &["id3"],
+        &[AggFunc::Max(s("v1")), AggFunc::Min(s("v2"))],
+    );
+    let q9 = c
+        .lazy(t.clone())
+        .group_by([col("id2"), col("id4")])
+        .agg([
+            corr("v1", "v2").pow(2).alias("r2"),
+            corr("v1", "v2").alias("r"),
+        ])
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(
+        q9.schema().field_with_name("r2").unwrap().data_type(),
+        &DataType::Float64
+    );
+    let r2 = values(&q9.column("r2").unwrap());
+    let r = values(&q9.column("r").unwrap());
+    for i in 0..q9.num_rows() {
+        assert!(close(
+            r2[i].as_ref().map(V::f),
+            r[i].as_ref().map(|v| v.f().powi(2))
+        ));
+    }
+    check(&c, &t, &["id2", "id4"], &[AggFunc::Corr(s("v1"), s("v2"))]);
+}
+
+#[test]
+fn one_and_many_threads_agree() {
+    let t = g1_small(2000, 5, 1);
+    let run = |threads| {
+        ctx(threads, 100)
+            .lazy(t.clone())
+            .group_by([col("id1"), col("id4")])
+            .sorted(true)
+            .agg([
+                sum("v1"),
+                first("v3").alias("f"),
+                last("id3").alias("l"),
+                median("v3").alias("m"),
+            ])
+            .unwrap()
+            .collect()
+            .unwrap()
+            .to_batch()
+            .unwrap()
+    };
+    assert_eq!(run(1), run(2));
+}
+
+#[test]
+fn sorted_output_is_ordered_by_keys() {
+    let t =
+        table!("k" => vec![Some(3i64), None, Some(1), Some(2), Some(1)], "v" => [1i64, 2, 3, 4, 5])
+            .unwrap();
+    let out = shared_ctx()
+        .lazy(t)
+        .group_by([col("k")])
+        .sorted(true)
+        .agg([sum("v")])
+        .unwrap()
+        .collect()
+        .unwrap();
+    let k = out.column("k").unwrap();
+    let keys: Vec<String> = (0..k.len()).map(|i| key_str(&k, i)).collect();
+    assert_eq!(keys, vec!["null", "1", "2", "3"]);
+    let v = values(&out.column("v").unwrap());
+    assert_eq!(
+        v,
+        vec![Some(V::I(2)), Some(V::I(8)), Some(V::I(4)), Some(V::I(1))]
+    );
+}
+
+#[test]
+fn empty_input() {
+    let t = make_table(&[], 10);
+    let c = shared_ctx();
+    let out = c
+        .lazy(t.clone())
+        .group_by([col("k1")])
+        .agg([sum("v")])
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(out.num_rows(), 0);
+    assert_eq!(out.column_names(), vec!["k1", "v"]);
+    let out = c
+        .lazy(t)
+        .agg([count_rows(), sum("v"), mean("f").alias("m")])
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(out.num_rows(), 1);
+    assert_eq!(values(&out.column("count").unwrap()), vec![Some(V::I(0))]);
+    assert!(out.column("v").unwrap().is_null(0));
+    assert!(out.column("m").unwrap().is_null(0));
+}
+
+#[test]
+fn all_null_column_one_group_and_unique_rows() {
+    let rows: Vec<Row> = (0..50).map(|_| (Some(7), None, None, None)).collect();
+    let t = make_table(&rows, 7);
+    check(shared_ctx(), &t, &["k1"], &all_funcs("v"));
+    let rows: Vec<Row> = (0..60)
+        .map(|i| {
+            (
+                Some(i),
+                Some(format!("s{i}")),
+                Some(i * 3),
+                Some(i as f64 / 7.0),
+            )
+        })
+        .collect();
+    let t = make_table(&rows, 8);
+    check(shared_ctx(), &t, &["k1"], &all_funcs("v"));
+    check(shared_ctx(), &t, &["k2", "k1"], &all_funcs("f"));
+}
+
+#[test]
+fn nan_rule() {
+    let t = table!(
+        "k" => [1i64, 1, 1, 2, 2],
+        "f" => [f64::NAN, 1.0, 3.0, f64::NAN, f64::NAN]
+    )
+    .unwrap();
+    let out = shared_ctx()
+        .lazy(t)
+        .group_by([col("k")])
+        .sorted(true)
+        .agg([
+            min("f").alias("mn"),
+            max("f").alias("mx"),
+            sum("f").alias("s"),
+            median("f").alias("med"),
+            n_unique("f").alias("nu"),
+        ])
+        .unwrap()
+        .collect()
+        .unwrap();
+    let get = |c: &str| {
+        values(&out.column(c).unwrap())
+            .into_iter()
+            .map(|v| v.unwrap().f())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(get("mn")[0], 1.0);
+    assert_eq!(get("mx")[0], 3.0);
+    assert!(get("mn")[1].is_nan() && get("mx")[1].is_nan());
+    assert!(get("s")[0].is_nan());
+    assert_eq!(get("med")[0], 3.0); // NaN ranks above numbers: [1, 3, NaN]
+    assert_eq!(get("nu"), vec![3.0, 1.0]);
+}
+
+#[test]
+fn sum_overflow_is_an_error_naming_the_column() {
+    let t = table!("k" => [1i64, 1], "big" => [i64::MAX, 1]).unwrap();
+    let e = shared_ctx()
+        .lazy(t)
+        .group_by([col("k")])
+        .agg([sum("big")])
+        .unwrap()
+        .collect()
+        .unwrap_err();
+    assert!(e.to_string().contains("sum(big)"), "{e}");
+}
+
+#[test]
+fn type_errors_at_plan_time() {
+    let t = table!("s" => ["a", "b"], "v" => [1i64, 2]).unwrap();
+    let lf = shared_ctx().lazy(t);
+    let e = lf.group_by([col("v")]).agg([mean("s")]).unwrap_err();
+    assert!(matches!(e, Error::TypeMismatch { .. }), "{e}");
+    assert!(
+        e.to_string().contains("mean(s)") && e.to_string().contains("Utf8"),
+        "{e}"
+    );
+    let e = lf.agg([sum("s") - sum("v")]).unwrap_err();
+    assert!(e.to_string().contains("sum(s)"), "{e}");
+    let e = lf.agg([sum("v"), max("v")]).unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+    assert!(matches!(
+        lf.agg([sum("nope")]).unwrap_err(),
+        Error::ColumnNotFound { .. }
+    ));
+}
+
+#[test]
+fn unique_distinct_explain_and_pushdown() {
+    let t =
+        table!("a" => [1i64, 1, 2, 2], "b" => ["x", "x", "y", "z"], "c" => [0.5, 0.5, 1.0, 2.0])
+            .unwrap();
+    let lf = shared_ctx().lazy(t);
+    assert_eq!(lf.unique("a").unwrap().collect().unwrap().num_rows(), 2);
+    assert_eq!(lf.distinct().unwrap().collect().unwrap().num_rows(), 3);
+    let g = lf
+        .group_by([col("a")])
+        .agg([sum("c").alias("total"), count_rows(), n_unique("b")])
+        .unwrap();
+    let e = g.explain();
+    assert!(
+        e.starts_with("Aggregate keys=[a] aggs=[sum(c) AS total, count(), n_unique(b)]"),
+        "{e}"
+    );
+    // Aggregate output feeds a further pipeline.
+    let out = g
+        .filter(col("total").gt(parframe_core::lit(1.0)))
+        .unwrap()
+        .select([col("a"), col("b")])
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(out.num_rows(), 1);
+    assert_eq!(values(&out.column("b").unwrap()), vec![Some(V::I(2))]);
+    // Expression keys.
+    let out = lf
+        .group_by([(col("a") * parframe_core::lit(10i64)).alias("a10")])
+        .sorted(true)
+        .agg([count_rows()])
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(
+        values(&out.column("a10").unwrap()),
+        vec![Some(V::I(10)), Some(V::I(20))]
+    );
+}
+
+#[test]
+fn key_types_string_flavours_dates_and_bools() {
+    use arrow_array::{BooleanArray, Date32Array, LargeStringArray, StringViewArray};
+    let cols: Vec<(String, ArrayRef)> = vec![
+        (
+            "ls".into(),
+            Arc::new(LargeStringArray::from(vec![
+                Some("a"),
+                None,
+                Some("a"),
+                Some("b"),
+            ])),
+        ),
+        (
+            "sv".into(),
+            Arc::new(StringViewArray::from(vec![
+                Some("x"),
+                None,
+                Some("x"),
+                Some("x"),
+            ])),
+        ),
+        (
+            "d".into(),
+            Arc::new(Date32Array::from(vec![Some(1), Some(1), None, Some(1)])),
+        ),
+        (
+            "b".into(),
+            Arc::new(BooleanArray::from(vec![
+                Some(true),
+                None,
+                Some(true),
+                Some(false),
+            ])),
+        ),
+        ("v".into(), Arc::new(Int64Array::from(vec![1, 2, 3, 4]))),
+    ];
+    let t = Table::from_columns(cols).unwrap();
+    check(shared_ctx(), &t, &["ls"], &[AggFunc::Sum("v".into())]);
+    check(shared_ctx(), &t, &["sv"], &[AggFunc::Sum("v".into())]);
+    check(
+        shared_ctx(),
+        &t,
+        &["d"],
+        &[AggFunc::Sum("v".into()), AggFunc::Max("d".into())],
+    );
+    check(shared_ctx(), &t, &["b", "ls"], &[AggFunc::Sum("v".into())]);
+    let out = shared_ctx()
+        .lazy(t)
+        .group_by([col("d")])
+        .agg([max("ls")])
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(out.schema().field(0).data_type(), &DataType::Date32);
+    assert_eq!(out.schema().field(1).data_type(), &DataType::LargeUtf8);
+}
