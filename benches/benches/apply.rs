@@ -76,7 +76,7 @@ mod polars_side {
                 Column::new((*n).into(), a.values().to_vec())
             })
             .collect();
-        DataFrame::new(cols).unwrap()
+        DataFrame::new(t.num_rows(), cols).unwrap()
     }
 
     pub fn haversine(df: &DataFrame) -> DataFrame {

@@ -2,11 +2,11 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use parframe_common::{ByteSize, Error, Result, format_bytes};
-use parframe_spill::MemoryPool;
+use parframe_spill::{MemoryPool, SpillDir, SpillStats};
 
 /// Default rows per chunk: large enough that per-chunk overhead vanishes,
 /// small enough that a chunk of a few columns sits in L2/L3 while a
@@ -147,6 +147,7 @@ impl ContextBuilder {
                 memory: MemoryPool::new(memory_limit),
                 progress: self.progress,
                 cancelled: AtomicBool::new(false),
+                spill: Mutex::new(None),
             }),
         })
     }
@@ -175,6 +176,9 @@ struct ContextInner {
     memory: MemoryPool,
     progress: Option<ProgressCallback>,
     cancelled: AtomicBool,
+    /// Made on first use, under `config.spill_dir`; removed (with any file
+    /// left in it) when the context's last clone drops.
+    spill: Mutex<Option<SpillDir>>,
 }
 
 impl fmt::Debug for Context {
@@ -210,6 +214,49 @@ impl Context {
         &self.inner.memory
     }
 
+    /// The context's spill directory, made on first use inside
+    /// [`Config::spill_dir`] (`parframe-spill-<pid>-<n>`) and removed with
+    /// everything in it when the context (its last clone) drops.
+    ///
+    /// Fails with [`Error::Io`] naming the directory when it cannot be made.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let ctx = parframe_exec::Context::builder().spill_dir(dir.path()).build()?;
+    /// let spill = ctx.spill_dir()?;
+    /// assert!(spill.path().starts_with(dir.path()));
+    /// assert_eq!(ctx.spill_stats().files, 0);
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn spill_dir(&self) -> Result<SpillDir> {
+        let mut guard = self.inner.spill.lock().map_err(|_| {
+            Error::InvalidArgument("internal: spill directory lock poisoned".into())
+        })?;
+        if let Some(d) = &*guard {
+            return Ok(d.clone());
+        }
+        let d = SpillDir::new_in(&self.inner.config.spill_dir)?;
+        *guard = Some(d.clone());
+        Ok(d)
+    }
+
+    /// What the jobs of this context spilled so far, in total: spill files
+    /// written, their bytes and rows (including files since removed). Zero
+    /// when nothing spilled.
+    pub fn spill_stats(&self) -> SpillStats {
+        self.spill_if_made().map(|d| d.stats()).unwrap_or_default()
+    }
+
+    /// The spill files of this context currently on disk (zero once every
+    /// job has finished or its stream was dropped).
+    pub fn spill_live(&self) -> SpillStats {
+        self.spill_if_made().map(|d| d.live()).unwrap_or_default()
+    }
+
+    fn spill_if_made(&self) -> Option<SpillDir> {
+        self.inner.spill.lock().ok().and_then(|g| g.clone())
+    }
+
     /// Runs `f` on this context's thread pool (rayon calls inside `f` use it).
     pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         self.inner.pool.install(f)
@@ -237,6 +284,49 @@ impl Context {
     pub(crate) fn report(&self, p: &Progress) {
         if let Some(cb) = &self.inner.progress {
             cb(p);
+        }
+    }
+}
+
+/// Statistics of one job (a `collect`, `stream` or `sink` of a plan): what
+/// its operators spilled and the most memory one of them reserved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobStats {
+    /// Spill files written by the job's operators: files, bytes, rows.
+    pub spilled: SpillStats,
+    /// The largest reservation one operator of the job held at once, in
+    /// bytes (the pool's [`MemoryPool::peak`] covers all jobs together).
+    pub peak_reserved: u64,
+}
+
+/// The counters behind [`JobStats`], shared by the operators of a job.
+#[derive(Debug, Default)]
+pub(crate) struct JobMetrics {
+    files: AtomicU64,
+    bytes: AtomicU64,
+    rows: AtomicU64,
+    peak: AtomicU64,
+}
+
+impl JobMetrics {
+    pub(crate) fn add_spill(&self, s: SpillStats) {
+        self.files.fetch_add(s.files, Ordering::Relaxed);
+        self.bytes.fetch_add(s.bytes, Ordering::Relaxed);
+        self.rows.fetch_add(s.rows, Ordering::Relaxed);
+    }
+
+    pub(crate) fn note_reserved(&self, bytes: u64) {
+        self.peak.fetch_max(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn stats(&self) -> JobStats {
+        JobStats {
+            spilled: SpillStats {
+                files: self.files.load(Ordering::Relaxed),
+                bytes: self.bytes.load(Ordering::Relaxed),
+                rows: self.rows.load(Ordering::Relaxed),
+            },
+            peak_reserved: self.peak.load(Ordering::Relaxed),
         }
     }
 }

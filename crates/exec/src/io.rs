@@ -13,11 +13,17 @@ use parframe_io::{
 };
 
 use crate::physical;
-use crate::{Context, LazyFrame};
+use crate::{Context, JobStats, LazyFrame};
 
 impl LazyFrame {
     /// Runs the plan on the context's pool and gathers the result.
     pub fn collect(&self) -> Result<Table> {
+        physical::collect(&self.ctx, &self.plan).map(|(t, _)| t)
+    }
+
+    /// [`LazyFrame::collect`], also returning the job's statistics (what
+    /// it spilled, the largest reservation an operator held).
+    pub fn collect_with_stats(&self) -> Result<(Table, JobStats)> {
         physical::collect(&self.ctx, &self.plan)
     }
 

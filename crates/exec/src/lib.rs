@@ -24,10 +24,13 @@ mod context;
 mod io;
 mod physical;
 mod plan;
+mod sort;
 
 pub use context::{
-    Config, Context, ContextBuilder, DEFAULT_CHUNK_ROWS, Progress, ProgressCallback,
+    Config, Context, ContextBuilder, DEFAULT_CHUNK_ROWS, JobStats, Progress, ProgressCallback,
     available_memory,
 };
+pub use parframe_spill::SpillStats;
 pub use physical::BatchStream;
 pub use plan::{GroupBy, IntoColumnNames, LazyFrame};
+pub use sort::SortKey;

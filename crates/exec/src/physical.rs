@@ -22,8 +22,10 @@ use rayon::prelude::*;
 
 use crate::agg::{AggExpr, AggFunc};
 use crate::aggregate::run::{Aggregator, Partial};
+use crate::context::JobMetrics;
 use crate::plan::{BatchUdf, Plan, RowUdf, panic_text};
-use crate::{Context, Progress};
+use crate::sort::{SortedStream, run_sort};
+use crate::{Context, JobStats, Progress};
 
 /// A per-chunk operator of a pipeline.
 enum Op {
@@ -163,6 +165,8 @@ enum Input {
     /// Morsels of an in-memory table.
     Morsels(VecDeque<RecordBatch>),
     Upstream(Box<BatchStream>),
+    /// The output of a sort (its merge runs as this is pulled).
+    Sorted(Box<SortedStream>),
 }
 
 enum Unit {
@@ -179,6 +183,8 @@ struct Pipeline {
 /// A stream of result chunks, in order. Pulling drives execution.
 pub struct BatchStream {
     ctx: Context,
+    /// Statistics shared by every operator of the job.
+    job: Arc<JobMetrics>,
     pipeline: Pipeline,
     ready: VecDeque<RecordBatch>,
     /// Rows that entered each operator so far, to turn chunk-local row
@@ -204,6 +210,13 @@ impl BatchStream {
         self.schema.clone()
     }
 
+    /// Statistics of the job so far: what its operators spilled and the
+    /// largest reservation one of them held. Complete once the stream is
+    /// exhausted.
+    pub fn stats(&self) -> JobStats {
+        self.job.stats()
+    }
+
     fn window(&self) -> usize {
         self.ctx.config().threads * 4
     }
@@ -222,6 +235,14 @@ impl BatchStream {
                 while units.len() < w {
                     match q.pop_front() {
                         Some(b) => units.push(Unit::Batch(b)),
+                        None => break,
+                    }
+                }
+            }
+            Input::Sorted(s) => {
+                while units.len() < w {
+                    match s.next() {
+                        Some(b) => units.push(Unit::Batch(b?)),
                         None => break,
                     }
                 }
@@ -551,7 +572,12 @@ impl Iterator for BatchStream {
 
 /// Builds the pipelines of `plan`, producing only the columns in `needed`
 /// (`None`: all).
-fn build(ctx: &Context, plan: &Plan, needed: Option<Vec<String>>) -> Result<Pipeline> {
+fn build(
+    ctx: &Context,
+    job: &Arc<JobMetrics>,
+    plan: &Plan,
+    needed: Option<Vec<String>>,
+) -> Result<Pipeline> {
     let from_input = plan.columns_needed_from_input(needed.clone());
     let mut p = match plan {
         Plan::Scan { source, schema } => {
@@ -615,15 +641,15 @@ fn build(ctx: &Context, plan: &Plan, needed: Option<Vec<String>>) -> Result<Pipe
             schema,
             ..
         } => {
-            let mut p = build(ctx, input, from_input)?;
+            let mut p = build(ctx, job, input, from_input)?;
             if p.limit.is_some() {
                 p = Pipeline {
-                    input: Input::Upstream(Box::new(stream_of(ctx, p, input.schema()))),
+                    input: Input::Upstream(Box::new(stream_of(ctx, job, p, input.schema()))),
                     ops: Vec::new(),
                     limit: None,
                 };
             }
-            let stream = stream_of(ctx, p, input.schema());
+            let stream = stream_of(ctx, job, p, input.schema());
             let mut batch = run_aggregate(ctx, stream, aggregator, aggs, leaves, *sorted, schema)?;
             if let Some(cols) = &needed {
                 let idx: Vec<usize> = (0..schema.fields().len())
@@ -645,8 +671,32 @@ fn build(ctx: &Context, plan: &Plan, needed: Option<Vec<String>>) -> Result<Pipe
                 limit: None,
             });
         }
+        Plan::Sort { input, keys, limit } => {
+            let p = build(ctx, job, input, from_input)?;
+            let stream = stream_of(ctx, job, p, input.schema());
+            let sorted = run_sort(ctx, job, stream, keys, *limit, needed.as_deref())?;
+            return Ok(Pipeline {
+                input: Input::Sorted(Box::new(sorted)),
+                ops: Vec::new(),
+                limit: None,
+            });
+        }
         Plan::Limit { input, n } => {
-            let mut p = build(ctx, input, from_input)?;
+            if let Plan::Sort {
+                input: sorted,
+                keys,
+                limit,
+            } = &**input
+            {
+                // sort + limit = top_k: no full sort.
+                let top = Plan::Sort {
+                    input: Arc::clone(sorted),
+                    keys: keys.clone(),
+                    limit: Some(limit.map_or(*n, |m| m.min(*n))),
+                };
+                return build(ctx, job, &top, needed);
+            }
+            let mut p = build(ctx, job, input, from_input)?;
             p.limit = Some(p.limit.map_or(*n, |m| m.min(*n)));
             return Ok(p);
         }
@@ -654,13 +704,13 @@ fn build(ctx: &Context, plan: &Plan, needed: Option<Vec<String>>) -> Result<Pipe
             let input = plan
                 .input()
                 .ok_or_else(|| Error::InvalidArgument("plan node without input".into()))?;
-            build(ctx, input, from_input)?
+            build(ctx, job, input, from_input)?
         }
     };
     if p.limit.is_some() {
         let schema = input_schema(plan);
         p = Pipeline {
-            input: Input::Upstream(Box::new(stream_of(ctx, p, schema))),
+            input: Input::Upstream(Box::new(stream_of(ctx, job, p, schema))),
             ops: Vec::new(),
             limit: None,
         };
@@ -710,7 +760,11 @@ fn build(ctx: &Context, plan: &Plan, needed: Option<Vec<String>>) -> Result<Pipe
             udf: udf.clone(),
             schema: schema.clone(),
         }),
-        Plan::Scan { .. } | Plan::Table(_) | Plan::Limit { .. } | Plan::Aggregate { .. } => None,
+        Plan::Scan { .. }
+        | Plan::Table(_)
+        | Plan::Limit { .. }
+        | Plan::Aggregate { .. }
+        | Plan::Sort { .. } => None,
     };
     if let Some(op) = op {
         p.ops.push(op);
@@ -722,10 +776,16 @@ fn input_schema(plan: &Plan) -> SchemaRef {
     plan.input().map_or_else(|| plan.schema(), |i| i.schema())
 }
 
-fn stream_of(ctx: &Context, pipeline: Pipeline, schema: SchemaRef) -> BatchStream {
+fn stream_of(
+    ctx: &Context,
+    job: &Arc<JobMetrics>,
+    pipeline: Pipeline,
+    schema: SchemaRef,
+) -> BatchStream {
     let n = pipeline.ops.len();
     BatchStream {
         ctx: ctx.clone(),
+        job: Arc::clone(job),
         pipeline,
         ready: VecDeque::new(),
         op_rows: vec![0; n],
@@ -741,17 +801,18 @@ fn stream_of(ctx: &Context, pipeline: Pipeline, schema: SchemaRef) -> BatchStrea
 /// stream is pulled.
 pub(crate) fn execute(ctx: &Context, plan: &Plan) -> Result<BatchStream> {
     ctx.check_cancelled()?;
-    let p = build(ctx, plan, None)?;
-    Ok(stream_of(ctx, p, plan.schema()))
+    let job = Arc::new(JobMetrics::default());
+    let p = build(ctx, &job, plan, None)?;
+    Ok(stream_of(ctx, &job, p, plan.schema()))
 }
 
 /// Runs the stream to the end, reserving memory for what it holds.
-pub(crate) fn collect(ctx: &Context, plan: &Plan) -> Result<Table> {
+pub(crate) fn collect(ctx: &Context, plan: &Plan) -> Result<(Table, JobStats)> {
     let schema = plan.schema();
-    let stream = execute(ctx, plan)?;
+    let mut stream = execute(ctx, plan)?;
     let mut reservation = ctx.memory_pool().reservation("collect");
     let mut chunks = Vec::new();
-    for b in stream {
+    for b in stream.by_ref() {
         let b = b?;
         reservation
             .try_grow(b.get_array_memory_size() as u64)
@@ -763,5 +824,6 @@ pub(crate) fn collect(ctx: &Context, plan: &Plan) -> Result<Table> {
             })?;
         chunks.push(b);
     }
-    Table::try_new(schema, chunks)
+    stream.job.note_reserved(reservation.size());
+    Ok((Table::try_new(schema, chunks)?, stream.stats()))
 }

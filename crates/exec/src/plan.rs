@@ -15,6 +15,7 @@ use parframe_core::{ChunkSource, Expr, Table, col};
 use crate::Context;
 use crate::agg::{AggExpr, AggFunc, is_key_type};
 use crate::aggregate::run::Aggregator;
+use crate::sort::{SortKey, check_keys, describe_keys};
 
 /// A node of a logical plan. Every node knows its output schema, computed
 /// (and type-checked) when the node is built.
@@ -63,6 +64,13 @@ pub(crate) enum Plan {
         sorted: bool,
         schema: SchemaRef,
     },
+    /// Sort (a pipeline breaker), keeping only the first `limit` rows when
+    /// given (`top_k`). The output schema is the input's.
+    Sort {
+        input: Arc<Plan>,
+        keys: Vec<SortKey>,
+        limit: Option<usize>,
+    },
 }
 
 /// The closure behind `map_batches`.
@@ -78,7 +86,9 @@ impl Plan {
             | Plan::MapBatches { schema, .. }
             | Plan::Aggregate { schema, .. } => schema.clone(),
             Plan::Table(t) => t.schema().clone(),
-            Plan::Filter { input, .. } | Plan::Limit { input, .. } => input.schema(),
+            Plan::Filter { input, .. } | Plan::Limit { input, .. } | Plan::Sort { input, .. } => {
+                input.schema()
+            }
         }
     }
 
@@ -112,6 +122,14 @@ impl Plan {
                     .join(", "),
                 if *sorted { " sorted" } else { "" }
             ),
+            Plan::Sort {
+                keys, limit: None, ..
+            } => format!("Sort [{}]", describe_keys(keys)),
+            Plan::Sort {
+                keys,
+                limit: Some(k),
+                ..
+            } => format!("TopK {k} [{}]", describe_keys(keys)),
         }
     }
 
@@ -124,7 +142,8 @@ impl Plan {
             | Plan::Apply { input, .. }
             | Plan::MapBatches { input, .. }
             | Plan::Limit { input, .. }
-            | Plan::Aggregate { input, .. } => Some(input),
+            | Plan::Aggregate { input, .. }
+            | Plan::Sort { input, .. } => Some(input),
         }
     }
 
@@ -167,6 +186,11 @@ impl Plan {
                 let needed = needed?;
                 needed.iter().for_each(|c| add(c));
                 predicate.columns().iter().for_each(|c| add(c));
+            }
+            Plan::Sort { keys, .. } => {
+                let needed = needed?;
+                needed.iter().for_each(|c| add(c));
+                keys.iter().for_each(|k| add(&k.column));
             }
             Plan::Limit { .. } => return needed,
             Plan::WithColumns { exprs, .. } => {
@@ -482,6 +506,63 @@ impl LazyFrame {
             input: self.plan.clone(),
             n,
         })
+    }
+
+    /// Sorts by one or many columns, stably (rows with equal keys keep their
+    /// input order). Keys may be of any type Arrow can order (numbers,
+    /// strings, binary, booleans, dates and times, decimals, ...), each
+    /// ascending or descending with nulls first or last.
+    ///
+    /// Chunks are sorted in parallel and k-way merged. When the data does
+    /// not fit the context's memory limit, sorted runs are spilled to Arrow
+    /// IPC files in the context's spill directory and merged back through
+    /// memory maps; the output then streams as it is pulled (through
+    /// [`LazyFrame::stream`] or a `sink_*`).
+    ///
+    /// An unknown column is [`Error::ColumnNotFound`] at once; a key type
+    /// that cannot be ordered is [`Error::TypeMismatch`].
+    ///
+    /// ```
+    /// use parframe_core::table;
+    /// use parframe_exec::{Context, SortKey};
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = table!("k" => [2i64, 1, 2, 1], "v" => ["a", "b", "c", "d"])?;
+    /// let out = ctx.lazy(t).sort([SortKey::desc("k"), SortKey::asc("v")])?.collect()?;
+    /// let v = out.select(&["v"])?;
+    /// assert_eq!(v.num_rows(), 4);
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn sort(&self, keys: impl IntoIterator<Item = SortKey>) -> Result<LazyFrame> {
+        self.sort_limit(keys.into_iter().collect(), None)
+    }
+
+    /// The first `k` rows in the order of `keys`, as [`LazyFrame::sort`]
+    /// then [`LazyFrame::limit`] would give them (ties in input order), but
+    /// without a full sort: each chunk keeps only its `k` first rows and
+    /// memory stays `O(k)` per chunk.
+    ///
+    /// ```
+    /// use parframe_core::table;
+    /// use parframe_exec::{Context, SortKey};
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = table!("x" => [5i64, 3, 9, 1, 7])?;
+    /// let out = ctx.lazy(t).top_k([SortKey::desc("x")], 2)?.collect()?;
+    /// assert_eq!(out.num_rows(), 2);
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn top_k(&self, keys: impl IntoIterator<Item = SortKey>, k: usize) -> Result<LazyFrame> {
+        self.sort_limit(keys.into_iter().collect(), Some(k))
+    }
+
+    fn sort_limit(&self, keys: Vec<SortKey>, limit: Option<usize>) -> Result<LazyFrame> {
+        check_keys(&self.plan.schema(), &keys)?;
+        Ok(self.then(Plan::Sort {
+            input: self.plan.clone(),
+            keys,
+            limit,
+        }))
     }
 
     /// The first `n` rows (alias of [`LazyFrame::limit`]).

@@ -44,6 +44,11 @@
 //! plans, execution).
 #![deny(missing_docs)]
 
+pub mod datasets;
+
+#[cfg(feature = "polars")]
+pub mod polars;
+
 pub use parframe_common::{ByteSize, Error, Result, format_bytes, parse_byte_size};
 pub use parframe_core::expr::{BinaryOp, StringFunc};
 pub use parframe_core::row::{self, RowOptions};
@@ -51,15 +56,16 @@ pub use parframe_core::{
     ChunkIter, ChunkSink, ChunkSource, Expr, IntoArray, RowFn, ScalarValue, Table, arrow, col, lit,
     table,
 };
-pub use parframe_exec::GroupBy;
 pub use parframe_exec::agg::{self, AggExpr, AggFunc};
 pub use parframe_exec::{
-    BatchStream, Config, Context, ContextBuilder, IntoColumnNames, LazyFrame, Progress,
+    BatchStream, Config, Context, ContextBuilder, IntoColumnNames, JobStats, LazyFrame, Progress,
+    SpillStats,
 };
+pub use parframe_exec::{GroupBy, SortKey};
 pub use parframe_io::{
     CsvOptions, CsvSink, CsvSource, CsvWriteOptions, IpcSink, IpcSource, IpcWriteOptions,
     MultiSource, ParquetCompression, ParquetSink, ParquetSource, ParquetWriteOptions, open_source,
-    write_csv, write_ipc, write_parquet,
+    open_sources, write_csv, write_ipc, write_parquet,
 };
 pub use parframe_spill::{MemoryPool, Reservation};
 

@@ -4,3 +4,4 @@
 mod apply;
 mod groupby;
 mod plan;
+mod sort;

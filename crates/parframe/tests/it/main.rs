@@ -2,5 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod errors;
+#[cfg(feature = "polars")]
+mod polars;
 mod props;
 mod streaming;

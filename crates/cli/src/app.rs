@@ -1,0 +1,643 @@
+//! The command line: arguments, commands, exit codes.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use parframe::agg::{count_rows, mean, sum};
+use parframe::datasets::{G1, g1_name};
+use parframe::{
+    ByteSize, ChunkSink, Context, CsvSink, CsvWriteOptions, IpcSink, IpcWriteOptions, LazyFrame,
+    ParquetSink, ParquetWriteOptions, RowOptions, col, format_bytes,
+};
+
+use crate::output::{Format, HeadTail, OutputSpec, UsageError, write_result};
+use crate::progress::{ProgressUi, group_digits};
+use crate::sql::{OrderKey, SqlPlanner, open_path, sort_frame};
+
+/// Parallel, memory-bounded dataframes on Apache Arrow: SQL over CSV,
+/// Parquet and Arrow IPC files.
+#[derive(Parser, Debug)]
+#[command(name = "parframe", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Worker threads (default: all cores).
+    #[arg(long, global = true, value_name = "N", value_parser = parse_threads)]
+    pub threads: Option<usize>,
+    /// Memory limit: 512MiB, 4GB, 70% (of RAM; default 70%).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_memory)]
+    pub memory_limit: Option<String>,
+    /// Directory for spill files (default: the OS temp dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
+    /// Print the plan and timings to stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// No progress bar and no messages on stderr (errors still print).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a SQL query over files: parframe sql "SELECT id1, sum(v1) FROM 'x.parquet' GROUP BY id1"
+    Sql(SqlArgs),
+    /// Print the schema of a file.
+    Schema {
+        /// A .csv, .tsv, .parquet or .arrow/.ipc file (or a glob pattern).
+        file: String,
+    },
+    /// Print the first rows of a file.
+    Head {
+        /// A .csv, .tsv, .parquet or .arrow/.ipc file (or a glob pattern).
+        file: String,
+        /// Number of rows.
+        #[arg(short, default_value_t = 10)]
+        n: usize,
+        /// Output options.
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Count the rows of a file (reading it in parallel).
+    Count {
+        /// A .csv, .tsv, .parquet or .arrow/.ipc file (or a glob pattern).
+        file: String,
+    },
+    /// Generate a benchmark dataset.
+    Gen {
+        /// The dataset.
+        #[command(subcommand)]
+        dataset: GenDataset,
+    },
+    /// Generate the db-benchmark group-by table (if absent) and run group-bys,
+    /// a sort and a row-level apply on it, with timings and memory figures.
+    Demo(DemoArgs),
+}
+
+/// Where results go.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Output format (default: from --output's extension, else a table).
+    #[arg(short, long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the result to this file (streamed) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Rows shown by the table format (the first and last halves).
+    #[arg(long, default_value_t = 40, value_name = "N")]
+    pub max_rows: usize,
+}
+
+/// `parframe sql`.
+#[derive(Args, Debug)]
+pub struct SqlArgs {
+    /// The query (`-` reads it from stdin).
+    pub query: String,
+    /// A table name for a file: --table trips=data/trips.parquet (repeatable).
+    #[arg(long = "table", value_name = "NAME=PATH", value_parser = parse_table)]
+    pub tables: Vec<(String, String)>,
+    /// Output options.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Datasets of `parframe gen`.
+#[derive(Subcommand, Debug)]
+pub enum GenDataset {
+    /// The h2o.ai db-benchmark group-by table G1_<rows>_<k>_<nas>_0.
+    Groupby(GenArgs),
+}
+
+/// `parframe gen groupby`.
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    /// Rows: 1e7, 10000000, 1_000_000.
+    #[arg(long, default_value = "1e7", value_parser = parse_count)]
+    pub rows: usize,
+    /// Groups of the small keys (id1, id2, id4, id5).
+    #[arg(long, default_value = "100", value_parser = parse_count)]
+    pub k: usize,
+    /// Percent of null values (0-100).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub nas: u32,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output directory (created if needed); the file is named G1_1e7_1e2_0_0.<ext>.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = GenFormat::Parquet)]
+    pub format: GenFormat,
+}
+
+/// Formats `gen` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenFormat {
+    /// Parquet (zstd).
+    Parquet,
+    /// CSV with a header.
+    Csv,
+    /// Arrow IPC file.
+    #[value(alias = "arrow")]
+    Ipc,
+}
+
+impl GenFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            GenFormat::Parquet => "parquet",
+            GenFormat::Csv => "csv",
+            GenFormat::Ipc => "arrow",
+        }
+    }
+}
+
+/// `parframe demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Rows of the generated table.
+    #[arg(long, default_value = "1e7", value_parser = parse_count)]
+    pub rows: usize,
+    /// Groups of the small keys.
+    #[arg(long, default_value = "100", value_parser = parse_count)]
+    pub k: usize,
+    /// Where the data goes (default: datasets/generated/ of the parframe
+    /// repository when run inside it, else a folder in the OS temp dir).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("expected a number of threads >= 1, got '{s}'")),
+    }
+}
+
+fn parse_memory(s: &str) -> Result<String, String> {
+    ByteSize::parse(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_table(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, path)) if !name.trim().is_empty() && !path.trim().is_empty() => {
+            Ok((name.trim().to_string(), path.trim().to_string()))
+        }
+        _ => Err(format!("expected NAME=PATH, got '{s}'")),
+    }
+}
+
+/// `1e7`, `10000000`, `1_000_000`.
+fn parse_count(s: &str) -> Result<usize, String> {
+    let t = s.trim().replace('_', "");
+    if let Ok(n) = t.parse::<usize>() {
+        return Ok(n);
+    }
+    match t.parse::<f64>() {
+        Ok(f) if f >= 0.0 && f.fract() == 0.0 && f < 1e15 => Ok(f as usize),
+        _ => Err(format!(
+            "expected a count such as 1e7 or 1000000, got '{s}'"
+        )),
+    }
+}
+
+/// Runs the command line; the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let usage = e.downcast_ref::<UsageError>().is_some();
+            eprintln!("error: {e:#}");
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+/// What every command shares: the context, the progress bar, verbosity.
+struct Env {
+    ctx: Context,
+    progress: Arc<ProgressUi>,
+    verbose: bool,
+    quiet: bool,
+}
+
+impl Env {
+    /// The environment of `cli`; `default_memory` is the memory limit in
+    /// bytes when `--memory-limit` is not given (`None`: the library's).
+    fn new(cli: &Cli, default_memory: Option<u64>) -> anyhow::Result<Env> {
+        let progress = ProgressUi::new(!cli.quiet && std::io::stderr().is_terminal());
+        let mut b = Context::builder();
+        if let Some(t) = cli.threads {
+            b = b.threads(t);
+        }
+        match (&cli.memory_limit, default_memory) {
+            (Some(m), _) => b = b.memory_limit_str(m)?,
+            (None, Some(bytes)) => b = b.memory_limit(bytes),
+            (None, None) => {}
+        }
+        if let Some(d) = &cli.spill_dir {
+            if !d.is_dir() {
+                return Err(UsageError(format!(
+                    "--spill-dir '{}' is not a directory",
+                    d.display()
+                ))
+                .into());
+            }
+            b = b.spill_dir(d);
+        }
+        let p = progress.clone();
+        b = b.on_progress(move |x| p.update(x));
+        Ok(Env {
+            ctx: b.build()?,
+            progress,
+            verbose: cli.verbose,
+            quiet: cli.quiet,
+        })
+    }
+
+    /// A message on stderr (not with --quiet).
+    fn note(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    /// Runs a plan into the output, with the plan and timings under -v.
+    fn run_plan(
+        &self,
+        lf: &LazyFrame,
+        out: &OutputSpec,
+        planned_in: Duration,
+    ) -> anyhow::Result<()> {
+        if self.verbose {
+            eprintln!("plan:\n{}", lf.explain().trim_end());
+        }
+        let start = Instant::now();
+        let result = write_result(lf, out);
+        self.progress.finish();
+        let rows = result?;
+        let took = start.elapsed();
+        if let Some(path) = &out.output {
+            self.note(format!(
+                "{} rows written to {} in {}",
+                group_digits(rows),
+                path.display(),
+                secs(took)
+            ));
+        }
+        if self.verbose {
+            let pool = self.ctx.memory_pool();
+            let spilled = self.ctx.spill_stats();
+            eprintln!(
+                "timings: planning {}, execution {}; {} rows; memory peak {} of {} limit; \
+                 spilled {} files, {}; {} threads",
+                secs(planned_in),
+                secs(took),
+                group_digits(rows),
+                format_bytes(pool.peak()),
+                format_bytes(pool.limit()),
+                spilled.files,
+                format_bytes(spilled.bytes),
+                self.ctx.config().threads
+            );
+        }
+        Ok(())
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+fn spec(out: &OutputArgs) -> OutputSpec {
+    OutputSpec {
+        format: out.format,
+        output: out.output.clone(),
+        max_rows: out.max_rows,
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: &Cli) -> anyhow::Result<()> {
+    let default_memory = match &cli.command {
+        Command::Demo(args) => Some(demo_memory_limit(args.rows)),
+        _ => None,
+    };
+    let env = Env::new(cli, default_memory)?;
+    match &cli.command {
+        Command::Sql(args) => {
+            let start = Instant::now();
+            let query = if args.query == "-" {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .map_err(|e| anyhow::anyhow!("cannot read the query from stdin: {e}"))?;
+                s
+            } else {
+                args.query.clone()
+            };
+            let mut planner = SqlPlanner::new(env.ctx.clone());
+            for (name, path) in &args.tables {
+                planner
+                    .register(name, path)
+                    .map_err(|e| anyhow::anyhow!("--table {name}={path}: {e:#}"))?;
+            }
+            let lf = planner.plan(&query)?;
+            env.run_plan(&lf, &spec(&args.out), start.elapsed())
+        }
+        Command::Schema { file } => {
+            let src = open_path(file)?;
+            for f in src.schema().fields() {
+                let null = if f.is_nullable() { "" } else { " not null" };
+                println!("{}: {}{null}", f.name(), f.data_type());
+            }
+            Ok(())
+        }
+        Command::Head { file, n, out } => {
+            let start = Instant::now();
+            let lf = env.ctx.scan(open_path(file)?).head(*n);
+            let mut s = spec(out);
+            s.max_rows = s.max_rows.max(*n);
+            env.run_plan(&lf, &s, start.elapsed())
+        }
+        Command::Count { file } => {
+            let src = open_path(file)?;
+            let first = src.schema().fields().first().map(|f| f.name().clone());
+            let lf = env.ctx.scan(src);
+            let lf = match first {
+                Some(c) => lf.select([col(c)])?,
+                None => lf,
+            };
+            if env.verbose {
+                eprintln!("plan:\n{}", lf.explain().trim_end());
+            }
+            let mut rows = 0u64;
+            let result = (|| -> anyhow::Result<()> {
+                for b in lf.stream()? {
+                    rows += b?.num_rows() as u64;
+                }
+                Ok(())
+            })();
+            env.progress.finish();
+            result?;
+            println!("{rows}");
+            Ok(())
+        }
+        Command::Gen {
+            dataset: GenDataset::Groupby(args),
+        } => {
+            let path = gen_groupby(args, &env)?;
+            println!("{}", path.display());
+            Ok(())
+        }
+        Command::Demo(args) => demo(args, &env),
+    }
+}
+
+/// Writes a G1 table chunk by chunk (constant memory); returns its path.
+fn gen_groupby(args: &GenArgs, env: &Env) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(&args.out).map_err(|e| parframe::Error::io(&args.out, e))?;
+    let name = g1_name(args.rows, args.k, args.nas);
+    let path = args.out.join(format!("{name}.{}", args.format.extension()));
+    let took = write_g1(
+        &G1::new(args.rows, args.k)
+            .null_fraction(f64::from(args.nas) / 100.0)
+            .seed(args.seed),
+        &path,
+        args.format,
+        env,
+    )?;
+    env.note(format!(
+        "generated {} rows ({} groups, {}% nulls) into {} in {}",
+        group_digits(args.rows as u64),
+        args.k,
+        args.nas,
+        path.display(),
+        secs(took)
+    ));
+    Ok(path)
+}
+
+/// Streams `g` into `path`; returns how long it took.
+fn write_g1(g: &G1, path: &Path, format: GenFormat, env: &Env) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let chunks = g.chunks();
+    let schema = chunks.schema();
+    let mut sink: Box<dyn ChunkSink> = match format {
+        GenFormat::Parquet => Box::new(ParquetSink::try_new(
+            path,
+            schema,
+            ParquetWriteOptions::default(),
+        )?),
+        GenFormat::Csv => Box::new(CsvSink::try_new(path, schema, CsvWriteOptions::default())?),
+        GenFormat::Ipc => Box::new(IpcSink::try_new(path, schema, IpcWriteOptions::default())?),
+    };
+    let mut done = 0u64;
+    for chunk in chunks {
+        let chunk = chunk?;
+        sink.write(&chunk)?;
+        done += chunk.num_rows() as u64;
+        env.progress.set(
+            done,
+            g.rows as u64,
+            format!("rows generated into {}", path.display()),
+        );
+    }
+    sink.finish()?;
+    env.progress.finish();
+    Ok(start.elapsed())
+}
+
+/// `datasets/generated` of the parframe repository when the current
+/// directory is inside it, else a folder in the OS temp dir.
+fn default_demo_dir() -> PathBuf {
+    if let Ok(cwd) = std::env::current_dir() {
+        for dir in cwd.ancestors() {
+            let manifest = dir.join("Cargo.toml");
+            if let Ok(text) = std::fs::read_to_string(&manifest)
+                && text.contains("[workspace]")
+                && text.contains("crates/parframe")
+            {
+                return dir.join("datasets").join("generated");
+            }
+        }
+    }
+    std::env::temp_dir().join("parframe-demo")
+}
+
+fn demo(args: &DemoArgs, env: &Env) -> anyhow::Result<()> {
+    let dir = args.dir.clone().unwrap_or_else(default_demo_dir);
+    std::fs::create_dir_all(&dir).map_err(|e| parframe::Error::io(&dir, e))?;
+    let path = dir.join(format!("{}.parquet", g1_name(args.rows, args.k, 0)));
+    let ctx = &env.ctx;
+    println!(
+        "parframe demo: db-benchmark group-by table, {} rows, {} groups; {} threads, memory limit {} \
+         (--memory-limit to change)",
+        group_digits(args.rows as u64),
+        args.k,
+        ctx.config().threads,
+        format_bytes(ctx.config().memory_limit)
+    );
+    if path.exists() {
+        println!("data: {} (exists; delete it to regenerate)", path.display());
+    } else {
+        let took = write_g1(&G1::new(args.rows, args.k), &path, GenFormat::Parquet, env)?;
+        println!("data: generated {} in {}", path.display(), secs(took));
+    }
+    let lf = ctx.scan_parquet(&path)?;
+    let total = Instant::now();
+    let questions: Vec<(&str, &str, LazyFrame)> = vec![
+        (
+            "q1",
+            "sum v1 by id1",
+            lf.group_by([col("id1")]).sorted(true).agg([sum("v1")])?,
+        ),
+        (
+            "q2",
+            "sum v1 by id1:id2",
+            lf.group_by([col("id1"), col("id2")])
+                .sorted(true)
+                .agg([sum("v1")])?,
+        ),
+        (
+            "q3",
+            "sum v1 mean v3 by id3",
+            lf.group_by([col("id3")])
+                .sorted(true)
+                .agg([sum("v1"), mean("v3")])?,
+        ),
+        (
+            "q5",
+            "sum v1:v3 by id6",
+            lf.group_by([col("id6")])
+                .sorted(true)
+                .agg([sum("v1"), sum("v2"), sum("v3")])?,
+        ),
+        (
+            "q10",
+            "sum v3 count by id1:id6",
+            lf.group_by(["id1", "id2", "id3", "id4", "id5", "id6"].map(col))
+                .agg([sum("v3"), count_rows()])?,
+        ),
+    ];
+    for (q, what, plan) in &questions {
+        run_demo_step(env, &format!("{q}: {what}"), plan)?;
+    }
+
+    // A sort of the whole table (when the sort operator exists).
+    let key = OrderKey {
+        column: "v3".into(),
+        descending: true,
+        nulls_last: true,
+    };
+    let span = sqlparser::tokenizer::Span::empty();
+    match sort_frame(&lf, std::slice::from_ref(&key), None, span) {
+        Ok(sorted) => run_demo_step(
+            env,
+            "sort: the whole table by v3 descending (streamed; first and last rows)",
+            &sorted,
+        )?,
+        Err(e) => println!("\nsort: skipped ({e})"),
+    }
+    match sort_frame(&lf, &[key], Some(5), span) {
+        Ok(top) => run_demo_step(env, "top-k: ORDER BY v3 DESC LIMIT 5", &top)?,
+        Err(e) => println!("\ntop-k: skipped ({e})"),
+    }
+
+    // A derived column by a plain Rust closure, then a group-by over it.
+    let derived = lf
+        .apply_with(
+            "v3_per_v1",
+            ["v3", "v1"],
+            RowOptions::default().skip_nulls(true),
+            |(v3, v1): (f64, i64)| v3 / v1 as f64,
+        )?
+        .group_by([col("id1")])
+        .sorted(true)
+        .agg([mean("v3_per_v1")])?;
+    run_demo_step(
+        env,
+        "apply: v3_per_v1 = v3 / v1 by a Rust closure, mean by id1",
+        &derived,
+    )?;
+
+    let pool = ctx.memory_pool();
+    let spilled = ctx.spill_stats();
+    println!(
+        "\ntotal {} for the queries; memory: peak {} reserved of a {} limit; spilled {} files, \
+         {} ({} rows)",
+        secs(total.elapsed()),
+        format_bytes(pool.peak()),
+        format_bytes(pool.limit()),
+        spilled.files,
+        format_bytes(spilled.bytes),
+        group_digits(spilled.rows)
+    );
+    Ok(())
+}
+
+/// The demo's memory limit when none is given: about a quarter of the
+/// table's size in memory (~90 bytes a row), so the sort spills, within
+/// [64 MiB, 1 GiB].
+fn demo_memory_limit(rows: usize) -> u64 {
+    (rows as u64).saturating_mul(24).clamp(64 << 20, 1 << 30)
+}
+
+fn run_demo_step(env: &Env, title: &str, lf: &LazyFrame) -> anyhow::Result<()> {
+    if env.verbose {
+        eprintln!("plan:\n{}", lf.explain().trim_end());
+    }
+    let start = Instant::now();
+    // Streamed: only the first and last rows are kept, whatever the size.
+    let mut window = HeadTail::new(lf.schema(), 6);
+    let result = (|| -> anyhow::Result<()> {
+        for b in lf.stream()? {
+            window.push(b?);
+        }
+        Ok(())
+    })();
+    env.progress.finish();
+    result?;
+    println!(
+        "\n{title}: {} rows in {}",
+        group_digits(window.total()),
+        secs(start.elapsed())
+    );
+    println!("{}", window.render()?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(parse_count("1e7"), Ok(10_000_000));
+        assert_eq!(parse_count("2e4"), Ok(20_000));
+        assert_eq!(parse_count("1_000"), Ok(1000));
+        assert!(parse_count("1.5").is_err());
+        assert!(parse_count("-3").is_err());
+        assert!(parse_table("a=b.csv").is_ok());
+        assert!(parse_table("a").is_err());
+        assert!(parse_memory("512MiB").is_ok());
+        assert!(parse_memory("lots").is_err());
+        assert!(parse_threads("0").is_err());
+    }
+}

@@ -1,0 +1,326 @@
+//! Writing a plan's result: a pretty table, CSV or JSON lines on stdout, or
+//! a file (streamed through the plan's sinks, so a result larger than
+//! memory is fine).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use parframe::arrow::RecordBatch;
+use parframe::arrow::schema::{ArrowError, SchemaRef};
+use parframe::{CsvWriteOptions, LazyFrame, ParquetWriteOptions, Table};
+
+/// An error in how the command was called (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A pretty table (first and last rows when long, with the row count).
+    Table,
+    /// CSV with a header line.
+    Csv,
+    /// JSON lines: one object per row.
+    Json,
+    /// Parquet (zstd); needs --output.
+    Parquet,
+    /// Arrow IPC file; needs --output.
+    #[value(alias = "arrow")]
+    Ipc,
+}
+
+impl Format {
+    /// The format a file name asks for, by extension.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "csv" | "tsv" => Format::Csv,
+            "json" | "jsonl" | "ndjson" => Format::Json,
+            "parquet" | "pq" => Format::Parquet,
+            "arrow" | "ipc" | "feather" => Format::Ipc,
+            "txt" => Format::Table,
+            _ => return None,
+        })
+    }
+}
+
+/// Where and how to write a result.
+#[derive(Debug, Clone)]
+pub struct OutputSpec {
+    /// The format; `None` = from the output's extension, else a table.
+    pub format: Option<Format>,
+    /// The output file; `None` = stdout.
+    pub output: Option<PathBuf>,
+    /// Rows shown by the table format (first and last halves).
+    pub max_rows: usize,
+}
+
+/// Runs `lf` and writes its result as `spec` says; returns the rows.
+pub fn write_result(lf: &LazyFrame, spec: &OutputSpec) -> anyhow::Result<u64> {
+    let format = match (&spec.format, &spec.output) {
+        (Some(f), _) => *f,
+        (None, None) => Format::Table,
+        (None, Some(p)) => Format::from_path(p).ok_or_else(|| {
+            UsageError(format!(
+                "cannot tell the output format of '{}' from its extension; \
+                 pass --format table|csv|json|parquet|ipc",
+                p.display()
+            ))
+        })?,
+    };
+    match &spec.output {
+        None => {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            let rows = match format {
+                Format::Table => write_table(lf, spec.max_rows, &mut out)?,
+                Format::Csv => write_csv(lf, &mut out)?,
+                Format::Json => write_json(lf, &mut out)?,
+                Format::Parquet | Format::Ipc => {
+                    return Err(UsageError(format!(
+                        "--format {} is binary: write it to a file with --output FILE",
+                        format_name(format)
+                    ))
+                    .into());
+                }
+            };
+            ignore_broken_pipe(out.flush())?;
+            Ok(rows)
+        }
+        Some(path) => match format {
+            Format::Csv => {
+                let tsv = path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
+                let opts = if tsv {
+                    CsvWriteOptions::default().delimiter(b'\t')
+                } else {
+                    CsvWriteOptions::default()
+                };
+                Ok(lf.sink_csv(path, opts)?)
+            }
+            Format::Parquet => Ok(lf.sink_parquet(path, ParquetWriteOptions::default())?),
+            Format::Ipc => Ok(lf.sink_ipc(path)?),
+            Format::Json => write_file(path, |w| write_json(lf, w)),
+            Format::Table => write_file(path, |w| write_table(lf, spec.max_rows, w)),
+        },
+    }
+}
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Table => "table",
+        Format::Csv => "csv",
+        Format::Json => "json",
+        Format::Parquet => "parquet",
+        Format::Ipc => "ipc",
+    }
+}
+
+/// Writes through a temporary file beside `path`, renamed onto it at the
+/// end (so a failed job leaves no partial file), like the library's sinks.
+fn write_file(
+    path: &Path,
+    f: impl FnOnce(&mut dyn Write) -> anyhow::Result<u64>,
+) -> anyhow::Result<u64> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("output");
+    let tmp = path.with_file_name(format!(".{name}.parframe-tmp"));
+    let result = (|| -> anyhow::Result<u64> {
+        let file = std::fs::File::create(&tmp).map_err(|e| parframe::Error::io(&tmp, e))?;
+        let mut w = io::BufWriter::new(file);
+        let rows = f(&mut w)?;
+        w.flush().map_err(|e| parframe::Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| parframe::Error::io(path, e))?;
+        Ok(rows)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `Ok` for a closed pipe (`parframe sql ... | head`): stop quietly.
+fn ignore_broken_pipe(r: io::Result<()>) -> anyhow::Result<()> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn is_broken_pipe(e: &ArrowError) -> bool {
+    matches!(e, ArrowError::IoError(_, io) if io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn write_csv(lf: &LazyFrame, out: &mut dyn Write) -> anyhow::Result<u64> {
+    let mut w = arrow_csv::WriterBuilder::new().with_header(true).build(out);
+    let mut rows = 0u64;
+    for b in lf.stream()? {
+        let b = b?;
+        rows += b.num_rows() as u64;
+        match w.write(&b) {
+            Err(e) if is_broken_pipe(&e) => return Ok(rows),
+            other => other?,
+        }
+    }
+    Ok(rows)
+}
+
+fn write_json(lf: &LazyFrame, out: &mut dyn Write) -> anyhow::Result<u64> {
+    let mut w = arrow_json::LineDelimitedWriter::new(out);
+    let mut rows = 0u64;
+    for b in lf.stream()? {
+        let b = b?;
+        rows += b.num_rows() as u64;
+        match w.write(&b) {
+            Err(e) if is_broken_pipe(&e) => return Ok(rows),
+            other => other?,
+        }
+    }
+    match w.finish() {
+        Err(e) if is_broken_pipe(&e) => Ok(rows),
+        other => Ok(other.map(|_| rows)?),
+    }
+}
+
+/// The first and last rows of a stream, with the row count, holding at
+/// most about `max_rows` rows (plus the chunks they sit in).
+pub struct HeadTail {
+    schema: SchemaRef,
+    max_rows: usize,
+    head: Vec<RecordBatch>,
+    head_rows: usize,
+    tail: VecDeque<RecordBatch>,
+    tail_rows: usize,
+    total: u64,
+}
+
+impl HeadTail {
+    /// An empty window for `schema`.
+    pub fn new(schema: SchemaRef, max_rows: usize) -> Self {
+        HeadTail {
+            schema,
+            max_rows: max_rows.max(2),
+            head: Vec::new(),
+            head_rows: 0,
+            tail: VecDeque::new(),
+            tail_rows: 0,
+            total: 0,
+        }
+    }
+
+    /// Adds a chunk.
+    pub fn push(&mut self, b: RecordBatch) {
+        let n = b.num_rows();
+        if n == 0 {
+            return;
+        }
+        self.total += n as u64;
+        if self.head_rows < self.max_rows {
+            let take = n.min(self.max_rows - self.head_rows);
+            self.head.push(b.slice(0, take));
+            self.head_rows += take;
+        }
+        let half = self.max_rows / 2;
+        let keep = n.min(half);
+        self.tail.push_back(b.slice(n - keep, keep));
+        self.tail_rows += keep;
+        while let Some(front) = self.tail.front() {
+            if self.tail_rows - front.num_rows() >= half {
+                self.tail_rows -= front.num_rows();
+                self.tail.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Rows seen.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The text: all rows when they fit, else the first and last halves
+    /// with a count of the rows between; then the row count.
+    pub fn render(&self) -> anyhow::Result<String> {
+        let head = Table::try_new(self.schema.clone(), self.head.clone())?;
+        if self.total <= self.max_rows as u64 {
+            return Ok(head.pretty_limited(self.max_rows)?);
+        }
+        let half = (self.max_rows / 2).max(1);
+        let tail = Table::try_new(self.schema.clone(), self.tail.iter().cloned().collect())?;
+        let top = head.head(half).pretty()?;
+        let bottom = tail.tail(half).pretty()?;
+        Ok(format!(
+            "{top}\n… {} more rows …\n{bottom}\n{} rows",
+            self.total - 2 * half as u64,
+            self.total
+        ))
+    }
+}
+
+fn write_table(lf: &LazyFrame, max_rows: usize, out: &mut dyn Write) -> anyhow::Result<u64> {
+    let mut window = HeadTail::new(lf.schema(), max_rows);
+    for b in lf.stream()? {
+        window.push(b?);
+    }
+    ignore_broken_pipe(writeln!(out, "{}", window.render()?))?;
+    Ok(window.total())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parframe::table;
+
+    #[test]
+    fn head_tail_window() {
+        let t = table!("x" => (0..100i64).collect::<Vec<_>>())
+            .unwrap()
+            .rechunk(7)
+            .unwrap();
+        let mut w = HeadTail::new(t.schema().clone(), 10);
+        for c in t.chunks() {
+            w.push(c.clone());
+        }
+        let s = w.render().unwrap();
+        assert!(s.contains("… 90 more rows …"), "{s}");
+        assert!(
+            s.contains("| 99 |") && s.contains("| 0 |") && s.contains("| 95 |"),
+            "{s}"
+        );
+        assert!(!s.contains("| 94 |") && !s.contains("| 5 |"), "{s}");
+        assert!(s.ends_with("100 rows"), "{s}");
+
+        let mut w = HeadTail::new(t.schema().clone(), 200);
+        for c in t.chunks() {
+            w.push(c.clone());
+        }
+        assert!(w.render().unwrap().ends_with("100 rows"));
+    }
+
+    #[test]
+    fn formats_from_extensions() {
+        assert_eq!(Format::from_path(Path::new("a.CSV")), Some(Format::Csv));
+        assert_eq!(
+            Format::from_path(Path::new("a.parquet")),
+            Some(Format::Parquet)
+        );
+        assert_eq!(Format::from_path(Path::new("a.arrow")), Some(Format::Ipc));
+        assert_eq!(Format::from_path(Path::new("a.ndjson")), Some(Format::Json));
+        assert_eq!(Format::from_path(Path::new("a")), None);
+    }
+}
