@@ -3,7 +3,8 @@
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -210,10 +211,68 @@ fn parse_count(s: &str) -> Result<usize, String> {
     }
 }
 
-/// Runs the command line; the process's exit code.
+/// The exit code after Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// The context of the running command, for the Ctrl-C handler. Cleared when
+/// the command's [`Env`] drops, so that the context, and with it the spill
+/// directory, is freed on the way out.
+static RUNNING: Mutex<Option<Context>> = Mutex::new(None);
+
+/// Set by the first Ctrl-C.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Ctrl-C: the first one cancels the running job (it stops at its next
+/// chunk with [`parframe::Error::Cancelled`], and the command returns
+/// through the normal path, which removes the spill files); with no job
+/// running, or at a second Ctrl-C, the process removes the spill directory
+/// itself and exits 130 at once.
+fn on_ctrl_c() {
+    let again = INTERRUPTED.swap(true, Ordering::SeqCst);
+    let ctx = RUNNING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    match ctx {
+        Some(ctx) if !again => ctx.cancel(),
+        Some(ctx) => {
+            ctx.cancel();
+            if let Ok(dir) = ctx.spill_dir() {
+                let _ = std::fs::remove_dir_all(dir.path());
+            }
+            eprintln!("interrupted");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        None => {
+            eprintln!("interrupted");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    }
+}
+
+/// Whether `e` is a job cancelled by [`Context::cancel`].
+fn is_cancelled(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<parframe::Error>(),
+            Some(parframe::Error::Cancelled)
+        )
+    })
+}
+
+/// Runs the command line; the process's exit code: 0 success, 1 query or
+/// data error, 2 usage error, 130 interrupted by Ctrl-C.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    if let Err(e) = ctrlc::set_handler(on_ctrl_c) {
+        eprintln!("warning: cannot handle Ctrl-C: {e}");
+    }
+    let result = run(&cli);
+    if INTERRUPTED.load(Ordering::SeqCst) || result.as_ref().is_err_and(is_cancelled) {
+        eprintln!("interrupted");
+        return ExitCode::from(EXIT_INTERRUPTED);
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let usage = e.downcast_ref::<UsageError>().is_some();
@@ -229,6 +288,16 @@ struct Env {
     progress: Arc<ProgressUi>,
     verbose: bool,
     quiet: bool,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Let the context (and its spill directory) go with this Env.
+        RUNNING
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
 }
 
 impl Env {
@@ -257,8 +326,13 @@ impl Env {
         }
         let p = progress.clone();
         b = b.on_progress(move |x| p.update(x));
+        let ctx = b.build()?;
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            ctx.cancel();
+        }
+        *RUNNING.lock().unwrap_or_else(PoisonError::into_inner) = Some(ctx.clone());
         Ok(Env {
-            ctx: b.build()?,
+            ctx,
             progress,
             verbose: cli.verbose,
             quiet: cli.quiet,

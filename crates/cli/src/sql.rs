@@ -28,13 +28,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use parframe::arrow::schema::{DataType, Schema, SchemaRef};
 use parframe::{
     AggExpr, ChunkSource, Context, CsvOptions, CsvSource, Expr, LazyFrame, MultiSource,
-    ScalarValue, agg, col, lit,
+    ScalarValue, agg, col, lit, when,
 };
 use sqlparser::ast::{
     self, BinaryOperator, CastKind, Distinct, DuplicateTreatment, FunctionArg, FunctionArgExpr,
@@ -728,7 +728,7 @@ pub fn open_path(path: &str) -> Result<Arc<dyn ChunkSource>> {
 
 /// Opens a CSV path or glob pattern with options.
 fn open_csv(pattern: &str, opts: &CsvOptions) -> Result<Arc<dyn ChunkSource>> {
-    let paths = expand_glob(pattern)?;
+    let paths = parframe::expand_glob(pattern)?;
     let mut sources: Vec<Arc<dyn ChunkSource>> = Vec::new();
     for p in &paths {
         sources.push(Arc::new(CsvSource::try_new(p, opts.clone())?));
@@ -739,60 +739,6 @@ fn open_csv(pattern: &str, opts: &CsvOptions) -> Result<Arc<dyn ChunkSource>> {
         return Ok(s);
     }
     Ok(Arc::new(MultiSource::try_new(sources)?))
-}
-
-/// The files matching `pattern` (wildcards `*` and `?` in the file name
-/// only), in name order; a pattern without wildcards is itself.
-fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>> {
-    let path = Path::new(pattern);
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if !name.contains(['*', '?']) {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut out = Vec::new();
-    let entries = std::fs::read_dir(&dir).map_err(|e| parframe::Error::io(&dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| parframe::Error::io(&dir, e))?;
-        let file_name = entry.file_name();
-        if let Some(f) = file_name.to_str()
-            && wildcard_match(name, f)
-            && (!f.starts_with('.') || name.starts_with('.'))
-        {
-            out.push(dir.join(f));
-        }
-    }
-    out.sort();
-    if out.is_empty() {
-        anyhow::bail!("no file matches '{pattern}'");
-    }
-    Ok(out)
-}
-
-fn wildcard_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ni));
-            pi += 1;
-        } else if let Some((sp, sn)) = star {
-            pi = sp + 1;
-            ni = sn + 1;
-            star = Some((sp, sn + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 fn rename_columns(lf: &LazyFrame, names: &[&Ident], span: Span) -> Result<LazyFrame> {
@@ -1486,6 +1432,20 @@ fn visit(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
             visit(expr, f);
             visit(pattern, f);
         }
+        ast::Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            for x in operand.iter().chain(else_result.iter()) {
+                visit(x, f);
+            }
+            for w in conditions {
+                visit(&w.condition, f);
+                visit(&w.result, f);
+            }
+        }
         ast::Expr::Function(func) => {
             if let FunctionArguments::List(l) = &func.args {
                 for a in &l.args {
@@ -1652,10 +1612,38 @@ fn translate_with(e: &ast::Expr, leaf: &mut dyn FnMut(&ast::Expr) -> Result<Expr
             Ok(lit(scalar(&ts.value.value, span)?).cast(to))
         }
         ast::Expr::Function(f) => scalar_function(f, leaf),
-        ast::Expr::Case { .. } => unsupported(
-            "CASE WHEN (the expression layer has no conditional expression yet)",
-            span,
-        ),
+        ast::Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            // The simple form `CASE x WHEN a THEN ..` compares `x = a`.
+            let operand = match operand {
+                Some(x) => Some(leaf(x)?),
+                None => None,
+            };
+            let mut builder: Option<parframe::CaseBuilder> = None;
+            for w in conditions {
+                let c = leaf(&w.condition)?;
+                let c = match &operand {
+                    Some(x) => x.clone().eq(c),
+                    None => c,
+                };
+                let v = leaf(&w.result)?;
+                builder = Some(match builder {
+                    None => when(c, v),
+                    Some(b) => b.when(c, v),
+                });
+            }
+            let Some(builder) = builder else {
+                return err("CASE needs at least one WHEN", span);
+            };
+            Ok(match else_result {
+                Some(e) => builder.otherwise(leaf(e)?),
+                None => builder.end(),
+            })
+        }
         ast::Expr::Subquery(_) | ast::Expr::Exists { .. } => {
             unsupported("subqueries in expressions (only in FROM)", span)
         }
@@ -1940,6 +1928,31 @@ mod tests {
     }
 
     #[test]
+    fn case_when_forms() {
+        use parframe::arrow::array::cast::AsArray;
+        use parframe::arrow::array::types::Int64Type;
+        let t = run(
+            "SELECT CASE WHEN x < 2 THEN 'lo' WHEN x < 4 THEN 'mid' ELSE 'hi' END AS band, \
+             CASE k WHEN 'a' THEN x * 10 WHEN 'b' THEN 0 END AS s FROM t",
+        );
+        assert_eq!(t.column_names(), vec!["band", "s"]);
+        let c = t.chunks()[0].clone();
+        let band: Vec<_> = c.column(0).as_string::<i32>().iter().collect();
+        assert_eq!(
+            band,
+            vec![Some("lo"), Some("mid"), Some("mid"), Some("hi"), Some("hi")]
+        );
+        let s: Vec<_> = c.column(1).as_primitive::<Int64Type>().iter().collect();
+        assert_eq!(s, vec![Some(10), Some(0), Some(30), None, Some(0)]);
+        let t = run(
+            "SELECT k, sum(CASE WHEN x > 2 THEN 1 ELSE 0 END) AS n FROM t GROUP BY k ORDER BY k",
+        );
+        assert_eq!(t.num_rows(), 3);
+        let e = error("SELECT CASE WHEN x THEN 1 END FROM t");
+        assert!(e.contains("must be Boolean"), "{e}");
+    }
+
+    #[test]
     fn errors_name_the_construct_and_position() {
         let e = error("SELECT nope FROM t");
         assert!(
@@ -1948,8 +1961,6 @@ mod tests {
         );
         let e = error("SELECT k, x FROM t GROUP BY k");
         assert!(e.contains("'x' must appear in GROUP BY"), "{e}");
-        let e = error("SELECT CASE WHEN x > 1 THEN 1 ELSE 0 END FROM t");
-        assert!(e.contains("CASE WHEN"), "{e}");
         let e = error("SELECT * FROM t JOIN t AS u ON t.x = u.x");
         assert!(e.contains("JOIN"), "{e}");
         let e = error("SELECT FROM WHERE");
@@ -1979,11 +1990,5 @@ mod tests {
         assert_eq!(like(x.clone(), "%"), Some(x.clone().ends_with("")));
         assert_eq!(like(x.clone(), "a%b"), None);
         assert_eq!(like(x, "a_b"), None);
-    }
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard_match("*.csv", "a.csv"));
-        assert!(!wildcard_match("part-?.pq", "part-10.pq"));
     }
 }

@@ -250,6 +250,66 @@ pub enum Expr {
         /// Function.
         func: StringFunc,
     },
+    /// `CASE WHEN cond THEN value ... ELSE otherwise END`: the value of the
+    /// first branch whose condition is `true` (a null condition counts as
+    /// `false`), else `otherwise` (null when absent). Build it with [`when`].
+    Case {
+        /// `(condition, value)` pairs, tried in order.
+        branches: Vec<(Expr, Expr)>,
+        /// The value when no condition holds; `None` means null.
+        otherwise: Option<Box<Expr>>,
+    },
+}
+
+/// Starts a `CASE WHEN` expression: `when(cond, value).when(..).otherwise(e)`
+/// (or `.end()` for a null default). Conditions must be Boolean (a null
+/// condition counts as `false`); the values are brought to a common type
+/// with the same rules as arithmetic and comparison operands.
+///
+/// ```
+/// use parframe_core::{col, lit, table, when};
+/// use parframe_core::arrow::array::{cast::AsArray, types::Int32Type};
+///
+/// let t = table!("a" => [1i32, 5, 9]).unwrap();
+/// let e = when(col("a").lt(lit(3)), lit(0)).when(col("a").lt(lit(7)), lit(1)).otherwise(lit(2));
+/// let out = e.evaluate(&t.chunks()[0]).unwrap();
+/// assert_eq!(out.as_primitive::<Int32Type>().values().to_vec(), vec![0, 1, 2]);
+/// ```
+pub fn when(cond: Expr, then: Expr) -> CaseBuilder {
+    CaseBuilder {
+        branches: vec![(cond, then)],
+    }
+}
+
+/// A `CASE WHEN` expression under construction; see [`when`].
+#[derive(Debug, Clone, PartialEq)]
+#[must_use = "finish the CASE with .otherwise(..) or .end()"]
+pub struct CaseBuilder {
+    branches: Vec<(Expr, Expr)>,
+}
+
+impl CaseBuilder {
+    /// Adds a branch, tried after the earlier ones.
+    pub fn when(mut self, cond: Expr, then: Expr) -> CaseBuilder {
+        self.branches.push((cond, then));
+        self
+    }
+
+    /// Finishes with `value` where no condition holds.
+    pub fn otherwise(self, value: Expr) -> Expr {
+        Expr::Case {
+            branches: self.branches,
+            otherwise: Some(Box::new(value)),
+        }
+    }
+
+    /// Finishes with null where no condition holds.
+    pub fn end(self) -> Expr {
+        Expr::Case {
+            branches: self.branches,
+            otherwise: None,
+        }
+    }
 }
 
 /// A column reference.
@@ -281,6 +341,13 @@ impl Expr {
                 e.first_name()
             }
             Expr::Cast { expr, .. } | Expr::Str { expr, .. } => expr.first_name(),
+            Expr::Case {
+                branches,
+                otherwise,
+            } => branches
+                .iter()
+                .find_map(|(c, v)| c.first_name().or_else(|| v.first_name()))
+                .or_else(|| otherwise.as_deref().and_then(Expr::first_name)),
         }
     }
 
@@ -331,6 +398,18 @@ impl Expr {
             }
             Expr::Cast { expr, .. } | Expr::Alias { expr, .. } | Expr::Str { expr, .. } => {
                 expr.visit_columns(f)
+            }
+            Expr::Case {
+                branches,
+                otherwise,
+            } => {
+                for (c, v) in branches {
+                    c.visit_columns(f);
+                    v.visit_columns(f);
+                }
+                if let Some(e) = otherwise {
+                    e.visit_columns(f);
+                }
             }
         }
     }
@@ -505,7 +584,8 @@ impl StringFunc {
 
 /// Expressions print close to the code that builds them:
 /// `(col("a") + 1)`, `col("s").contains("x")`, `cast(col("a") AS Float64)`,
-/// `((col("a") > 1) & col("b").is_null())`.
+/// `((col("a") > 1) & col("b").is_null())`,
+/// `CASE WHEN (col("a") > 1) THEN 1 ELSE 0 END`.
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -526,6 +606,19 @@ impl fmt::Display for Expr {
                     write!(f, "{expr}.{}()", func.name())
                 }
             },
+            Expr::Case {
+                branches,
+                otherwise,
+            } => {
+                f.write_str("CASE")?;
+                for (c, v) in branches {
+                    write!(f, " WHEN {c} THEN {v}")?;
+                }
+                if let Some(e) = otherwise {
+                    write!(f, " ELSE {e}")?;
+                }
+                f.write_str(" END")
+            }
         }
     }
 }

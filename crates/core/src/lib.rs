@@ -19,7 +19,7 @@ pub mod row;
 pub mod source;
 mod table;
 
-pub use expr::{Expr, ScalarValue, col, lit};
+pub use expr::{CaseBuilder, Expr, ScalarValue, col, lit, when};
 pub use row::{RowFn, RowOptions};
 pub use source::{ChunkIter, ChunkSink, ChunkSource};
 pub use table::{IntoArray, Table};

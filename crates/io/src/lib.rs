@@ -49,7 +49,7 @@ mod util;
 
 pub use crate::csv::{CsvOptions, CsvSink, CsvSource, CsvWriteOptions, write_csv};
 pub use crate::ipc::{IpcSink, IpcSource, IpcWriteOptions, write_ipc};
-pub use crate::multi::{MultiSource, open_source, open_sources};
+pub use crate::multi::{MultiSource, expand_glob, open_source, open_sources};
 pub use crate::parquet::{
     ParquetCompression, ParquetSink, ParquetSource, ParquetWriteOptions, write_parquet,
 };

@@ -173,28 +173,40 @@ pub fn open_source(path: &Path) -> Result<Arc<dyn ChunkSource>> {
 /// match only a pattern starting with `.`. A pattern without wildcards is
 /// a single file; no match is [`Error::Io`] (not found) naming the pattern.
 pub fn open_sources(pattern: &str) -> Result<Arc<dyn ChunkSource>> {
+    let matches = expand_glob(pattern)?;
+    match matches.as_slice() {
+        [one] => open_source(one),
+        _ => {
+            let sources = matches
+                .iter()
+                .map(|p| open_source(p))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Arc::new(MultiSource::try_new(sources)?))
+        }
+    }
+}
+
+/// The files matching `pattern`, in name order. Wildcards `*` and `?` may
+/// stand in the file name, not in directory names; names starting with `.`
+/// match only a pattern starting with `.`. A pattern without wildcards is
+/// itself (whether or not it exists: opening it reports a missing file). No
+/// match is [`Error::Io`] (not found) naming the pattern.
+pub fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>> {
     let path = Path::new(pattern);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let wild_dir = |p: &Path| p.to_string_lossy().contains(['*', '?']);
+    if path.parent().is_some_and(wild_dir) {
+        return Err(Error::NotSupported(format!(
+            "wildcards in directory names ('{pattern}'); only the file name may have them"
+        )));
+    }
     if !name.contains(['*', '?']) {
-        if path
-            .parent()
-            .is_some_and(|p| p.to_string_lossy().contains(['*', '?']))
-        {
-            return Err(Error::NotSupported(format!(
-                "wildcards in directory names ('{pattern}'); only the file name may have them"
-            )));
-        }
-        return open_source(path);
+        return Ok(vec![path.to_path_buf()]);
     }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if dir.to_string_lossy().contains(['*', '?']) {
-        return Err(Error::NotSupported(format!(
-            "wildcards in directory names ('{pattern}'); only the file name may have them"
-        )));
-    }
     let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
     let mut matches: Vec<PathBuf> = Vec::new();
     for entry in entries {
@@ -212,20 +224,13 @@ pub fn open_sources(pattern: &str) -> Result<Arc<dyn ChunkSource>> {
         }
     }
     matches.sort();
-    match matches.len() {
-        0 => Err(Error::io(
+    if matches.is_empty() {
+        return Err(Error::io(
             pattern,
             std::io::Error::new(std::io::ErrorKind::NotFound, "no file matches the pattern"),
-        )),
-        1 => open_source(&matches[0]),
-        _ => {
-            let sources = matches
-                .iter()
-                .map(|p| open_source(p))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Arc::new(MultiSource::try_new(sources)?))
-        }
+        ));
     }
+    Ok(matches)
 }
 
 /// Whether `name` matches `pattern` with `*` and `?` wildcards.

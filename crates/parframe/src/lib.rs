@@ -50,11 +50,11 @@ pub mod datasets;
 pub mod polars;
 
 pub use parframe_common::{ByteSize, Error, Result, format_bytes, parse_byte_size};
-pub use parframe_core::expr::{BinaryOp, StringFunc};
+pub use parframe_core::expr::{BinaryOp, CaseBuilder, StringFunc};
 pub use parframe_core::row::{self, RowOptions};
 pub use parframe_core::{
     ChunkIter, ChunkSink, ChunkSource, Expr, IntoArray, RowFn, ScalarValue, Table, arrow, col, lit,
-    table,
+    table, when,
 };
 pub use parframe_exec::agg::{self, AggExpr, AggFunc};
 pub use parframe_exec::{
@@ -64,8 +64,8 @@ pub use parframe_exec::{
 pub use parframe_exec::{GroupBy, SortKey};
 pub use parframe_io::{
     CsvOptions, CsvSink, CsvSource, CsvWriteOptions, IpcSink, IpcSource, IpcWriteOptions,
-    MultiSource, ParquetCompression, ParquetSink, ParquetSource, ParquetWriteOptions, open_source,
-    open_sources, write_csv, write_ipc, write_parquet,
+    MultiSource, ParquetCompression, ParquetSink, ParquetSource, ParquetWriteOptions, expand_glob,
+    open_source, open_sources, write_csv, write_ipc, write_parquet,
 };
 pub use parframe_spill::{MemoryPool, Reservation};
 

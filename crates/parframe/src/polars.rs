@@ -23,15 +23,19 @@
 //! `Utf8` / `LargeUtf8` (`Binary` / `LargeBinary`) column is first turned
 //! into `Utf8View` (`BinaryView`) for polars: the string bytes stay shared,
 //! only the 16-byte views are computed. Chunks map to polars chunks one to
-//! one; a `DataFrame` whose columns are chunked differently is rechunked
-//! (copied) first, as Arrow record batches need aligned columns.
+//! one; when a `DataFrame`'s columns are chunked differently, every column
+//! is sliced (not copied) at all the columns' chunk boundaries, as Arrow
+//! record batches need aligned columns.
 //!
 //! **Types.** Null, boolean, every integer and float width, strings, binary,
 //! dates, times, timestamps, durations, decimals, and lists / structs of
 //! those. Anything else (polars categoricals and enums, 128-bit integers,
 //! objects; Arrow dictionaries, unions, maps) is an [`Error::NotSupported`]
 //! naming the column and its type. Which polars types exist depends on the
-//! polars features your build enables (e.g. `dtype-date` for dates).
+//! polars features your build enables: with parframe's default set, 8- and
+//! 16-bit integers and temporal types need polars' `dtype-i8`, `dtype-u8`,
+//! `dtype-i16`, `dtype-u16`, `dtype-date`... (enable them on your own
+//! `polars` dependency; cargo unifies the features).
 //!
 //! [Arrow C data interface]: https://arrow.apache.org/docs/format/CDataInterface.html
 
@@ -39,19 +43,20 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use ::polars::prelude::{Column, CompatLevel, DataFrame, PlSmallStr, PolarsError, Series};
-use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, make_array, new_empty_array};
+use arrow_array::{
+    Array, ArrayRef, RecordBatch, RecordBatchOptions, make_array, new_empty_array, new_null_array,
+};
 use arrow_schema::{DataType, Schema};
 use parframe_common::{Error, Result};
 use parframe_core::Table;
 
 /// Converts a polars [`DataFrame`] into a [`Table`] without copying column
-/// data: one chunk per polars chunk (after aligning the columns' chunks).
+/// data: one chunk per polars chunk; columns chunked differently are split
+/// (sliced, not copied) at every column's chunk boundaries.
 ///
 /// Errors with [`Error::NotSupported`] naming the column for a type without
 /// an Arrow mapping in parframe (categorical, enum, 128-bit integers...).
 pub fn from_polars(df: &DataFrame) -> Result<Table> {
-    let mut df = df.clone(); // cheap: columns are reference counted
-    df.align_chunks();
     let height = df.height();
     let mut fields = Vec::with_capacity(df.width());
     let mut columns: Vec<Vec<ArrayRef>> = Vec::with_capacity(df.width());
@@ -82,6 +87,12 @@ pub fn from_polars(df: &DataFrame) -> Result<Table> {
             let array = series
                 .to_arrow_with_field(i, Cow::Borrowed(&pl_field), true)
                 .map_err(|e| polars_err(&format!("exporting column '{name}'"), e))?;
+            if field.data_type() == &DataType::Null {
+                // Nothing to share; and polars exports a validity buffer for
+                // null arrays, which arrow-rs' importer rejects.
+                chunks.push(new_null_array(&DataType::Null, array.len()));
+                continue;
+            }
             let data = ffi::array_from_polars(array, field.data_type())?;
             chunks.push(make_array(data));
         }
@@ -89,8 +100,7 @@ pub fn from_polars(df: &DataFrame) -> Result<Table> {
         columns.push(chunks);
     }
     let schema = Arc::new(Schema::new(fields));
-    let n_chunks = columns.first().map_or(0, Vec::len);
-    let mut batches = Vec::with_capacity(n_chunks.max(1));
+    let mut batches = Vec::new();
     if columns.is_empty() {
         if height > 0 {
             let opts = RecordBatchOptions::new().with_row_count(Some(height));
@@ -101,20 +111,7 @@ pub fn from_polars(df: &DataFrame) -> Result<Table> {
             )?);
         }
     } else {
-        for i in 0..n_chunks {
-            let cols: Vec<ArrayRef> = columns
-                .iter()
-                .map(|c| {
-                    c.get(i).cloned().ok_or_else(|| {
-                        Error::SchemaMismatch(
-                            "polars columns are chunked differently after align_chunks".into(),
-                        )
-                    })
-                })
-                .collect::<Result<_>>()?;
-            if cols.first().is_some_and(|c| c.is_empty()) && n_chunks > 1 {
-                continue; // polars may keep empty chunks; a table needs none
-            }
+        for cols in align(&columns, height)? {
             batches.push(RecordBatch::try_new(schema.clone(), cols)?);
         }
     }
@@ -127,7 +124,9 @@ pub fn from_polars(df: &DataFrame) -> Result<Table> {
 /// are built); `Binary` / `LargeBinary` likewise.
 ///
 /// Errors with [`Error::NotSupported`] naming the column for a type polars
-/// cannot hold (dictionaries, unions, maps...).
+/// cannot hold (dictionaries, unions, maps...), or that the polars build
+/// leaves out (8- and 16-bit integers, dates... without polars' `dtype-*`
+/// features).
 pub fn to_polars(table: &Table) -> Result<DataFrame> {
     let schema = table.schema();
     let mut columns = Vec::with_capacity(schema.fields().len());
@@ -159,8 +158,14 @@ pub fn to_polars(table: &Table) -> Result<DataFrame> {
             })?;
             chunks.push(chunk);
         }
-        let series = Series::from_arrow_chunks(PlSmallStr::from_str(name), chunks)
-            .map_err(|e| polars_err(&format!("building polars column '{name}'"), e))?;
+        let series =
+            Series::from_arrow_chunks(PlSmallStr::from_str(name), chunks).map_err(|e| {
+                Error::NotSupported(format!(
+                    "column '{name}' of type {} cannot become a polars column in this build \
+                 (polars needs the matching dtype feature, e.g. dtype-u8, dtype-date): {e}",
+                    field.data_type()
+                ))
+            })?;
         columns.push(Column::from(series));
     }
     DataFrame::new(table.num_rows(), columns)
@@ -183,6 +188,48 @@ impl TablePolarsExt for Table {
     fn to_polars(&self) -> Result<DataFrame> {
         to_polars(self)
     }
+}
+
+/// Cuts the columns (each a list of chunks of `height` rows in all) at the
+/// union of their chunk boundaries: one list of aligned arrays per batch.
+fn align(columns: &[Vec<ArrayRef>], height: usize) -> Result<Vec<Vec<ArrayRef>>> {
+    let mut cuts: Vec<usize> = Vec::new();
+    for chunks in columns {
+        let len: usize = chunks.iter().map(|c| c.len()).sum();
+        if len != height {
+            return Err(Error::SchemaMismatch(format!(
+                "a polars column has {len} rows, the DataFrame {height}"
+            )));
+        }
+        let mut end = 0;
+        for c in chunks {
+            end += c.len();
+            cuts.push(end);
+        }
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.retain(|c| *c > 0);
+    let mut batches: Vec<Vec<ArrayRef>> = vec![Vec::with_capacity(columns.len()); cuts.len()];
+    for chunks in columns {
+        // Every cut falls on or inside one chunk; walk both in step.
+        let (mut chunk, mut chunk_start, mut start) = (0, 0, 0);
+        for (batch, end) in batches.iter_mut().zip(&cuts) {
+            while chunks
+                .get(chunk)
+                .is_some_and(|c| chunk_start + c.len() <= start)
+            {
+                chunk_start += chunks[chunk].len();
+                chunk += 1;
+            }
+            let c = chunks.get(chunk).ok_or_else(|| {
+                Error::SchemaMismatch("polars column chunks end before the DataFrame".into())
+            })?;
+            batch.push(c.slice(start - chunk_start, end - start));
+            start = *end;
+        }
+    }
+    Ok(batches)
 }
 
 fn polars_err(context: &str, e: PolarsError) -> Error {

@@ -108,6 +108,19 @@ fn sql_prints_a_table() {
 }
 
 #[test]
+fn sql_case_when() {
+    let q = format!(
+        "SELECT name, CASE WHEN qty IS NULL THEN 'none' WHEN qty > 2 THEN 'many' ELSE 'few' END AS n, \
+         CASE name WHEN 'apple' THEN 1 WHEN 'plum' THEN 2 END AS code FROM '{}'",
+        path("small.csv")
+    );
+    assert_eq!(
+        stdout_of(parframe().args(["sql", "-f", "csv", &q])),
+        "name,n,code\napple,many,1\npear,none,\nplum,many,2\napple,few,1\n"
+    );
+}
+
+#[test]
 fn sql_with_registered_tables_and_read_csv() {
     let out = stdout_of(parframe().args([
         "sql",
@@ -288,14 +301,14 @@ fn bad_sql_exits_1_with_a_position() {
             .and(contains("id1, id2")),
     );
     let q = format!(
-        "SELECT CASE WHEN v1 > 2 THEN 1 ELSE 0 END FROM '{}'",
+        "SELECT CASE WHEN id1 THEN 1 ELSE 0 END FROM '{}'",
         fixture().g1.display()
     );
     parframe()
         .args(["sql", &q])
         .assert()
         .code(1)
-        .stderr(contains("CASE WHEN"));
+        .stderr(contains("CASE WHEN").and(contains("must be Boolean")));
     let q = format!(
         "SELECT a.id1 FROM '{0}' a JOIN '{0}' b ON a.id1 = b.id1",
         fixture().g1.display()
@@ -555,4 +568,92 @@ fn db_benchmark_groupby_questions_in_sql() {
             .select([col("m"), col("s")])
             .unwrap(),
     );
+}
+
+// ------------------------------------------------ spilling and Ctrl-C
+
+/// A 3e5-row G1 table, big enough to spill a sort under a tiny limit.
+fn big_g1() -> &'static Path {
+    static F: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, p) = F.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = parframe()
+            .args(["gen", "groupby", "--rows", "3e5", "--k", "100", "--out"])
+            .arg(dir.path())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let p = PathBuf::from(String::from_utf8(out).unwrap().trim());
+        (dir, p)
+    });
+    p
+}
+
+fn sort_query() -> String {
+    format!("SELECT * FROM '{}' ORDER BY v3", big_g1().display())
+}
+
+fn is_empty_dir(p: &Path) -> bool {
+    std::fs::read_dir(p).unwrap().next().is_none()
+}
+
+#[test]
+fn spilling_sort_reports_spill_files_and_cleans_up() {
+    let spill = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    parframe()
+        .arg("--spill-dir")
+        .arg(spill.path())
+        .args(["--memory-limit", "24MiB", "-v", "sql", "-f", "csv", "-o"])
+        .arg(out.path().join("sorted.csv"))
+        .arg(sort_query())
+        .assert()
+        .success()
+        .stderr(
+            predicates::str::is_match("spilled [1-9][0-9]* files")
+                .unwrap()
+                .and(contains("Sort [v3 ASC")),
+        );
+    assert!(is_empty_dir(spill.path()), "spill files left behind");
+    let csv = std::fs::read_to_string(out.path().join("sorted.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 300_001);
+}
+
+#[test]
+fn ctrl_c_cancels_cleans_spill_files_and_exits_130() {
+    let spill = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin!("parframe");
+    let mut child = std::process::Command::new(bin)
+        .args(["--threads", "2", "--quiet", "--spill-dir"])
+        .arg(spill.path())
+        .args(["--memory-limit", "24MiB", "sql", "-f", "csv", "-o"])
+        .arg(out.path().join("sorted.csv"))
+        .arg(sort_query())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the job spills (so the handler is installed and spill
+    // files exist), then press Ctrl-C.
+    let start = std::time::Instant::now();
+    while is_empty_dir(spill.path()) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before spilling"
+        );
+        assert!(start.elapsed().as_secs() < 60, "never spilled");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(is_empty_dir(spill.path()), "spill files left behind");
 }

@@ -211,5 +211,51 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Value> {
                 Error::Arrow(e) => runtime_error(ctx, e),
                 other => other,
             }),
+        Node::Case {
+            branches,
+            otherwise,
+            ctx,
+        } => case(branches, otherwise, batch).map_err(|e| match e {
+            Error::Arrow(e) => runtime_error(ctx, e),
+            other => other,
+        }),
     }
+}
+
+/// `CASE WHEN`: starts from the default and, from the last branch back to
+/// the first, takes the branch's value where its condition is `true`, so
+/// the first matching branch wins. A null condition counts as `false`.
+fn case(branches: &[(Typed, Typed)], otherwise: &Typed, batch: &RecordBatch) -> Result<Value> {
+    let mut evaluated = Vec::with_capacity(branches.len());
+    for (c, v) in branches {
+        evaluated.push((eval(c, batch)?, eval(v, batch)?));
+    }
+    let mut result = eval(otherwise, batch)?;
+    let all_scalar = result.is_scalar()
+        && evaluated
+            .iter()
+            .all(|(c, v)| c.is_scalar() && v.is_scalar());
+    let len = if all_scalar { 1 } else { batch.num_rows() };
+    for (cond, value) in evaluated.into_iter().rev() {
+        match cond {
+            Value::Scalar(s) if !all_scalar => {
+                let mask = bools(s.get().0)?;
+                if mask.is_valid(0) && mask.value(0) {
+                    result = value;
+                }
+            }
+            cond => {
+                let mask = cond.into_array(len)?;
+                let mask = bools(&mask)?;
+                let out = if mask.null_count() > 0 {
+                    let mask = arrow_select::filter::prep_null_mask_filter(mask);
+                    arrow_select::zip::zip(&mask, value.datum(), result.datum())?
+                } else {
+                    arrow_select::zip::zip(mask, value.datum(), result.datum())?
+                };
+                result = wrap(out, all_scalar)?;
+            }
+        }
+    }
+    Ok(result)
 }

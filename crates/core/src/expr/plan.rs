@@ -98,6 +98,12 @@ pub(super) enum Node {
         func: StrKernel,
         ctx: String,
     },
+    /// `CASE WHEN`: Boolean conditions, values all of `data_type`.
+    Case {
+        branches: Vec<(Typed, Typed)>,
+        otherwise: Box<Typed>,
+        ctx: String,
+    },
 }
 
 /// A string function with its pattern already a scalar of the input's type.
@@ -225,7 +231,100 @@ fn plan(expr: &Expr, schema: &Schema) -> Result<Typed> {
             let input = plan(inner, schema)?;
             string_func(expr, input, func)
         }
+        Expr::Case {
+            branches,
+            otherwise,
+        } => case(expr, branches, otherwise.as_deref(), schema),
     }
+}
+
+fn case(
+    expr: &Expr,
+    branches: &[(Expr, Expr)],
+    otherwise: Option<&Expr>,
+    schema: &Schema,
+) -> Result<Typed> {
+    if branches.is_empty() {
+        return Err(Error::type_mismatch(
+            expr.to_string(),
+            "CASE needs at least one WHEN branch",
+        ));
+    }
+    let mut conds = Vec::with_capacity(branches.len());
+    let mut values = Vec::with_capacity(branches.len() + 1);
+    for (c, v) in branches {
+        let cond = plan(c, schema)?;
+        if !matches!(cond.data_type, DataType::Boolean | DataType::Null) {
+            return Err(Error::type_mismatch(
+                expr.to_string(),
+                format!(
+                    "a CASE WHEN condition must be Boolean, got {} for {c}",
+                    cond.data_type
+                ),
+            ));
+        }
+        conds.push(coerce(cond, &DataType::Boolean, expr)?);
+        values.push(plan(v, schema)?);
+    }
+    values.push(match otherwise {
+        Some(e) => plan(e, schema)?,
+        None => null_literal(DataType::Null, true),
+    });
+    // The common type of the values, folding left to right; `acc` stands
+    // for the values seen so far (a weak literal keeps its value so that the
+    // next column can adopt it).
+    let mut acc = values[0].clone();
+    for v in &values[1..] {
+        let to = if acc.data_type == v.data_type {
+            Some(acc.data_type.clone())
+        } else if acc.data_type == DataType::Null {
+            Some(v.data_type.clone())
+        } else if v.data_type == DataType::Null {
+            Some(acc.data_type.clone())
+        } else {
+            compare_type(&acc, v)
+        };
+        let Some(to) = to else {
+            return Err(Error::type_mismatch(
+                expr.to_string(),
+                format!(
+                    "CASE values have no common type: {} and {}",
+                    acc.data_type, v.data_type
+                ),
+            ));
+        };
+        acc = if v.data_type == to && (!v.weak || acc.weak) {
+            v.clone()
+        } else if acc.data_type == to {
+            acc
+        } else {
+            null_literal(to, false)
+        };
+    }
+    let to = acc.data_type;
+    let nullable = values
+        .iter()
+        .any(|v| v.nullable || v.data_type == DataType::Null);
+    if to == DataType::Null {
+        return Ok(null_literal(DataType::Null, false));
+    }
+    let mut typed = Vec::with_capacity(values.len());
+    for v in values {
+        typed.push(coerce(v, &to, expr)?);
+    }
+    let otherwise = typed.pop().map(Box::new).ok_or_else(|| {
+        Error::InvalidArgument("internal: CASE without a default value".to_string())
+    })?;
+    fold(Typed {
+        node: Node::Case {
+            branches: conds.into_iter().zip(typed).collect(),
+            otherwise,
+            ctx: expr.to_string(),
+        },
+        data_type: to,
+        nullable,
+        weak: false,
+    })
 }
 
 fn string_func(expr: &Expr, input: Typed, func: &StringFunc) -> Result<Typed> {
@@ -456,6 +555,11 @@ fn fold(t: Typed) -> Result<Typed> {
         | Node::IsNull { input, .. }
         | Node::Cast { input, .. }
         | Node::Str { input, .. } => is_lit(input),
+        Node::Case {
+            branches,
+            otherwise,
+            ..
+        } => is_lit(otherwise) && branches.iter().all(|(c, v)| is_lit(c) && is_lit(v)),
     };
     if !constant {
         return Ok(t);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use ::polars::prelude::{Column, DataFrame, DataType as PlType, NamedFrom, Series};
 use parframe::arrow::array::{
     Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, NullArray, StringArray,
-    StringViewArray, UInt8Array,
+    StringViewArray, UInt8Array, UInt32Array,
 };
 use parframe::arrow::schema::{DataType, Field, Schema};
 use parframe::polars::{TablePolarsExt, from_polars, to_polars};
@@ -15,7 +15,7 @@ fn sample() -> Table {
     let schema = Arc::new(Schema::new(vec![
         Field::new("i64", DataType::Int64, true),
         Field::new("i32", DataType::Int32, true),
-        Field::new("u8", DataType::UInt8, true),
+        Field::new("u32", DataType::UInt32, true),
         Field::new("f64", DataType::Float64, true),
         Field::new("s", DataType::Utf8, true),
         Field::new("sv", DataType::Utf8View, true),
@@ -26,7 +26,7 @@ fn sample() -> Table {
         vec![
             Arc::new(Int64Array::from(vec![Some(off), None, Some(off + 2)])),
             Arc::new(Int32Array::from(vec![Some(1), Some(2), None])),
-            Arc::new(UInt8Array::from(vec![None, Some(7), Some(255)])),
+            Arc::new(UInt32Array::from(vec![None, Some(7), Some(u32::MAX)])),
             Arc::new(Float64Array::from(vec![Some(0.5), Some(f64::NAN), None])),
             Arc::new(StringArray::from(vec![
                 Some("a string longer than twelve bytes"),
@@ -60,7 +60,7 @@ fn round_trip_keeps_values_nulls_and_chunks() {
         vec![
             PlType::Int64,
             PlType::Int32,
-            PlType::UInt8,
+            PlType::UInt32,
             PlType::Float64,
             PlType::String,
             PlType::String,
@@ -83,7 +83,7 @@ fn round_trip_keeps_values_nulls_and_chunks() {
         };
         assert_eq!(got.data_type(), &want, "{}", orig.name());
     }
-    for name in ["i64", "i32", "u8", "b", "n", "sv"] {
+    for name in ["i64", "i32", "u32", "b", "n", "sv"] {
         let a = t.column(name).unwrap();
         let b = back.column(name).unwrap();
         assert_eq!(a.to_data(), b.to_data(), "{name}");
@@ -181,6 +181,17 @@ fn unsupported_types_name_the_column() {
     assert!(matches!(err, Error::NotSupported(_)), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("'cat'") && msg.contains("Dictionary"), "{msg}");
+
+    // UInt8 exists in Arrow and polars, but not in this polars build (no
+    // `dtype-u8` feature): also NotSupported, naming the column.
+    let t = Table::from_columns(vec![(
+        "small".to_string(),
+        Arc::new(UInt8Array::from(vec![1u8, 2])) as ArrayRef,
+    )])
+    .unwrap();
+    let err = to_polars(&t).unwrap_err();
+    assert!(matches!(err, Error::NotSupported(_)), "{err}");
+    assert!(err.to_string().contains("'small'"), "{err}");
 }
 
 #[test]
