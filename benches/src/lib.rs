@@ -8,6 +8,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod checksum;
 pub mod groupby_data;
 
 use std::sync::Arc;
