@@ -616,21 +616,7 @@ fn build(
                 }
                 None => t.clone(),
             };
-            let rows = ctx.config().chunk_rows;
-            let mut q = VecDeque::new();
-            for c in t.chunks() {
-                let mut off = 0;
-                while off < c.num_rows() {
-                    let len = rows.min(c.num_rows() - off);
-                    q.push_back(c.slice(off, len));
-                    off += len;
-                }
-            }
-            return Ok(Pipeline {
-                input: Input::Morsels(q),
-                ops: Vec::new(),
-                limit: None,
-            });
+            return Ok(morsels(t.chunks(), ctx.config().chunk_rows));
         }
         Plan::Aggregate {
             input,
@@ -657,19 +643,10 @@ fn build(
                     .collect();
                 batch = batch.project(&idx)?;
             }
-            let rows = ctx.config().chunk_rows.max(1);
-            let mut q = VecDeque::new();
-            let mut off = 0;
-            while off < batch.num_rows() {
-                let len = rows.min(batch.num_rows() - off);
-                q.push_back(batch.slice(off, len));
-                off += len;
-            }
-            return Ok(Pipeline {
-                input: Input::Morsels(q),
-                ops: Vec::new(),
-                limit: None,
-            });
+            return Ok(morsels(
+                std::slice::from_ref(&batch),
+                ctx.config().chunk_rows,
+            ));
         }
         Plan::Sort { input, keys, limit } => {
             let p = build(ctx, job, input, from_input)?;
@@ -770,6 +747,26 @@ fn build(
         p.ops.push(op);
     }
     Ok(p)
+}
+
+/// A pipeline over zero-copy slices of at most `rows` rows of `batches`,
+/// so an in-memory input spreads over all threads.
+fn morsels(batches: &[RecordBatch], rows: usize) -> Pipeline {
+    let rows = rows.max(1);
+    let mut q = VecDeque::new();
+    for c in batches {
+        let mut off = 0;
+        while off < c.num_rows() {
+            let len = rows.min(c.num_rows() - off);
+            q.push_back(c.slice(off, len));
+            off += len;
+        }
+    }
+    Pipeline {
+        input: Input::Morsels(q),
+        ops: Vec::new(),
+        limit: None,
+    }
 }
 
 fn input_schema(plan: &Plan) -> SchemaRef {
