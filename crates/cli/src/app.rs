@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use parframe::agg::{count_rows, mean, sum};
-use parframe::datasets::{G1, g1_name};
+use parframe::datasets::{G1, J1, J1Table, g1_name};
 use parframe::{
     ByteSize, ChunkSink, Context, CsvSink, CsvWriteOptions, IpcSink, IpcWriteOptions, LazyFrame,
     ParquetSink, ParquetWriteOptions, RowOptions, col, format_bytes,
@@ -113,6 +113,29 @@ pub struct SqlArgs {
 pub enum GenDataset {
     /// The h2o.ai db-benchmark group-by table G1_<rows>_<k>_<nas>_0.
     Groupby(GenArgs),
+    /// The db-benchmark join tables: x (J1_<rows>_NA_<nas>_0) and the small,
+    /// medium and big right tables (J1_<rows>_<n>_<nas>_0).
+    Join(GenJoinArgs),
+}
+
+/// `parframe gen join`.
+#[derive(Args, Debug)]
+pub struct GenJoinArgs {
+    /// Rows of the left table x (and of the big right table): 1e7, 10000000.
+    #[arg(long, default_value = "1e7", value_parser = parse_count)]
+    pub rows: usize,
+    /// Percent of null keys and values in x (0-100).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub nas: u32,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output directory (created if needed); files are named like J1_1e7_NA_0_0.<ext>.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = GenFormat::Parquet)]
+    pub format: GenFormat,
 }
 
 /// `parframe gen groupby`.
@@ -474,6 +497,14 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             println!("{}", path.display());
             Ok(())
         }
+        Command::Gen {
+            dataset: GenDataset::Join(args),
+        } => {
+            for path in gen_join(args, &env)? {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
         Command::Demo(args) => demo(args, &env),
     }
 }
@@ -502,11 +533,56 @@ fn gen_groupby(args: &GenArgs, env: &Env) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// Writes the four J1 tables chunk by chunk (constant memory); returns
+/// their paths, x first.
+fn gen_join(args: &GenJoinArgs, env: &Env) -> anyhow::Result<Vec<PathBuf>> {
+    if args.rows < 1000 {
+        anyhow::bail!(
+            "gen join needs --rows of at least 1000 (got {}): the medium and big tables \
+             would have the same size and name",
+            args.rows
+        );
+    }
+    std::fs::create_dir_all(&args.out).map_err(|e| parframe::Error::io(&args.out, e))?;
+    let j = J1::new(args.rows)
+        .null_fraction(f64::from(args.nas) / 100.0)
+        .seed(args.seed);
+    let mut paths = Vec::new();
+    for table in J1Table::ALL {
+        let name = table.name(args.rows, args.nas);
+        let path = args.out.join(format!("{name}.{}", args.format.extension()));
+        let chunks = j.chunks(table)?;
+        let (schema, rows) = (chunks.schema(), chunks.total_rows());
+        let took = write_chunks(chunks, schema, rows, &path, args.format, env)?;
+        env.note(format!(
+            "generated {} rows into {} in {}",
+            group_digits(rows as u64),
+            path.display(),
+            secs(took)
+        ));
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
 /// Streams `g` into `path`; returns how long it took.
 fn write_g1(g: &G1, path: &Path, format: GenFormat, env: &Env) -> anyhow::Result<Duration> {
-    let start = Instant::now();
     let chunks = g.chunks();
     let schema = chunks.schema();
+    write_chunks(chunks, schema, g.rows, path, format, env)
+}
+
+/// Streams `chunks` (of `rows` rows in all) into `path`, one chunk in
+/// memory at a time; returns how long it took.
+fn write_chunks(
+    chunks: impl Iterator<Item = parframe::Result<parframe::arrow::RecordBatch>>,
+    schema: parframe::arrow::schema::SchemaRef,
+    rows: usize,
+    path: &Path,
+    format: GenFormat,
+    env: &Env,
+) -> anyhow::Result<Duration> {
+    let start = Instant::now();
     let mut sink: Box<dyn ChunkSink> = match format {
         GenFormat::Parquet => Box::new(ParquetSink::try_new(
             path,
@@ -523,7 +599,7 @@ fn write_g1(g: &G1, path: &Path, format: GenFormat, env: &Env) -> anyhow::Result
         done += chunk.num_rows() as u64;
         env.progress.set(
             done,
-            g.rows as u64,
+            rows as u64,
             format!("rows generated into {}", path.display()),
         );
     }

@@ -1,6 +1,14 @@
-//! Seeded generators of benchmark datasets.
+//! Seeded generators of benchmark datasets, streamed chunk by chunk so
+//! that tables larger than memory can be written to files.
 //!
-//! [`G1`] is the h2o.ai db-benchmark group-by table `G1_<N>_<K>`.
+//! - [`G1`]: the h2o.ai db-benchmark group-by table `G1_<N>_<K>_<nas>_0`;
+//! - [`J1`]: the db-benchmark join tables `J1_<N>_<NA|n>_<nas>_0` (module
+//!   [`join`]).
+//!
+//! `datasets/README.md` in the repository documents each dataset and the
+//! `parframe gen` commands that write them.
+//!
+//! ## G1
 //!
 //! Columns: `id1`, `id2` = strings `id001`..`id<K>` drawn uniformly
 //! (zero-padded to 3 digits); `id3` = strings `id0000000001`..`id<N/K>`
@@ -18,9 +26,11 @@
 //! assert_eq!(t.column_names(), vec!["id1", "id2", "id3", "id4", "id5", "id6", "v1", "v2", "v3"]);
 //! ```
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use parframe_core::Table;
+use parframe_core::arrow::array::builder::StringBuilder;
 use parframe_core::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use parframe_core::arrow::schema::{DataType, Field, Schema};
 use rand::{Rng, SeedableRng};
@@ -28,19 +38,26 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::Result;
 
+pub mod join;
+
+pub use join::{J1, J1Chunks, J1Table};
+
+/// `10000000` as `1e7`, `2000` as `2e3`, `1234` as `1234e0`: the
+/// db-benchmark spelling of a count in file names.
+pub(crate) fn sci(x: usize) -> String {
+    let mut exp = 0;
+    let mut m = x;
+    while m >= 10 && m.is_multiple_of(10) {
+        m /= 10;
+        exp += 1;
+    }
+    format!("{m}e{exp}")
+}
+
 /// The db-benchmark name of a G1 table: `G1_1e7_1e2_0_0` for 10^7 rows,
 /// 100 groups, no nulls (`nas_pct` percent nulls), unsorted.
 pub fn g1_name(rows: usize, k: usize, nas_pct: u32) -> String {
-    let e = |x: usize| {
-        let mut exp = 0;
-        let mut m = x;
-        while m >= 10 && m.is_multiple_of(10) {
-            m /= 10;
-            exp += 1;
-        }
-        format!("{m}e{exp}")
-    };
-    format!("G1_{}_{}_{nas_pct}_0", e(rows), e(k))
+    format!("G1_{}_{}_{nas_pct}_0", sci(rows), sci(k))
 }
 
 /// The schema of G1 tables.
@@ -114,7 +131,6 @@ impl G1 {
         G1Chunks {
             schema: g1_schema(),
             small: (1..=k).map(|i| format!("id{i:03}")).collect(),
-            large: (1..=nk).map(|i| format!("id{i:010}")).collect(),
             rng: ChaCha8Rng::seed_from_u64(self.seed),
             left: self.rows,
             chunk_rows: self.chunk_rows.max(1),
@@ -135,8 +151,9 @@ impl G1 {
 #[derive(Debug)]
 pub struct G1Chunks {
     schema: Arc<Schema>,
+    /// The `k` labels of `id1`, `id2`; `id3`'s `N/K` labels are formatted
+    /// as drawn (holding them would take memory in proportion to `N`).
     small: Vec<String>,
-    large: Vec<String>,
     rng: ChaCha8Rng,
     left: usize,
     chunk_rows: usize,
@@ -167,7 +184,23 @@ impl G1Chunks {
         let rng = &mut self.rng;
         let id1 = strings(&self.small, rng);
         let id2 = strings(&self.small, rng);
-        let id3 = strings(&self.large, rng);
+        let id3 = {
+            let mut b = StringBuilder::with_capacity(n, n * 12);
+            let mut text = String::with_capacity(12);
+            for _ in 0..n {
+                // The same draws as picking from a list of the labels.
+                let i = rng.random_range(0..self.nk as usize) + 1;
+                if null(rng) {
+                    b.append_null();
+                } else {
+                    text.clear();
+                    // Writing to a String cannot fail.
+                    let _ = write!(text, "id{i:010}");
+                    b.append_value(&text);
+                }
+            }
+            Arc::new(b.finish()) as ArrayRef
+        };
         let ints = |hi: i64, rng: &mut ChaCha8Rng| -> ArrayRef {
             let a: Int64Array = (0..n)
                 .map(|_| {

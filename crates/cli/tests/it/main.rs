@@ -95,6 +95,49 @@ fn schema_and_head_and_count() {
 }
 
 #[test]
+fn gen_join_writes_the_four_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout_of(
+        parframe()
+            .args(["gen", "join", "--rows", "2e3", "--format", "csv", "--out"])
+            .arg(dir.path()),
+    );
+    let names: Vec<String> = out
+        .lines()
+        .map(|l| {
+            Path::new(l)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "J1_2e3_NA_0_0.csv",
+            "J1_2e3_1e1_0_0.csv",
+            "J1_2e3_1e2_0_0.csv",
+            "J1_2e3_2e3_0_0.csv"
+        ]
+    );
+    let x = out.lines().next().unwrap();
+    assert_eq!(
+        stdout_of(parframe().args(["count", x])),
+        "2000
+"
+    );
+    let header = std::fs::read_to_string(out.lines().nth(2).unwrap()).unwrap();
+    assert!(header.starts_with("id1,id2,id4,id5,v2\n"), "{header:.40}");
+    parframe()
+        .args(["gen", "join", "--rows", "10", "--out"])
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(contains("at least 1000"));
+}
+
+#[test]
 fn sql_prints_a_table() {
     let q = format!(
         "SELECT name, sum(qty) AS qty FROM '{}' WHERE price > 1 GROUP BY name",
