@@ -22,6 +22,7 @@ pub mod agg;
 pub mod aggregate;
 mod context;
 mod io;
+pub mod join;
 mod physical;
 mod plan;
 mod sort;
@@ -30,6 +31,7 @@ pub use context::{
     Config, Context, ContextBuilder, DEFAULT_CHUNK_ROWS, JobStats, Progress, ProgressCallback,
     available_memory,
 };
+pub use join::{BuildSide, JoinOptions, JoinType, JoinValidation};
 pub use parframe_spill::SpillStats;
 pub use physical::BatchStream;
 pub use plan::{GroupBy, IntoColumnNames, LazyFrame};

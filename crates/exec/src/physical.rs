@@ -23,6 +23,7 @@ use rayon::prelude::*;
 use crate::agg::{AggExpr, AggFunc};
 use crate::aggregate::run::{Aggregator, Partial};
 use crate::context::JobMetrics;
+use crate::join::{JoinStream, run_join};
 use crate::plan::{BatchUdf, Plan, RowUdf, panic_text};
 use crate::sort::{SortedStream, run_sort};
 use crate::{Context, JobStats, Progress};
@@ -167,6 +168,8 @@ enum Input {
     Upstream(Box<BatchStream>),
     /// The output of a sort (its merge runs as this is pulled).
     Sorted(Box<SortedStream>),
+    /// The output of a join (its probe runs as this is pulled).
+    Join(Box<JoinStream>),
 }
 
 enum Unit {
@@ -240,6 +243,14 @@ impl BatchStream {
                 }
             }
             Input::Sorted(s) => {
+                while units.len() < w {
+                    match s.next() {
+                        Some(b) => units.push(Unit::Batch(b?)),
+                        None => break,
+                    }
+                }
+            }
+            Input::Join(s) => {
                 while units.len() < w {
                     match s.next() {
                         Some(b) => units.push(Unit::Batch(b?)),
@@ -658,6 +669,14 @@ fn build(
                 limit: None,
             });
         }
+        Plan::Join(spec) => {
+            let joined = run_join(ctx, job, spec, needed.as_deref())?;
+            return Ok(Pipeline {
+                input: Input::Join(Box::new(joined)),
+                ops: Vec::new(),
+                limit: None,
+            });
+        }
         Plan::Limit { input, n } => {
             if let Plan::Sort {
                 input: sorted,
@@ -741,7 +760,8 @@ fn build(
         | Plan::Table(_)
         | Plan::Limit { .. }
         | Plan::Aggregate { .. }
-        | Plan::Sort { .. } => None,
+        | Plan::Sort { .. }
+        | Plan::Join(_) => None,
     };
     if let Some(op) = op {
         p.ops.push(op);
@@ -792,6 +812,18 @@ fn stream_of(
         done: false,
         schema,
     }
+}
+
+/// The stream of `plan`'s output, producing only the columns in `needed`
+/// (`None`: all; more columns may come through).
+pub(crate) fn child_stream(
+    ctx: &Context,
+    job: &Arc<JobMetrics>,
+    plan: &Plan,
+    needed: Option<Vec<String>>,
+) -> Result<BatchStream> {
+    let p = build(ctx, job, plan, needed)?;
+    Ok(stream_of(ctx, job, p, plan.schema()))
 }
 
 /// Starts executing `plan`: chunks are computed a window at a time as the

@@ -15,6 +15,7 @@ use parframe_core::{ChunkSource, Expr, Table, col};
 use crate::Context;
 use crate::agg::{AggExpr, AggFunc, is_key_type};
 use crate::aggregate::run::Aggregator;
+use crate::join::JoinSpec;
 use crate::sort::{SortKey, check_keys, describe_keys};
 
 /// A node of a logical plan. Every node knows its output schema, computed
@@ -71,6 +72,8 @@ pub(crate) enum Plan {
         keys: Vec<SortKey>,
         limit: Option<usize>,
     },
+    /// A hash join of two inputs (the build side is a pipeline breaker).
+    Join(Arc<JoinSpec>),
 }
 
 /// The closure behind `map_batches`.
@@ -86,6 +89,7 @@ impl Plan {
             | Plan::MapBatches { schema, .. }
             | Plan::Aggregate { schema, .. } => schema.clone(),
             Plan::Table(t) => t.schema().clone(),
+            Plan::Join(j) => j.schema.clone(),
             Plan::Filter { input, .. } | Plan::Limit { input, .. } | Plan::Sort { input, .. } => {
                 input.schema()
             }
@@ -130,12 +134,14 @@ impl Plan {
                 limit: Some(k),
                 ..
             } => format!("TopK {k} [{}]", describe_keys(keys)),
+            Plan::Join(j) => j.describe(),
         }
     }
 
     pub(crate) fn input(&self) -> Option<&Arc<Plan>> {
         match self {
-            Plan::Scan { .. } | Plan::Table(_) => None,
+            // Joins have two inputs: see `JoinSpec`.
+            Plan::Scan { .. } | Plan::Table(_) | Plan::Join(_) => None,
             Plan::Select { input, .. }
             | Plan::Filter { input, .. }
             | Plan::WithColumns { input, .. }
@@ -157,6 +163,11 @@ impl Plan {
             let needed = self.columns_needed_from_input(projection.map(|p| p.to_vec()));
             i.explain_into(out, depth + 1, needed.as_deref());
         }
+        if let Plan::Join(j) = self {
+            let (l, r) = j.needed_inputs(projection);
+            j.left.explain_into(out, depth + 1, l.as_deref());
+            j.right.explain_into(out, depth + 1, r.as_deref());
+        }
     }
 
     /// Given the columns needed from this node's output (`None` = all),
@@ -174,7 +185,7 @@ impl Plan {
             }
         };
         match self {
-            Plan::Scan { .. } | Plan::Table(_) => return None,
+            Plan::Scan { .. } | Plan::Table(_) | Plan::Join(_) => return None,
             Plan::Select { exprs, .. } => {
                 for e in exprs {
                     if needed.as_ref().is_none_or(|n| n.contains(&e.output_name())) {

@@ -1,0 +1,842 @@
+//! Running a join: build, probe, and the grace path when the build side
+//! does not fit.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::{RecordBatch, UInt32Array};
+use arrow_buffer::ScalarBuffer;
+use arrow_schema::{Schema, SchemaRef};
+use arrow_select::concat::concat_batches;
+use arrow_select::take::take_record_batch;
+use parframe_common::{Error, Result, format_bytes};
+use parframe_spill::{Reservation, SpillDir, SpillFile, SpillReader, SpillWriter};
+use rayon::prelude::*;
+
+use super::output::Assembler;
+use super::table::{BuiltTable, KeyCodec, Keys, SeenKeys, partition_of, table_overhead};
+use super::{BuildSide, JoinSpec, JoinType};
+use crate::Context;
+use crate::context::JobMetrics;
+use crate::physical::{BatchStream, child_stream};
+use crate::plan::Plan;
+
+/// Partitions of the first grace split, and of each further one.
+const GRACE_PARTS: usize = 16;
+const GRACE_SUBPARTS: usize = 8;
+/// Levels of re-partitioning before a partition is joined block by block.
+const MAX_LEVEL: u32 = 3;
+
+/// What a probe row turns into.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Emit {
+    /// Matched pairs only (inner, cross).
+    Pairs,
+    /// Matched pairs, and unmatched probe rows with nulls (left, right, full).
+    Outer,
+    /// Probe rows with a match.
+    Semi,
+    /// Probe rows without a match.
+    Anti,
+}
+
+/// The parts of a join every step needs.
+struct Shared {
+    ctx: Context,
+    job: Arc<JobMetrics>,
+    how: JoinType,
+    emit: Emit,
+    out: Assembler,
+    codec: KeyCodec,
+    build_keys: Vec<usize>,
+    probe_keys: Vec<usize>,
+    build_schema: SchemaRef,
+    probe_schema: SchemaRef,
+    /// Which side must have unique keys (validation), and its name.
+    build_unique: Option<&'static str>,
+    probe_unique: Option<&'static str>,
+    validation: String,
+    max_out: usize,
+}
+
+/// A join's output, computed as it is pulled.
+pub(crate) struct JoinStream {
+    s: Shared,
+    state: State,
+    ready: VecDeque<RecordBatch>,
+    reservation: Reservation,
+}
+
+enum State {
+    Streaming {
+        table: BuiltTable,
+        probe: Box<BatchStream>,
+        seen: Option<SeenKeys>,
+    },
+    Grace {
+        tasks: VecDeque<Task>,
+        current: Option<Box<PartJob>>,
+    },
+    Done,
+}
+
+/// A pair of spilled partitions still to join.
+struct Task {
+    build: SpillFile,
+    probe: SpillFile,
+    level: u32,
+    /// Splitting did not help last time: go block by block.
+    skewed: bool,
+}
+
+/// A partition being joined block by block.
+struct PartJob {
+    build: SpillReader,
+    next_build: usize,
+    probe: SpillReader,
+    next_probe: usize,
+    /// Row offset of each probe batch in the partition.
+    probe_offsets: Vec<usize>,
+    table: Option<BuiltTable>,
+    /// More than one block: unmatched probe rows are known only at the end.
+    multi: bool,
+    first_block: bool,
+    probe_matched: Vec<AtomicU64>,
+    build_seen: Option<SeenKeys>,
+    probe_seen: Option<SeenKeys>,
+    finishing: bool,
+}
+
+/// Rows an input is known to have at most, before running it.
+fn known_rows(plan: &Plan) -> Option<u64> {
+    match plan {
+        Plan::Table(t) => Some(t.num_rows() as u64),
+        Plan::Scan { source, .. } => source.row_count_hint(),
+        Plan::Aggregate { .. } | Plan::Join(_) => None,
+        other => other.input().and_then(|i| known_rows(i)),
+    }
+}
+
+fn project_to(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    if batch.schema_ref().fields().len() == schema.fields().len()
+        && batch
+            .schema_ref()
+            .fields()
+            .iter()
+            .zip(schema.fields())
+            .all(|(a, b)| a.name() == b.name())
+    {
+        return Ok(batch);
+    }
+    let idx = schema
+        .fields()
+        .iter()
+        .map(|f| batch.schema_ref().index_of(f.name()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(batch.project(&idx)?)
+}
+
+fn projected(plan: &Plan, names: Option<&Vec<String>>) -> Result<SchemaRef> {
+    let schema = plan.schema();
+    Ok(match names {
+        None => schema,
+        Some(n) => {
+            let idx = n
+                .iter()
+                .map(|c| schema.index_of(c))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            Arc::new(schema.project(&idx)?)
+        }
+    })
+}
+
+/// Bytes of the rows of `b` (not of whole shared buffers: a slice of a
+/// larger chunk, or a batch inside a spill file's map, reports only its
+/// own share), which is what concatenating it allocates.
+fn batch_bytes(b: &RecordBatch) -> u64 {
+    b.columns()
+        .iter()
+        .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0) as u64)
+        .sum()
+}
+
+/// Starts a join: reads the build side (spilling it, and then the probe
+/// side, when it does not fit) and returns the stream of its output.
+pub(crate) fn run_join(
+    ctx: &Context,
+    job: &Arc<JobMetrics>,
+    spec: &JoinSpec,
+    needed: Option<&[String]>,
+) -> Result<JoinStream> {
+    let (left_names, right_names) = spec.needed_inputs(needed);
+    let left_schema = projected(&spec.left, left_names.as_ref())?;
+    let right_schema = projected(&spec.right, right_names.as_ref())?;
+    let build_left = match spec.options.build_side {
+        BuildSide::Left => true,
+        BuildSide::Right => false,
+        BuildSide::Auto => match spec.how {
+            JoinType::Right => true,
+            JoinType::Inner => matches!(
+                (known_rows(&spec.left), known_rows(&spec.right)),
+                (Some(l), Some(r)) if l < r
+            ),
+            _ => false,
+        },
+    };
+    let probe_is_left = !build_left;
+    let out = Assembler::new(spec, &left_schema, &right_schema, needed, probe_is_left)?;
+    let key_idx = |schema: &Schema, keys: &[String]| -> Result<Vec<usize>> {
+        keys.iter()
+            .map(|k| Ok(schema.index_of(k)?))
+            .collect::<Result<Vec<_>>>()
+    };
+    let lk = key_idx(&left_schema, &spec.left_on)?;
+    let rk = key_idx(&right_schema, &spec.right_on)?;
+    let types: Vec<_> = lk
+        .iter()
+        .map(|&i| left_schema.field(i).data_type().clone())
+        .collect();
+    let v = spec.options.validate;
+    let (lu, ru) = (
+        v.left_unique().then_some("left"),
+        v.right_unique().then_some("right"),
+    );
+    let emit = match spec.how {
+        JoinType::Inner | JoinType::Cross => Emit::Pairs,
+        JoinType::Left | JoinType::Right | JoinType::Full => Emit::Outer,
+        JoinType::Semi => Emit::Semi,
+        JoinType::Anti => Emit::Anti,
+    };
+    let (build_plan, build_names, probe_plan, probe_names) = if build_left {
+        (&spec.left, left_names, &spec.right, right_names)
+    } else {
+        (&spec.right, right_names, &spec.left, left_names)
+    };
+    let s = Shared {
+        ctx: ctx.clone(),
+        job: Arc::clone(job),
+        how: spec.how,
+        emit,
+        out,
+        codec: KeyCodec::new(&types)?,
+        build_keys: if build_left { lk.clone() } else { rk.clone() },
+        probe_keys: if build_left { rk } else { lk },
+        build_schema: if build_left {
+            left_schema.clone()
+        } else {
+            right_schema.clone()
+        },
+        probe_schema: if build_left {
+            right_schema
+        } else {
+            left_schema
+        },
+        build_unique: if build_left { lu } else { ru },
+        probe_unique: if build_left { ru } else { lu },
+        validation: format!("{:?}", spec.options.validate),
+        max_out: ctx.config().chunk_rows.max(1),
+    };
+    let mut reservation = ctx
+        .memory_pool()
+        .reservation(format!("join {} build", spec.how));
+    let mut build = child_stream(ctx, job, build_plan, build_names.clone())?;
+    let mut held: Vec<RecordBatch> = Vec::new();
+    let mut overflow: Option<RecordBatch> = None;
+    for b in build.by_ref() {
+        let b = project_to(b?, &s.build_schema)?;
+        // The batch, its share of the table, and room to concatenate.
+        let need = 2 * batch_bytes(&b) + table_overhead(b.num_rows());
+        if reservation.try_grow(need).is_err() {
+            overflow = Some(b);
+            break;
+        }
+        held.push(b);
+    }
+    job.note_reserved(reservation.size());
+    let probe_stream = child_stream(ctx, job, probe_plan, probe_names.clone())?;
+    let state = match overflow {
+        None => {
+            let batch = concat_batches(&s.build_schema, &held)?;
+            drop(held);
+            let track = s.how == JoinType::Full;
+            let threads = ctx.config().threads;
+            let table =
+                ctx.install(|| BuiltTable::build(batch, &s.build_keys, &s.codec, threads, track))?;
+            let actual = batch_bytes(&table.batch) + table.overhead();
+            // Settle the reservation on the real size (never above what fit).
+            if actual < reservation.size() {
+                reservation.shrink(reservation.size() - actual);
+            }
+            check_build_unique(&s, &table, None)?;
+            State::Streaming {
+                table,
+                probe: Box::new(probe_stream),
+                seen: s.probe_unique.map(|_| SeenKeys::new()),
+            }
+        }
+        Some(first) => {
+            let dir = ctx.spill_dir()?;
+            let parts = if s.how == JoinType::Cross {
+                1
+            } else {
+                GRACE_PARTS
+            };
+            let mut bp = Partitioner::new(&dir, &s, true, parts, 1)?;
+            for b in held.drain(..) {
+                bp.push(&s, &b)?;
+            }
+            reservation.free();
+            bp.push(&s, &first)?;
+            for b in build.by_ref() {
+                bp.push(&s, &project_to(b?, &s.build_schema)?)?;
+            }
+            let mut pp = Partitioner::new(&dir, &s, false, parts, 1)?;
+            for b in probe_stream {
+                pp.push(&s, &project_to(b?, &s.probe_schema)?)?;
+            }
+            let tasks = pair_tasks(&s, bp.finish(&s)?, pp.finish(&s)?, 1, parts == 1);
+            State::Grace {
+                tasks,
+                current: None,
+            }
+        }
+    };
+    Ok(JoinStream {
+        s,
+        state,
+        ready: VecDeque::new(),
+        reservation,
+    })
+}
+
+fn pair_tasks(
+    s: &Shared,
+    build: Vec<SpillFile>,
+    probe: Vec<SpillFile>,
+    level: u32,
+    skewed: bool,
+) -> VecDeque<Task> {
+    let total: u64 = build.iter().map(|f| f.rows()).sum();
+    build
+        .into_iter()
+        .zip(probe)
+        .filter(|(b, p)| {
+            // Nothing can come out of a pair without probe rows unless
+            // unmatched build rows are kept (full); nor of one without
+            // build rows unless probe rows are kept on their own.
+            (p.rows() > 0 || s.how == JoinType::Full)
+                && (b.rows() > 0 || matches!(s.emit, Emit::Outer | Emit::Anti))
+        })
+        .map(|(b, p)| {
+            let skew = skewed || (total > 1 && b.rows() * 10 >= total * 9 && level > 1);
+            Task {
+                build: b,
+                probe: p,
+                level,
+                skewed: skew,
+            }
+        })
+        .collect()
+}
+
+fn check_build_unique(s: &Shared, table: &BuiltTable, seen: Option<&SeenKeys>) -> Result<()> {
+    if let Some(side) = s.build_unique {
+        let dup = table.has_duplicates
+            || seen.is_some_and(|seen| {
+                let cols: Vec<_> = s
+                    .build_keys
+                    .iter()
+                    .map(|&i| table.batch.column(i).clone())
+                    .collect();
+                s.codec
+                    .encode(&cols)
+                    .is_ok_and(|(k, v)| seen.add(&k, v.as_ref(), table.num_rows()).is_some())
+            });
+        if dup {
+            return Err(validation_error(s, side));
+        }
+    }
+    Ok(())
+}
+
+fn validation_error(s: &Shared, side: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "join validation {} failed: the {side} side's join keys are not unique",
+        s.validation
+    ))
+}
+
+/// Hash-partitions batches into one spill file per partition.
+struct Partitioner {
+    writers: Vec<SpillWriter>,
+    build: bool,
+    level: u32,
+}
+
+impl Partitioner {
+    fn new(dir: &SpillDir, s: &Shared, build: bool, parts: usize, level: u32) -> Result<Self> {
+        let (schema, what) = if build {
+            (&s.build_schema, "join-build")
+        } else {
+            (&s.probe_schema, "join-probe")
+        };
+        let writers = (0..parts)
+            .map(|_| dir.new_file(what, schema.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Partitioner {
+            writers,
+            build,
+            level,
+        })
+    }
+
+    fn push(&mut self, s: &Shared, batch: &RecordBatch) -> Result<()> {
+        s.ctx.check_cancelled()?;
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        let parts = self.writers.len();
+        if parts == 1 {
+            return self.writers[0].write(batch);
+        }
+        let key_idx = if self.build {
+            &s.build_keys
+        } else {
+            &s.probe_keys
+        };
+        let cols: Vec<_> = key_idx.iter().map(|&i| batch.column(i).clone()).collect();
+        let (keys, _) = s.codec.encode(&cols)?;
+        let hashes = s.ctx.install(|| keys.hashes(self.level, n));
+        let mut idx: Vec<Vec<u32>> = vec![Vec::new(); parts];
+        for (i, h) in hashes.iter().enumerate() {
+            idx[partition_of(*h, parts)].push(i as u32);
+        }
+        for (p, rows) in idx.into_iter().enumerate() {
+            if rows.is_empty() {
+                continue;
+            }
+            let part = take_record_batch(batch, &UInt32Array::from(rows))?;
+            self.writers[p].write(&part)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self, s: &Shared) -> Result<Vec<SpillFile>> {
+        let files = self
+            .writers
+            .into_iter()
+            .map(|w| w.finish())
+            .collect::<Result<Vec<_>>>()?;
+        for f in &files {
+            s.job.add_spill(f.stats());
+        }
+        Ok(files)
+    }
+}
+
+/// Indices of `rows` as an Arrow array for `take`.
+fn indices(rows: &[u32]) -> UInt32Array {
+    UInt32Array::new(ScalarBuffer::from(rows.to_vec()), None)
+}
+
+impl Shared {
+    /// Probes one chunk. `immediate`: this is the only block of build rows,
+    /// so unmatched probe rows are known at once; else matched probe rows
+    /// are recorded in `matched` (from bit `offset`) for the final pass.
+    fn probe_chunk(
+        &self,
+        table: &BuiltTable,
+        batch: &RecordBatch,
+        immediate: bool,
+        matched: Option<(&[AtomicU64], usize)>,
+        seen: Option<&SeenKeys>,
+    ) -> Result<Vec<RecordBatch>> {
+        self.ctx.check_cancelled()?;
+        let n = batch.num_rows();
+        let cols: Vec<_> = self
+            .probe_keys
+            .iter()
+            .map(|&i| batch.column(i).clone())
+            .collect();
+        let (keys, valid) = self.codec.encode(&cols)?;
+        if let (Some(seen), Some(side)) = (seen, self.probe_unique)
+            && seen.add(&keys, valid.as_ref(), n).is_some()
+        {
+            return Err(validation_error(self, side));
+        }
+        let want_pairs = matches!(self.emit, Emit::Pairs | Emit::Outer);
+        let mut pi: Vec<u32> = Vec::new();
+        let mut bi: Vec<u32> = Vec::new();
+        let mut hit = vec![false; n];
+        if matches!(keys, Keys::None) {
+            // Cross join: every pair (chunks were sliced small enough).
+            let m = table.num_rows() as u32;
+            pi.reserve(n * m as usize);
+            for i in 0..n as u32 {
+                pi.extend(std::iter::repeat_n(i, m as usize));
+                bi.extend(0..m);
+            }
+        } else {
+            table.probe(&keys, valid.as_ref(), n, |i, j| {
+                hit[i] = true;
+                if want_pairs {
+                    pi.push(i as u32);
+                    bi.push(j);
+                }
+            });
+        }
+        if self.how == JoinType::Full {
+            table.mark(&bi);
+        }
+        if let Some((bits, offset)) = matched {
+            for (i, _) in hit.iter().enumerate().filter(|(_, h)| **h) {
+                let r = offset + i;
+                bits[r / 64].fetch_or(1 << (r % 64), Ordering::Relaxed);
+            }
+        }
+        let mut out = Vec::new();
+        if want_pairs {
+            for (p, b) in pi.chunks(self.max_out).zip(bi.chunks(self.max_out)) {
+                out.push(self.out.assemble(
+                    Some((batch, &indices(p))),
+                    Some((&table.batch, &indices(b))),
+                    p.len(),
+                )?);
+            }
+        }
+        if immediate {
+            let keep: Vec<u32> = match self.emit {
+                Emit::Pairs => Vec::new(),
+                Emit::Outer | Emit::Anti => (0..n as u32).filter(|&i| !hit[i as usize]).collect(),
+                Emit::Semi => (0..n as u32).filter(|&i| hit[i as usize]).collect(),
+            };
+            out.extend(self.probe_only(batch, &keep)?);
+        }
+        Ok(out)
+    }
+
+    /// Probe rows on their own: with nulls for the build side (outer
+    /// joins), or as they are (semi and anti joins).
+    fn probe_only(&self, batch: &RecordBatch, rows: &[u32]) -> Result<Vec<RecordBatch>> {
+        rows.chunks(self.max_out)
+            .map(|r| self.out.assemble(Some((batch, &indices(r))), None, r.len()))
+            .collect()
+    }
+
+    /// A full join's build rows that nothing matched, with nulls for the
+    /// probe side.
+    fn unmatched_build(&self, table: &BuiltTable) -> Result<Vec<RecordBatch>> {
+        if self.how != JoinType::Full {
+            return Ok(Vec::new());
+        }
+        table
+            .unmatched()
+            .chunks(self.max_out)
+            .map(|r| {
+                self.out
+                    .assemble(None, Some((&table.batch, &indices(r))), r.len())
+            })
+            .collect()
+    }
+
+    /// Cross joins: slices of probe chunks small enough that each makes
+    /// at most about `max_out` output rows.
+    fn pieces(&self, table: &BuiltTable, batch: RecordBatch) -> Vec<RecordBatch> {
+        if self.how != JoinType::Cross || table.num_rows() == 0 {
+            return vec![batch];
+        }
+        let step = (self.max_out / table.num_rows()).max(1);
+        (0..batch.num_rows())
+            .step_by(step)
+            .map(|o| batch.slice(o, step.min(batch.num_rows() - o)))
+            .collect()
+    }
+
+    /// Probes a window of chunks in parallel; outputs in input order.
+    fn probe_window(
+        &self,
+        table: &BuiltTable,
+        chunks: Vec<(RecordBatch, usize)>,
+        immediate: bool,
+        matched: Option<&[AtomicU64]>,
+        seen: Option<&SeenKeys>,
+    ) -> Result<Vec<RecordBatch>> {
+        let outs: Vec<Result<Vec<RecordBatch>>> = self.ctx.install(|| {
+            chunks
+                .into_par_iter()
+                .map(|(b, off)| {
+                    self.probe_chunk(table, &b, immediate, matched.map(|m| (m, off)), seen)
+                })
+                .collect()
+        });
+        let mut all = Vec::new();
+        for o in outs {
+            all.extend(o?);
+        }
+        Ok(all)
+    }
+
+    fn window(&self) -> usize {
+        self.ctx.config().threads * 2
+    }
+}
+
+impl JoinStream {
+    /// Runs one step: a window of probe chunks, or one stage of a spilled
+    /// partition.
+    fn step(&mut self) -> Result<()> {
+        let s = &self.s;
+        match &mut self.state {
+            State::Done => Ok(()),
+            State::Streaming { table, probe, seen } => {
+                let mut chunks = Vec::new();
+                while chunks.len() < s.window() {
+                    match probe.next() {
+                        Some(b) => {
+                            let b = project_to(b?, &s.probe_schema)?;
+                            chunks.extend(s.pieces(table, b).into_iter().map(|b| (b, 0)));
+                        }
+                        None => break,
+                    }
+                }
+                if chunks.is_empty() {
+                    let tail = s.unmatched_build(table)?;
+                    self.ready.extend(tail);
+                    self.state = State::Done;
+                    self.reservation.free();
+                    return Ok(());
+                }
+                let out = s.probe_window(table, chunks, true, None, seen.as_ref())?;
+                self.ready.extend(out);
+                Ok(())
+            }
+            State::Grace { tasks, current } => {
+                if current.is_none() {
+                    let Some(task) = tasks.pop_front() else {
+                        self.state = State::Done;
+                        return Ok(());
+                    };
+                    match start_task(s, task, &mut self.reservation)? {
+                        Started::Job(j) => *current = Some(j),
+                        Started::Split(more) => {
+                            for t in more.into_iter().rev() {
+                                tasks.push_front(t);
+                            }
+                        }
+                    }
+                    return Ok(());
+                }
+                let Some(job) = current.as_mut() else {
+                    return Ok(());
+                };
+                let done = job_step(s, job, &mut self.reservation, &mut self.ready)?;
+                if done {
+                    *current = None;
+                    self.reservation.free();
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+enum Started {
+    Job(Box<PartJob>),
+    Split(VecDeque<Task>),
+}
+
+/// Opens a spilled partition pair: splits it again when its build side is
+/// too large and splitting can help, else starts joining it block by block.
+fn start_task(s: &Shared, task: Task, res: &mut Reservation) -> Result<Started> {
+    let need = 2 * task.build.bytes() + table_overhead(task.build.rows() as usize);
+    let fits = res.try_grow(need).is_ok();
+    if fits {
+        res.shrink(need);
+    }
+    if !fits && !task.skewed && task.level < MAX_LEVEL && task.build.rows() > 1 {
+        let dir = s.ctx.spill_dir()?;
+        let level = task.level + 1;
+        let mut bp = Partitioner::new(&dir, s, true, GRACE_SUBPARTS, level)?;
+        for b in task.build.read()? {
+            bp.push(s, &b?)?;
+        }
+        let mut pp = Partitioner::new(&dir, s, false, GRACE_SUBPARTS, level)?;
+        for b in task.probe.read()? {
+            pp.push(s, &b?)?;
+        }
+        return Ok(Started::Split(pair_tasks(
+            s,
+            bp.finish(s)?,
+            pp.finish(s)?,
+            level,
+            false,
+        )));
+    }
+    let probe = task.probe.read()?;
+    let mut probe_offsets = Vec::with_capacity(probe.num_batches());
+    let mut total = 0usize;
+    for i in 0..probe.num_batches() {
+        probe_offsets.push(total);
+        total += probe.batch(i)?.num_rows();
+    }
+    Ok(Started::Job(Box::new(PartJob {
+        build: task.build.read()?,
+        next_build: 0,
+        probe,
+        next_probe: 0,
+        probe_offsets,
+        table: None,
+        multi: false,
+        first_block: true,
+        probe_matched: (0..total.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+        build_seen: None,
+        probe_seen: s.probe_unique.map(|_| SeenKeys::new()),
+        finishing: false,
+    })))
+}
+
+/// One stage of a partition: load the next block of build rows, probe a
+/// window of probe chunks against it, or (after the last block of a
+/// multi-block partition) emit the probe rows decided by the bitmap.
+/// Returns whether the partition is finished.
+fn job_step(
+    s: &Shared,
+    job: &mut PartJob,
+    res: &mut Reservation,
+    ready: &mut VecDeque<RecordBatch>,
+) -> Result<bool> {
+    s.ctx.check_cancelled()?;
+    if job.finishing {
+        let mut chunks = Vec::new();
+        while chunks.len() < s.window() && job.next_probe < job.probe.num_batches() {
+            let i = job.next_probe;
+            chunks.push((job.probe.batch(i)?, job.probe_offsets[i]));
+            job.next_probe += 1;
+        }
+        if chunks.is_empty() {
+            return Ok(true);
+        }
+        for (b, off) in chunks {
+            let keep: Vec<u32> = (0..b.num_rows() as u32)
+                .filter(|&i| {
+                    let r = off + i as usize;
+                    let hit =
+                        job.probe_matched[r / 64].load(Ordering::Relaxed) & (1 << (r % 64)) != 0;
+                    match s.emit {
+                        Emit::Semi => hit,
+                        Emit::Outer | Emit::Anti => !hit,
+                        Emit::Pairs => false,
+                    }
+                })
+                .collect();
+            ready.extend(s.probe_only(&b, &keep)?);
+        }
+        return Ok(false);
+    }
+    if job.table.is_none() {
+        // Load the next block: as many build batches as the budget allows.
+        let mut held = Vec::new();
+        while job.next_build < job.build.num_batches() {
+            let b = job.build.batch(job.next_build)?;
+            // Mapped, so only the concatenated copy takes memory.
+            let need = batch_bytes(&b) + table_overhead(b.num_rows());
+            if res.try_grow(need).is_err() {
+                if held.is_empty() {
+                    return Err(Error::ResourcesExhausted(format!(
+                        "a join needs {} for one chunk of its build side but only {} of the \
+                         memory limit {} is free; raise the limit or lower chunk_rows",
+                        format_bytes(need),
+                        format_bytes(res.pool().available()),
+                        format_bytes(res.pool().limit())
+                    )));
+                }
+                break;
+            }
+            held.push(b);
+            job.next_build += 1;
+        }
+        s.job.note_reserved(res.size());
+        if job.first_block && job.next_build < job.build.num_batches() {
+            job.multi = true;
+            if s.build_unique.is_some() {
+                job.build_seen = Some(SeenKeys::new());
+            }
+        }
+        let batch = concat_batches(&s.build_schema, &held)?;
+        drop(held);
+        let threads = s.ctx.config().threads;
+        let table = s.ctx.install(|| {
+            BuiltTable::build(
+                batch,
+                &s.build_keys,
+                &s.codec,
+                threads,
+                s.how == JoinType::Full,
+            )
+        })?;
+        check_build_unique(s, &table, job.build_seen.as_ref())?;
+        job.table = Some(table);
+        job.next_probe = 0;
+        return Ok(false);
+    }
+    let Some(table) = job.table.as_ref() else {
+        return Ok(false);
+    };
+    let mut chunks = Vec::new();
+    while chunks.len() < s.window() && job.next_probe < job.probe.num_batches() {
+        let i = job.next_probe;
+        let off = job.probe_offsets[i];
+        let b = job.probe.batch(i)?;
+        chunks.extend(s.pieces(table, b).into_iter().map(|p| (p, off)));
+        job.next_probe += 1;
+    }
+    if !chunks.is_empty() {
+        // Cross-join pieces of one chunk share its offset; only a keyed
+        // join records matches, and its chunks are never sliced.
+        let matched = job.multi.then_some(job.probe_matched.as_slice());
+        let seen = if job.first_block {
+            job.probe_seen.as_ref()
+        } else {
+            None
+        };
+        let out = s.probe_window(table, chunks, !job.multi, matched, seen)?;
+        ready.extend(out);
+        return Ok(false);
+    }
+    // This block has seen every probe chunk.
+    ready.extend(s.unmatched_build(table)?);
+    job.table = None;
+    job.first_block = false;
+    res.free();
+    if job.next_build < job.build.num_batches() {
+        return Ok(false);
+    }
+    if job.multi && s.emit != Emit::Pairs {
+        job.finishing = true;
+        job.next_probe = 0;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+impl Iterator for JoinStream {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(b) = self.ready.pop_front() {
+                return Some(Ok(b));
+            }
+            if matches!(self.state, State::Done) {
+                return None;
+            }
+            if let Err(e) = self.step() {
+                self.state = State::Done;
+                self.reservation.free();
+                return Some(Err(e));
+            }
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! Join keys and the build side's hash table.
+//!
+//! Keys are hashed once per row. A single integer-like key (any integer
+//! width, booleans, dates, times, timestamps) is read as `i64` and compared
+//! as such; anything else (several keys, strings, binary, decimals) is
+//! encoded with `arrow-row` and compared as bytes. Rows with a null in any
+//! key get no hash table entry, so they never match.
+//!
+//! The table is split into partitions by hash bits that neither the
+//! partition's own table (low bits, and the top seven as tags) nor a grace
+//! partitioning at another seed relies on, so the partitions are built in
+//! parallel without locks and probes go straight to one of them.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_buffer::{NullBuffer, ScalarBuffer};
+use arrow_row::{RowConverter, Rows, SortField};
+use arrow_schema::DataType;
+use foldhash::quality::FixedState;
+use hashbrown::{HashSet, HashTable};
+use parframe_common::{Error, Result};
+use rayon::prelude::*;
+use std::hash::BuildHasher;
+
+/// End of a chain of rows with equal keys.
+const NONE: u32 = u32::MAX;
+/// Rows hashed per task when hashing in parallel.
+const HASH_TASK_ROWS: usize = 1 << 15;
+
+/// How the keys of one join are represented.
+pub(crate) struct KeyCodec {
+    /// `None`: a cross join (no keys: every row matches every row).
+    kind: Option<KeyKind>,
+}
+
+enum KeyKind {
+    Int,
+    Rows(RowConverter),
+}
+
+/// The keys of one batch, ready for hashing and comparing.
+pub(crate) enum Keys {
+    None,
+    Int(ScalarBuffer<i64>),
+    Rows(Rows),
+}
+
+/// The hasher of one level of partitioning: level 0 is the in-memory
+/// table, grace partitioning uses levels 1, 2, ...
+pub(crate) fn hasher(level: u32) -> FixedState {
+    FixedState::with_seed(
+        0x9e37_79b9_7f4a_7c15 ^ u64::from(level).wrapping_mul(0xbf58_476d_1ce4_e5b9),
+    )
+}
+
+/// The partition (of `parts`, a power of two) that `hash` falls in. Bits
+/// 40.. are used: hashbrown takes its bucket index from the low bits and
+/// its tags from the top seven.
+pub(crate) fn partition_of(hash: u64, parts: usize) -> usize {
+    ((hash >> 40) as usize) & (parts - 1)
+}
+
+fn int_like(dt: &DataType) -> bool {
+    dt.is_integer()
+        || matches!(
+            dt,
+            DataType::Boolean
+                | DataType::Date32
+                | DataType::Date64
+                | DataType::Time32(_)
+                | DataType::Time64(_)
+                | DataType::Timestamp(_, _)
+                | DataType::Duration(_)
+        )
+}
+
+/// A key column as `i64`s: zero-copy for 8-byte types, widened for
+/// narrower ones. Any injective mapping works, since both sides of a join
+/// have the same key type.
+fn int_values(a: &ArrayRef) -> Result<ScalarBuffer<i64>> {
+    if let DataType::Boolean = a.data_type() {
+        let b = a.as_boolean();
+        return Ok((0..b.len()).map(|i| i64::from(b.value(i))).collect());
+    }
+    let data = a.to_data();
+    let buf = data
+        .buffers()
+        .first()
+        .ok_or_else(|| Error::InvalidArgument("internal: a key column without values".into()))?
+        .clone();
+    let (off, len) = (data.offset(), data.len());
+    Ok(match a.data_type().primitive_width() {
+        Some(8) => ScalarBuffer::<i64>::new(buf, off, len),
+        Some(4) => ScalarBuffer::<i32>::new(buf, off, len)
+            .iter()
+            .map(|&v| i64::from(v))
+            .collect(),
+        Some(2) => ScalarBuffer::<i16>::new(buf, off, len)
+            .iter()
+            .map(|&v| i64::from(v))
+            .collect(),
+        Some(1) => ScalarBuffer::<i8>::new(buf, off, len)
+            .iter()
+            .map(|&v| i64::from(v))
+            .collect(),
+        _ => {
+            return Err(Error::InvalidArgument(format!(
+                "internal: {} is not an integer-like key",
+                a.data_type()
+            )));
+        }
+    })
+}
+
+impl KeyCodec {
+    pub(crate) fn new(types: &[DataType]) -> Result<Self> {
+        let kind = match types {
+            [] => None,
+            [t] if int_like(t) => Some(KeyKind::Int),
+            _ => Some(KeyKind::Rows(RowConverter::new(
+                types.iter().map(|t| SortField::new(t.clone())).collect(),
+            )?)),
+        };
+        Ok(KeyCodec { kind })
+    }
+
+    /// The keys of `cols` and which rows have no null key (`None`: all).
+    pub(crate) fn encode(&self, cols: &[ArrayRef]) -> Result<(Keys, Option<NullBuffer>)> {
+        let valid = cols.iter().fold(None, |acc: Option<NullBuffer>, c| {
+            NullBuffer::union(acc.as_ref(), c.logical_nulls().as_ref())
+        });
+        let keys = match &self.kind {
+            None => Keys::None,
+            Some(KeyKind::Int) => Keys::Int(int_values(&cols[0])?),
+            Some(KeyKind::Rows(conv)) => Keys::Rows(conv.convert_columns(cols)?),
+        };
+        Ok((keys, valid))
+    }
+}
+
+impl Keys {
+    fn hash(&self, h: &FixedState, i: usize) -> u64 {
+        match self {
+            Keys::None => 0,
+            Keys::Int(v) => h.hash_one(v[i]),
+            Keys::Rows(r) => h.hash_one(r.row(i).as_ref()),
+        }
+    }
+
+    /// Every row's hash at `level`, computed in parallel.
+    pub(crate) fn hashes(&self, level: u32, rows: usize) -> Vec<u64> {
+        let h = hasher(level);
+        let mut out = vec![0u64; rows];
+        out.par_chunks_mut(HASH_TASK_ROWS)
+            .enumerate()
+            .for_each(|(t, chunk)| {
+                let base = t * HASH_TASK_ROWS;
+                for (j, o) in chunk.iter_mut().enumerate() {
+                    *o = self.hash(&h, base + j);
+                }
+            });
+        out
+    }
+
+    /// Bytes held by the encoded keys (zero for zero-copy integer keys is
+    /// not assumed: widened keys are fresh memory).
+    pub(crate) fn size(&self) -> usize {
+        match self {
+            Keys::None => 0,
+            Keys::Int(v) => v.len() * 8,
+            Keys::Rows(r) => r.size(),
+        }
+    }
+}
+
+/// An entry of a partition's table: the key (integer keys) or the hash
+/// (row keys), and the first of the key's rows in the partition.
+#[derive(Clone, Copy)]
+struct Entry {
+    tag: u64,
+    head: u32,
+}
+
+struct Part {
+    /// Build rows of this partition, ascending.
+    rows: Vec<u32>,
+    /// `next[j]`: the partition row after `j` with the same key, or NONE.
+    next: Vec<u32>,
+    table: HashTable<Entry>,
+}
+
+/// The build side of a join: its rows, their keys and the hash table.
+pub(crate) struct BuiltTable {
+    pub(crate) batch: RecordBatch,
+    keys: Keys,
+    parts: Vec<Part>,
+    /// Rows matched so far, a bit each (full joins only).
+    matched: Option<Vec<AtomicU64>>,
+    /// Whether some key occurs on more than one row.
+    pub(crate) has_duplicates: bool,
+    /// Cross joins: every row matches.
+    all: bool,
+}
+
+/// Bytes a table over `rows` rows needs beyond the batch and its keys:
+/// hashes while building, row lists, chains and table entries.
+pub(crate) fn table_overhead(rows: usize) -> u64 {
+    rows as u64 * 48
+}
+
+impl BuiltTable {
+    /// Hashes `batch` on the columns `key_idx`, in parallel on the current
+    /// rayon pool. `track_matches`: remember which rows matched (full joins).
+    pub(crate) fn build(
+        batch: RecordBatch,
+        key_idx: &[usize],
+        codec: &KeyCodec,
+        threads: usize,
+        track_matches: bool,
+    ) -> Result<Self> {
+        let n = batch.num_rows();
+        if u32::try_from(n).is_err() {
+            return Err(Error::ResourcesExhausted(format!(
+                "the build side of a join holds {n} rows in one partition; at most {} are supported",
+                u32::MAX - 1
+            )));
+        }
+        let cols: Vec<ArrayRef> = key_idx.iter().map(|&i| batch.column(i).clone()).collect();
+        let (keys, valid) = codec.encode(&cols)?;
+        let matched =
+            track_matches.then(|| (0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect());
+        if matches!(keys, Keys::None) {
+            return Ok(BuiltTable {
+                batch,
+                keys,
+                parts: Vec::new(),
+                matched,
+                has_duplicates: n > 1,
+                all: true,
+            });
+        }
+        let hashes = keys.hashes(0, n);
+        let nparts = if n < (1 << 16) {
+            1
+        } else {
+            (threads * 8).next_power_of_two().min(256)
+        };
+        // Rows of each partition, gathered in parallel over row ranges and
+        // concatenated in order.
+        let task = n.div_ceil(threads.max(1) * 4).max(4096);
+        let lists: Vec<Vec<Vec<u32>>> = (0..n.div_ceil(task))
+            .into_par_iter()
+            .map(|t| {
+                let mut l: Vec<Vec<u32>> = (0..nparts).map(|_| Vec::new()).collect();
+                for i in t * task..((t + 1) * task).min(n) {
+                    if valid.as_ref().is_none_or(|v| v.is_valid(i)) {
+                        l[partition_of(hashes[i], nparts)].push(i as u32);
+                    }
+                }
+                l
+            })
+            .collect();
+        let parts_rows: Vec<Vec<u32>> = (0..nparts)
+            .into_par_iter()
+            .map(|p| {
+                let len = lists.iter().map(|l| l[p].len()).sum();
+                let mut rows = Vec::with_capacity(len);
+                for l in &lists {
+                    rows.extend_from_slice(&l[p]);
+                }
+                rows
+            })
+            .collect();
+        drop(lists);
+        let built: Vec<(Part, bool)> = parts_rows
+            .into_par_iter()
+            .map(|rows| build_part(rows, &keys, &hashes))
+            .collect();
+        let has_duplicates = built.iter().any(|(_, d)| *d);
+        Ok(BuiltTable {
+            batch,
+            keys,
+            parts: built.into_iter().map(|(p, _)| p).collect(),
+            matched,
+            has_duplicates,
+            all: false,
+        })
+    }
+
+    /// Bytes held beyond the batch.
+    pub(crate) fn overhead(&self) -> u64 {
+        let parts: usize = self
+            .parts
+            .iter()
+            .map(|p| p.rows.capacity() * 8 + p.table.capacity() * 17)
+            .sum();
+        (self.keys.size() + parts) as u64
+    }
+
+    pub(crate) fn num_rows(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    /// Calls `f(i, build_row)` for each build row matching probe row `i`,
+    /// for every row of the probe `keys` (`valid`: rows without null keys),
+    /// in probe row order then build row order.
+    pub(crate) fn probe(
+        &self,
+        keys: &Keys,
+        valid: Option<&NullBuffer>,
+        rows: usize,
+        mut f: impl FnMut(usize, u32),
+    ) {
+        if self.all {
+            let m = self.batch.num_rows() as u32;
+            for i in 0..rows {
+                for j in 0..m {
+                    f(i, j);
+                }
+            }
+            return;
+        }
+        let h = hasher(0);
+        let nparts = self.parts.len();
+        let ok = |i: usize| valid.is_none_or(|v| v.is_valid(i));
+        match (keys, &self.keys) {
+            (Keys::Int(pk), Keys::Int(_)) => {
+                for (i, &k) in pk.iter().enumerate().take(rows) {
+                    if !ok(i) {
+                        continue;
+                    }
+                    let hash = h.hash_one(k);
+                    let part = &self.parts[partition_of(hash, nparts)];
+                    if let Some(e) = part.table.find(hash, |e| e.tag == k as u64) {
+                        let mut j = e.head;
+                        while j != NONE {
+                            f(i, part.rows[j as usize]);
+                            j = part.next[j as usize];
+                        }
+                    }
+                }
+            }
+            (Keys::Rows(pr), Keys::Rows(br)) => {
+                for i in 0..rows {
+                    if !ok(i) {
+                        continue;
+                    }
+                    let row = pr.row(i);
+                    let hash = h.hash_one(row.as_ref());
+                    let part = &self.parts[partition_of(hash, nparts)];
+                    let found = part.table.find(hash, |e| {
+                        e.tag == hash && br.row(part.rows[e.head as usize] as usize) == row
+                    });
+                    if let Some(e) = found {
+                        let mut j = e.head;
+                        while j != NONE {
+                            f(i, part.rows[j as usize]);
+                            j = part.next[j as usize];
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Marks build rows as matched (full joins).
+    pub(crate) fn mark(&self, rows: &[u32]) {
+        if let Some(m) = &self.matched {
+            for &r in rows {
+                m[r as usize / 64].fetch_or(1 << (r % 64), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Build rows never matched, ascending.
+    pub(crate) fn unmatched(&self) -> Vec<u32> {
+        let Some(m) = &self.matched else {
+            return Vec::new();
+        };
+        (0..self.batch.num_rows() as u32)
+            .filter(|&r| m[r as usize / 64].load(Ordering::Relaxed) & (1 << (r % 64)) == 0)
+            .collect()
+    }
+}
+
+fn build_part(rows: Vec<u32>, keys: &Keys, hashes: &[u64]) -> (Part, bool) {
+    let h = hasher(0);
+    let mut next = vec![NONE; rows.len()];
+    let mut table: HashTable<Entry> = HashTable::with_capacity(rows.len());
+    let mut dup = false;
+    // Backwards, so each chain lists its rows in ascending order.
+    for j in (0..rows.len()).rev() {
+        let r = rows[j] as usize;
+        let hash = hashes[r];
+        let (tag, found) = match keys {
+            Keys::Int(v) => {
+                let k = v[r] as u64;
+                (k, table.find_mut(hash, |e| e.tag == k))
+            }
+            Keys::Rows(rs) => {
+                let row = rs.row(r);
+                (
+                    hash,
+                    table.find_mut(hash, |e| {
+                        e.tag == hash && rs.row(rows[e.head as usize] as usize) == row
+                    }),
+                )
+            }
+            Keys::None => (0, None),
+        };
+        match found {
+            Some(e) => {
+                next[j] = e.head;
+                e.head = j as u32;
+                dup = true;
+            }
+            None => {
+                let rehash = |e: &Entry| match keys {
+                    Keys::Int(_) => h.hash_one(e.tag as i64),
+                    _ => e.tag,
+                };
+                table.insert_unique(
+                    hash,
+                    Entry {
+                        tag,
+                        head: j as u32,
+                    },
+                    rehash,
+                );
+            }
+        }
+    }
+    (Part { rows, next, table }, dup)
+}
+
+/// Keys seen so far on the streamed side, to check a "one" side of a
+/// validated join that is not the build side. Sharded by hash to keep
+/// threads apart.
+pub(crate) struct SeenKeys {
+    ints: Vec<Mutex<HashSet<i64>>>,
+    rows: Vec<Mutex<HashSet<Box<[u8]>>>>,
+}
+
+impl SeenKeys {
+    pub(crate) fn new() -> Self {
+        SeenKeys {
+            ints: (0..64).map(|_| Mutex::new(HashSet::new())).collect(),
+            rows: (0..64).map(|_| Mutex::new(HashSet::new())).collect(),
+        }
+    }
+
+    /// Adds the valid keys of a batch; returns the row of the first key
+    /// already seen.
+    pub(crate) fn add(
+        &self,
+        keys: &Keys,
+        valid: Option<&NullBuffer>,
+        rows: usize,
+    ) -> Option<usize> {
+        let h = hasher(0);
+        let poisoned = || Some(0);
+        for i in 0..rows {
+            if !valid.is_none_or(|v| v.is_valid(i)) {
+                continue;
+            }
+            let hash = keys.hash(&h, i);
+            let shard = partition_of(hash, 64);
+            let fresh = match keys {
+                Keys::Int(v) => match self.ints[shard].lock() {
+                    Ok(mut s) => s.insert(v[i]),
+                    Err(_) => return poisoned(),
+                },
+                Keys::Rows(r) => match self.rows[shard].lock() {
+                    Ok(mut s) => s.insert(r.row(i).as_ref().into()),
+                    Err(_) => return poisoned(),
+                },
+                Keys::None => true,
+            };
+            if !fresh {
+                return Some(i);
+            }
+        }
+        None
+    }
+}

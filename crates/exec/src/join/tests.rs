@@ -1,0 +1,448 @@
+//! Joins against a naive nested-loop reference, in memory and spilling.
+
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_schema::{DataType, Field, Schema};
+use parframe_common::Error;
+use parframe_core::Table;
+use proptest::prelude::*;
+
+use crate::{BuildSide, Context, JoinOptions, JoinType, JoinValidation, LazyFrame};
+
+/// One side of a test join: `k1` (nullable int), `k2` (nullable string),
+/// a value column `v` (named `v` on both sides, so the right one clashes).
+#[derive(Debug, Clone)]
+struct Side {
+    k1: Vec<Option<i64>>,
+    k2: Vec<Option<String>>,
+    v: Vec<i64>,
+}
+
+impl Side {
+    fn batch(&self) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k1", DataType::Int64, true),
+            Field::new("k2", DataType::Utf8, true),
+            Field::new("v", DataType::Int64, false),
+        ]));
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(self.k1.clone())),
+            Arc::new(StringArray::from(self.k2.clone())),
+            Arc::new(Int64Array::from(self.v.clone())),
+        ];
+        RecordBatch::try_new(schema, cols).unwrap()
+    }
+
+    /// A table of chunks of `chunk` rows, copied (not sliced) so chunk
+    /// sizes are honest.
+    fn table(&self, chunk: usize) -> Table {
+        let b = self.batch();
+        let mut chunks = Vec::new();
+        let mut off = 0;
+        while off < b.num_rows() {
+            let len = chunk.min(b.num_rows() - off);
+            let s = b.slice(off, len);
+            let copied: Vec<ArrayRef> = s
+                .columns()
+                .iter()
+                .map(|c| arrow_select::concat::concat(&[c.as_ref()]).unwrap())
+                .collect();
+            chunks.push(RecordBatch::try_new(b.schema(), copied).unwrap());
+            off += len;
+        }
+        Table::try_new(b.schema(), chunks).unwrap()
+    }
+
+    fn len(&self) -> usize {
+        self.v.len()
+    }
+}
+
+fn fmt_i(v: Option<i64>) -> String {
+    v.map_or("∅".into(), |x| x.to_string())
+}
+fn fmt_s(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "∅".into())
+}
+
+/// The naive answer, one string per row, sorted.
+fn reference(l: &Side, r: &Side, keys: usize, how: JoinType) -> Vec<String> {
+    let keys = if how == JoinType::Cross { 0 } else { keys };
+    let matches = |i: usize, j: usize| -> bool {
+        if how == JoinType::Cross {
+            return true;
+        }
+        let k1 = matches!((l.k1[i], r.k1[j]), (Some(a), Some(b)) if a == b);
+        let k2 = keys < 2 || matches!((&l.k2[i], &r.k2[j]), (Some(a), Some(b)) if a == b);
+        k1 && k2
+    };
+    let row = |i: Option<usize>, j: Option<usize>| -> String {
+        let mut cols = Vec::new();
+        // k1 is a key (coalesced unless cross); k2 is a key when keys == 2.
+        cols.push(match (i, j) {
+            (Some(i), _) => fmt_i(l.k1[i]),
+            (None, Some(j)) if how != JoinType::Cross => fmt_i(r.k1[j]),
+            _ => "∅".into(),
+        });
+        cols.push(match (i, j) {
+            (Some(i), _) => fmt_s(&l.k2[i]),
+            (None, Some(j)) if keys == 2 => fmt_s(&r.k2[j]),
+            _ => "∅".into(),
+        });
+        cols.push(i.map_or("∅".into(), |i| l.v[i].to_string()));
+        if !matches!(how, JoinType::Semi | JoinType::Anti) {
+            if how == JoinType::Cross {
+                cols.push(j.map_or("∅".into(), |j| fmt_i(r.k1[j])));
+            }
+            if keys < 2 {
+                cols.push(j.map_or("∅".into(), |j| fmt_s(&r.k2[j])));
+            }
+            cols.push(j.map_or("∅".into(), |j| r.v[j].to_string()));
+        }
+        cols.join(",")
+    };
+    let mut out = Vec::new();
+    let mut right_hit = vec![false; r.len()];
+    for i in 0..l.len() {
+        let ms: Vec<usize> = (0..r.len()).filter(|&j| matches(i, j)).collect();
+        for &j in &ms {
+            right_hit[j] = true;
+        }
+        match how {
+            JoinType::Inner | JoinType::Cross | JoinType::Right => {
+                out.extend(ms.iter().map(|&j| row(Some(i), Some(j))))
+            }
+            JoinType::Left | JoinType::Full => {
+                if ms.is_empty() {
+                    out.push(row(Some(i), None));
+                }
+                out.extend(ms.iter().map(|&j| row(Some(i), Some(j))));
+            }
+            JoinType::Semi => {
+                if !ms.is_empty() {
+                    out.push(row(Some(i), None));
+                }
+            }
+            JoinType::Anti => {
+                if ms.is_empty() {
+                    out.push(row(Some(i), None));
+                }
+            }
+        }
+    }
+    if matches!(how, JoinType::Right | JoinType::Full) {
+        for (j, hit) in right_hit.iter().enumerate() {
+            if !hit {
+                out.push(row(None, Some(j)));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn render(batches: &[RecordBatch]) -> Vec<String> {
+    let opts = FormatOptions::default().with_null("∅");
+    let mut out = Vec::new();
+    for b in batches {
+        let fs: Vec<ArrayFormatter> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap())
+            .collect();
+        for i in 0..b.num_rows() {
+            out.push(
+                fs.iter()
+                    .map(|f| f.value(i).to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+        }
+    }
+    out.sort();
+    out
+}
+
+fn run(lf: &LazyFrame) -> Result<Vec<RecordBatch>, Error> {
+    lf.stream()?.collect()
+}
+
+fn keys_of(n: usize) -> Vec<&'static str> {
+    ["k1", "k2"][..n].to_vec()
+}
+
+fn join(
+    ctx: &Context,
+    l: &Side,
+    r: &Side,
+    keys: usize,
+    how: JoinType,
+    opts: JoinOptions,
+) -> Result<Vec<RecordBatch>, Error> {
+    let lf = ctx.lazy(l.table(7));
+    let rf = ctx.lazy(r.table(5));
+    let k = if how == JoinType::Cross {
+        vec![]
+    } else {
+        keys_of(keys)
+    };
+    run(&lf.join_with(&rf, k.clone(), k, how, opts)?)
+}
+
+const ALL: [JoinType; 7] = [
+    JoinType::Inner,
+    JoinType::Left,
+    JoinType::Right,
+    JoinType::Full,
+    JoinType::Semi,
+    JoinType::Anti,
+    JoinType::Cross,
+];
+
+fn side_strategy(max: usize) -> impl Strategy<Value = Side> {
+    prop::collection::vec(
+        (
+            prop::option::weighted(0.85, 0i64..6),
+            prop::option::weighted(0.85, prop::sample::select(vec!["a", "b", "c"])),
+        ),
+        0..max,
+    )
+    .prop_map(|rows| Side {
+        k1: rows.iter().map(|r| r.0).collect(),
+        k2: rows.iter().map(|r| r.1.map(str::to_string)).collect(),
+        v: (0..rows.len() as i64).collect(),
+    })
+}
+
+fn ctx(limit: Option<u64>, spill: &std::path::Path) -> Context {
+    let mut b = Context::builder().threads(2).chunk_rows(8).spill_dir(spill);
+    if let Some(l) = limit {
+        b = b.memory_limit(l);
+    }
+    b.build().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn every_join_type_matches_nested_loops(
+        l in side_strategy(40),
+        r in side_strategy(30),
+        keys in 1usize..=2,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let c = ctx(None, dir.path());
+        for how in ALL {
+            for side in [BuildSide::Auto, BuildSide::Left, BuildSide::Right] {
+                let legal = match side {
+                    BuildSide::Left => matches!(how, JoinType::Inner | JoinType::Right | JoinType::Cross),
+                    BuildSide::Right => how != JoinType::Right,
+                    BuildSide::Auto => true,
+                };
+                if !legal {
+                    continue;
+                }
+                let got = join(&c, &l, &r, keys, how, JoinOptions::new().build_side(side)).unwrap();
+                prop_assert_eq!(render(&got), reference(&l, &r, keys, how), "{} build {:?}", how, side);
+            }
+        }
+    }
+
+    #[test]
+    fn spilling_joins_match_nested_loops(
+        l in side_strategy(60),
+        r in side_strategy(60),
+        keys in 1usize..=2,
+        limit in prop::sample::select(vec![2500u64, 6000]),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let c = ctx(Some(limit), dir.path());
+        for how in ALL {
+            let got = join(&c, &l, &r, keys, how, JoinOptions::new()).unwrap();
+            prop_assert_eq!(render(&got), reference(&l, &r, keys, how), "{}", how);
+        }
+        prop_assert_eq!(c.spill_live().files, 0);
+    }
+}
+
+fn side(k1: &[Option<i64>], v0: i64) -> Side {
+    Side {
+        k1: k1.to_vec(),
+        k2: k1.iter().map(|k| k.map(|k| format!("s{k}"))).collect(),
+        v: (v0..v0 + k1.len() as i64).collect(),
+    }
+}
+
+#[test]
+fn spill_files_are_written_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = side(&(0..3000).map(|i| Some(i % 700)).collect::<Vec<_>>(), 0);
+    let r = side(&(0..2000).map(|i| Some(i % 900)).collect::<Vec<_>>(), 0);
+    let c = ctx(Some(40 << 10), dir.path());
+    for how in [JoinType::Inner, JoinType::Full, JoinType::Anti] {
+        let lf = c.lazy(l.table(256));
+        let rf = c.lazy(r.table(256));
+        let mut stream = lf.join(&rf, ["k1"], ["k1"], how).unwrap().stream().unwrap();
+        let got: Vec<RecordBatch> = stream.by_ref().collect::<Result<_, _>>().unwrap();
+        let stats = stream.stats();
+        assert!(stats.spilled.files > 0, "{how}: nothing spilled");
+        assert_eq!(render(&got), reference(&l, &r, 1, how), "{how}");
+        drop(stream);
+        assert_eq!(c.spill_live().files, 0, "{how}: spill files left");
+        assert!(c.memory_pool().peak() <= 40 << 10);
+    }
+}
+
+#[test]
+fn skewed_key_is_joined_block_by_block() {
+    // 30% of the build rows share one key: no split can make that
+    // partition fit, so it is joined in blocks.
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<Option<i64>> = (0..2000)
+        .map(|i| Some(if i % 10 < 3 { 7 } else { i }))
+        .collect();
+    let r = side(&keys, 0);
+    let l = side(&(0..300).map(|i| Some(i % 20)).collect::<Vec<_>>(), 0);
+    let c = ctx(Some(24 << 10), dir.path());
+    for how in [
+        JoinType::Inner,
+        JoinType::Left,
+        JoinType::Semi,
+        JoinType::Anti,
+        JoinType::Full,
+    ] {
+        let got = run(&c
+            .lazy(l.table(64))
+            .join(&c.lazy(r.table(64)), ["k1"], ["k1"], how)
+            .unwrap())
+        .unwrap();
+        assert_eq!(render(&got), reference(&l, &r, 1, how), "{how}");
+    }
+    assert!(c.spill_stats().files > 0);
+    assert_eq!(c.spill_live().files, 0);
+}
+
+#[test]
+fn plan_errors_name_the_problem() {
+    let c = Context::builder().threads(1).build().unwrap();
+    let l = c.lazy(side(&[Some(1)], 0).table(4));
+    let r = c.lazy(side(&[Some(1)], 0).table(4));
+    let e = l.join(&r, ["nope"], ["k1"], JoinType::Inner).unwrap_err();
+    assert!(e.to_string().contains("'nope' not found"), "{e}");
+    let e = l.join(&r, ["k1"], ["k2"], JoinType::Inner).unwrap_err();
+    assert!(e.to_string().contains("key types differ"), "{e}");
+    assert!(e.to_string().contains("cast"), "{e}");
+    let e = l
+        .join(&r, ["k1", "k2"], ["k1"], JoinType::Inner)
+        .unwrap_err();
+    assert!(e.to_string().contains("as many left keys"), "{e}");
+    let e = l
+        .join(
+            &r,
+            Vec::<String>::new(),
+            Vec::<String>::new(),
+            JoinType::Inner,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("at least one key"), "{e}");
+    let e = l
+        .join_with(
+            &r,
+            ["k1"],
+            ["k1"],
+            JoinType::Left,
+            JoinOptions::new().build_side(BuildSide::Left),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot build"), "{e}");
+}
+
+#[test]
+fn suffix_and_schema() {
+    let c = Context::builder().threads(1).build().unwrap();
+    let l = c.lazy(side(&[Some(1), None], 0).table(4));
+    let r = c.lazy(side(&[Some(1)], 10).table(4));
+    let j = l
+        .join_with(
+            &r,
+            ["k1"],
+            ["k1"],
+            JoinType::Left,
+            JoinOptions::new().suffix("_r"),
+        )
+        .unwrap();
+    let names: Vec<String> = j
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, vec!["k1", "k2", "v", "k2_r", "v_r"]);
+    let t = j.collect().unwrap();
+    assert_eq!(t.num_rows(), 2);
+    // Projection through a join reads only what it needs.
+    let only = j
+        .select([parframe_core::col("v_r")])
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(only.num_rows(), 2);
+    assert!(
+        j.explain().contains("Join left on [k1 = k1]"),
+        "{}",
+        j.explain()
+    );
+}
+
+#[test]
+fn validation_errors_on_duplicates() {
+    let c = Context::builder().threads(2).build().unwrap();
+    let uniq = c.lazy(side(&[Some(1), Some(2)], 0).table(4));
+    let dup = c.lazy(side(&[Some(1), Some(1)], 0).table(4));
+    let v = |l: &LazyFrame, r: &LazyFrame, how, val| {
+        run(&l
+            .join_with(r, ["k1"], ["k1"], how, JoinOptions::new().validate(val))
+            .unwrap())
+    };
+    assert!(v(&uniq, &uniq, JoinType::Inner, JoinValidation::OneToOne).is_ok());
+    let e = v(&uniq, &dup, JoinType::Inner, JoinValidation::OneToOne).unwrap_err();
+    assert!(e.to_string().contains("right side"), "{e}");
+    let e = v(&dup, &uniq, JoinType::Left, JoinValidation::OneToMany).unwrap_err();
+    assert!(e.to_string().contains("left side"), "{e}");
+    assert!(v(&dup, &uniq, JoinType::Left, JoinValidation::ManyToOne).is_ok());
+    assert!(v(&uniq, &dup, JoinType::Right, JoinValidation::OneToMany).is_ok());
+}
+
+#[test]
+fn many_key_types_join() {
+    use arrow_array::{BooleanArray, Date32Array, LargeStringArray, UInt8Array};
+    let c = Context::builder().threads(2).build().unwrap();
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("b", Arc::new(BooleanArray::from(vec![true, false, true]))),
+        ("d", Arc::new(Date32Array::from(vec![1, 2, 3]))),
+        ("u", Arc::new(UInt8Array::from(vec![1, 2, 250]))),
+        ("s", Arc::new(LargeStringArray::from(vec!["x", "y", "x"]))),
+    ];
+    let t = Table::from_batches(vec![RecordBatch::try_from_iter(cols).unwrap()]).unwrap();
+    for k in ["b", "d", "u", "s"] {
+        let out = c
+            .lazy(t.clone())
+            .join(&c.lazy(t.clone()), [k], [k], JoinType::Inner)
+            .unwrap()
+            .collect()
+            .unwrap();
+        let expect = if matches!(k, "b" | "s") { 5 } else { 3 };
+        assert_eq!(out.num_rows(), expect, "key {k}");
+    }
+    let out = c
+        .lazy(t.clone())
+        .join(&c.lazy(t), ["b", "s"], ["b", "s"], JoinType::Inner)
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(out.num_rows(), 5);
+    let _ = out.chunks()[0].column(0).len();
+}
