@@ -61,6 +61,7 @@ pub use parframe_exec::{
     BatchStream, Config, Context, ContextBuilder, IntoColumnNames, JobStats, LazyFrame, Progress,
     SpillStats,
 };
+pub use parframe_exec::{BuildSide, JoinOptions, JoinType, JoinValidation};
 pub use parframe_exec::{GroupBy, SortKey};
 pub use parframe_io::{
     CsvOptions, CsvSink, CsvSource, CsvWriteOptions, IpcSink, IpcSource, IpcWriteOptions,
@@ -72,7 +73,7 @@ pub use parframe_spill::{MemoryPool, Reservation};
 /// The names most programs need: `use parframe::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Context, CsvOptions, CsvWriteOptions, Expr, LazyFrame, ParquetCompression,
+        Context, CsvOptions, CsvWriteOptions, Expr, JoinType, LazyFrame, ParquetCompression,
         ParquetWriteOptions, Result, RowOptions, Table, col, lit, table, write_csv, write_ipc,
         write_parquet,
     };

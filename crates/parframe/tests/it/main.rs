@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod errors;
+mod joins;
 #[cfg(feature = "polars")]
 mod polars;
 mod props;
