@@ -1,5 +1,6 @@
 //! [`Table`]: a schema and a list of Arrow `RecordBatch` chunks.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -10,14 +11,47 @@ use arrow_array::{
 };
 use arrow_schema::{Field, Schema, SchemaRef};
 use parframe_common::{Error, Result, column_not_found};
+use parframe_spill::{Reservation, SpillFile};
+
+/// Where the data of one chunk of a [`Table`] lives.
+#[derive(Debug, Clone, Default)]
+pub enum ChunkStorage {
+    /// In memory (heap-allocated Arrow buffers).
+    #[default]
+    Resident,
+    /// In a spill file: the chunk's buffers point into a read-only memory
+    /// map of it, so the OS pages the data in when it is read and may drop
+    /// those pages again under memory pressure. The `Arc` keeps the file on
+    /// disk while any table chunk from it lives; the last one to drop
+    /// removes the file.
+    Spilled(Arc<SpillFile>),
+}
+
+impl ChunkStorage {
+    /// Whether the chunk lives in a spill file.
+    pub fn is_spilled(&self) -> bool {
+        matches!(self, ChunkStorage::Spilled(_))
+    }
+}
 
 /// An immutable table: a schema plus Arrow `RecordBatch` chunks that all
 /// share it. Cloning is cheap (the chunks are reference counted), and
 /// operators work chunk by chunk, in parallel.
+///
+/// A chunk is either resident or spilled ([`ChunkStorage`]); both are
+/// ordinary `RecordBatch`es to whoever reads them. A table made by
+/// `collect` also holds the memory reservation of its resident chunks, so
+/// the budget stays charged for as long as the data lives (the table, its
+/// clones, and tables derived from it without copying, which share its
+/// buffers).
 #[derive(Clone)]
 pub struct Table {
     schema: SchemaRef,
     chunks: Arc<Vec<RecordBatch>>,
+    /// One entry per chunk, in the same order.
+    storage: Arc<Vec<ChunkStorage>>,
+    /// Reservations for the resident memory this table shares.
+    held: Vec<Arc<Reservation>>,
 }
 
 impl fmt::Debug for Table {
@@ -25,6 +59,7 @@ impl fmt::Debug for Table {
         f.debug_struct("Table")
             .field("rows", &self.num_rows())
             .field("chunks", &self.num_chunks())
+            .field("spilled_chunks", &self.num_spilled_chunks())
             .field("schema", &self.schema)
             .finish()
     }
@@ -34,8 +69,26 @@ impl Table {
     /// A table from chunks that must all have `schema` (field names and
     /// types; metadata may differ). Empty chunks are dropped.
     pub fn try_new(schema: SchemaRef, chunks: Vec<RecordBatch>) -> Result<Self> {
+        let chunks = chunks
+            .into_iter()
+            .map(|c| (c, ChunkStorage::Resident))
+            .collect();
+        Self::try_new_stored(schema, chunks, None)
+    }
+
+    /// A table from chunks with their [`ChunkStorage`], holding
+    /// `reservation` (the memory of the resident chunks, from the pool
+    /// that accounts for it) until the table and everything sharing its
+    /// chunks drop. Chunks must all have `schema`, as for
+    /// [`Table::try_new`]; empty chunks are dropped.
+    pub fn try_new_stored(
+        schema: SchemaRef,
+        chunks: Vec<(RecordBatch, ChunkStorage)>,
+        reservation: Option<Reservation>,
+    ) -> Result<Self> {
         let mut kept = Vec::with_capacity(chunks.len());
-        for (i, c) in chunks.into_iter().enumerate() {
+        let mut storage = Vec::with_capacity(chunks.len());
+        for (i, (c, st)) in chunks.into_iter().enumerate() {
             if !same_fields(c.schema_ref(), &schema) {
                 return Err(Error::SchemaMismatch(format!(
                     "chunk {i} has schema {} but the table has {}",
@@ -54,11 +107,14 @@ impl Table {
                     RecordBatch::try_new_with_options(schema.clone(), c.columns().to_vec(), &opts)?
                 };
                 kept.push(c);
+                storage.push(st);
             }
         }
         Ok(Table {
             schema,
             chunks: Arc::new(kept),
+            storage: Arc::new(storage),
+            held: reservation.map(Arc::new).into_iter().collect(),
         })
     }
 
@@ -77,6 +133,8 @@ impl Table {
         Table {
             schema,
             chunks: Arc::new(Vec::new()),
+            storage: Arc::new(Vec::new()),
+            held: Vec::new(),
         }
     }
 
@@ -126,9 +184,62 @@ impl Table {
             .collect()
     }
 
-    /// Bytes held by the chunks' Arrow buffers.
+    /// Bytes of the chunks' Arrow data: [`resident_bytes`](Self::resident_bytes)
+    /// plus [`spilled_bytes`](Self::spilled_bytes).
     pub fn memory_size(&self) -> usize {
-        self.chunks.iter().map(|c| c.get_array_memory_size()).sum()
+        self.resident_bytes() + self.spilled_bytes()
+    }
+
+    /// Where each chunk lives, in chunk order.
+    pub fn chunk_storage(&self) -> &[ChunkStorage] {
+        &self.storage
+    }
+
+    /// Number of chunks that live in spill files.
+    pub fn num_spilled_chunks(&self) -> usize {
+        self.storage.iter().filter(|s| s.is_spilled()).count()
+    }
+
+    /// Bytes held in memory by the resident chunks' Arrow buffers, each
+    /// allocation counted once (chunks sliced from one buffer share it).
+    pub fn resident_bytes(&self) -> usize {
+        let mut seen = HashSet::new();
+        self.chunks
+            .iter()
+            .zip(self.storage.iter())
+            .filter(|(_, s)| !s.is_spilled())
+            .map(|(c, _)| distinct_buffer_bytes(c, &mut seen))
+            .sum()
+    }
+
+    /// Bytes of the spilled chunks' data in their spill files (what reading
+    /// all of them would page in).
+    pub fn spilled_bytes(&self) -> usize {
+        self.chunks
+            .iter()
+            .zip(self.storage.iter())
+            .filter(|(_, s)| s.is_spilled())
+            .map(|(c, _)| mapped_size(c))
+            .sum()
+    }
+
+    /// Bytes of memory budget this table (with the tables sharing its
+    /// chunks) holds reserved: what `collect` reserved for the resident
+    /// chunks. Zero for tables built from batches directly.
+    pub fn reserved_bytes(&self) -> u64 {
+        self.held.iter().map(|r| r.size()).sum()
+    }
+
+    /// A table of other chunks that share (slices or projections of) this
+    /// table's buffers: keeps this table's spill files and reservations.
+    fn derived(
+        &self,
+        schema: SchemaRef,
+        chunks: Vec<(RecordBatch, ChunkStorage)>,
+    ) -> Result<Table> {
+        let mut t = Table::try_new_stored(schema, chunks, None)?;
+        t.held = self.held.clone();
+        Ok(t)
     }
 
     /// The index of a column, or an error listing the columns there are.
@@ -168,9 +279,10 @@ impl Table {
         let chunks = self
             .chunks
             .iter()
-            .map(|c| c.project(&idx).map_err(Error::from))
+            .zip(self.storage.iter())
+            .map(|(c, s)| Ok((c.project(&idx)?, s.clone())))
             .collect::<Result<Vec<_>>>()?;
-        Table::try_new(schema, chunks)
+        self.derived(schema, chunks)
     }
 
     /// All rows as one `RecordBatch` (copies unless there is one chunk).
@@ -190,7 +302,7 @@ impl Table {
         let mut out = Vec::new();
         let mut skip = offset;
         let mut left = len;
-        for c in self.chunks.iter() {
+        for (c, st) in self.chunks.iter().zip(self.storage.iter()) {
             if left == 0 {
                 break;
             }
@@ -200,13 +312,16 @@ impl Table {
                 continue;
             }
             let take = (n - skip).min(left);
-            out.push(c.slice(skip, take));
+            out.push((c.slice(skip, take), st.clone()));
             skip = 0;
             left -= take;
         }
+        let (chunks, storage) = out.into_iter().unzip();
         Table {
             schema: self.schema.clone(),
-            chunks: Arc::new(out),
+            chunks: Arc::new(chunks),
+            storage: Arc::new(storage),
+            held: self.held.clone(),
         }
     }
 
@@ -229,13 +344,13 @@ impl Table {
             return Err(Error::InvalidArgument("chunk_rows must be > 0".into()));
         }
         let mut out = Vec::new();
-        let mut pending: Vec<RecordBatch> = Vec::new();
+        let mut pending: Vec<(RecordBatch, ChunkStorage)> = Vec::new();
         let mut pending_rows = 0;
-        for c in self.chunks.iter() {
+        for (c, st) in self.chunks.iter().zip(self.storage.iter()) {
             let mut off = 0;
             while off < c.num_rows() {
                 let take = (c.num_rows() - off).min(chunk_rows - pending_rows);
-                pending.push(c.slice(off, take));
+                pending.push((c.slice(off, take), st.clone()));
                 pending_rows += take;
                 off += take;
                 if pending_rows == chunk_rows {
@@ -247,7 +362,7 @@ impl Table {
         if pending_rows > 0 {
             out.push(merge(&self.schema, &mut pending)?);
         }
-        Table::try_new(self.schema.clone(), out)
+        self.derived(self.schema.clone(), out)
     }
 
     /// Rows of all tables, one after the other; schemas must agree.
@@ -256,6 +371,7 @@ impl Table {
             .first()
             .ok_or_else(|| Error::InvalidArgument("concat needs at least one table".into()))?;
         let mut chunks = Vec::new();
+        let mut held: Vec<Arc<Reservation>> = Vec::new();
         for (i, t) in tables.iter().enumerate() {
             if !same_fields(t.schema(), first.schema()) {
                 return Err(Error::SchemaMismatch(format!(
@@ -264,9 +380,16 @@ impl Table {
                     describe_schema(first.schema())
                 )));
             }
-            chunks.extend(t.chunks.iter().cloned());
+            chunks.extend(t.chunks.iter().cloned().zip(t.storage.iter().cloned()));
+            for r in &t.held {
+                if !held.iter().any(|h| Arc::ptr_eq(h, r)) {
+                    held.push(Arc::clone(r));
+                }
+            }
         }
-        Table::try_new(first.schema.clone(), chunks)
+        let mut out = Table::try_new_stored(first.schema.clone(), chunks, None)?;
+        out.held = held;
+        Ok(out)
     }
 
     /// The table drawn as text, all rows.
@@ -308,14 +431,60 @@ impl fmt::Display for Table {
     }
 }
 
-fn merge(schema: &SchemaRef, pending: &mut Vec<RecordBatch>) -> Result<RecordBatch> {
+/// One chunk of `pending`: a slice keeps its storage, a concatenation is
+/// a new resident copy.
+fn merge(
+    schema: &SchemaRef,
+    pending: &mut Vec<(RecordBatch, ChunkStorage)>,
+) -> Result<(RecordBatch, ChunkStorage)> {
     let b = if pending.len() == 1 {
         pending[0].clone()
     } else {
-        arrow_select::concat::concat_batches(schema, pending.iter())?
+        let batches = pending.iter().map(|(b, _)| b);
+        (
+            arrow_select::concat::concat_batches(schema, batches)?,
+            ChunkStorage::Resident,
+        )
     };
     pending.clear();
     Ok(b)
+}
+
+/// Bytes of the Arrow allocations `batch`'s arrays (with their children
+/// and null bitmaps) point into, each counted once: allocations whose start
+/// address is already in `seen` are skipped, the others are added to it.
+///
+/// `RecordBatch::get_array_memory_size` counts a buffer shared by several
+/// arrays or chunks once per use, so a table of slices of one big chunk
+/// would seem many times its size; passing one `seen` over all chunks of a
+/// table gives the memory they really hold.
+pub fn distinct_buffer_bytes(batch: &RecordBatch, seen: &mut HashSet<usize>) -> usize {
+    let mut total = 0;
+    let mut stack: Vec<_> = batch.columns().iter().map(|a| a.to_data()).collect();
+    while let Some(data) = stack.pop() {
+        let nulls = data.nulls().map(|n| n.buffer());
+        for b in data.buffers().iter().chain(nulls) {
+            if seen.insert(b.data_ptr().as_ptr() as usize) {
+                total += b.capacity();
+            }
+        }
+        stack.extend(data.child_data().iter().cloned());
+    }
+    total
+}
+
+/// The bytes a chunk's arrays cover. Unlike `get_array_memory_size`, this
+/// does not count the whole allocation a buffer points into, which for a
+/// chunk read from a spill file is the whole memory map.
+fn mapped_size(c: &RecordBatch) -> usize {
+    c.columns()
+        .iter()
+        .map(|a| {
+            a.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| a.get_array_memory_size())
+        })
+        .sum()
 }
 
 /// Same column names and types (nullability and metadata may differ: a

@@ -20,6 +20,7 @@
 
 pub mod agg;
 pub mod aggregate;
+pub mod collect;
 mod context;
 mod io;
 pub mod join;

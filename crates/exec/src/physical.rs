@@ -22,6 +22,7 @@ use rayon::prelude::*;
 
 use crate::agg::{AggExpr, AggFunc};
 use crate::aggregate::run::{Aggregator, Partial};
+use crate::collect::Collector;
 use crate::context::JobMetrics;
 use crate::join::{JoinStream, run_join};
 use crate::plan::{BatchUdf, Plan, RowUdf, panic_text};
@@ -835,24 +836,15 @@ pub(crate) fn execute(ctx: &Context, plan: &Plan) -> Result<BatchStream> {
     Ok(stream_of(ctx, &job, p, plan.schema()))
 }
 
-/// Runs the stream to the end, reserving memory for what it holds.
+/// Runs the stream to the end into a table that keeps what fits the
+/// budget resident and spills the rest (see [`crate::collect`]).
 pub(crate) fn collect(ctx: &Context, plan: &Plan) -> Result<(Table, JobStats)> {
-    let schema = plan.schema();
     let mut stream = execute(ctx, plan)?;
-    let mut reservation = ctx.memory_pool().reservation("collect");
-    let mut chunks = Vec::new();
+    let job = Arc::clone(&stream.job);
+    let mut collector = Collector::new(ctx, &job, plan.schema());
     for b in stream.by_ref() {
-        let b = b?;
-        reservation
-            .try_grow(b.get_array_memory_size() as u64)
-            .map_err(|e| {
-                Error::ResourcesExhausted(format!(
-                    "the collected result does not fit the memory limit ({e}); \
-                     stream it to a file with a sink_* method instead"
-                ))
-            })?;
-        chunks.push(b);
+        collector.push(b?)?;
     }
-    stream.job.note_reserved(reservation.size());
-    Ok((Table::try_new(schema, chunks)?, stream.stats()))
+    let table = collector.finish()?;
+    Ok((table, stream.stats()))
 }
