@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use parframe::agg::{count_rows, mean, sum};
+use parframe::datasets::tpch::{self, TpchTable};
 use parframe::datasets::{G1, J1, J1Table, g1_name};
 use parframe::{
     ByteSize, ChunkSink, Context, CsvSink, CsvWriteOptions, IpcSink, IpcWriteOptions, LazyFrame,
@@ -116,6 +117,31 @@ pub enum GenDataset {
     /// The db-benchmark join tables: x (J1_<rows>_NA_<nas>_0) and the small,
     /// medium and big right tables (J1_<rows>_<n>_<nas>_0).
     Join(GenJoinArgs),
+    /// The eight TPC-H tables at a scale factor (<table>.parquet), made by the tpchgen crates.
+    Tpch(GenTpchArgs),
+}
+
+/// `parframe gen tpch`.
+#[derive(Args, Debug)]
+pub struct GenTpchArgs {
+    /// The TPC-H scale factor: 1 is about 1 GB of text (6 million lineitem rows).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale_factor)]
+    pub scale_factor: f64,
+    /// Output directory (created if needed); files are named <table>.<ext>.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = GenFormat::Parquet)]
+    pub format: GenFormat,
+}
+
+fn parse_scale_factor(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!(
+            "expected a scale factor > 0 such as 0.1 or 10, got '{s}'"
+        )),
+    }
 }
 
 /// `parframe gen join`.
@@ -505,6 +531,14 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Gen {
+            dataset: GenDataset::Tpch(args),
+        } => {
+            for path in gen_tpch(args, &env)? {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
         Command::Demo(args) => demo(args, &env),
     }
 }
@@ -557,6 +591,40 @@ fn gen_join(args: &GenJoinArgs, env: &Env) -> anyhow::Result<Vec<PathBuf>> {
         env.note(format!(
             "generated {} rows into {} in {}",
             group_digits(rows as u64),
+            path.display(),
+            secs(took)
+        ));
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// Writes the eight TPC-H tables chunk by chunk; returns their paths,
+/// smallest table first.
+fn gen_tpch(args: &GenTpchArgs, env: &Env) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(&args.out).map_err(|e| parframe::Error::io(&args.out, e))?;
+    let sf = args.scale_factor;
+    let mut paths = Vec::new();
+    for table in TpchTable::ALL {
+        let path = args
+            .out
+            .join(format!("{}.{}", table.name(), args.format.extension()));
+        // lineitem has 1 to 7 lines per order: the progress bar counts 4.
+        let expected = table
+            .rows(sf)
+            .unwrap_or_else(|| 4 * TpchTable::Orders.rows(sf).unwrap_or(0));
+        let chunks = tpch::chunks(table, sf, 64 * 1024);
+        let took = write_chunks(
+            chunks,
+            table.schema(),
+            expected as usize,
+            &path,
+            args.format,
+            env,
+        )?;
+        env.note(format!(
+            "generated {} at scale factor {sf} into {} in {}",
+            table.name(),
             path.display(),
             secs(took)
         ));

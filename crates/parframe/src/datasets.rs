@@ -3,7 +3,9 @@
 //!
 //! - [`G1`]: the h2o.ai db-benchmark group-by table `G1_<N>_<K>_<nas>_0`;
 //! - [`J1`]: the db-benchmark join tables `J1_<N>_<NA|n>_<nas>_0` (module
-//!   [`join`]).
+//!   [`join`]);
+//! - TPC-H at a scale factor through the `tpchgen` crates (module `tpch`,
+//!   with the `tpch` feature).
 //!
 //! `datasets/README.md` in the repository documents each dataset and the
 //! `parframe gen` commands that write them.
@@ -39,6 +41,8 @@ use rand_chacha::ChaCha8Rng;
 use crate::Result;
 
 pub mod join;
+#[cfg(feature = "tpch")]
+pub mod tpch;
 
 pub use join::{J1, J1Chunks, J1Table};
 

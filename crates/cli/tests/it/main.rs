@@ -138,6 +138,33 @@ fn gen_join_writes_the_four_tables() {
 }
 
 #[test]
+fn gen_tpch_writes_the_eight_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout_of(
+        parframe()
+            .args(["gen", "tpch", "--scale-factor", "0.001", "--out"])
+            .arg(dir.path()),
+    );
+    assert_eq!(out.lines().count(), 8);
+    let orders = dir.path().join("orders.parquet");
+    assert_eq!(stdout_of(parframe().arg("count").arg(&orders)), "1500\n");
+    let q = format!(
+        "SELECT count(*) AS n FROM '{}'",
+        dir.path().join("nation.parquet").display()
+    );
+    assert_eq!(
+        stdout_of(parframe().args(["sql", "-f", "csv", &q])),
+        "n\n25\n"
+    );
+    parframe()
+        .args(["gen", "tpch", "--scale-factor", "0", "--out"])
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(contains("scale factor > 0"));
+}
+
+#[test]
 fn sql_prints_a_table() {
     let q = format!(
         "SELECT name, sum(qty) AS qty FROM '{}' WHERE price > 1 GROUP BY name",
