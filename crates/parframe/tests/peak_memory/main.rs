@@ -1,0 +1,329 @@
+//! Peak-memory tests: jobs run with a budget of about a tenth of what they
+//! need in memory must give the in-memory answer, write spill files and
+//! remove them, and keep the process's peak heap within the budget plus a
+//! stated fixed overhead.
+//!
+//! Memory is measured by a counting global allocator installed in this
+//! test binary (a binary of its own, so no other test's allocations mix
+//! in), which tracks the bytes currently allocated and their peak. Tests
+//! take a lock so only one runs at a time, and each measures the growth of
+//! the peak over what was allocated when its budgeted job started (its
+//! input table and the reference answer are allocated before). Spilled
+//! data read back through memory maps is file-backed, not heap, exactly as
+//! it is to the kernel's anonymous-memory accounting (`RssAnon`).
+//!
+//! Each test also asserts that the in-memory run needed more than the
+//! budget plus the overhead, so a job that ignored its budget would fail
+//! the bound: the tests can fail.
+//!
+//! The allocator is the one `unsafe` outside the spill crate's memory maps
+//! (and the polars interop): implementing `GlobalAlloc` needs it. It only
+//! forwards to the system allocator and counts, and lives in this test
+//! binary alone.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use parframe::arrow::RecordBatch;
+use parframe::arrow::array::cast::AsArray;
+use parframe::arrow::array::types::Int64Type;
+use parframe::prelude::*;
+use parframe::{SortKey, agg};
+
+/// Counts live heap bytes and their peak.
+struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; the
+// counters are only statistics.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) };
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                grew(new_size - layout.size());
+            } else {
+                CURRENT.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+fn grew(bytes: usize) {
+    let now = CURRENT.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// One measured test at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Heap growth over the bytes allocated when it was made.
+struct PeakMeter {
+    base: usize,
+}
+
+impl PeakMeter {
+    fn start() -> Self {
+        let base = CURRENT.load(Ordering::Relaxed);
+        PEAK.store(base, Ordering::Relaxed);
+        PeakMeter { base }
+    }
+
+    /// The largest growth of the heap since `start`.
+    fn peak(&self) -> usize {
+        PEAK.load(Ordering::Relaxed).saturating_sub(self.base)
+    }
+}
+
+/// What a job may hold outside its reservations, whatever the budget:
+/// the window of input chunks in flight (4 x threads chunks), the chunks
+/// being sorted or gathered, the spill writers' 64 KiB buffers, the thread
+/// pool and the decoders. With the chunk sizes below (4096 rows, about
+/// 120 KiB) that is about 2 MiB; measured: 1.4 MiB for the sort, 0.9 MiB
+/// for the collect.
+const OVERHEAD: usize = 4 << 20;
+
+const THREADS: usize = 2;
+const CHUNK_ROWS: usize = 4096;
+
+fn ctx(limit: u64, spill: &std::path::Path) -> Context {
+    Context::builder()
+        .threads(THREADS)
+        .chunk_rows(CHUNK_ROWS)
+        .memory_limit(limit)
+        .spill_dir(spill)
+        .build()
+        .unwrap()
+}
+
+/// `rows` rows: a unique id, a key with `groups` values, an integer value
+/// and a string (the kind of payload that makes tables big).
+fn data(rows: i64, groups: i64) -> Table {
+    table!(
+        "id" => (0..rows).collect::<Vec<_>>(),
+        "k" => (0..rows).map(|i| (i * 7_919) % groups).collect::<Vec<_>>(),
+        "v" => (0..rows).map(|i| (i * 31) % 1000).collect::<Vec<_>>(),
+        "s" => (0..rows).map(|i| format!("payload {:08}", (i * 104_729) % 1_000_003)).collect::<Vec<_>>(),
+    )
+    .unwrap()
+}
+
+/// An order-sensitive digest of an Int64 column over a stream of batches:
+/// held in a few bytes, so measuring a job does not measure its checker.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Digest {
+    rows: u64,
+    hash: u64,
+}
+
+impl Digest {
+    fn add(&mut self, b: &RecordBatch, column: &str) {
+        let c = b
+            .column_by_name(column)
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        for v in c.values().iter() {
+            self.hash = (self.hash ^ (*v as u64)).wrapping_mul(0x100_0000_01b3);
+        }
+        self.rows += b.num_rows() as u64;
+    }
+
+    fn of_stream(lf: &LazyFrame, columns: &[&str]) -> (Digest, parframe::JobStats) {
+        let mut d = Digest::default();
+        let mut stream = lf.stream().unwrap();
+        for b in stream.by_ref() {
+            let b = b.unwrap();
+            for c in columns {
+                d.add(&b, c);
+            }
+        }
+        (d, stream.stats())
+    }
+
+    fn of_table(t: &Table, columns: &[&str]) -> Digest {
+        let mut d = Digest::default();
+        for b in t.chunks() {
+            for c in columns {
+                d.add(b, c);
+            }
+        }
+        d
+    }
+}
+
+/// Spill files are all gone and the directory is empty.
+fn assert_cleaned_up(c: &Context) {
+    assert_eq!(c.spill_live().files, 0);
+    assert_eq!(c.memory_pool().used(), 0);
+    let dir = c.spill_dir().unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn external_sort_stays_within_budget() {
+    let _serial = serial();
+    let input = data(300_000, 1000);
+    let keys = [SortKey::asc("s"), SortKey::desc("v")];
+    let dir = tempfile::tempdir().unwrap();
+
+    let meter = PeakMeter::start();
+    let big = ctx(1 << 34, dir.path());
+    let (want, _) = Digest::of_stream(
+        &big.lazy(input.clone()).sort(keys.clone()).unwrap(),
+        &["id"],
+    );
+    let need = meter.peak();
+    drop(big);
+
+    let budget = need / 10;
+    assert!(need > budget + OVERHEAD, "need {need} B: grow the input");
+    let small = ctx(budget as u64, dir.path());
+    let meter = PeakMeter::start();
+    let (got, stats) = Digest::of_stream(&small.lazy(input.clone()).sort(keys).unwrap(), &["id"]);
+    let peak = meter.peak();
+    eprintln!(
+        "external sort: in-memory peak {need} B, budget {budget} B, peak {peak} B, \
+         pool peak {} B, spilled {:?}",
+        small.memory_pool().peak(),
+        stats.spilled
+    );
+    assert_eq!(got, want);
+    assert!(stats.spilled.files > 1, "{stats:?}");
+    assert_cleaned_up(&small);
+    assert!(
+        peak <= budget + OVERHEAD,
+        "peak {peak} B > budget {budget} B + overhead {OVERHEAD} B"
+    );
+}
+
+#[test]
+fn collect_larger_than_budget_stays_within_budget() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("input.arrow");
+    {
+        // Chunks of CHUNK_ROWS rows: each IPC batch is read as one chunk.
+        let t = data(300_000, 1000).rechunk(CHUNK_ROWS).unwrap();
+        write_ipc(&t, &file).unwrap();
+    }
+    let plan = |c: &Context| {
+        c.scan_ipc(&file)
+            .unwrap()
+            .with_column((col("v") * lit(3i64)).alias("v3"))
+            .unwrap()
+    };
+
+    let big = ctx(1 << 34, dir.path());
+    let meter = PeakMeter::start();
+    let want = plan(&big).collect().unwrap();
+    let need = meter.peak();
+    let want_digest = Digest::of_table(&want, &["id", "v3"]);
+    assert_eq!(want.num_spilled_chunks(), 0);
+    drop(want);
+    drop(big);
+
+    let budget = need / 10;
+    assert!(need > budget + OVERHEAD, "need {need} B: grow the input");
+    let small = ctx(budget as u64, dir.path());
+    let meter = PeakMeter::start();
+    let (got, stats) = plan(&small).collect_with_stats().unwrap();
+    let peak = meter.peak();
+    // Reading the spilled chunks maps them in: file-backed pages, no heap.
+    let got_digest = Digest::of_table(&got, &["id", "v3"]);
+    let read_peak = meter.peak();
+    eprintln!(
+        "collect: in-memory peak {need} B, budget {budget} B, peak {peak} B \
+         ({read_peak} B after reading it all), resident {} B, spilled {} B, {:?}",
+        got.resident_bytes(),
+        got.spilled_bytes(),
+        stats.spilled
+    );
+    assert_eq!(got_digest, want_digest);
+    assert!(got.num_spilled_chunks() > 0 && stats.spilled.files > 0);
+    assert!(small.spill_live().files > 0, "the table keeps its files");
+    assert!(
+        read_peak <= budget + OVERHEAD,
+        "peak {read_peak} B > budget {budget} B + overhead {OVERHEAD} B"
+    );
+    drop(got);
+    assert_cleaned_up(&small);
+}
+
+#[test]
+#[ignore = "needs grace aggregation (issue 4 item 4)"]
+fn group_by_stays_within_budget() {
+    let _serial = serial();
+    // Many groups: the hash table and states are what takes memory.
+    let input = data(300_000, 150_000);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = |c: &Context| {
+        c.lazy(input.clone())
+            .group_by([col("k")])
+            .sorted(true)
+            .agg([agg::sum("v"), agg::count("s"), agg::max("id")])
+            .unwrap()
+    };
+    let cols = ["k", "v", "s", "id"];
+
+    let big = ctx(1 << 34, dir.path());
+    let meter = PeakMeter::start();
+    let (want, _) = Digest::of_stream(&plan(&big), &cols);
+    let need = meter.peak();
+    drop(big);
+
+    let budget = need / 10;
+    assert!(need > budget + OVERHEAD, "need {need} B: grow the input");
+    let small = ctx(budget as u64, dir.path());
+    let meter = PeakMeter::start();
+    let (got, stats) = Digest::of_stream(&plan(&small), &cols);
+    let peak = meter.peak();
+    eprintln!(
+        "group-by: in-memory peak {need} B, budget {budget} B, peak {peak} B, {:?}",
+        stats.spilled
+    );
+    assert_eq!(got, want);
+    assert!(stats.spilled.files > 0, "{stats:?}");
+    assert_cleaned_up(&small);
+    assert!(
+        peak <= budget + OVERHEAD,
+        "peak {peak} B > budget {budget} B + overhead {OVERHEAD} B"
+    );
+}
