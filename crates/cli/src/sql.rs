@@ -14,7 +14,12 @@
 //! that are prefix, suffix or substring tests; `IN (list)`, `BETWEEN`, `IS
 //! [NOT] NULL`; `lower`, `upper`, `length`, `starts_with`, `ends_with`,
 //! `contains`; `DISTINCT`; `ORDER BY` with `ASC`/`DESC` and `NULLS
-//! FIRST`/`LAST` (default: nulls last, as DuckDB); `LIMIT`.
+//! FIRST`/`LAST` (default: nulls last, as DuckDB); `LIMIT`; joins: `[INNER]
+//! JOIN`, `LEFT`/`RIGHT`/`FULL [OUTER] JOIN`, `[LEFT] SEMI`/`ANTI JOIN` with
+//! `ON a = b [AND c = d ...]` (key columns kept from both sides, as SQL
+//! has it) or `USING (k, ...)` (keys merged into one column), `CROSS JOIN`
+//! and `FROM a, b`. Columns are qualified by table alias or name (`x.id`);
+//! an unqualified name that more than one joined table has is an error.
 //!
 //! Anything else is an error naming the construct and, when the parser
 //! knows it, the position in the query; never a silently different answer.
@@ -33,15 +38,15 @@ use std::sync::Arc;
 
 use parframe::arrow::schema::{DataType, Schema, SchemaRef};
 use parframe::{
-    AggExpr, ChunkSource, Context, CsvOptions, CsvSource, Expr, LazyFrame, MultiSource,
-    ScalarValue, agg, col, lit, when,
+    AggExpr, ChunkSource, Context, CsvOptions, CsvSource, Expr, JoinOptions, JoinType, LazyFrame,
+    MultiSource, ScalarValue, agg, col, lit, when,
 };
 use sqlparser::ast::{
     self, BinaryOperator, CastKind, Distinct, DuplicateTreatment, FunctionArg, FunctionArgExpr,
-    FunctionArgOperator, FunctionArguments, GroupByExpr, Ident, InTarget, LimitClause, ObjectName,
-    ObjectNamePart, OrderByKind, OrderBySort, Query, Select, SelectItem,
-    SelectItemQualifiedWildcardKind, SetExpr, Spanned, TableFactor, TableWithJoins, UnaryOperator,
-    Value,
+    FunctionArgOperator, FunctionArguments, GroupByExpr, Ident, InTarget, JoinConstraint,
+    JoinOperator, LimitClause, ObjectName, ObjectNamePart, OrderByKind, OrderBySort, Query, Select,
+    SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Spanned, TableFactor, TableWithJoins,
+    UnaryOperator, Value,
 };
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
@@ -156,6 +161,88 @@ pub struct SqlPlanner {
 struct Scope {
     schema: SchemaRef,
     qualifiers: Vec<String>,
+    /// Qualified names: (table qualifier, the column as that table names
+    /// it, the column of `schema` it became).
+    columns: Vec<(String, String, String)>,
+    /// Unqualified names more than one joined table has.
+    ambiguous: Vec<String>,
+}
+
+impl Scope {
+    fn single(schema: SchemaRef, qualifiers: Vec<String>) -> Self {
+        let columns = qualifiers
+            .iter()
+            .flat_map(|q| {
+                schema
+                    .fields()
+                    .iter()
+                    .map(move |f| (q.clone(), f.name().clone(), f.name().clone()))
+            })
+            .collect();
+        Scope {
+            schema,
+            qualifiers,
+            columns,
+            ambiguous: Vec::new(),
+        }
+    }
+
+    /// An unqualified column name.
+    fn resolve(&self, ident: &Ident) -> Result<String, SqlError> {
+        let same = |a: &String| {
+            a == &ident.value
+                || (ident.quote_style.is_none() && a.eq_ignore_ascii_case(&ident.value))
+        };
+        if self.ambiguous.iter().any(same) {
+            let tables: Vec<&str> = self
+                .columns
+                .iter()
+                .filter(|(_, c, _)| same(c))
+                .map(|(q, _, _)| q.as_str())
+                .collect();
+            return Err(SqlError::new(
+                format!(
+                    "column '{}' is ambiguous: more than one joined table has it; qualify it{}",
+                    ident.value,
+                    match tables.as_slice() {
+                        [a, b, ..] => format!(" ({a}.{0} or {b}.{0})", ident.value),
+                        _ => String::new(),
+                    }
+                ),
+                ident.span,
+            ));
+        }
+        resolve_column(&self.schema, ident)
+    }
+
+    /// Whether an expression is a column of this scope (its name if so).
+    fn try_column(&self, e: &ast::Expr) -> Result<Option<String>> {
+        match e {
+            ast::Expr::Identifier(i) => {
+                if self
+                    .ambiguous
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(&i.value))
+                {
+                    return Ok(Some(self.resolve(i)?));
+                }
+                Ok(resolve_column(&self.schema, i).ok())
+            }
+            ast::Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+                [q, _]
+                    if self
+                        .columns
+                        .iter()
+                        .any(|(t, _, _)| t.eq_ignore_ascii_case(&q.value)) =>
+                {
+                    Ok(Some(resolve_compound(self, parts, e.span())?))
+                }
+                _ => Ok(None),
+            },
+            ast::Expr::Nested(inner) => self.try_column(inner),
+            _ => Ok(None),
+        }
+    }
 }
 
 impl SqlPlanner {
@@ -436,17 +523,87 @@ impl SqlPlanner {
     }
 
     fn plan_from(&self, s: &Select) -> Result<(LazyFrame, Scope)> {
-        let twj: &TableWithJoins = match s.from.as_slice() {
-            [] => return unsupported("SELECT without FROM", s.span()),
-            [one] => one,
-            [_, second, ..] => {
-                return unsupported("several tables in FROM (a cross join)", second.span());
-            }
+        let Some((first, rest)) = s.from.split_first() else {
+            return unsupported("SELECT without FROM", s.span());
         };
-        if let Some(j) = twj.joins.first() {
-            return unsupported("JOIN (joins are not built yet)", j.span());
+        let (mut lf, mut scope) = self.plan_joins(first)?;
+        // `FROM a, b` is a cross join.
+        for twj in rest {
+            let (r, rs) = self.plan_joins(twj)?;
+            (lf, scope) = join_scoped(
+                (lf, scope),
+                (r, rs),
+                JoinType::Cross,
+                (Vec::new(), Vec::new()),
+                false,
+                twj.span(),
+            )?;
         }
-        self.plan_relation(&twj.relation)
+        Ok((lf, scope))
+    }
+
+    fn plan_joins(&self, twj: &TableWithJoins) -> Result<(LazyFrame, Scope)> {
+        let (mut lf, mut scope) = self.plan_relation(&twj.relation)?;
+        for j in &twj.joins {
+            let span = j.span();
+            if j.global {
+                return unsupported("GLOBAL joins", span);
+            }
+            use JoinOperator as Op;
+            let (how, constraint) = match &j.join_operator {
+                Op::Join(c) | Op::Inner(c) => (JoinType::Inner, c),
+                Op::Left(c) | Op::LeftOuter(c) => (JoinType::Left, c),
+                Op::Right(c) | Op::RightOuter(c) => (JoinType::Right, c),
+                Op::FullOuter(c) => (JoinType::Full, c),
+                Op::CrossJoin(c) => (JoinType::Cross, c),
+                Op::Semi(c) | Op::LeftSemi(c) => (JoinType::Semi, c),
+                Op::Anti(c) | Op::LeftAnti(c) => (JoinType::Anti, c),
+                _ => {
+                    return unsupported(
+                        format!("the join '{}'", first_words(&j.to_string())),
+                        span,
+                    );
+                }
+            };
+            let right = self.plan_relation(&j.relation)?;
+            let (keys, coalesce) = match constraint {
+                JoinConstraint::On(e) if how != JoinType::Cross => {
+                    let mut keys = (Vec::new(), Vec::new());
+                    equi_keys(e, &scope, &right.1, &mut keys)?;
+                    (keys, false)
+                }
+                JoinConstraint::Using(names) if how != JoinType::Cross => {
+                    let mut keys = (Vec::new(), Vec::new());
+                    for n in names {
+                        let ident = match n.0.as_slice() {
+                            [ObjectNamePart::Identifier(i)] => i,
+                            _ => return unsupported(format!("USING ({n})"), span),
+                        };
+                        keys.0.push(scope.resolve(ident)?);
+                        keys.1.push(right.1.resolve(ident)?);
+                    }
+                    (keys, true)
+                }
+                JoinConstraint::None if how == JoinType::Cross => ((Vec::new(), Vec::new()), false),
+                JoinConstraint::None => {
+                    return err(
+                        format!("{how} JOIN needs ON or USING (or write CROSS JOIN)"),
+                        span,
+                    );
+                }
+                other => {
+                    return unsupported(
+                        format!(
+                            "the join condition '{}'",
+                            first_words(&other_constraint(other))
+                        ),
+                        span,
+                    );
+                }
+            };
+            (lf, scope) = join_scoped((lf, scope), right, how, keys, coalesce, span)?;
+        }
+        Ok((lf, scope))
     }
 
     fn plan_relation(&self, rel: &TableFactor) -> Result<(LazyFrame, Scope)> {
@@ -530,10 +687,7 @@ impl SqlPlanner {
         } else if let Some(q) = default_qualifier {
             qualifiers.push(q);
         }
-        let scope = Scope {
-            schema: lf.schema(),
-            qualifiers,
-        };
+        let scope = Scope::single(lf.schema(), qualifiers);
         Ok((lf, scope))
     }
 
@@ -840,17 +994,25 @@ fn select_items(s: &Select, scope: &Scope, aggregating: bool) -> Result<Vec<Item
                 {
                     return unsupported("* with ILIKE/EXCLUDE/EXCEPT/REPLACE/RENAME", p.span());
                 }
+                // `t.*`: the columns that table `t` contributed, in order.
+                let mut only: Option<Vec<String>> = None;
                 if let SelectItem::QualifiedWildcard(kind, _) = p {
-                    match kind {
-                        SelectItemQualifiedWildcardKind::ObjectName(n)
-                            if n.0.len() == 1
-                                && scope.qualifiers.iter().any(|q| {
-                                    n.0.first()
-                                        .and_then(|p| p.as_ident())
-                                        .is_some_and(|i| i.value.eq_ignore_ascii_case(q))
-                                }) => {}
-                        _ => return err(format!("unknown table in '{p}'"), p.span()),
+                    let table = match kind {
+                        SelectItemQualifiedWildcardKind::ObjectName(n) if n.0.len() == 1 => {
+                            n.0.first().and_then(|p| p.as_ident())
+                        }
+                        _ => None,
+                    };
+                    let cols: Vec<String> = scope
+                        .columns
+                        .iter()
+                        .filter(|(q, _, _)| table.is_some_and(|t| t.value.eq_ignore_ascii_case(q)))
+                        .map(|(_, _, o)| o.clone())
+                        .collect();
+                    if cols.is_empty() {
+                        return err(format!("unknown table in '{p}'"), p.span());
                     }
+                    only = Some(cols);
                 }
                 if aggregating {
                     return err(
@@ -859,6 +1021,9 @@ fn select_items(s: &Select, scope: &Scope, aggregating: bool) -> Result<Vec<Item
                     );
                 }
                 for f in scope.schema.fields() {
+                    if only.as_ref().is_some_and(|o| !o.contains(f.name())) {
+                        continue;
+                    }
                     items.push(Item {
                         sql: None,
                         name: f.name().clone(),
@@ -883,12 +1048,10 @@ fn select_items(s: &Select, scope: &Scope, aggregating: bool) -> Result<Vec<Item
 /// expression as written.
 fn default_name(e: &ast::Expr, scope: &Scope) -> String {
     match e {
-        ast::Expr::Identifier(i) => {
-            resolve_column(&scope.schema, i).unwrap_or_else(|_| i.value.clone())
-        }
+        ast::Expr::Identifier(i) => scope.resolve(i).unwrap_or_else(|_| i.value.clone()),
         ast::Expr::CompoundIdentifier(parts) => parts
             .last()
-            .map(|i| resolve_column(&scope.schema, i).unwrap_or_else(|_| i.value.clone()))
+            .map(|i| scope.resolve(i).unwrap_or_else(|_| i.value.clone()))
             .unwrap_or_default(),
         ast::Expr::Nested(inner) => default_name(inner, scope),
         other => other.to_string(),
@@ -964,14 +1127,39 @@ fn resolve_column(schema: &Schema, ident: &Ident) -> Result<String, SqlError> {
 }
 
 fn resolve_compound(scope: &Scope, parts: &[Ident], span: Span) -> Result<String> {
+    let table: Vec<&(String, String, String)> = match parts {
+        [q, _] => scope
+            .columns
+            .iter()
+            .filter(|(t, _, _)| t.eq_ignore_ascii_case(&q.value))
+            .collect(),
+        _ => Vec::new(),
+    };
     match parts {
-        [q, c]
-            if scope
-                .qualifiers
+        [q, c] if !table.is_empty() => {
+            if let Some((_, _, out)) = table.iter().find(|(_, n, _)| n == &c.value) {
+                return Ok(out.clone());
+            }
+            let folded: Vec<_> = table
                 .iter()
-                .any(|s| s.eq_ignore_ascii_case(&q.value)) =>
-        {
-            Ok(resolve_column(&scope.schema, c)?)
+                .filter(|(_, n, _)| c.quote_style.is_none() && n.eq_ignore_ascii_case(&c.value))
+                .collect();
+            if let [(_, _, out)] = folded.as_slice() {
+                return Ok(out.clone());
+            }
+            err(
+                format!(
+                    "column '{}' not found in table '{}'; its columns: [{}]",
+                    c.value,
+                    q.value,
+                    table
+                        .iter()
+                        .map(|(_, n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                c.span,
+            )
         }
         [q, _] => err(
             format!(
@@ -992,6 +1180,145 @@ fn resolve_compound(scope: &Scope, parts: &[Ident], span: Span) -> Result<String
         ),
         _ => unsupported("nested field access", span),
     }
+}
+
+fn other_constraint(c: &JoinConstraint) -> String {
+    match c {
+        JoinConstraint::On(e) => format!("ON {e}"),
+        JoinConstraint::Using(n) => format!(
+            "USING ({})",
+            n.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        JoinConstraint::UsingAlias(..) => "USING ... AS".to_string(),
+        JoinConstraint::Natural => "NATURAL".to_string(),
+        JoinConstraint::None => String::new(),
+    }
+}
+
+/// The key pairs of `ON a = b [AND c = d ...]`: each equality must compare
+/// a column of the left input with one of the right.
+fn equi_keys(
+    e: &ast::Expr,
+    left: &Scope,
+    right: &Scope,
+    keys: &mut (Vec<String>, Vec<String>),
+) -> Result<()> {
+    match e {
+        ast::Expr::Nested(inner) => equi_keys(inner, left, right, keys),
+        ast::Expr::BinaryOp {
+            left: a,
+            op: BinaryOperator::And,
+            right: b,
+        } => {
+            equi_keys(a, left, right, keys)?;
+            equi_keys(b, left, right, keys)
+        }
+        ast::Expr::BinaryOp {
+            left: a,
+            op: BinaryOperator::Eq,
+            right: b,
+        } => {
+            let pair = match (
+                left.try_column(a)?,
+                right.try_column(b)?,
+                left.try_column(b)?,
+                right.try_column(a)?,
+            ) {
+                (Some(l), Some(r), _, _) | (_, _, Some(l), Some(r)) => (l, r),
+                _ => {
+                    return err(
+                        format!(
+                            "the join condition '{e}' must compare a column of the left table \
+                             with a column of the right table"
+                        ),
+                        e.span(),
+                    );
+                }
+            };
+            keys.0.push(pair.0);
+            keys.1.push(pair.1);
+            Ok(())
+        }
+        other => unsupported(
+            format!(
+                "the join condition '{other}' (only equalities of columns joined by AND; \
+                 filter in WHERE instead)"
+            ),
+            other.span(),
+        ),
+    }
+}
+
+/// Joins two planned relations and merges their scopes: qualified names
+/// follow their columns (suffixed or merged keys), unqualified names both
+/// tables have become ambiguous.
+fn join_scoped(
+    (lf, scope): (LazyFrame, Scope),
+    (r, rs): (LazyFrame, Scope),
+    how: JoinType,
+    (left_on, right_on): (Vec<String>, Vec<String>),
+    coalesce: bool,
+    span: Span,
+) -> Result<(LazyFrame, Scope)> {
+    let joined = lf
+        .join_with(
+            &r,
+            left_on.clone(),
+            right_on.clone(),
+            how,
+            JoinOptions::new().coalesce_keys(coalesce),
+        )
+        .map_err(at(span))?;
+    let out = joined.schema();
+    let nleft = scope.schema.fields().len();
+    let mut columns = scope.columns.clone();
+    let mut ambiguous = scope.ambiguous.clone();
+    ambiguous.extend(rs.ambiguous.iter().cloned());
+    if !matches!(how, JoinType::Semi | JoinType::Anti) {
+        // Where each right column went: merged into a left key, or one of
+        // the columns after the left ones, in order.
+        let mut rename: HashMap<String, String> = HashMap::new();
+        let mut next = nleft;
+        for f in rs.schema.fields() {
+            let name = f.name();
+            match right_on.iter().position(|k| k == name).filter(|_| coalesce) {
+                Some(p) => {
+                    rename.insert(name.clone(), left_on[p].clone());
+                }
+                None => {
+                    if let Some(o) = out.fields().get(next) {
+                        rename.insert(name.clone(), o.name().clone());
+                    }
+                    next += 1;
+                }
+            }
+        }
+        for (q, c, o) in &rs.columns {
+            if let Some(n) = rename.get(o) {
+                columns.push((q.clone(), c.clone(), n.clone()));
+            }
+        }
+        for f in rs.schema.fields() {
+            let merged = coalesce && right_on.contains(f.name());
+            if !merged && scope.schema.field_with_name(f.name()).is_ok() {
+                ambiguous.push(f.name().clone());
+            }
+        }
+    }
+    let mut qualifiers = scope.qualifiers.clone();
+    qualifiers.extend(rs.qualifiers.iter().cloned());
+    Ok((
+        joined,
+        Scope {
+            schema: out,
+            qualifiers,
+            columns,
+            ambiguous,
+        },
+    ))
 }
 
 /// How the columns of an expression are read: from the input rows, or
@@ -1068,7 +1395,7 @@ impl AggState {
             // input column) stands for that item's expression.
             let mut e = g.clone();
             let is_input_column = match g {
-                ast::Expr::Identifier(i) => resolve_column(&self.scope.schema, i).is_ok(),
+                ast::Expr::Identifier(i) => self.scope.resolve(i).is_ok(),
                 _ => false,
             };
             if !is_input_column
@@ -1086,7 +1413,7 @@ impl AggState {
                 return err("aggregate functions are not allowed in GROUP BY", span);
             }
             let column = match &e {
-                ast::Expr::Identifier(i) => Some(resolve_column(&self.scope.schema, i)?),
+                ast::Expr::Identifier(i) => Some(self.scope.resolve(i)?),
                 ast::Expr::CompoundIdentifier(parts) => {
                     Some(resolve_compound(&self.scope, parts, e.span())?)
                 }
@@ -1121,7 +1448,7 @@ impl AggState {
             return Ok(col(k.name.as_str()));
         }
         match e {
-            ast::Expr::Identifier(i) => match resolve_column(&self.scope.schema, i) {
+            ast::Expr::Identifier(i) => match self.scope.resolve(i) {
                 Ok(c) => self.key_column(&c, i.span),
                 Err(e) => {
                     // An alias of an aggregate of the select list.
@@ -1161,7 +1488,7 @@ impl AggState {
             return err("aggregate functions cannot be nested", span);
         }
         match e {
-            ast::Expr::Identifier(i) => return Ok(resolve_column(&self.scope.schema, i)?),
+            ast::Expr::Identifier(i) => return Ok(self.scope.resolve(i)?),
             ast::Expr::CompoundIdentifier(parts) => {
                 return resolve_compound(&self.scope, parts, e.span());
             }
@@ -1462,7 +1789,7 @@ fn visit(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
 /// Translates a row-level expression over the input.
 fn row_expr(e: &ast::Expr, scope: &Scope) -> Result<Expr> {
     match e {
-        ast::Expr::Identifier(i) => Ok(col(resolve_column(&scope.schema, i)?)),
+        ast::Expr::Identifier(i) => Ok(col(scope.resolve(i)?)),
         ast::Expr::CompoundIdentifier(parts) => Ok(col(resolve_compound(scope, parts, e.span())?)),
         ast::Expr::Function(f) if aggregate_name(f).is_some() => err(
             format!(
@@ -1877,9 +2204,80 @@ mod tests {
             "y" => [1.5, 2.5, 3.5, 4.5, 5.5],
         )
         .unwrap();
+        let u = table!(
+            "k" => ["a", "b", "d"],
+            "name" => ["ann", "bob", "dan"],
+            "x" => [10i64, 20, 30],
+        )
+        .unwrap();
         let mut p = SqlPlanner::new(ctx.clone());
         p.register_frame("t", ctx.lazy(t));
+        p.register_frame("u", ctx.lazy(u));
         p
+    }
+
+    fn strings(t: &parframe::Table, column: &str) -> Vec<String> {
+        let opts = parframe::arrow::cast::display::FormatOptions::default().with_null("null");
+        let mut out = Vec::new();
+        for c in t.chunks() {
+            let a = c.column(c.schema().index_of(column).unwrap());
+            let f =
+                parframe::arrow::cast::display::ArrayFormatter::try_new(a.as_ref(), &opts).unwrap();
+            out.extend((0..a.len()).map(|i| f.value(i).to_string()));
+        }
+        out
+    }
+
+    #[test]
+    fn joins() {
+        let t = run("SELECT t.x, u.name FROM t JOIN u ON t.k = u.k ORDER BY t.x");
+        assert_eq!(t.column_names(), vec!["x", "name"]);
+        assert_eq!(strings(&t, "x"), ["1", "2", "3", "5"]);
+        assert_eq!(strings(&t, "name"), ["ann", "bob", "ann", "bob"]);
+        // LEFT JOIN ... ON keeps the right key: null where nothing matched.
+        let t = run(
+            "SELECT a.x, b.k AS bk, b.x AS bx FROM t a LEFT JOIN u b ON a.k = b.k ORDER BY a.x",
+        );
+        assert_eq!(strings(&t, "bk"), ["a", "b", "a", "null", "b"]);
+        assert_eq!(strings(&t, "bx"), ["10", "20", "10", "null", "20"]);
+        // USING merges the key: unqualified k is fine.
+        let t = run("SELECT k, count(*) AS n FROM t FULL JOIN u USING (k) GROUP BY k ORDER BY k");
+        assert_eq!(strings(&t, "k"), ["a", "b", "c", "d"]);
+        assert_eq!(strings(&t, "n"), ["2", "2", "1", "1"]);
+        let t = run("SELECT u.* FROM t RIGHT JOIN u ON t.k = u.k AND t.x = u.x");
+        assert_eq!(t.column_names(), vec!["k_right", "name", "x_right"]);
+        assert_eq!(t.num_rows(), 3);
+        let t = run("SELECT * FROM t SEMI JOIN u ON t.k = u.k");
+        assert_eq!(t.num_rows(), 4);
+        let t = run("SELECT * FROM t ANTI JOIN u ON u.k = t.k");
+        assert_eq!(strings(&t, "k"), ["c"]);
+        let t = run("SELECT count(*) AS n FROM t, u");
+        assert_eq!(strings(&t, "n"), ["15"]);
+        let t = run("SELECT count(*) AS n FROM t CROSS JOIN u WHERE t.x > u.x / 10");
+        assert_eq!(strings(&t, "n"), ["9"]);
+    }
+
+    #[test]
+    fn join_errors() {
+        let e = error("SELECT x FROM t JOIN u ON t.k = u.k");
+        assert!(
+            e.contains("'x' is ambiguous") && e.contains("t.x or u.x"),
+            "{e}"
+        );
+        let e = error("SELECT 1 FROM t JOIN u ON t.x < u.x");
+        assert!(e.contains("only equalities"), "{e}");
+        let e = error("SELECT 1 FROM t JOIN u ON t.k = u.k AND t.x = 1");
+        assert!(e.contains("'t.x = 1' must compare"), "{e}");
+        let e = error("SELECT 1 FROM t JOIN u ON t.k = t.k");
+        assert!(e.contains("must compare a column of the left table"), "{e}");
+        let e = error("SELECT 1 FROM t JOIN u ON t.k = u.x");
+        assert!(e.contains("key types differ"), "{e}");
+        let e = error("SELECT 1 FROM t JOIN u");
+        assert!(e.contains("needs ON or USING"), "{e}");
+        let e = error("SELECT 1 FROM t NATURAL JOIN u");
+        assert!(e.contains("NATURAL"), "{e}");
+        let e = error("SELECT t.nope FROM t JOIN u USING (k)");
+        assert!(e.contains("'nope' not found in table 't'"), "{e}");
     }
 
     fn run(sql: &str) -> parframe::Table {

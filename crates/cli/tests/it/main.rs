@@ -727,3 +727,39 @@ fn ctrl_c_cancels_cleans_spill_files_and_exits_130() {
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(is_empty_dir(spill.path()), "spill files left behind");
 }
+
+#[test]
+fn sql_join_spills_under_a_small_limit_and_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout_of(
+        parframe()
+            .args(["gen", "join", "--rows", "2e4", "--out"])
+            .arg(dir.path()),
+    );
+    let files: Vec<&str> = out.lines().collect();
+    let (x, big) = (files[0], files[3]);
+    let sql = format!(
+        "SELECT count(*) AS n, CAST(sum(x.v1) AS BIGINT) AS s, count(b.v2) AS m \
+         FROM '{x}' x LEFT JOIN '{big}' b ON x.id3 = b.id3"
+    );
+    let free = stdout_of(parframe().args(["sql", "-f", "csv"]).arg(&sql));
+    let spill = tempfile::tempdir().unwrap();
+    let limited = parframe()
+        .arg("--spill-dir")
+        .arg(spill.path())
+        .args(["--memory-limit", "256KiB", "-v", "sql", "-f", "csv"])
+        .arg(&sql)
+        .assert()
+        .success()
+        .stderr(
+            predicates::str::is_match("spilled [1-9][0-9]* files")
+                .unwrap()
+                .and(contains("Join left on [id3 = id3]")),
+        )
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(free, String::from_utf8(limited).unwrap());
+    assert!(free.starts_with("n,s,m\n20000,"), "{free}");
+    assert!(is_empty_dir(spill.path()), "spill files left behind");
+}

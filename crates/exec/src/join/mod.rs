@@ -26,9 +26,9 @@
 //!   by outer joins (with nulls on the other side) and by anti joins.
 //! - Key columns must have equal types on both sides; cast one side first.
 //! - Key columns are coalesced: the output holds each key once, named as on
-//!   the left, with the value of whichever side the row came from. Other
-//!   right columns whose names clash with left ones get a suffix (`_right`
-//!   by default).
+//!   the left, with the value of whichever side the row came from (unless
+//!   [`JoinOptions::coalesce_keys`] says otherwise). Right columns whose
+//!   names clash with left ones get a suffix (`_right` by default).
 //! - Semi and anti joins return the left columns only.
 //! - Output order is unspecified.
 //!
@@ -145,6 +145,7 @@ pub struct JoinOptions {
     suffix: String,
     validate: JoinValidation,
     build_side: BuildSide,
+    coalesce: bool,
 }
 
 impl Default for JoinOptions {
@@ -153,6 +154,7 @@ impl Default for JoinOptions {
             suffix: "_right".to_string(),
             validate: JoinValidation::ManyToMany,
             build_side: BuildSide::Auto,
+            coalesce: true,
         }
     }
 }
@@ -175,6 +177,14 @@ impl JoinOptions {
     /// Chooses which side is held in memory.
     pub fn build_side(mut self, side: BuildSide) -> Self {
         self.build_side = side;
+        self
+    }
+    /// Whether key columns are merged into one column per key pair (the
+    /// default), or kept from both sides like any other column (SQL's
+    /// `JOIN ... ON`, where a left join's right key is null when nothing
+    /// matched).
+    pub fn coalesce_keys(mut self, yes: bool) -> Self {
+        self.coalesce = yes;
         self
     }
 }
@@ -384,7 +394,7 @@ fn plan_join(
     let mut layout = Vec::new();
     let mut fields: Vec<Field> = Vec::new();
     for (i, f) in left.fields().iter().enumerate() {
-        match lk.iter().position(|&k| k == i) {
+        match lk.iter().position(|&k| k == i).filter(|_| options.coalesce) {
             Some(p) => {
                 layout.push(OutCol::Key(i, rk[p]));
                 // Right and full joins take keys from the right side too.
@@ -400,7 +410,7 @@ fn plan_join(
     }
     if !matches!(how, JoinType::Semi | JoinType::Anti) {
         for (i, f) in right.fields().iter().enumerate() {
-            if rk.contains(&i) {
+            if options.coalesce && rk.contains(&i) {
                 continue;
             }
             let mut name = f.name().clone();

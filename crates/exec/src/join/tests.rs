@@ -381,6 +381,34 @@ fn suffix_and_schema() {
         .map(|f| f.name().clone())
         .collect();
     assert_eq!(names, vec!["k1", "k2", "v", "k2_r", "v_r"]);
+    let sql_like = l
+        .join_with(
+            &r,
+            ["k1"],
+            ["k1"],
+            JoinType::Left,
+            JoinOptions::new().coalesce_keys(false),
+        )
+        .unwrap();
+    let t = sql_like.collect().unwrap();
+    let names: Vec<String> = t
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["k1", "k2", "v", "k1_right", "k2_right", "v_right"]
+    );
+    // The unmatched left row (null key) has a null right key.
+    assert_eq!(
+        t.chunks()
+            .iter()
+            .map(|c| c.column(3).null_count())
+            .sum::<usize>(),
+        1
+    );
     let t = j.collect().unwrap();
     assert_eq!(t.num_rows(), 2);
     // Projection through a join reads only what it needs.
