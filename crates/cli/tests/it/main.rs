@@ -380,14 +380,14 @@ fn bad_sql_exits_1_with_a_position() {
         .code(1)
         .stderr(contains("CASE WHEN").and(contains("must be Boolean")));
     let q = format!(
-        "SELECT a.id1 FROM '{0}' a JOIN '{0}' b ON a.id1 = b.id1",
+        "SELECT id1 FROM '{0}' a JOIN '{0}' b ON a.id1 = b.id1",
         fixture().g1.display()
     );
     parframe()
         .args(["sql", &q])
         .assert()
         .code(1)
-        .stderr(contains("JOIN"));
+        .stderr(contains("'id1' is ambiguous").and(contains("a.id1 or b.id1")));
     let q = format!(
         "SELECT id6, v3, row_number() OVER (PARTITION BY id6 ORDER BY v3) FROM '{}'",
         fixture().g1.display()
