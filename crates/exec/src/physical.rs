@@ -21,7 +21,8 @@ use parframe_core::{ChunkSource, Expr, Table};
 use rayon::prelude::*;
 
 use crate::agg::{AggExpr, AggFunc};
-use crate::aggregate::run::{Aggregator, Partial};
+use crate::aggregate::partitioned::{HashAggregate, Local};
+use crate::aggregate::run::Aggregator;
 use crate::collect::Collector;
 use crate::context::JobMetrics;
 use crate::join::{JoinStream, run_join};
@@ -492,83 +493,75 @@ fn fold_into<S>(
 }
 
 /// Runs an aggregation over `stream` on the context's pool: per-thread
-/// partials, merged pairwise in parallel, finished into one batch of
-/// `schema` (sorted by the keys when asked).
+/// partials under the memory pool (spilled when it is full), merged per
+/// hash partition in parallel, finished into batches of `schema` (one per
+/// partition; one sorted by the keys when asked).
+#[allow(clippy::too_many_arguments)]
 fn run_aggregate(
     ctx: &Context,
+    job: &JobMetrics,
     mut stream: BatchStream,
     aggregator: &Aggregator,
     aggs: &[AggExpr],
     leaves: &[AggFunc],
     sorted: bool,
     schema: &SchemaRef,
-) -> Result<RecordBatch> {
+) -> Result<Vec<RecordBatch>> {
     let threads = ctx.config().threads.max(1);
-    let slots: Vec<Mutex<Option<Partial>>> = (0..threads).map(|_| Mutex::new(None)).collect();
-    stream.fold_parallel(&slots, &|| aggregator.new_partial(), &|p, b, pos| {
-        aggregator.update(p, b, pos)
+    let hash = HashAggregate::new(ctx, job, aggregator);
+    let slots: Vec<Mutex<Option<Local>>> = (0..threads).map(|_| Mutex::new(None)).collect();
+    stream.fold_parallel(&slots, &|| hash.new_local(), &|l, b, pos| {
+        hash.update(l, b, pos)
     })?;
-    let mut partials = Vec::new();
+    let mut locals = Vec::new();
     for s in slots {
-        let p = s.into_inner().map_err(|_| {
+        let l = s.into_inner().map_err(|_| {
             Error::InvalidArgument("internal: a worker panicked while aggregating".into())
         })?;
-        partials.extend(p);
+        locals.extend(l);
     }
-    while partials.len() > 1 {
-        let mut pairs = Vec::new();
-        let mut rest = None;
-        let mut it = partials.into_iter();
-        while let Some(a) = it.next() {
-            match it.next() {
-                Some(b) => pairs.push((a, b)),
-                None => rest = Some(a),
-            }
+    let finished = hash.finish(locals)?;
+    let opts = |n: usize| RecordBatchOptions::new().with_row_count(Some(n));
+    let mut batches = Vec::with_capacity(finished.len());
+    for (keys, leaf_arrays, n) in finished {
+        let mut cols = keys;
+        for a in aggs {
+            cols.push(a.evaluate(leaves, &leaf_arrays, n)?);
         }
-        let merged: Vec<Result<Partial>> = ctx.install(|| {
-            pairs
-                .into_par_iter()
-                .map(|(mut a, b)| {
-                    aggregator.merge(&mut a, b)?;
-                    Ok(a)
-                })
-                .collect()
-        });
-        partials = merged.into_iter().collect::<Result<Vec<_>>>()?;
-        partials.extend(rest);
+        batches.push(RecordBatch::try_new_with_options(
+            schema.clone(),
+            cols,
+            &opts(n),
+        )?);
     }
-    let partial = match partials.pop() {
-        Some(p) => p,
-        None => aggregator.new_partial()?,
-    };
-    let (keys, leaf_arrays, n) = aggregator.finish(partial)?;
-    let mut cols = keys;
-    for a in aggs {
-        cols.push(a.evaluate(leaves, &leaf_arrays, n)?);
+    let nkeys = schema.fields().len() - aggs.len();
+    if !sorted || nkeys == 0 {
+        return Ok(batches);
     }
-    if sorted && !cols.is_empty() && n > 1 {
-        let nkeys = schema.fields().len() - aggs.len();
-        if nkeys > 0 {
-            let sort_cols: Vec<SortColumn> = cols[..nkeys]
-                .iter()
-                .map(|c| SortColumn {
-                    values: c.clone(),
-                    options: None,
-                })
-                .collect();
-            let idx = lexsort_to_indices(&sort_cols, None)?;
-            cols = cols
-                .iter()
-                .map(|c| take(c.as_ref(), &idx, None))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-        }
+    let all = arrow_select::concat::concat_batches(schema, &batches)?;
+    drop(batches);
+    let n = all.num_rows();
+    if n <= 1 {
+        return Ok(vec![all]);
     }
-    let opts = RecordBatchOptions::new().with_row_count(Some(n));
-    Ok(RecordBatch::try_new_with_options(
+    let sort_cols: Vec<SortColumn> = all.columns()[..nkeys]
+        .iter()
+        .map(|c| SortColumn {
+            values: c.clone(),
+            options: None,
+        })
+        .collect();
+    let idx = lexsort_to_indices(&sort_cols, None)?;
+    let cols = all
+        .columns()
+        .iter()
+        .map(|c| take(c.as_ref(), &idx, None))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(vec![RecordBatch::try_new_with_options(
         schema.clone(),
         cols,
-        &opts,
-    )?)
+        &opts(n),
+    )?])
 }
 
 impl Iterator for BatchStream {
@@ -648,17 +641,17 @@ fn build(
                 };
             }
             let stream = stream_of(ctx, job, p, input.schema());
-            let mut batch = run_aggregate(ctx, stream, aggregator, aggs, leaves, *sorted, schema)?;
+            let mut batches =
+                run_aggregate(ctx, job, stream, aggregator, aggs, leaves, *sorted, schema)?;
             if let Some(cols) = &needed {
                 let idx: Vec<usize> = (0..schema.fields().len())
                     .filter(|&i| cols.iter().any(|c| c == schema.field(i).name()))
                     .collect();
-                batch = batch.project(&idx)?;
+                for b in &mut batches {
+                    *b = b.project(&idx)?;
+                }
             }
-            return Ok(morsels(
-                std::slice::from_ref(&batch),
-                ctx.config().chunk_rows,
-            ));
+            return Ok(morsels(&batches, ctx.config().chunk_rows));
         }
         Plan::Sort { input, keys, limit } => {
             let p = build(ctx, job, input, from_input)?;

@@ -1,16 +1,15 @@
 //! `corr(a, b)`: Pearson correlation from per-group co-moments (Welford),
 //! merged with Chan's formula. Rows where either value is null are skipped.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::Float64Type;
-use arrow_array::{Array, ArrayRef, Float64Array};
+use arrow_array::types::{Float64Type, UInt64Type};
+use arrow_array::{Array, ArrayRef, Float64Array, UInt64Array};
 use arrow_buffer::NullBuffer;
 use parframe_common::Result;
 
-use super::{AggState, FloatKind, Kind, UpdateCtx, downcast, grow};
+use super::{AggState, FloatKind, Kind, UpdateCtx, grow, state_col};
 
 /// Per group: count, means, second moments and co-moment.
 #[derive(Default)]
@@ -71,11 +70,36 @@ impl AggState for CorrState {
         }
         Ok(())
     }
-    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
-        let o = downcast::<Self>(other)?;
+    fn to_arrow(mut self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
         self.grow(n);
-        for (g, &t) in mapping.iter().enumerate().take(o.n.len()) {
-            let nb = o.n[g];
+        let f = |mut v: Vec<f64>| -> ArrayRef {
+            v.truncate(n);
+            Arc::new(Float64Array::from(v))
+        };
+        let mut counts = std::mem::take(&mut self.n);
+        counts.truncate(n);
+        Ok(vec![
+            Arc::new(UInt64Array::from(counts)),
+            f(std::mem::take(&mut self.mx)),
+            f(std::mem::take(&mut self.my)),
+            f(std::mem::take(&mut self.m2x)),
+            f(std::mem::take(&mut self.m2y)),
+            f(std::mem::take(&mut self.cxy)),
+        ])
+    }
+    fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], n: usize) -> Result<()> {
+        self.grow(n);
+        let on = state_col(cols, 0, "corr")?
+            .as_primitive::<UInt64Type>()
+            .values();
+        let fcol = |i: usize| -> Result<&[f64]> {
+            Ok(state_col(cols, i, "corr")?
+                .as_primitive::<Float64Type>()
+                .values())
+        };
+        let (omx, omy, om2x, om2y, ocxy) = (fcol(1)?, fcol(2)?, fcol(3)?, fcol(4)?, fcol(5)?);
+        for (g, &t) in mapping.iter().enumerate().take(on.len()) {
+            let nb = on[g];
             if nb == 0 {
                 continue;
             }
@@ -83,20 +107,20 @@ impl AggState for CorrState {
             let na = self.n[t];
             if na == 0 {
                 self.n[t] = nb;
-                self.mx[t] = o.mx[g];
-                self.my[t] = o.my[g];
-                self.m2x[t] = o.m2x[g];
-                self.m2y[t] = o.m2y[g];
-                self.cxy[t] = o.cxy[g];
+                self.mx[t] = omx[g];
+                self.my[t] = omy[g];
+                self.m2x[t] = om2x[g];
+                self.m2y[t] = om2y[g];
+                self.cxy[t] = ocxy[g];
                 continue;
             }
             let nn = (na + nb) as f64;
             let f = na as f64 * nb as f64 / nn;
-            let dx = o.mx[g] - self.mx[t];
-            let dy = o.my[g] - self.my[t];
-            self.m2x[t] += o.m2x[g] + dx * dx * f;
-            self.m2y[t] += o.m2y[g] + dy * dy * f;
-            self.cxy[t] += o.cxy[g] + dx * dy * f;
+            let dx = omx[g] - self.mx[t];
+            let dy = omy[g] - self.my[t];
+            self.m2x[t] += om2x[g] + dx * dx * f;
+            self.m2y[t] += om2y[g] + dy * dy * f;
+            self.cxy[t] += ocxy[g] + dx * dy * f;
             self.mx[t] += dx * nb as f64 / nn;
             self.my[t] += dy * nb as f64 / nn;
             self.n[t] = na + nb;
@@ -110,8 +134,8 @@ impl AggState for CorrState {
             .collect();
         Ok(Arc::new(a))
     }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
+    fn size(&self) -> usize {
+        self.n.capacity() * 48
     }
 }
 

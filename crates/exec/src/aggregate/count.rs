@@ -1,12 +1,13 @@
 //! `count_rows()` (rows per group) and `count(col)` (non-null values).
 
-use std::any::Any;
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, Int64Array};
 use parframe_common::Result;
 
-use super::{AggState, UpdateCtx, downcast, grow};
+use super::{AggState, UpdateCtx, grow, state_col};
 
 /// Counts per group.
 pub(crate) struct CountState {
@@ -45,11 +46,16 @@ impl AggState for CountState {
         }
         Ok(())
     }
-    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
-        let o = downcast::<Self>(other)?;
+    fn to_arrow(mut self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
         grow(&mut self.counts, n, 0);
-        for (g, c) in o.counts.iter().enumerate() {
-            self.counts[mapping[g] as usize] += c;
+        self.counts.truncate(n);
+        Ok(vec![Arc::new(Int64Array::from(self.counts))])
+    }
+    fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], n: usize) -> Result<()> {
+        grow(&mut self.counts, n, 0);
+        let c = state_col(cols, 0, "count")?.as_primitive::<Int64Type>();
+        for (&t, c) in mapping.iter().zip(c.values()) {
+            self.counts[t as usize] += c;
         }
         Ok(())
     }
@@ -58,8 +64,8 @@ impl AggState for CountState {
         self.counts.truncate(n);
         Ok(Arc::new(Int64Array::from(self.counts)))
     }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
+    fn size(&self) -> usize {
+        self.counts.capacity() * 8
     }
 }
 

@@ -2,14 +2,16 @@
 //! group in input order (positions are compared, so partials merged in any
 //! order agree).
 
-use std::any::Any;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
-use arrow_array::ArrayRef;
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt64Type;
+use arrow_array::{ArrayRef, UInt64Array};
 use arrow_schema::DataType;
 use parframe_common::Result;
 
-use super::{AggState, Kind, UpdateCtx, downcast, grow};
+use super::{AggState, Kind, UpdateCtx, grow, state_col};
 
 /// The chosen value of each group and its position.
 pub(crate) struct FirstLastState<K: Kind> {
@@ -68,14 +70,23 @@ impl<K: Kind> AggState for FirstLastState<K> {
         });
         Ok(())
     }
-    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
-        let o = downcast::<Self>(other)?;
+    fn to_arrow(mut self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
         grow(&mut self.vals, n, None);
-        for (g, v) in o.vals.iter().enumerate() {
-            if let Some((p, v)) = v {
-                offer(&mut self.vals[mapping[g] as usize], *p, v, self.last);
-            }
-        }
+        self.vals.truncate(n);
+        let pos: UInt64Array = self.vals.iter().map(|v| v.as_ref().map(|x| x.0)).collect();
+        let vals: Vec<Option<K::Native>> =
+            self.vals.into_iter().map(|v| v.map(|(_, x)| x)).collect();
+        Ok(vec![Arc::new(pos), K::build(vals, &K::native_type())?])
+    }
+    fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], n: usize) -> Result<()> {
+        grow(&mut self.vals, n, None);
+        let pos = state_col(cols, 0, "first/last")?.as_primitive::<UInt64Type>();
+        let pos = pos.values();
+        let a = K::read(state_col(cols, 1, "first/last")?)?;
+        let last = self.last;
+        K::for_each(&a, |i, v| {
+            offer(&mut self.vals[mapping[i] as usize], pos[i], v, last)
+        });
         Ok(())
     }
     fn finish(mut self: Box<Self>, n: usize) -> Result<ArrayRef> {
@@ -88,8 +99,8 @@ impl<K: Kind> AggState for FirstLastState<K> {
             .collect();
         K::build(vals, &self.dt)
     }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
+    fn size(&self) -> usize {
+        self.vals.capacity() * std::mem::size_of::<Option<(u64, K::Native)>>()
     }
 }
 

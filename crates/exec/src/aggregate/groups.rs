@@ -2,15 +2,24 @@
 //! (any integer width, dates, times) uses a hash map on `i64`; any other key
 //! set (strings, booleans, several columns) is encoded with `arrow-row` and
 //! hashed as bytes. No keys: every row is group 0.
+//!
+//! Every grouper of one aggregation hashes with the same seeded hasher, so
+//! a group's hash (and so its partition, see [`partition_of`]) is the same
+//! in every per-thread partial. Groups leave a grouper as a "state key"
+//! column: the `i64` keys themselves, or the `arrow-row` bytes as a binary
+//! array, so merging partials never decodes and re-encodes rows.
+
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use arrow_array::{Array, ArrayRef};
+use arrow_array::{Array, ArrayRef, BinaryArray, Int64Array};
+use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_row::{RowConverter, Rows, SortField};
 use arrow_schema::DataType;
 use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
-use parframe_common::Result;
+use parframe_common::{Error, Result};
 use std::hash::BuildHasher;
 
 use super::{IntKind, Kind, KindTag, kind_of};
@@ -24,18 +33,54 @@ pub(crate) trait Grouper: Send {
     fn num_groups(&self) -> usize;
     /// The key columns, one row per group in id order.
     fn keys(&self) -> Result<Vec<ArrayRef>>;
+    /// The hash of every group's key, in id order.
+    fn hashes(&self) -> Vec<u64>;
+    /// The state key column of `groups` (`None` without keys).
+    fn take_keys(&self, groups: &[u32]) -> Result<Option<ArrayRef>>;
+    /// Like `group_ids`, for a state key column from `take_keys` of a
+    /// grouper of the same aggregation, with the keys' `hashes`.
+    fn group_ids_from_state(
+        &mut self,
+        key: Option<&ArrayRef>,
+        hashes: &[u64],
+        out: &mut Vec<u32>,
+    ) -> Result<()>;
+    /// Bytes held, estimated from capacities.
+    fn size(&self) -> usize;
 }
 
+/// The hasher shared by the groupers of one aggregation.
+pub(crate) type KeyHasher = DefaultHashBuilder;
+
 /// The grouper for keys of these types.
-pub(crate) fn new_grouper(types: &[DataType]) -> Result<Box<dyn Grouper>> {
+pub(crate) fn new_grouper(types: &[DataType], hasher: &KeyHasher) -> Result<Box<dyn Grouper>> {
     Ok(match types {
         [] => Box::new(NoKeys),
         [t] if kind_of(t) == Some(KindTag::Int) && t != &DataType::Boolean => {
-            Box::new(IntGrouper::new(t.clone()))
+            Box::new(IntGrouper::new(t.clone(), hasher.clone()))
         }
-        _ => Box::new(RowGrouper::new(types)?),
+        _ => Box::new(RowGrouper::new(types, hasher.clone())?),
     })
 }
+
+/// The partition (of `1 << bits`) of a group with key hash `h` at
+/// recursion `level`: a different mix per level, so a partition that is
+/// still too big splits again. Independent of the bits hashbrown uses
+/// inside one table, so the tables of one partition stay well spread.
+pub(crate) fn partition_of(h: u64, level: u32, bits: u32) -> usize {
+    if bits == 0 {
+        return 0;
+    }
+    // splitmix64's finaliser over the hash and the level.
+    let mut z = h ^ (u64::from(level) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> (64 - bits)) as usize
+}
+
+/// The hash given to the null key of an integer grouper.
+const NULL_HASH: u64 = 0x5bd1_e995_5bd1_e995;
 
 /// No keys: one group.
 struct NoKeys;
@@ -50,21 +95,39 @@ impl Grouper for NoKeys {
     fn keys(&self) -> Result<Vec<ArrayRef>> {
         Ok(Vec::new())
     }
+    fn hashes(&self) -> Vec<u64> {
+        vec![0]
+    }
+    fn take_keys(&self, _: &[u32]) -> Result<Option<ArrayRef>> {
+        Ok(None)
+    }
+    fn group_ids_from_state(
+        &mut self,
+        _: Option<&ArrayRef>,
+        hashes: &[u64],
+        out: &mut Vec<u32>,
+    ) -> Result<()> {
+        out.extend(std::iter::repeat_n(0, hashes.len()));
+        Ok(())
+    }
+    fn size(&self) -> usize {
+        0
+    }
 }
 
 /// One integer-like key.
 struct IntGrouper {
     dt: DataType,
-    map: HashMap<i64, u32>,
+    map: HashMap<i64, u32, KeyHasher>,
     keys: Vec<Option<i64>>,
     null_group: Option<u32>,
 }
 
 impl IntGrouper {
-    fn new(dt: DataType) -> Self {
+    fn new(dt: DataType, hasher: KeyHasher) -> Self {
         IntGrouper {
             dt,
-            map: HashMap::new(),
+            map: HashMap::with_hasher(hasher),
             keys: Vec::new(),
             null_group: None,
         }
@@ -109,6 +172,30 @@ impl Grouper for IntGrouper {
     fn keys(&self) -> Result<Vec<ArrayRef>> {
         Ok(vec![IntKind::build(self.keys.clone(), &self.dt)?])
     }
+    fn hashes(&self) -> Vec<u64> {
+        let h = self.map.hasher();
+        self.keys
+            .iter()
+            .map(|k| k.map_or(NULL_HASH, |v| h.hash_one(v)))
+            .collect()
+    }
+    fn take_keys(&self, groups: &[u32]) -> Result<Option<ArrayRef>> {
+        let a: Int64Array = groups.iter().map(|&g| self.keys[g as usize]).collect();
+        Ok(Some(Arc::new(a)))
+    }
+    fn group_ids_from_state(
+        &mut self,
+        key: Option<&ArrayRef>,
+        hashes: &[u64],
+        out: &mut Vec<u32>,
+    ) -> Result<()> {
+        let key =
+            key.ok_or_else(|| Error::InvalidArgument("internal: state keys missing".into()))?;
+        self.group_ids(std::slice::from_ref(key), hashes.len(), out)
+    }
+    fn size(&self) -> usize {
+        self.map.capacity() * 13 + self.keys.capacity() * 16
+    }
 }
 
 /// Any key set, as `arrow-row` rows hashed as bytes.
@@ -117,11 +204,11 @@ struct RowGrouper {
     rows: Rows,
     hashes: Vec<u64>,
     table: HashTable<u32>,
-    hasher: DefaultHashBuilder,
+    hasher: KeyHasher,
 }
 
 impl RowGrouper {
-    fn new(types: &[DataType]) -> Result<Self> {
+    fn new(types: &[DataType], hasher: KeyHasher) -> Result<Self> {
         let conv = RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?;
         let rows = conv.empty_rows(0, 0);
         Ok(RowGrouper {
@@ -129,7 +216,7 @@ impl RowGrouper {
             rows,
             hashes: Vec::new(),
             table: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
+            hasher,
         })
     }
 }
@@ -168,6 +255,65 @@ impl Grouper for RowGrouper {
     fn keys(&self) -> Result<Vec<ArrayRef>> {
         Ok(self.conv.convert_rows(self.rows.iter())?)
     }
+    fn hashes(&self) -> Vec<u64> {
+        self.hashes.clone()
+    }
+    fn take_keys(&self, groups: &[u32]) -> Result<Option<ArrayRef>> {
+        let bytes: usize = groups.iter().map(|&g| self.rows.row_len(g as usize)).sum();
+        if bytes > i32::MAX as usize {
+            return Err(Error::ResourcesExhausted(format!(
+                "a partition of the group-by holds {bytes} bytes of keys (at most 2 GiB)"
+            )));
+        }
+        let mut data = Vec::with_capacity(bytes);
+        let mut offsets = Vec::with_capacity(groups.len() + 1);
+        offsets.push(0i32);
+        for &g in groups {
+            data.extend_from_slice(self.rows.row(g as usize).data());
+            offsets.push(data.len() as i32);
+        }
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        let a = BinaryArray::try_new(offsets, Buffer::from_vec(data), None)?;
+        Ok(Some(Arc::new(a)))
+    }
+    fn group_ids_from_state(
+        &mut self,
+        key: Option<&ArrayRef>,
+        in_hashes: &[u64],
+        out: &mut Vec<u32>,
+    ) -> Result<()> {
+        let key = key
+            .and_then(|k| k.as_binary_opt::<i32>())
+            .ok_or_else(|| Error::InvalidArgument("internal: state keys missing".into()))?;
+        let parser = self.conv.parser();
+        out.reserve(key.len());
+        let Self {
+            rows,
+            hashes,
+            table,
+            ..
+        } = self;
+        for (i, &h) in in_hashes.iter().enumerate().take(key.len()) {
+            let bytes = key.value(i);
+            let row = parser.parse(bytes);
+            let entry = table.entry(h, |&g| rows.row(g as usize) == row, |&g| hashes[g as usize]);
+            let g = match entry {
+                Entry::Occupied(e) => *e.get(),
+                Entry::Vacant(e) => {
+                    let g = hashes.len() as u32;
+                    e.insert(g);
+                    hashes.push(h);
+                    rows.push(row);
+                    g
+                }
+            };
+            out.push(g);
+        }
+        Ok(())
+    }
+    fn size(&self) -> usize {
+        self.rows.size() + self.hashes.capacity() * 8 + self.table.capacity() * 5
+    }
 }
 
 #[cfg(test)]
@@ -186,7 +332,8 @@ mod tests {
             Some(1),
             None,
         ]));
-        let mut g = new_grouper(&[DataType::Int32]).unwrap();
+        let h = KeyHasher::default();
+        let mut g = new_grouper(&[DataType::Int32], &h).unwrap();
         let mut ids = Vec::new();
         g.group_ids(std::slice::from_ref(&k), 5, &mut ids).unwrap();
         assert_eq!(ids, vec![0, 1, 0, 2, 1]);
@@ -202,7 +349,7 @@ mod tests {
             Some("b"),
             None,
         ]));
-        let mut g = new_grouper(&[DataType::Int32, DataType::Utf8]).unwrap();
+        let mut g = new_grouper(&[DataType::Int32, DataType::Utf8], &h).unwrap();
         let mut ids = Vec::new();
         g.group_ids(&[k, s], 5, &mut ids).unwrap();
         assert_eq!(ids, vec![0, 1, 2, 3, 4]);

@@ -1,12 +1,13 @@
 //! `mean(col)`: `f64` sum and count per group.
 
-use std::any::Any;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, UInt64Type};
+use arrow_array::{ArrayRef, Float64Array, UInt64Array};
 use parframe_common::Result;
 
-use super::{AggState, UpdateCtx, downcast, for_each_f64, grow};
+use super::{AggState, UpdateCtx, for_each_f64, grow, state_col};
 
 /// Sums and counts.
 #[derive(Default)]
@@ -26,14 +27,24 @@ impl AggState for MeanState {
             self.counts[g] += 1;
         })
     }
-    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
-        let o = downcast::<Self>(other)?;
+    fn to_arrow(mut self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
         grow(&mut self.sums, n, 0.0);
         grow(&mut self.counts, n, 0);
-        for (g, (s, c)) in o.sums.iter().zip(&o.counts).enumerate() {
-            let t = mapping[g] as usize;
-            self.sums[t] += s;
-            self.counts[t] += c;
+        self.sums.truncate(n);
+        self.counts.truncate(n);
+        Ok(vec![
+            Arc::new(Float64Array::from(self.sums)),
+            Arc::new(UInt64Array::from(self.counts)),
+        ])
+    }
+    fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], n: usize) -> Result<()> {
+        grow(&mut self.sums, n, 0.0);
+        grow(&mut self.counts, n, 0);
+        let s = state_col(cols, 0, "mean")?.as_primitive::<Float64Type>();
+        let c = state_col(cols, 1, "mean")?.as_primitive::<UInt64Type>();
+        for ((&t, s), c) in mapping.iter().zip(s.values()).zip(c.values()) {
+            self.sums[t as usize] += s;
+            self.counts[t as usize] += c;
         }
         Ok(())
     }
@@ -45,8 +56,8 @@ impl AggState for MeanState {
             .collect();
         Ok(Arc::new(a))
     }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
+    fn size(&self) -> usize {
+        (self.sums.capacity() + self.counts.capacity()) * 8
     }
 }
 

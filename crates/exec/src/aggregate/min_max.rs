@@ -2,14 +2,13 @@
 //! strings; the result has the input column's type. NaN is skipped unless a
 //! group holds only NaN.
 
-use std::any::Any;
 use std::marker::PhantomData;
 
 use arrow_array::ArrayRef;
 use arrow_schema::DataType;
 use parframe_common::Result;
 
-use super::{AggState, Kind, UpdateCtx, downcast, grow};
+use super::{AggState, Kind, UpdateCtx, grow, state_col};
 
 /// The running extreme of each group.
 pub(crate) struct MinMaxState<K: Kind> {
@@ -60,14 +59,18 @@ impl<K: Kind> AggState for MinMaxState<K> {
         });
         Ok(())
     }
-    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
-        let o = downcast::<Self>(other)?;
+    fn to_arrow(mut self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
         grow(&mut self.best, n, None);
-        for (g, v) in o.best.iter().enumerate() {
-            if let Some(v) = v {
-                offer::<K>(&mut self.best[mapping[g] as usize], v, self.is_max);
-            }
-        }
+        self.best.truncate(n);
+        Ok(vec![K::build(self.best, &K::native_type())?])
+    }
+    fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], n: usize) -> Result<()> {
+        grow(&mut self.best, n, None);
+        let a = K::read(state_col(cols, 0, "min/max")?)?;
+        let is_max = self.is_max;
+        K::for_each(&a, |i, v| {
+            offer::<K>(&mut self.best[mapping[i] as usize], v, is_max)
+        });
         Ok(())
     }
     fn finish(mut self: Box<Self>, n: usize) -> Result<ArrayRef> {
@@ -75,8 +78,8 @@ impl<K: Kind> AggState for MinMaxState<K> {
         self.best.truncate(n);
         K::build(self.best, &self.dt)
     }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
+    fn size(&self) -> usize {
+        self.best.capacity() * std::mem::size_of::<Option<K::Native>>()
     }
 }
 

@@ -11,19 +11,21 @@
 //! `n_unique` counts all NaN as one value and `-0.0` equal to `0.0`.
 //!
 //! # State layout
-//! Every state keeps plain per-group vectors (counts, sums, values), so a
-//! later change can write a state out as Arrow arrays (one row per group)
-//! and read it back for spilling.
+//! Every state keeps plain per-group vectors (counts, sums, values) and
+//! moves as Arrow arrays of one row per group ([`AggState::to_arrow`],
+//! [`AggState::merge_arrow`]; holistic states as list arrays). Partials
+//! are merged per hash partition in parallel through that form, and spilled
+//! in it when the memory pool is full (see [`partitioned`]).
 
-use std::any::Any;
 use std::cmp::Ordering;
 use std::hash::Hash;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
-use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
-use arrow_schema::DataType;
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, StringArray};
+use arrow_buffer::OffsetBuffer;
+use arrow_schema::{DataType, Field};
 use parframe_common::{Error, Result};
 
 mod corr;
@@ -33,6 +35,7 @@ pub(crate) mod groups;
 pub(crate) mod mean;
 mod min_max;
 mod n_unique;
+pub(crate) mod partitioned;
 mod quantile;
 pub(crate) mod run;
 mod sum;
@@ -51,9 +54,12 @@ pub(crate) struct UpdateCtx {
 
 /// The state of one aggregate over all groups of a partial aggregation.
 ///
-/// Group ids are dense `0..num_groups`; `update` and `merge` are told the
-/// current number of groups and grow their vectors to it.
-pub(crate) trait AggState: Send + Any {
+/// Group ids are dense `0..num_groups`; `update` and `merge_arrow` are told
+/// the current number of groups and grow their vectors to it. A state is
+/// moved between partials (and to spill files) as Arrow arrays with one row
+/// per group ([`AggState::to_arrow`]), so partitions of it can be merged in
+/// parallel or written out and merged back later.
+pub(crate) trait AggState: Send {
     /// Folds one chunk: `args` are the aggregate's input columns and
     /// `groups[i]` the group of row `i`.
     fn update(
@@ -63,22 +69,49 @@ pub(crate) trait AggState: Send + Any {
         num_groups: usize,
         ctx: UpdateCtx,
     ) -> Result<()>;
-    /// Merges another partial state of the same aggregate; `mapping[g]` is
-    /// the group in `self` of group `g` of `other`.
-    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], num_groups: usize)
-    -> Result<()>;
+    /// The state as arrays of one row per group (in group id order); the
+    /// column count and types depend only on the aggregate and its input
+    /// types, not on the data.
+    fn to_arrow(self: Box<Self>, num_groups: usize) -> Result<Vec<ArrayRef>>;
+    /// Merges state rows from [`AggState::to_arrow`] of another partial of
+    /// the same aggregate: row `i` of `cols` goes into group `mapping[i]`.
+    fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], num_groups: usize) -> Result<()>;
     /// The result, one value per group.
     fn finish(self: Box<Self>, num_groups: usize) -> Result<ArrayRef>;
-    /// For downcasting in `merge`.
-    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+    /// Bytes held, estimated from vector capacities (for the memory pool).
+    fn size(&self) -> usize;
 }
 
-/// Downcasts the other side of a merge.
-pub(crate) fn downcast<T: 'static>(other: Box<dyn AggState>) -> Result<Box<T>> {
-    other
-        .into_any()
-        .downcast::<T>()
-        .map_err(|_| Error::InvalidArgument("internal: merging different aggregate states".into()))
+/// The `i`-th state column, or an internal error naming the aggregate.
+pub(crate) fn state_col<'a>(cols: &'a [ArrayRef], i: usize, what: &str) -> Result<&'a ArrayRef> {
+    cols.get(i).ok_or_else(|| {
+        Error::InvalidArgument(format!("internal: {what} state is missing column {i}"))
+    })
+}
+
+/// A list array (no null lists) of `values` cut into runs of `lens`.
+pub(crate) fn list_of(values: ArrayRef, lens: Vec<usize>) -> Result<ArrayRef> {
+    let field = Arc::new(Field::new("item", values.data_type().clone(), true));
+    let list = ListArray::try_new(field, OffsetBuffer::from_lengths(lens), values, None)
+        .map_err(Error::from)?;
+    Ok(Arc::new(list))
+}
+
+/// The child values of a list state column (only the part the rows use)
+/// and each row's range in them.
+pub(crate) fn list_parts(a: &ArrayRef) -> Result<(ArrayRef, Vec<std::ops::Range<usize>>)> {
+    let l = a
+        .as_list_opt::<i32>()
+        .ok_or_else(|| Error::InvalidArgument("internal: list state column expected".into()))?;
+    let offs = l.value_offsets();
+    let base = offs.first().copied().unwrap_or(0) as usize;
+    let end = offs.last().copied().unwrap_or(0) as usize;
+    let child = l.values().slice(base, end - base);
+    let ranges = offs
+        .windows(2)
+        .map(|w| (w[0] as usize - base)..(w[1] as usize - base))
+        .collect();
+    Ok((child, ranges))
 }
 
 /// The physical value family an aggregate works on.
@@ -139,6 +172,14 @@ pub(crate) trait Kind: Send + Sync + 'static {
     }
     /// Builds an array of `dt` from results.
     fn build(vals: Vec<Option<Self::Native>>, dt: &DataType) -> Result<ArrayRef>;
+    /// The Arrow type of [`Kind::read`]'s output (no cast needed to build it).
+    fn native_type() -> DataType;
+    /// Every value of `arr` (any type [`Kind::read`] accepts), nulls included.
+    fn values(arr: &ArrayRef) -> Result<Vec<Option<Self::Native>>>;
+    /// Heap bytes a value owns beyond its inline size.
+    fn heap_size(_v: &Self::Native) -> usize {
+        0
+    }
 }
 
 /// Casts `arr` to `to` unless it already is.
@@ -170,6 +211,15 @@ impl Kind for IntKind {
     }
     fn build(vals: Vec<Option<i64>>, dt: &DataType) -> Result<ArrayRef> {
         cast_to(&(Arc::new(Int64Array::from(vals)) as ArrayRef), dt)
+    }
+    fn native_type() -> DataType {
+        DataType::Int64
+    }
+    fn values(arr: &ArrayRef) -> Result<Vec<Option<i64>>> {
+        Ok(Self::read(arr)?
+            .as_primitive::<Int64Type>()
+            .iter()
+            .collect())
     }
 }
 
@@ -225,6 +275,16 @@ impl Kind for FloatKind {
         let a: Float64Array = vals.into_iter().map(|v| v.map(|x| x.0)).collect();
         cast_to(&(Arc::new(a) as ArrayRef), dt)
     }
+    fn native_type() -> DataType {
+        DataType::Float64
+    }
+    fn values(arr: &ArrayRef) -> Result<Vec<Option<F64>>> {
+        Ok(Self::read(arr)?
+            .as_primitive::<Float64Type>()
+            .iter()
+            .map(|v| v.map(F64))
+            .collect())
+    }
 }
 
 /// Strings, as owned `String`s (results only: inputs are read in place).
@@ -249,6 +309,19 @@ impl Kind for StrKind {
     fn build(vals: Vec<Option<String>>, dt: &DataType) -> Result<ArrayRef> {
         let a: StringArray = vals.into_iter().collect();
         cast_to(&(Arc::new(a) as ArrayRef), dt)
+    }
+    fn native_type() -> DataType {
+        DataType::Utf8
+    }
+    fn values(arr: &ArrayRef) -> Result<Vec<Option<String>>> {
+        Ok(Self::read(arr)?
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect())
+    }
+    fn heap_size(v: &String) -> usize {
+        v.capacity()
     }
 }
 
@@ -356,8 +429,10 @@ pub(crate) mod test_util {
             },
         )
         .unwrap();
+        // Through the Arrow form, as partitions and spill files do.
+        let cols = b.to_arrow(num_groups).unwrap();
         let mapping: Vec<u32> = (0..num_groups as u32).collect();
-        a.merge(b, &mapping, num_groups).unwrap();
+        a.merge_arrow(&cols, &mapping, num_groups).unwrap();
         a.finish(num_groups).unwrap()
     }
 }

@@ -1,24 +1,26 @@
 //! `n_unique(col)`: distinct non-null values per group, kept as one set of
 //! `(group, value)` pairs per state.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array};
 use hashbrown::HashSet;
 use parframe_common::Result;
 
-use super::{AggState, Kind, UpdateCtx, downcast};
+use super::{AggState, Kind, UpdateCtx, list_of, list_parts, state_col};
 
 /// The distinct `(group, value)` pairs seen.
 pub(crate) struct NUniqueState<K: Kind> {
     seen: HashSet<(u32, K::Native)>,
+    /// Heap bytes of the values in `seen` (strings).
+    heap: usize,
 }
 
 impl<K: Kind> Default for NUniqueState<K> {
     fn default() -> Self {
         NUniqueState {
             seen: HashSet::new(),
+            heap: 0,
         }
     }
 }
@@ -30,15 +32,44 @@ impl<K: Kind> AggState for NUniqueState<K> {
         K::for_each(&a, |i, v| {
             let key = (groups[i], v.clone());
             if !self.seen.contains(&key) {
+                self.heap += K::heap_size(v);
                 self.seen.insert(key);
             }
         });
         Ok(())
     }
-    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], _: usize) -> Result<()> {
-        let o = downcast::<Self>(other)?;
-        self.seen
-            .extend(o.seen.into_iter().map(|(g, v)| (mapping[g as usize], v)));
+    fn to_arrow(self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
+        // Values grouped by group: count, then place (a counting sort).
+        let mut lens = vec![0usize; n];
+        for (g, _) in &self.seen {
+            lens[*g as usize] += 1;
+        }
+        let mut next: Vec<usize> = lens
+            .iter()
+            .scan(0, |acc, l| {
+                let s = *acc;
+                *acc += l;
+                Some(s)
+            })
+            .collect();
+        let mut flat: Vec<Option<K::Native>> = vec![None; self.seen.len()];
+        for (g, v) in self.seen {
+            let slot = &mut next[g as usize];
+            flat[*slot] = Some(v);
+            *slot += 1;
+        }
+        Ok(vec![list_of(K::build(flat, &K::native_type())?, lens)?])
+    }
+    fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], _: usize) -> Result<()> {
+        let (child, ranges) = list_parts(state_col(cols, 0, "n_unique")?)?;
+        let vals = K::values(&child)?;
+        for (r, &t) in ranges.into_iter().zip(mapping) {
+            for v in vals[r].iter().flatten() {
+                if self.seen.insert((t, v.clone())) {
+                    self.heap += K::heap_size(v);
+                }
+            }
+        }
         Ok(())
     }
     fn finish(self: Box<Self>, n: usize) -> Result<ArrayRef> {
@@ -50,8 +81,8 @@ impl<K: Kind> AggState for NUniqueState<K> {
         }
         Ok(Arc::new(Int64Array::from(counts)))
     }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
+    fn size(&self) -> usize {
+        self.seen.capacity() * (std::mem::size_of::<(u32, K::Native)>() + 1) + self.heap
     }
 }
 

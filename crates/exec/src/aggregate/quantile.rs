@@ -3,18 +3,23 @@
 //! selected in place with `select_nth_unstable_by`, interpolating linearly
 //! between the two closest ranks as polars does. NaN ranks above numbers.
 
-use std::any::Any;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_array::{Array, ArrayRef, Float64Array};
 use parframe_common::Result;
 
-use super::{AggState, UpdateCtx, downcast, for_each_f64, grow};
+use super::{
+    AggState, FloatKind, Kind, UpdateCtx, for_each_f64, grow, list_of, list_parts, state_col,
+};
 
 /// The values of each group.
 pub(crate) struct QuantileState {
     q: f64,
     values: Vec<Vec<f64>>,
+    /// Values held in total.
+    held: usize,
 }
 
 impl QuantileState {
@@ -22,6 +27,7 @@ impl QuantileState {
         QuantileState {
             q,
             values: Vec::new(),
+            held: 0,
         }
     }
 }
@@ -54,17 +60,39 @@ impl AggState for QuantileState {
     fn update(&mut self, args: &[ArrayRef], groups: &[u32], n: usize, _: UpdateCtx) -> Result<()> {
         grow(&mut self.values, n, Vec::new());
         let Some(a) = args.first() else { return Ok(()) };
-        for_each_f64(a, |i, x| self.values[groups[i] as usize].push(x))
+        let values = &mut self.values;
+        let mut pushed = 0;
+        for_each_f64(a, |i, x| {
+            values[groups[i] as usize].push(x);
+            pushed += 1;
+        })?;
+        self.held += pushed;
+        Ok(())
     }
-    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
-        let o = downcast::<Self>(other)?;
+    fn to_arrow(mut self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
         grow(&mut self.values, n, Vec::new());
-        for (g, mut v) in o.values.into_iter().enumerate() {
-            let t = &mut self.values[mapping[g] as usize];
-            if t.len() < v.len() {
-                std::mem::swap(t, &mut v);
-            }
-            t.extend_from_slice(&v);
+        let mut lens = Vec::with_capacity(n);
+        let mut flat = Vec::with_capacity(self.held);
+        for v in self.values.into_iter().take(n) {
+            lens.push(v.len());
+            flat.extend_from_slice(&v);
+        }
+        list_of(Arc::new(Float64Array::from(flat)), lens).map(|l| vec![l])
+    }
+    fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], n: usize) -> Result<()> {
+        grow(&mut self.values, n, Vec::new());
+        let (child, ranges) = list_parts(state_col(cols, 0, "quantile")?)?;
+        let child = FloatKind::read(&child)?;
+        let child = child.as_primitive::<Float64Type>();
+        if child.null_count() > 0 {
+            return Err(parframe_common::Error::InvalidArgument(
+                "internal: null in a quantile state".into(),
+            ));
+        }
+        let vals = child.values();
+        for (r, &t) in ranges.into_iter().zip(mapping) {
+            self.held += r.len();
+            self.values[t as usize].extend_from_slice(&vals[r]);
         }
         Ok(())
     }
@@ -79,8 +107,8 @@ impl AggState for QuantileState {
             .collect();
         Ok(Arc::new(a))
     }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
+    fn size(&self) -> usize {
+        self.values.capacity() * std::mem::size_of::<Vec<f64>>() + self.held * 8
     }
 }
 

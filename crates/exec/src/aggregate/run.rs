@@ -1,20 +1,47 @@
-//! The aggregation driver: per-chunk group ids and state updates, merging
-//! partials, finishing into arrays.
+//! The aggregation driver: per-chunk group ids and state updates, partials
+//! split by key hash into "state batches", state batches merged back,
+//! finishing into arrays.
+//!
+//! A state batch holds groups of one partial, one row per group: column 0
+//! the key hash (`UInt64`), then the grouper's state key column (none
+//! without keys), then each aggregate's state columns. All state batches of
+//! an aggregation share one schema ([`Aggregator::state_schema`]), so they
+//! can be written to spill files and read back.
 
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Schema};
-use parframe_common::{Result, column_not_found};
+use std::sync::Arc;
 
-use super::groups::{Grouper, new_grouper};
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt64Type;
+use arrow_array::{ArrayRef, RecordBatch, UInt32Array, UInt64Array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_select::take::take;
+use parframe_common::{Error, Result, column_not_found};
+
+use super::groups::{Grouper, KeyHasher, new_grouper, partition_of};
 use super::{AggFunc, AggState, UpdateCtx, new_state};
 
 /// What to aggregate: key columns and distinct leaf aggregates, resolved
 /// against the input schema.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Aggregator {
     keys: Vec<String>,
     key_types: Vec<DataType>,
     leaves: Vec<(AggFunc, Vec<String>, Vec<DataType>)>,
+    /// Shared by every grouper, so partials agree on partitions.
+    hasher: KeyHasher,
+    /// The schema of state batches.
+    state_schema: SchemaRef,
+    /// State columns per leaf aggregate.
+    widths: Vec<usize>,
+}
+
+impl std::fmt::Debug for Aggregator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aggregator")
+            .field("keys", &self.keys)
+            .field("leaves", &self.leaves)
+            .finish()
+    }
 }
 
 /// One partial aggregation: a grouper and one state per leaf aggregate.
@@ -56,19 +83,40 @@ impl Aggregator {
                 Ok((f.clone(), cols, types))
             })
             .collect::<Result<Vec<_>>>()?;
-        let a = Aggregator {
+        let mut a = Aggregator {
             keys: keys.to_vec(),
             key_types,
             leaves,
+            hasher: KeyHasher::default(),
+            state_schema: Arc::new(Schema::empty()),
+            widths: Vec::new(),
         };
-        // Fail now, not on the first chunk, for unsupported types.
-        a.new_partial()?;
+        // Fail now, not on the first chunk, for unsupported types; an empty
+        // partial also gives the state batch layout.
+        let empty = a.new_partial()?;
+        let mut fields = vec![Field::new("hash", DataType::UInt64, false)];
+        if let Some(k) = empty.grouper.take_keys(&[])? {
+            fields.push(Field::new("key", k.data_type().clone(), true));
+        }
+        for (i, s) in empty.states.into_iter().enumerate() {
+            let cols = s.to_arrow(0)?;
+            a.widths.push(cols.len());
+            for (j, c) in cols.iter().enumerate() {
+                fields.push(Field::new(format!("s{i}_{j}"), c.data_type().clone(), true));
+            }
+        }
+        a.state_schema = Arc::new(Schema::new(fields));
         Ok(a)
+    }
+
+    /// The schema of this aggregation's state batches.
+    pub(crate) fn state_schema(&self) -> &SchemaRef {
+        &self.state_schema
     }
 
     pub(crate) fn new_partial(&self) -> Result<Partial> {
         Ok(Partial {
-            grouper: new_grouper(&self.key_types)?,
+            grouper: new_grouper(&self.key_types, &self.hasher)?,
             states: self
                 .leaves
                 .iter()
@@ -99,15 +147,70 @@ impl Aggregator {
         Ok(())
     }
 
-    /// Merges `b` into `a`.
-    pub(crate) fn merge(&self, a: &mut Partial, b: Partial) -> Result<()> {
-        let keys = b.grouper.keys()?;
-        let rows = b.grouper.num_groups();
-        let mut mapping = Vec::with_capacity(rows);
-        a.grouper.group_ids(&keys, rows, &mut mapping)?;
-        let n = a.grouper.num_groups();
-        for (sa, sb) in a.states.iter_mut().zip(b.states) {
-            sa.merge(sb, &mapping, n)?;
+    /// Splits `p` into `1 << bits` state batches by the partition of each
+    /// group's key hash at `level` (batch `i` holds partition `i`).
+    pub(crate) fn split(&self, p: Partial, bits: u32, level: u32) -> Result<Vec<RecordBatch>> {
+        let n = p.grouper.num_groups();
+        let hashes = p.grouper.hashes();
+        let parts = 1usize << bits;
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); parts];
+        if bits == 0 {
+            members[0] = (0..n as u32).collect();
+        } else {
+            for (g, &h) in hashes.iter().enumerate() {
+                members[partition_of(h, level, bits)].push(g as u32);
+            }
+        }
+        let keys: Vec<Option<ArrayRef>> = members
+            .iter()
+            .map(|m| p.grouper.take_keys(m))
+            .collect::<Result<_>>()?;
+        drop(p.grouper);
+        let mut states: Vec<ArrayRef> = Vec::new();
+        for s in p.states {
+            states.extend(s.to_arrow(n)?);
+        }
+        let mut out = Vec::with_capacity(parts);
+        for (m, key) in members.into_iter().zip(keys) {
+            let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.state_schema.fields().len());
+            cols.push(Arc::new(UInt64Array::from_iter_values(
+                m.iter().map(|&g| hashes[g as usize]),
+            )));
+            cols.extend(key);
+            if bits == 0 {
+                cols.extend(states.iter().cloned());
+            } else {
+                let idx = UInt32Array::from(m);
+                for c in &states {
+                    cols.push(take(c.as_ref(), &idx, None)?);
+                }
+            }
+            out.push(RecordBatch::try_new(self.state_schema.clone(), cols)?);
+        }
+        Ok(out)
+    }
+
+    /// Merges a state batch (from [`Aggregator::split`] of any partial of
+    /// this aggregation) into `p`.
+    pub(crate) fn merge_state(&self, p: &mut Partial, batch: &RecordBatch) -> Result<()> {
+        let bad = || Error::InvalidArgument("internal: malformed group-by state batch".into());
+        if batch.num_columns() != self.state_schema.fields().len() {
+            return Err(bad());
+        }
+        let hashes = batch
+            .column(0)
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(bad)?
+            .values();
+        let has_key = self.state_schema.fields().len() > 1 + self.widths.iter().sum::<usize>();
+        let key = has_key.then(|| batch.column(1));
+        p.ids.clear();
+        p.grouper.group_ids_from_state(key, hashes, &mut p.ids)?;
+        let n = p.grouper.num_groups();
+        let mut at = 1 + usize::from(has_key);
+        for (state, &w) in p.states.iter_mut().zip(&self.widths) {
+            state.merge_arrow(&batch.columns()[at..at + w], &p.ids, n)?;
+            at += w;
         }
         Ok(())
     }
@@ -122,5 +225,19 @@ impl Aggregator {
             .map(|s| s.finish(n))
             .collect::<Result<Vec<_>>>()?;
         Ok((keys, aggs, n))
+    }
+}
+
+impl Partial {
+    /// Groups so far.
+    pub(crate) fn num_groups(&self) -> usize {
+        self.grouper.num_groups()
+    }
+
+    /// Bytes held by the grouper and the states (estimated from capacities).
+    pub(crate) fn size(&self) -> usize {
+        self.grouper.size()
+            + self.ids.capacity() * 4
+            + self.states.iter().map(|s| s.size()).sum::<usize>()
     }
 }

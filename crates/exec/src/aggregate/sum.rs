@@ -1,13 +1,12 @@
 //! `sum(col)`: checked `i64` sums of integers, `f64` sums of floats.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, Int64Array};
 use arrow_schema::ArrowError;
 use parframe_common::Result;
 
-use super::{AggState, FloatKind, IntKind, Kind, UpdateCtx, downcast, grow};
+use super::{AggState, FloatKind, IntKind, Kind, UpdateCtx, grow, state_col};
 
 fn overflow(col: &str) -> parframe_common::Error {
     ArrowError::ArithmeticOverflow(format!(
@@ -54,18 +53,27 @@ impl AggState for IntSumState {
             Err(overflow(&self.column))
         }
     }
-    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
-        let o = downcast::<Self>(other)?;
+    fn to_arrow(self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.finish(n)?])
+    }
+    fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], n: usize) -> Result<()> {
         grow(&mut self.sums, n, 0);
         grow(&mut self.seen, n, false);
-        for (g, (s, seen)) in o.sums.iter().zip(&o.seen).enumerate() {
-            let t = mapping[g] as usize;
-            self.sums[t] = self.sums[t]
-                .checked_add(*s)
-                .ok_or_else(|| overflow(&self.column))?;
-            self.seen[t] |= seen;
+        let a = state_col(cols, 0, "sum")?;
+        let mut ok = true;
+        IntKind::for_each(a, |i, s| {
+            let t = mapping[i] as usize;
+            match self.sums[t].checked_add(*s) {
+                Some(v) => self.sums[t] = v,
+                None => ok = false,
+            }
+            self.seen[t] = true;
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(overflow(&self.column))
         }
-        Ok(())
     }
     fn finish(mut self: Box<Self>, n: usize) -> Result<ArrayRef> {
         grow(&mut self.sums, n, 0);
@@ -75,8 +83,8 @@ impl AggState for IntSumState {
             .collect();
         Ok(Arc::new(a))
     }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
+    fn size(&self) -> usize {
+        self.sums.capacity() * 8 + self.seen.capacity()
     }
 }
 
@@ -100,15 +108,18 @@ impl AggState for FloatSumState {
         });
         Ok(())
     }
-    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
-        let o = downcast::<Self>(other)?;
+    fn to_arrow(self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.finish(n)?])
+    }
+    fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], n: usize) -> Result<()> {
         grow(&mut self.sums, n, 0.0);
         grow(&mut self.seen, n, false);
-        for (g, (s, seen)) in o.sums.iter().zip(&o.seen).enumerate() {
-            let t = mapping[g] as usize;
-            self.sums[t] += s;
-            self.seen[t] |= seen;
-        }
+        let a = state_col(cols, 0, "sum")?;
+        FloatKind::for_each(a, |i, s| {
+            let t = mapping[i] as usize;
+            self.sums[t] += s.0;
+            self.seen[t] = true;
+        });
         Ok(())
     }
     fn finish(mut self: Box<Self>, n: usize) -> Result<ArrayRef> {
@@ -119,8 +130,8 @@ impl AggState for FloatSumState {
             .collect();
         Ok(Arc::new(a))
     }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
+    fn size(&self) -> usize {
+        self.sums.capacity() * 8 + self.seen.capacity()
     }
 }
 

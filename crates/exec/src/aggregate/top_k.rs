@@ -3,7 +3,6 @@
 //! input type. Each group keeps at most `2k` candidates, cut back to `k`
 //! with `select_nth_unstable_by` when full.
 
-use std::any::Any;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -12,7 +11,7 @@ use arrow_buffer::{NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Field};
 use parframe_common::{Error, Result};
 
-use super::{AggState, Kind, UpdateCtx, downcast, grow};
+use super::{AggState, Kind, UpdateCtx, grow, list_of, list_parts, state_col};
 
 /// Candidates per group.
 pub(crate) struct TopKState<K: Kind> {
@@ -20,6 +19,9 @@ pub(crate) struct TopKState<K: Kind> {
     top: bool,
     dt: DataType,
     vals: Vec<Vec<K::Native>>,
+    /// Candidates held in total, and their heap bytes (strings).
+    held: usize,
+    heap: usize,
 }
 
 impl<K: Kind> TopKState<K> {
@@ -29,6 +31,8 @@ impl<K: Kind> TopKState<K> {
             top,
             dt,
             vals: Vec::new(),
+            held: 0,
+            heap: 0,
         }
     }
 }
@@ -37,19 +41,27 @@ fn order<K: Kind>(top: bool) -> impl Fn(&K::Native, &K::Native) -> Ordering {
     move |a, b| if top { K::cmp(b, a) } else { K::cmp(a, b) }
 }
 
-fn cut<K: Kind>(v: &mut Vec<K::Native>, k: usize, top: bool) {
-    if v.len() > k {
+/// Cuts `v` back to its best `k`; returns how many values it dropped.
+fn cut<K: Kind>(v: &mut Vec<K::Native>, k: usize, top: bool) -> usize {
+    let n = v.len();
+    if n > k {
         if k > 0 {
             v.select_nth_unstable_by(k - 1, order::<K>(top));
         }
         v.truncate(k);
+        n - k
+    } else {
+        0
     }
 }
 
-fn push<K: Kind>(v: &mut Vec<K::Native>, x: &K::Native, k: usize, top: bool) {
+/// Adds a candidate; returns how many values it dropped.
+fn push<K: Kind>(v: &mut Vec<K::Native>, x: &K::Native, k: usize, top: bool) -> usize {
     v.push(x.clone());
     if v.len() >= 2 * k.max(1) {
-        cut::<K>(v, k, top);
+        cut::<K>(v, k, top)
+    } else {
+        0
     }
 }
 
@@ -59,18 +71,45 @@ impl<K: Kind> AggState for TopKState<K> {
         let Some(a) = args.first() else { return Ok(()) };
         let a = K::read(a)?;
         let (k, top) = (self.k, self.top);
+        let (mut added, mut dropped, mut heap) = (0, 0, 0);
         K::for_each(&a, |i, v| {
-            push::<K>(&mut self.vals[groups[i] as usize], v, k, top)
+            added += 1;
+            heap += K::heap_size(v);
+            dropped += push::<K>(&mut self.vals[groups[i] as usize], v, k, top);
         });
+        self.held = (self.held + added).saturating_sub(dropped);
+        // Dropped strings are not tracked one by one: scale the estimate.
+        self.heap += heap;
+        if added > 0 && dropped > 0 {
+            self.heap = self.heap * self.held / (self.held + dropped).max(1);
+        }
         Ok(())
     }
-    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
-        let o = downcast::<Self>(other)?;
+    fn to_arrow(mut self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
         grow(&mut self.vals, n, Vec::new());
-        for (g, v) in o.vals.into_iter().enumerate() {
-            let t = &mut self.vals[mapping[g] as usize];
-            t.extend(v);
-            cut::<K>(t, self.k, self.top);
+        let mut lens = Vec::with_capacity(n);
+        let mut flat: Vec<Option<K::Native>> = Vec::with_capacity(self.held);
+        for v in self.vals.into_iter().take(n) {
+            lens.push(v.len());
+            flat.extend(v.into_iter().map(Some));
+        }
+        Ok(vec![list_of(K::build(flat, &K::native_type())?, lens)?])
+    }
+    fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], n: usize) -> Result<()> {
+        grow(&mut self.vals, n, Vec::new());
+        let (child, ranges) = list_parts(state_col(cols, 0, "top_k")?)?;
+        let vals = K::values(&child)?;
+        let (k, top) = (self.k, self.top);
+        for (r, &t) in ranges.into_iter().zip(mapping) {
+            let dst = &mut self.vals[t as usize];
+            let before = dst.len();
+            for v in vals[r].iter().flatten() {
+                self.heap += K::heap_size(v);
+                dst.push(v.clone());
+            }
+            let added = dst.len() - before;
+            let dropped = cut::<K>(dst, k, top);
+            self.held = (self.held + added).saturating_sub(dropped);
         }
         Ok(())
     }
@@ -97,8 +136,10 @@ impl<K: Kind> AggState for TopKState<K> {
         .map_err(Error::from)?;
         Ok(Arc::new(list))
     }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
+    fn size(&self) -> usize {
+        self.vals.capacity() * std::mem::size_of::<Vec<K::Native>>()
+            + self.held * std::mem::size_of::<K::Native>()
+            + self.heap
     }
 }
 

@@ -1,13 +1,14 @@
 //! `var(col)` and `std(col)` with ddof 1: Welford per group, merged with
 //! Chan's parallel formula.
 
-use std::any::Any;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, UInt64Type};
+use arrow_array::{ArrayRef, Float64Array, UInt64Array};
 use parframe_common::Result;
 
-use super::{AggState, UpdateCtx, downcast, for_each_f64, grow};
+use super::{AggState, UpdateCtx, for_each_f64, grow, state_col};
 
 /// Count, mean and sum of squared deviations per group.
 pub(crate) struct VarState {
@@ -45,11 +46,30 @@ impl AggState for VarState {
             self.m2[g] += d * (x - self.mean[g]);
         })
     }
-    fn merge(&mut self, other: Box<dyn AggState>, mapping: &[u32], n: usize) -> Result<()> {
-        let o = downcast::<Self>(other)?;
+    fn to_arrow(mut self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
         self.grow(n);
-        for (g, &t) in mapping.iter().enumerate().take(o.n.len()) {
-            let nb = o.n[g];
+        self.n.truncate(n);
+        self.mean.truncate(n);
+        self.m2.truncate(n);
+        Ok(vec![
+            Arc::new(UInt64Array::from(self.n)),
+            Arc::new(Float64Array::from(self.mean)),
+            Arc::new(Float64Array::from(self.m2)),
+        ])
+    }
+    fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], n: usize) -> Result<()> {
+        self.grow(n);
+        let on = state_col(cols, 0, "var")?
+            .as_primitive::<UInt64Type>()
+            .values();
+        let om = state_col(cols, 1, "var")?
+            .as_primitive::<Float64Type>()
+            .values();
+        let o2 = state_col(cols, 2, "var")?
+            .as_primitive::<Float64Type>()
+            .values();
+        for (g, &t) in mapping.iter().enumerate().take(on.len()) {
+            let nb = on[g];
             if nb == 0 {
                 continue;
             }
@@ -57,14 +77,14 @@ impl AggState for VarState {
             let na = self.n[t];
             if na == 0 {
                 self.n[t] = nb;
-                self.mean[t] = o.mean[g];
-                self.m2[t] = o.m2[g];
+                self.mean[t] = om[g];
+                self.m2[t] = o2[g];
                 continue;
             }
             let nn = (na + nb) as f64;
-            let d = o.mean[g] - self.mean[t];
+            let d = om[g] - self.mean[t];
             self.mean[t] += d * nb as f64 / nn;
-            self.m2[t] += o.m2[g] + d * d * na as f64 * nb as f64 / nn;
+            self.m2[t] += o2[g] + d * d * na as f64 * nb as f64 / nn;
             self.n[t] = na + nb;
         }
         Ok(())
@@ -81,8 +101,8 @@ impl AggState for VarState {
             .collect();
         Ok(Arc::new(a))
     }
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
+    fn size(&self) -> usize {
+        (self.n.capacity() + self.mean.capacity() + self.m2.capacity()) * 8
     }
 }
 

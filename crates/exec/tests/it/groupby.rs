@@ -676,3 +676,240 @@ fn key_types_string_flavours_dates_and_bools() {
     assert_eq!(out.schema().field(0).data_type(), &DataType::Date32);
     assert_eq!(out.schema().field(1).data_type(), &DataType::LargeUtf8);
 }
+
+/// One output cell, compared with a tolerance for floats (merge order
+/// changes the rounding of float sums).
+#[derive(Debug)]
+enum Cell {
+    Num(Option<f64>),
+    Text(String),
+}
+
+fn cells_close(a: &[Cell], b: &[Cell]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (Cell::Num(x), Cell::Num(y)) => close(*x, *y),
+            (Cell::Text(x), Cell::Text(y)) => x == y,
+            _ => false,
+        })
+}
+
+/// Runs `funcs` grouped by `keys` as a stream (the result is not reserved,
+/// so a tiny budget limits only the aggregation), keyed by group.
+fn grouped(
+    c: &Context,
+    t: &Table,
+    keys: &[&str],
+    funcs: &[AggFunc],
+) -> BTreeMap<Vec<String>, Vec<Cell>> {
+    let aggs: Vec<AggExpr> = funcs
+        .iter()
+        .enumerate()
+        .map(|(i, f)| AggExpr::from(f.clone()).alias(format!("a{i}")))
+        .collect();
+    let lf = c
+        .lazy(t.clone())
+        .group_by(keys.iter().map(|k| col(*k)))
+        .agg(aggs)
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for b in lf.stream().unwrap() {
+        let b = b.unwrap();
+        let kc: Vec<ArrayRef> = keys
+            .iter()
+            .map(|k| b.column_by_name(k).unwrap().clone())
+            .collect();
+        let ac: Vec<(ArrayRef, Option<Vec<Option<V>>>)> = (0..funcs.len())
+            .map(|i| {
+                let a = b.column_by_name(&format!("a{i}")).unwrap().clone();
+                let nums = match a.data_type() {
+                    DataType::List(_) | DataType::Utf8 => None,
+                    _ => Some(values(&a)),
+                };
+                (a, nums)
+            })
+            .collect();
+        for r in 0..b.num_rows() {
+            let k: Vec<String> = kc.iter().map(|a| key_str(a, r)).collect();
+            let cells = ac
+                .iter()
+                .map(|(a, nums)| match nums {
+                    None => Cell::Text(key_str(a, r)),
+                    Some(v) => Cell::Num(v[r].as_ref().map(V::f)),
+                })
+                .collect();
+            assert!(out.insert(k.clone(), cells).is_none(), "group {k:?} twice");
+        }
+    }
+    out
+}
+
+fn assert_same(
+    got: &BTreeMap<Vec<String>, Vec<Cell>>,
+    want: &BTreeMap<Vec<String>, Vec<Cell>>,
+) -> Result<(), String> {
+    if got.len() != want.len() {
+        return Err(format!("{} groups, want {}", got.len(), want.len()));
+    }
+    for (k, w) in want {
+        let g = got.get(k).ok_or_else(|| format!("group {k:?} missing"))?;
+        if !cells_close(g, w) {
+            return Err(format!("group {k:?}: got {g:?}, want {w:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Many keys over wide ranges: most groups hold one to a few rows.
+fn wide_table(rows: usize, seed: u64, chunk: usize) -> Table {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let rows: Vec<Row> = (0..rows)
+        .map(|_| {
+            (
+                Some(rng.random_range(0..(rows as i64 * 3 / 4).max(1))),
+                (rng.random_range(0..10) > 0).then(|| format!("s{}", rng.random_range(0..3))),
+                (rng.random_range(0..5) > 0).then(|| rng.random_range(-50i64..50)),
+                (rng.random_range(0..5) > 0).then(|| rng.random_range(-10.0f64..10.0)),
+            )
+        })
+        .collect();
+    make_table(&rows, chunk)
+}
+
+#[test]
+fn partitioned_parallel_merge_matches_one_thread() {
+    // More groups than the serial-merge threshold: the two partials are
+    // merged per hash partition in parallel.
+    let t = wide_table(40_000, 7, 4096);
+    let funcs = [
+        AggFunc::CountRows,
+        AggFunc::Sum("v".into()),
+        AggFunc::Mean("f".into()),
+        AggFunc::Min("k2".into()),
+        AggFunc::First("v".into()),
+        AggFunc::Last("f".into()),
+        AggFunc::Median("f".into()),
+        AggFunc::Std("v".into()),
+        AggFunc::NUnique("k2".into()),
+        AggFunc::TopK("v".into(), 2),
+        AggFunc::Corr("v".into(), "f".into()),
+    ];
+    for keys in [vec!["k1"], vec!["k1", "k2"]] {
+        let one = grouped(&ctx(1, 4096), &t, &keys, &funcs);
+        assert!(one.len() > 20_000, "{}", one.len());
+        let two = grouped(&ctx(2, 4096), &t, &keys, &funcs);
+        assert_same(&two, &one).unwrap();
+    }
+}
+
+fn budget_ctx(limit: u64, chunk_rows: usize, dir: &std::path::Path) -> Context {
+    Context::builder()
+        .threads(2)
+        .chunk_rows(chunk_rows)
+        .memory_limit(limit)
+        .spill_dir(dir)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn every_aggregate_spills_with_a_tenth_of_its_memory() {
+    let t = wide_table(6000, 11, 500);
+    let spill_parent = tempfile::tempdir().unwrap();
+    for keys in [vec!["k1", "k2"], vec!["k1"]] {
+        for v in ["v", "f", "k2"] {
+            let funcs: Vec<AggFunc> = if v == "k2" {
+                vec![
+                    AggFunc::Min(v.into()),
+                    AggFunc::Max(v.into()),
+                    AggFunc::First(v.into()),
+                    AggFunc::Last(v.into()),
+                    AggFunc::NUnique(v.into()),
+                    AggFunc::TopK(v.into(), 2),
+                    AggFunc::Count(v.into()),
+                ]
+            } else {
+                all_funcs(v)
+            };
+            let big = budget_ctx(1 << 34, 500, spill_parent.path());
+            let want = grouped(&big, &t, &keys, &funcs);
+            assert_eq!(big.spill_stats().files, 0);
+            let need = big.memory_pool().peak();
+            let small = budget_ctx(need / 10, 500, spill_parent.path());
+            let got = grouped(&small, &t, &keys, &funcs);
+            assert_same(&got, &want).unwrap_or_else(|e| panic!("{keys:?} {v}: {e}"));
+            assert!(small.spill_stats().files > 0, "{keys:?} {v}: no spill");
+            assert_eq!(small.spill_live().files, 0, "spill files left behind");
+            let pool = small.memory_pool();
+            assert_eq!(pool.used(), 0);
+            assert!(
+                pool.peak() <= pool.limit(),
+                "{} > {}",
+                pool.peak(),
+                pool.limit()
+            );
+        }
+    }
+}
+
+#[test]
+fn job_stats_report_group_by_spills() {
+    let t = wide_table(3000, 5, 300);
+    let spill_parent = tempfile::tempdir().unwrap();
+    let c = budget_ctx(64 << 10, 300, spill_parent.path());
+    let mut s = c
+        .lazy(t)
+        .group_by([col("k1"), col("k2")])
+        .agg([sum("v"), median("f")])
+        .unwrap()
+        .stream()
+        .unwrap();
+    let rows: usize = s.by_ref().map(|b| b.unwrap().num_rows()).sum();
+    assert!(rows > 1000);
+    let st = s.stats();
+    assert!(st.spilled.files > 0 && st.spilled.rows > 0, "{st:?}");
+    assert!(
+        st.peak_reserved > 0 && st.peak_reserved <= 64 << 10,
+        "{st:?}"
+    );
+}
+
+fn wide_row_strategy() -> impl Strategy<Value = Row> {
+    (
+        proptest::option::weighted(0.95, 0i64..60),
+        proptest::option::weighted(
+            0.9,
+            prop::sample::select(vec!["a", "b", "cc"]).prop_map(String::from),
+        ),
+        proptest::option::weighted(0.8, -50i64..50),
+        proptest::option::weighted(0.8, -10.0f64..10.0),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    #[test]
+    fn spilled_aggregation_matches_in_memory(
+        rows in prop::collection::vec(wide_row_strategy(), 0..200),
+        chunk in 4usize..40,
+        kb in 12u64..48,
+    ) {
+        let t = make_table(&rows, chunk);
+        let spill_parent = tempfile::tempdir().unwrap();
+        let big = budget_ctx(1 << 34, chunk, spill_parent.path());
+        let small = budget_ctx(kb << 10, chunk, spill_parent.path());
+        for keys in [vec!["k1", "k2"], vec!["k1"], vec![]] {
+            for v in ["v", "f"] {
+                let want = grouped(&big, &t, &keys, &all_funcs(v));
+                let got = grouped(&small, &t, &keys, &all_funcs(v));
+                prop_assert!(assert_same(&got, &want).is_ok(), "{:?}", assert_same(&got, &want));
+            }
+        }
+        if rows.len() >= 150 && chunk <= 10 && kb <= 16 {
+            prop_assert!(small.spill_stats().files > 0, "no spill");
+        }
+        prop_assert_eq!(small.spill_live().files, 0);
+        prop_assert_eq!(small.memory_pool().used(), 0);
+        prop_assert!(small.memory_pool().peak() <= small.memory_pool().limit());
+    }
+}

@@ -1,0 +1,295 @@
+//! Parallel, memory-bounded hash aggregation over per-thread partials.
+//!
+//! 1. **Fold.** Every worker folds its chunks into its own [`Partial`] and
+//!    keeps a [`Reservation`] at the partial's size. When the reservation
+//!    cannot grow, the partial is split by key hash into `2^SPILL_BITS`
+//!    partitions, written as one spill file (one state batch per
+//!    partition), and the worker starts a new partial.
+//! 2. **Merge in memory** (nothing spilled and the merge fits the budget):
+//!    every partial is split by key hash into `2^MERGE_BITS` partitions
+//!    (one partition when there are few groups), and the partitions are
+//!    merged and finished in parallel: partition `p` of every partial goes
+//!    into one new partial, so both cores work during the merge and no
+//!    group is hashed twice into one big table.
+//! 3. **Grace** (otherwise): the remaining partials are spilled as well and
+//!    each spill partition is finished on its own, reading its state
+//!    batches back zero-copy from the maps. A partition that does not fit
+//!    is split again (another hash mix per level) into new spill files,
+//!    recursively, up to `MAX_LEVEL` levels.
+//!
+//! # Memory held outside the reservations (the stated overhead)
+//! A partial grows by at most one chunk's new groups before its size is
+//! checked, and splitting a partial for a spill holds its state twice
+//! (the vectors and the state batches) until the file is written.
+
+use std::sync::Mutex;
+
+use arrow_array::{ArrayRef, RecordBatch};
+use parframe_common::{Error, Result, format_bytes};
+use parframe_spill::{Reservation, SpillFile};
+use rayon::prelude::*;
+
+use super::run::{Aggregator, Partial};
+use crate::Context;
+use crate::context::JobMetrics;
+
+/// Partitions (as a power of two) of a spill file.
+const SPILL_BITS: u32 = 5;
+/// Partitions (as a power of two) of the in-memory parallel merge.
+const MERGE_BITS: u32 = 6;
+/// Below this many groups over all partials the merge runs as one
+/// partition: splitting would cost more than it saves.
+const SERIAL_MERGE_GROUPS: usize = 1 << 14;
+/// Re-partitioning levels before a partition that still does not fit is
+/// reported as an error (one huge group cannot be split).
+const MAX_LEVEL: u32 = 4;
+
+/// One finished partition: key columns, one array per leaf aggregate, and
+/// the number of groups.
+pub(crate) type Finished = (Vec<ArrayRef>, Vec<ArrayRef>, usize);
+
+/// A worker's partial and the memory it reserved.
+pub(crate) struct Local {
+    partial: Partial,
+    reservation: Reservation,
+}
+
+/// One hash aggregation job: the aggregation, its spill files so far, and
+/// where it accounts memory and spills.
+pub(crate) struct HashAggregate<'a> {
+    ctx: &'a Context,
+    job: &'a JobMetrics,
+    agg: &'a Aggregator,
+    spilled: Mutex<Vec<SpillFile>>,
+}
+
+fn poisoned() -> Error {
+    Error::InvalidArgument("internal: a worker panicked while aggregating".into())
+}
+
+impl<'a> HashAggregate<'a> {
+    pub(crate) fn new(ctx: &'a Context, job: &'a JobMetrics, agg: &'a Aggregator) -> Self {
+        HashAggregate {
+            ctx,
+            job,
+            agg,
+            spilled: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A worker's empty partial.
+    pub(crate) fn new_local(&self) -> Result<Local> {
+        Ok(Local {
+            partial: self.agg.new_partial()?,
+            reservation: self.ctx.memory_pool().reservation("hash aggregate"),
+        })
+    }
+
+    /// Folds one chunk into a worker's partial, spilling the partial when
+    /// its reservation cannot grow to its new size.
+    pub(crate) fn update(&self, l: &mut Local, batch: &RecordBatch, pos: u64) -> Result<()> {
+        self.agg.update(&mut l.partial, batch, pos)?;
+        if l.reservation.try_resize(l.partial.size() as u64).is_err() {
+            let full = std::mem::replace(&mut l.partial, self.agg.new_partial()?);
+            self.spill(full)?;
+            l.reservation.free();
+        }
+        self.job.note_reserved(l.reservation.size());
+        Ok(())
+    }
+
+    /// Splits `p` into spill partitions and writes them as one file.
+    fn spill(&self, p: Partial) -> Result<()> {
+        let file = self.write(&self.agg.split(p, SPILL_BITS, 0)?)?;
+        self.spilled.lock().map_err(|_| poisoned())?.push(file);
+        Ok(())
+    }
+
+    fn write(&self, batches: &[RecordBatch]) -> Result<SpillFile> {
+        let dir = self.ctx.spill_dir()?;
+        let mut w = dir.new_file("group-by partitions", self.agg.state_schema().clone())?;
+        for b in batches {
+            w.write(b)?;
+        }
+        let file = w.finish()?;
+        self.job.add_spill(file.stats());
+        Ok(file)
+    }
+
+    /// Merges the workers' partials (and what was spilled) and finishes
+    /// every group, one [`Finished`] per partition.
+    pub(crate) fn finish(self, locals: Vec<Local>) -> Result<Vec<Finished>> {
+        let nothing_spilled = self.spilled.lock().map_err(|_| poisoned())?.is_empty();
+        let (partials, reservations): (Vec<Partial>, Vec<Reservation>) = locals
+            .into_iter()
+            .map(|l| (l.partial, l.reservation))
+            .unzip();
+        let partials = if nothing_spilled {
+            match self.merge_in_memory(partials, &reservations)? {
+                Ok(done) => return Ok(done),
+                Err(back) => back,
+            }
+        } else {
+            partials
+        };
+        // Grace: everything goes through spill files.
+        let spill_all: Vec<Result<()>> = self
+            .ctx
+            .install(|| partials.into_par_iter().map(|p| self.spill(p)).collect());
+        spill_all.into_iter().collect::<Result<()>>()?;
+        drop(reservations);
+        let files = std::mem::take(&mut *self.spilled.lock().map_err(|_| poisoned())?);
+        let parts = read_partitions(&files, 1 << SPILL_BITS)?;
+        let done: Vec<Result<Vec<Finished>>> = self.ctx.install(|| {
+            parts
+                .into_par_iter()
+                .map(|batches| self.finish_partition(batches, 0))
+                .collect()
+        });
+        let mut out = Vec::new();
+        for d in done {
+            out.extend(d?);
+        }
+        if out.is_empty() {
+            // No input at all: no groups, or the one group of a keyless
+            // aggregation.
+            out.push(self.agg.finish(self.agg.new_partial()?)?);
+        }
+        Ok(out)
+    }
+
+    /// The parallel in-memory merge, or the partials back when the merge
+    /// does not fit the budget.
+    fn merge_in_memory(
+        &self,
+        mut partials: Vec<Partial>,
+        held: &[Reservation],
+    ) -> Result<std::result::Result<Vec<Finished>, Vec<Partial>>> {
+        if partials.len() <= 1 {
+            let p = match partials.pop() {
+                Some(p) => p,
+                None => self.agg.new_partial()?,
+            };
+            return Ok(Ok(vec![self.agg.finish(p)?]));
+        }
+        // The merged partials hold about what the inputs hold.
+        let need: u64 = held.iter().map(|r| r.size()).sum();
+        let mut merge_res = self.ctx.memory_pool().reservation("hash aggregate merge");
+        if merge_res.try_grow(need).is_err() {
+            return Ok(Err(partials));
+        }
+        self.job.note_reserved(merge_res.size());
+        let groups: usize = partials.iter().map(Partial::num_groups).sum();
+        let bits = if groups < SERIAL_MERGE_GROUPS {
+            0
+        } else {
+            MERGE_BITS
+        };
+        let split: Vec<Result<Vec<RecordBatch>>> = self.ctx.install(|| {
+            partials
+                .into_par_iter()
+                .map(|p| self.agg.split(p, bits, 0))
+                .collect()
+        });
+        let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); 1 << bits];
+        for s in split {
+            for (i, b) in s?.into_iter().enumerate() {
+                parts[i].push(b);
+            }
+        }
+        let done: Vec<Result<Finished>> = self.ctx.install(|| {
+            parts
+                .into_par_iter()
+                .filter(|batches| !batches.is_empty())
+                .map(|batches| {
+                    let mut m = self.agg.new_partial()?;
+                    for b in &batches {
+                        self.agg.merge_state(&mut m, b)?;
+                    }
+                    drop(batches);
+                    self.agg.finish(m)
+                })
+                .collect()
+        });
+        let mut out = done.into_iter().collect::<Result<Vec<_>>>()?;
+        if out.is_empty() {
+            out.push(self.agg.finish(self.agg.new_partial()?)?);
+        }
+        Ok(Ok(out))
+    }
+
+    /// Merges and finishes the state batches of one spill partition, under
+    /// its own reservation; splits it again when it does not fit.
+    fn finish_partition(&self, batches: Vec<RecordBatch>, level: u32) -> Result<Vec<Finished>> {
+        self.ctx.check_cancelled()?;
+        if batches.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut res = self
+            .ctx
+            .memory_pool()
+            .reservation("hash aggregate partition");
+        let mut m = self.agg.new_partial()?;
+        let mut sub: Vec<SpillFile> = Vec::new();
+        let step = self.ctx.config().chunk_rows.max(1);
+        for b in &batches {
+            let mut off = 0;
+            while off < b.num_rows() {
+                let len = step.min(b.num_rows() - off);
+                self.agg.merge_state(&mut m, &b.slice(off, len))?;
+                off += len;
+                if res.try_resize(m.size() as u64).is_err() {
+                    if level + 1 >= MAX_LEVEL {
+                        return Err(Error::ResourcesExhausted(format!(
+                            "a group-by partition still needs {} after {MAX_LEVEL} \
+                             re-partitionings, more than the memory limit of {} allows \
+                             (a few very large groups?); raise the memory limit",
+                            format_bytes(m.size() as u64),
+                            format_bytes(self.ctx.memory_pool().limit())
+                        )));
+                    }
+                    let full = std::mem::replace(&mut m, self.agg.new_partial()?);
+                    sub.push(self.write(&self.agg.split(full, SPILL_BITS, level + 1)?)?);
+                    res.free();
+                }
+                self.job.note_reserved(res.size());
+            }
+        }
+        drop(batches);
+        if sub.is_empty() {
+            return Ok(vec![self.agg.finish(m)?]);
+        }
+        sub.push(self.write(&self.agg.split(m, SPILL_BITS, level + 1)?)?);
+        res.free();
+        let mut out = Vec::new();
+        for batches in read_partitions(&sub, 1 << SPILL_BITS)? {
+            out.extend(self.finish_partition(batches, level + 1)?);
+        }
+        Ok(out)
+    }
+}
+
+/// The state batches of every partition of `files` (each file holds one
+/// batch per partition), read zero-copy from the maps.
+fn read_partitions(files: &[SpillFile], parts: usize) -> Result<Vec<Vec<RecordBatch>>> {
+    let mut out: Vec<Vec<RecordBatch>> = vec![Vec::new(); parts];
+    for f in files {
+        let r = f.read()?;
+        if r.num_batches() != parts {
+            return Err(Error::Spill {
+                path: f.path().to_path_buf(),
+                message: format!(
+                    "holds {} group-by partitions, expected {parts}",
+                    r.num_batches()
+                ),
+            });
+        }
+        for (i, slot) in out.iter_mut().enumerate() {
+            let b = r.batch(i)?;
+            if b.num_rows() > 0 {
+                slot.push(b);
+            }
+        }
+    }
+    Ok(out)
+}
