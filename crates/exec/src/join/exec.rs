@@ -291,11 +291,13 @@ pub(crate) fn run_join(
             for b in build.by_ref() {
                 bp.push(&s, &project_to(b?, &s.build_schema)?)?;
             }
+            // One side's writers (and their buffers) at a time.
+            let build_files = bp.finish(&s)?;
             let mut pp = Partitioner::new(&dir, &s, false, parts, 1)?;
             for b in probe_stream {
                 pp.push(&s, &project_to(b?, &s.probe_schema)?)?;
             }
-            let tasks = pair_tasks(&s, bp.finish(&s)?, pp.finish(&s)?, 1, parts == 1);
+            let tasks = pair_tasks(&s, build_files, pp.finish(&s)?, 1, parts == 1);
             State::Grace {
                 tasks,
                 current: None,
@@ -662,13 +664,14 @@ fn start_task(s: &Shared, task: Task, res: &mut Reservation) -> Result<Started> 
         for b in task.build.read()? {
             bp.push(s, &b?)?;
         }
+        let build_files = bp.finish(s)?;
         let mut pp = Partitioner::new(&dir, s, false, GRACE_SUBPARTS, level)?;
         for b in task.probe.read()? {
             pp.push(s, &b?)?;
         }
         return Ok(Started::Split(pair_tasks(
             s,
-            bp.finish(s)?,
+            build_files,
             pp.finish(s)?,
             level,
             false,

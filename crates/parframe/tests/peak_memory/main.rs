@@ -327,3 +327,95 @@ fn group_by_stays_within_budget() {
         "peak {peak} B > budget {budget} B + overhead {OVERHEAD} B"
     );
 }
+
+/// An order-insensitive digest of a join's output (grace joins emit
+/// partition by partition): the row count and a wrapping sum of a mix of
+/// the left id and the right value (or its absence).
+fn join_digest(lf: &LazyFrame) -> ((u64, u64), parframe::JobStats) {
+    use parframe::arrow::array::Array;
+    let (mut rows, mut sum) = (0u64, 0u64);
+    let mut stream = lf.stream().unwrap();
+    for b in stream.by_ref() {
+        let b = b.unwrap();
+        let id = b.column_by_name("id").unwrap().as_primitive::<Int64Type>();
+        let v = b
+            .column_by_name("v_right")
+            .map(|c| c.as_primitive::<Int64Type>().clone());
+        for i in 0..b.num_rows() {
+            let l = if id.is_null(i) {
+                u64::MAX
+            } else {
+                id.value(i) as u64
+            };
+            let r = match &v {
+                Some(v) if !v.is_null(i) => v.value(i) as u64,
+                _ => 7,
+            };
+            sum = sum.wrapping_add(l.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ r.wrapping_mul(31));
+        }
+        rows += b.num_rows() as u64;
+    }
+    ((rows, sum), stream.stats())
+}
+
+#[test]
+fn every_join_type_stays_within_budget() {
+    let _serial = serial();
+    let left = data(300_000, 1000);
+    // Ids 100_000.. : a third of the left rows match nothing.
+    let right = data(300_000, 1000)
+        .slice(100_000, 200_000)
+        .rechunk(CHUNK_ROWS)
+        .unwrap();
+    let right = {
+        let c = Context::builder().threads(THREADS).build().unwrap();
+        c.lazy(right)
+            .with_column((col("id") + lit(100_000i64)).alias("id"))
+            .unwrap()
+            .collect()
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for how in [
+        JoinType::Inner,
+        JoinType::Left,
+        JoinType::Right,
+        JoinType::Full,
+        JoinType::Semi,
+        JoinType::Anti,
+    ] {
+        let plan = |c: &Context| {
+            c.lazy(left.clone())
+                .join(&c.lazy(right.clone()), ["id"], ["id"], how)
+                .unwrap()
+        };
+        let big = ctx(1 << 34, dir.path());
+        let meter = PeakMeter::start();
+        let (want, _) = join_digest(&plan(&big));
+        let need = meter.peak();
+        drop(big);
+
+        let budget = need / 10;
+        assert!(
+            need > budget + OVERHEAD,
+            "{how}: need {need} B: grow the input"
+        );
+        let small = ctx(budget as u64, dir.path());
+        let meter = PeakMeter::start();
+        let (got, stats) = join_digest(&plan(&small));
+        let peak = meter.peak();
+        eprintln!(
+            "{how} join: in-memory peak {need} B, budget {budget} B, peak {peak} B, \
+             pool peak {} B, {:?}",
+            small.memory_pool().peak(),
+            stats.spilled
+        );
+        assert_eq!(got, want, "{how}");
+        assert!(stats.spilled.files > 0, "{how}: {stats:?}");
+        assert_cleaned_up(&small);
+        assert!(
+            peak <= budget + OVERHEAD,
+            "{how}: peak {peak} B > budget {budget} B + overhead {OVERHEAD} B"
+        );
+    }
+}
