@@ -13,21 +13,19 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow_ord::sort::{SortColumn, lexsort_to_indices};
 use arrow_schema::{Field, FieldRef, Schema, SchemaRef};
-use arrow_select::take::take;
 use parframe_common::{Error, Result};
 use parframe_core::{ChunkSource, Expr, Table};
 use rayon::prelude::*;
 
 use crate::agg::{AggExpr, AggFunc};
-use crate::aggregate::partitioned::{HashAggregate, Local};
+use crate::aggregate::partitioned::{Finished, HashAggregate, Local};
 use crate::aggregate::run::Aggregator;
 use crate::collect::Collector;
 use crate::context::JobMetrics;
 use crate::join::{JoinStream, run_join};
 use crate::plan::{BatchUdf, Plan, RowUdf, panic_text};
-use crate::sort::{SortedStream, run_sort};
+use crate::sort::{SortKey, SortedStream, run_sort};
 use crate::{Context, JobStats, Progress};
 
 /// A per-chunk operator of a pipeline.
@@ -494,9 +492,8 @@ fn fold_into<S>(
 
 /// Runs an aggregation over `stream` on the context's pool: per-thread
 /// partials under the memory pool (spilled when it is full), merged per
-/// hash partition in parallel, finished into batches of `schema` (one per
-/// partition; one sorted by the keys when asked).
-#[allow(clippy::too_many_arguments)]
+/// hash partition in parallel, finished into batches of `schema` (one or
+/// more per partition, in no particular order).
 fn run_aggregate(
     ctx: &Context,
     job: &JobMetrics,
@@ -504,7 +501,6 @@ fn run_aggregate(
     aggregator: &Aggregator,
     aggs: &[AggExpr],
     leaves: &[AggFunc],
-    sorted: bool,
     schema: &SchemaRef,
 ) -> Result<Vec<RecordBatch>> {
     let threads = ctx.config().threads.max(1);
@@ -520,48 +516,19 @@ fn run_aggregate(
         })?;
         locals.extend(l);
     }
-    let finished = hash.finish(locals)?;
-    let opts = |n: usize| RecordBatchOptions::new().with_row_count(Some(n));
-    let mut batches = Vec::with_capacity(finished.len());
-    for (keys, leaf_arrays, n) in finished {
+    let emit = |(keys, leaf_arrays, n): Finished| -> Result<RecordBatch> {
         let mut cols = keys;
         for a in aggs {
             cols.push(a.evaluate(leaves, &leaf_arrays, n)?);
         }
-        batches.push(RecordBatch::try_new_with_options(
+        let opts = RecordBatchOptions::new().with_row_count(Some(n));
+        Ok(RecordBatch::try_new_with_options(
             schema.clone(),
             cols,
-            &opts(n),
-        )?);
-    }
-    let nkeys = schema.fields().len() - aggs.len();
-    if !sorted || nkeys == 0 {
-        return Ok(batches);
-    }
-    let all = arrow_select::concat::concat_batches(schema, &batches)?;
-    drop(batches);
-    let n = all.num_rows();
-    if n <= 1 {
-        return Ok(vec![all]);
-    }
-    let sort_cols: Vec<SortColumn> = all.columns()[..nkeys]
-        .iter()
-        .map(|c| SortColumn {
-            values: c.clone(),
-            options: None,
-        })
-        .collect();
-    let idx = lexsort_to_indices(&sort_cols, None)?;
-    let cols = all
-        .columns()
-        .iter()
-        .map(|c| take(c.as_ref(), &idx, None))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(vec![RecordBatch::try_new_with_options(
-        schema.clone(),
-        cols,
-        &opts(n),
-    )?])
+            &opts,
+        )?)
+    };
+    hash.finish(locals, schema, &emit)
 }
 
 impl Iterator for BatchStream {
@@ -641,8 +608,24 @@ fn build(
                 };
             }
             let stream = stream_of(ctx, job, p, input.schema());
-            let mut batches =
-                run_aggregate(ctx, job, stream, aggregator, aggs, leaves, *sorted, schema)?;
+            let mut batches = run_aggregate(ctx, job, stream, aggregator, aggs, leaves, schema)?;
+            let nkeys = schema.fields().len() - aggs.len();
+            if *sorted && nkeys > 0 {
+                // Through the sort operator: parallel, and under the budget.
+                let keys: Vec<SortKey> = schema.fields()[..nkeys]
+                    .iter()
+                    .map(|f| SortKey::asc(f.name()).nulls_last(false))
+                    .collect();
+                let out = morsels(&batches, ctx.config().chunk_rows);
+                drop(batches);
+                let out = stream_of(ctx, job, out, schema.clone());
+                let sorted = run_sort(ctx, job, out, &keys, None, needed.as_deref())?;
+                return Ok(Pipeline {
+                    input: Input::Sorted(Box::new(sorted)),
+                    ops: Vec::new(),
+                    limit: None,
+                });
+            }
             if let Some(cols) = &needed {
                 let idx: Vec<usize> = (0..schema.fields().len())
                     .filter(|&i| cols.iter().any(|c| c == schema.field(i).name()))

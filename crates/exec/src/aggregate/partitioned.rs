@@ -15,7 +15,9 @@
 //!    each spill partition is finished on its own, reading its state
 //!    batches back zero-copy from the maps. A partition that does not fit
 //!    is split again (another hash mix per level) into new spill files,
-//!    recursively, up to `MAX_LEVEL` levels.
+//!    recursively, up to `MAX_LEVEL` levels. Finished partitions go to
+//!    one output spill file as they are done and are handed on zero-copy
+//!    from its map, so the result does not pile up in memory either.
 //!
 //! # Memory held outside the reservations (the stated overhead)
 //! A partial grows by at most one chunk's new groups before its size is
@@ -25,8 +27,9 @@
 use std::sync::Mutex;
 
 use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::SchemaRef;
 use parframe_common::{Error, Result, format_bytes};
-use parframe_spill::{Reservation, SpillFile};
+use parframe_spill::{Reservation, SpillFile, SpillWriter};
 use rayon::prelude::*;
 
 use super::run::{Aggregator, Partial};
@@ -48,6 +51,9 @@ const MAX_LEVEL: u32 = 4;
 /// the number of groups.
 pub(crate) type Finished = (Vec<ArrayRef>, Vec<ArrayRef>, usize);
 
+/// Turns a finished partition into an output batch.
+pub(crate) type Emit<'e> = dyn Fn(Finished) -> Result<RecordBatch> + Sync + 'e;
+
 /// A worker's partial and the memory it reserved.
 pub(crate) struct Local {
     partial: Partial,
@@ -61,6 +67,8 @@ pub(crate) struct HashAggregate<'a> {
     job: &'a JobMetrics,
     agg: &'a Aggregator,
     spilled: Mutex<Vec<SpillFile>>,
+    /// Finished partitions of the grace path (created on first use).
+    output: Mutex<Option<SpillWriter>>,
 }
 
 fn poisoned() -> Error {
@@ -74,6 +82,7 @@ impl<'a> HashAggregate<'a> {
             job,
             agg,
             spilled: Mutex::new(Vec::new()),
+            output: Mutex::new(None),
         }
     }
 
@@ -117,15 +126,21 @@ impl<'a> HashAggregate<'a> {
     }
 
     /// Merges the workers' partials (and what was spilled) and finishes
-    /// every group, one [`Finished`] per partition.
-    pub(crate) fn finish(self, locals: Vec<Local>) -> Result<Vec<Finished>> {
+    /// every group into batches of `schema` made by `emit` (one or more per
+    /// partition; read from a spill file's map when the job spilled).
+    pub(crate) fn finish(
+        self,
+        locals: Vec<Local>,
+        schema: &SchemaRef,
+        emit: &Emit<'_>,
+    ) -> Result<Vec<RecordBatch>> {
         let nothing_spilled = self.spilled.lock().map_err(|_| poisoned())?.is_empty();
         let (partials, reservations): (Vec<Partial>, Vec<Reservation>) = locals
             .into_iter()
             .map(|l| (l.partial, l.reservation))
             .unzip();
         let partials = if nothing_spilled {
-            match self.merge_in_memory(partials, &reservations)? {
+            match self.merge_in_memory(partials, &reservations, emit)? {
                 Ok(done) => return Ok(done),
                 Err(back) => back,
             }
@@ -140,22 +155,40 @@ impl<'a> HashAggregate<'a> {
         drop(reservations);
         let files = std::mem::take(&mut *self.spilled.lock().map_err(|_| poisoned())?);
         let parts = read_partitions(&files, 1 << SPILL_BITS)?;
-        let done: Vec<Result<Vec<Finished>>> = self.ctx.install(|| {
+        let done: Vec<Result<()>> = self.ctx.install(|| {
             parts
                 .into_par_iter()
-                .map(|batches| self.finish_partition(batches, 0))
+                .map(|batches| self.finish_partition(batches, 0, schema, emit))
                 .collect()
         });
-        let mut out = Vec::new();
-        for d in done {
-            out.extend(d?);
+        done.into_iter().collect::<Result<()>>()?;
+        drop(files);
+        let writer = self.output.lock().map_err(|_| poisoned())?.take();
+        let Some(writer) = writer else {
+            // No groups at all (or the one group of a keyless aggregation).
+            return Ok(vec![emit(self.agg.finish(self.agg.new_partial()?)?)?]);
+        };
+        let file = writer.finish()?;
+        self.job.add_spill(file.stats());
+        // The batches keep the map alive; the file itself goes now.
+        file.read()?.collect()
+    }
+
+    /// Appends a finished partition to the output spill file.
+    fn write_output(&self, batch: RecordBatch, schema: &SchemaRef) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
         }
-        if out.is_empty() {
-            // No input at all: no groups, or the one group of a keyless
-            // aggregation.
-            out.push(self.agg.finish(self.agg.new_partial()?)?);
-        }
-        Ok(out)
+        let mut guard = self.output.lock().map_err(|_| poisoned())?;
+        let w = match &mut *guard {
+            Some(w) => w,
+            none => none.insert(
+                self.ctx
+                    .spill_dir()?
+                    .new_file("group-by result", schema.clone())?,
+            ),
+        };
+        w.write(&batch)
     }
 
     /// The parallel in-memory merge, or the partials back when the merge
@@ -164,13 +197,14 @@ impl<'a> HashAggregate<'a> {
         &self,
         mut partials: Vec<Partial>,
         held: &[Reservation],
-    ) -> Result<std::result::Result<Vec<Finished>, Vec<Partial>>> {
+        emit: &Emit<'_>,
+    ) -> Result<std::result::Result<Vec<RecordBatch>, Vec<Partial>>> {
         if partials.len() <= 1 {
             let p = match partials.pop() {
                 Some(p) => p,
                 None => self.agg.new_partial()?,
             };
-            return Ok(Ok(vec![self.agg.finish(p)?]));
+            return Ok(Ok(vec![emit(self.agg.finish(p)?)?]));
         }
         // The merged partials hold about what the inputs hold.
         let need: u64 = held.iter().map(|r| r.size()).sum();
@@ -197,7 +231,7 @@ impl<'a> HashAggregate<'a> {
                 parts[i].push(b);
             }
         }
-        let done: Vec<Result<Finished>> = self.ctx.install(|| {
+        let done: Vec<Result<RecordBatch>> = self.ctx.install(|| {
             parts
                 .into_par_iter()
                 .filter(|batches| !batches.is_empty())
@@ -207,23 +241,29 @@ impl<'a> HashAggregate<'a> {
                         self.agg.merge_state(&mut m, b)?;
                     }
                     drop(batches);
-                    self.agg.finish(m)
+                    emit(self.agg.finish(m)?)
                 })
                 .collect()
         });
         let mut out = done.into_iter().collect::<Result<Vec<_>>>()?;
         if out.is_empty() {
-            out.push(self.agg.finish(self.agg.new_partial()?)?);
+            out.push(emit(self.agg.finish(self.agg.new_partial()?)?)?);
         }
         Ok(Ok(out))
     }
 
     /// Merges and finishes the state batches of one spill partition, under
     /// its own reservation; splits it again when it does not fit.
-    fn finish_partition(&self, batches: Vec<RecordBatch>, level: u32) -> Result<Vec<Finished>> {
+    fn finish_partition(
+        &self,
+        batches: Vec<RecordBatch>,
+        level: u32,
+        schema: &SchemaRef,
+        emit: &Emit<'_>,
+    ) -> Result<()> {
         self.ctx.check_cancelled()?;
         if batches.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let mut res = self
             .ctx
@@ -257,15 +297,15 @@ impl<'a> HashAggregate<'a> {
         }
         drop(batches);
         if sub.is_empty() {
-            return Ok(vec![self.agg.finish(m)?]);
+            let out = emit(self.agg.finish(m)?)?;
+            return self.write_output(out, schema);
         }
         sub.push(self.write(&self.agg.split(m, SPILL_BITS, level + 1)?)?);
         res.free();
-        let mut out = Vec::new();
         for batches in read_partitions(&sub, 1 << SPILL_BITS)? {
-            out.extend(self.finish_partition(batches, level + 1)?);
+            self.finish_partition(batches, level + 1, schema, emit)?;
         }
-        Ok(out)
+        Ok(())
     }
 }
 

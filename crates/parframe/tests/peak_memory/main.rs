@@ -288,7 +288,6 @@ fn collect_larger_than_budget_stays_within_budget() {
 }
 
 #[test]
-#[ignore = "needs grace aggregation (issue 4 item 4)"]
 fn group_by_stays_within_budget() {
     let _serial = serial();
     // Many groups: the hash table and states are what takes memory.
