@@ -402,13 +402,18 @@ impl Env {
         out: &OutputSpec,
         planned_in: Duration,
     ) -> anyhow::Result<()> {
-        if self.verbose {
-            eprintln!("plan:\n{}", lf.explain().trim_end());
-        }
         let start = Instant::now();
         let result = write_result(lf, out);
         self.progress.finish();
-        let rows = result?;
+        let (rows, stats) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                if self.verbose {
+                    eprintln!("plan:\n{}", lf.explain().trim_end());
+                }
+                return Err(e);
+            }
+        };
         let took = start.elapsed();
         if let Some(path) = &out.output {
             self.note(format!(
@@ -419,6 +424,8 @@ impl Env {
             ));
         }
         if self.verbose {
+            // Each operator with its rows, time, reservation and spills.
+            eprintln!("plan:\n{}", lf.explain_stats(&stats).trim_end());
             let pool = self.ctx.memory_pool();
             let spilled = self.ctx.spill_stats();
             eprintln!(

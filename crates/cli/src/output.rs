@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 use parframe::arrow::RecordBatch;
 use parframe::arrow::schema::{ArrowError, SchemaRef};
-use parframe::{CsvWriteOptions, LazyFrame, ParquetWriteOptions, Table};
+use parframe::{
+    BatchStream, CsvSink, CsvWriteOptions, IpcSink, IpcWriteOptions, JobStats, LazyFrame,
+    ParquetSink, ParquetWriteOptions, Table,
+};
 
 /// An error in how the command was called (exit code 2).
 #[derive(Debug)]
@@ -66,8 +69,9 @@ pub struct OutputSpec {
     pub max_rows: usize,
 }
 
-/// Runs `lf` and writes its result as `spec` says; returns the rows.
-pub fn write_result(lf: &LazyFrame, spec: &OutputSpec) -> anyhow::Result<u64> {
+/// Runs `lf` and writes its result as `spec` says; returns the rows and
+/// the job's statistics.
+pub fn write_result(lf: &LazyFrame, spec: &OutputSpec) -> anyhow::Result<(u64, JobStats)> {
     let format = match (&spec.format, &spec.output) {
         (Some(f), _) => *f,
         (None, None) => Format::Table,
@@ -83,10 +87,11 @@ pub fn write_result(lf: &LazyFrame, spec: &OutputSpec) -> anyhow::Result<u64> {
         None => {
             let stdout = io::stdout();
             let mut out = io::BufWriter::new(stdout.lock());
+            let mut stream = lf.stream()?;
             let rows = match format {
-                Format::Table => write_table(lf, spec.max_rows, &mut out)?,
-                Format::Csv => write_csv(lf, &mut out)?,
-                Format::Json => write_json(lf, &mut out)?,
+                Format::Table => write_table(&mut stream, spec.max_rows, &mut out)?,
+                Format::Csv => write_csv(&mut stream, &mut out)?,
+                Format::Json => write_json(&mut stream, &mut out)?,
                 Format::Parquet | Format::Ipc => {
                     return Err(UsageError(format!(
                         "--format {} is binary: write it to a file with --output FILE",
@@ -96,7 +101,7 @@ pub fn write_result(lf: &LazyFrame, spec: &OutputSpec) -> anyhow::Result<u64> {
                 }
             };
             ignore_broken_pipe(out.flush())?;
-            Ok(rows)
+            Ok((rows, stream.stats()))
         }
         Some(path) => match format {
             Format::Csv => {
@@ -108,12 +113,26 @@ pub fn write_result(lf: &LazyFrame, spec: &OutputSpec) -> anyhow::Result<u64> {
                 } else {
                     CsvWriteOptions::default()
                 };
-                Ok(lf.sink_csv(path, opts)?)
+                Ok(lf.sink_with_stats(Box::new(CsvSink::try_new(path, lf.schema(), opts)?))?)
             }
-            Format::Parquet => Ok(lf.sink_parquet(path, ParquetWriteOptions::default())?),
-            Format::Ipc => Ok(lf.sink_ipc(path)?),
-            Format::Json => write_file(path, |w| write_json(lf, w)),
-            Format::Table => write_file(path, |w| write_table(lf, spec.max_rows, w)),
+            Format::Parquet => Ok(lf.sink_with_stats(Box::new(ParquetSink::try_new(
+                path,
+                lf.schema(),
+                ParquetWriteOptions::default(),
+            )?))?),
+            Format::Ipc => Ok(lf.sink_with_stats(Box::new(IpcSink::try_new(
+                path,
+                lf.schema(),
+                IpcWriteOptions::default(),
+            )?))?),
+            Format::Json | Format::Table => {
+                let mut stream = lf.stream()?;
+                let rows = write_file(path, |w| match format {
+                    Format::Json => write_json(&mut stream, w),
+                    _ => write_table(&mut stream, spec.max_rows, w),
+                })?;
+                Ok((rows, stream.stats()))
+            }
         },
     }
 }
@@ -165,10 +184,10 @@ fn is_broken_pipe(e: &ArrowError) -> bool {
     matches!(e, ArrowError::IoError(_, io) if io.kind() == io::ErrorKind::BrokenPipe)
 }
 
-fn write_csv(lf: &LazyFrame, out: &mut dyn Write) -> anyhow::Result<u64> {
+fn write_csv(stream: &mut BatchStream, out: &mut dyn Write) -> anyhow::Result<u64> {
     let mut w = arrow_csv::WriterBuilder::new().with_header(true).build(out);
     let mut rows = 0u64;
-    for b in lf.stream()? {
+    for b in stream.by_ref() {
         let b = b?;
         rows += b.num_rows() as u64;
         match w.write(&b) {
@@ -179,10 +198,10 @@ fn write_csv(lf: &LazyFrame, out: &mut dyn Write) -> anyhow::Result<u64> {
     Ok(rows)
 }
 
-fn write_json(lf: &LazyFrame, out: &mut dyn Write) -> anyhow::Result<u64> {
+fn write_json(stream: &mut BatchStream, out: &mut dyn Write) -> anyhow::Result<u64> {
     let mut w = arrow_json::LineDelimitedWriter::new(out);
     let mut rows = 0u64;
-    for b in lf.stream()? {
+    for b in stream.by_ref() {
         let b = b?;
         rows += b.num_rows() as u64;
         match w.write(&b) {
@@ -272,9 +291,13 @@ impl HeadTail {
     }
 }
 
-fn write_table(lf: &LazyFrame, max_rows: usize, out: &mut dyn Write) -> anyhow::Result<u64> {
-    let mut window = HeadTail::new(lf.schema(), max_rows);
-    for b in lf.stream()? {
+fn write_table(
+    stream: &mut BatchStream,
+    max_rows: usize,
+    out: &mut dyn Write,
+) -> anyhow::Result<u64> {
+    let mut window = HeadTail::new(stream.schema(), max_rows);
+    for b in stream.by_ref() {
         window.push(b?);
     }
     ignore_broken_pipe(writeln!(out, "{}", window.render()?))?;

@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 use parframe_common::{ByteSize, Error, Result, format_bytes};
 use parframe_spill::{MemoryPool, SpillDir, SpillStats};
 
+pub(crate) use crate::metrics::JobMetrics;
+pub use crate::metrics::JobStats;
+
 /// Default rows per chunk: large enough that per-chunk overhead vanishes,
 /// small enough that a chunk of a few columns sits in L2/L3 while a
 /// pipeline of operators runs over it.
@@ -284,49 +287,6 @@ impl Context {
     pub(crate) fn report(&self, p: &Progress) {
         if let Some(cb) = &self.inner.progress {
             cb(p);
-        }
-    }
-}
-
-/// Statistics of one job (a `collect`, `stream` or `sink` of a plan): what
-/// its operators spilled and the most memory one of them reserved.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct JobStats {
-    /// Spill files written by the job's operators: files, bytes, rows.
-    pub spilled: SpillStats,
-    /// The largest reservation one operator of the job held at once, in
-    /// bytes (the pool's [`MemoryPool::peak`] covers all jobs together).
-    pub peak_reserved: u64,
-}
-
-/// The counters behind [`JobStats`], shared by the operators of a job.
-#[derive(Debug, Default)]
-pub(crate) struct JobMetrics {
-    files: AtomicU64,
-    bytes: AtomicU64,
-    rows: AtomicU64,
-    peak: AtomicU64,
-}
-
-impl JobMetrics {
-    pub(crate) fn add_spill(&self, s: SpillStats) {
-        self.files.fetch_add(s.files, Ordering::Relaxed);
-        self.bytes.fetch_add(s.bytes, Ordering::Relaxed);
-        self.rows.fetch_add(s.rows, Ordering::Relaxed);
-    }
-
-    pub(crate) fn note_reserved(&self, bytes: u64) {
-        self.peak.fetch_max(bytes, Ordering::Relaxed);
-    }
-
-    pub(crate) fn stats(&self) -> JobStats {
-        JobStats {
-            spilled: SpillStats {
-                files: self.files.load(Ordering::Relaxed),
-                bytes: self.bytes.load(Ordering::Relaxed),
-                rows: self.rows.load(Ordering::Relaxed),
-            },
-            peak_reserved: self.peak.load(Ordering::Relaxed),
         }
     }
 }

@@ -27,6 +27,50 @@ impl LazyFrame {
         physical::collect(&self.ctx, &self.plan)
     }
 
+    /// Runs the plan to the end (discarding its output) and returns the plan
+    /// as [`explain`](Self::explain) draws it, each operator annotated with
+    /// what it did: rows in and out, time, peak reservation, spill files.
+    /// A first line sums up the job.
+    ///
+    /// ```
+    /// use parframe_core::{col, lit, table};
+    /// use parframe_exec::{Context, SortKey};
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = table!("a" => [3i64, 1, 2, 5])?;
+    /// let report = ctx
+    ///     .lazy(t)
+    ///     .filter(col("a").gt(lit(1i64)))?
+    ///     .sort([SortKey::asc("a")])?
+    ///     .explain_analyze()?;
+    /// assert!(report.contains("Filter (col(\"a\") > 1)  [rows 4 -> 3"), "{report}");
+    /// assert!(report.contains("Sort [a ASC NULLS LAST]  [rows 3 -> 3"), "{report}");
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn explain_analyze(&self) -> Result<String> {
+        let start = std::time::Instant::now();
+        let mut stream = self.stream()?;
+        let mut rows = 0u64;
+        for b in stream.by_ref() {
+            rows += b?.num_rows() as u64;
+        }
+        let stats = stream.stats();
+        Ok(format!(
+            "{rows} rows in {:.3} s; {}\n{}",
+            start.elapsed().as_secs_f64(),
+            crate::metrics::summary(&stats),
+            self.explain_stats(&stats)
+        ))
+    }
+
+    /// [`explain`](Self::explain) annotated with the figures of a job that
+    /// ran this plan (from [`collect_with_stats`](Self::collect_with_stats),
+    /// [`sink_with_stats`](Self::sink_with_stats) or
+    /// [`BatchStream::stats`](crate::BatchStream::stats)).
+    pub fn explain_stats(&self, stats: &JobStats) -> String {
+        crate::metrics::annotate(&self.plan, stats)
+    }
+
     /// Runs the plan as a stream of chunks, computed a window at a time as
     /// the stream is pulled (memory stays bounded if the caller does not
     /// keep the chunks).
@@ -41,7 +85,12 @@ impl LazyFrame {
     /// operators overlap. On error the sink is dropped unfinished (file sinks
     /// then remove their partial output).
     pub fn sink(&self, sink: Box<dyn ChunkSink>) -> Result<u64> {
-        let stream = self.stream()?;
+        self.sink_with_stats(sink).map(|(rows, _)| rows)
+    }
+
+    /// [`LazyFrame::sink`], also returning the job's statistics.
+    pub fn sink_with_stats(&self, sink: Box<dyn ChunkSink>) -> Result<(u64, JobStats)> {
+        let mut stream = self.stream()?;
         // A few chunks of slack keep both sides busy without holding more
         // than a window's worth of output.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Option<RecordBatch>>(4);
@@ -64,7 +113,7 @@ impl LazyFrame {
                 Ok(rows)
             });
             let mut produced: Result<()> = Ok(());
-            for b in stream {
+            for b in stream.by_ref() {
                 match b {
                     Ok(b) => {
                         if tx.send(Some(b)).is_err() {
@@ -86,7 +135,7 @@ impl LazyFrame {
                 message: crate::plan::panic_text(p.as_ref()),
             })?;
             produced?;
-            written
+            Ok((written?, stream.stats()))
         })
     }
 

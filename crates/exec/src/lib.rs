@@ -24,6 +24,7 @@ pub mod collect;
 mod context;
 mod io;
 pub mod join;
+mod metrics;
 mod physical;
 mod plan;
 mod sort;
@@ -33,6 +34,7 @@ pub use context::{
     available_memory,
 };
 pub use join::{BuildSide, JoinOptions, JoinType, JoinValidation};
+pub use metrics::OperatorStats;
 pub use parframe_spill::SpillStats;
 pub use physical::BatchStream;
 pub use plan::{GroupBy, IntoColumnNames, LazyFrame};

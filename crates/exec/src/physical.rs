@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{Field, FieldRef, Schema, SchemaRef};
@@ -181,6 +182,10 @@ struct Pipeline {
     input: Input,
     ops: Vec<Op>,
     limit: Option<usize>,
+    /// Statistics of the operator feeding `input` (a scan, a table, a
+    /// pipeline breaker), and of each op.
+    input_metrics: Option<Arc<JobMetrics>>,
+    op_metrics: Vec<Arc<JobMetrics>>,
 }
 
 /// A stream of result chunks, in order. Pulling drives execution.
@@ -203,7 +208,12 @@ pub struct BatchStream {
 struct UnitOutput {
     batches: Vec<RecordBatch>,
     op_rows: Vec<u64>,
+    /// Rows out of each op, and its time.
+    op_out: Vec<u64>,
+    op_time: Vec<Duration>,
     rows_read: u64,
+    /// Time of the whole unit (reading it and running the ops).
+    time: Duration,
     error: Option<(usize, Error)>,
 }
 
@@ -225,6 +235,33 @@ impl BatchStream {
     }
 
     fn next_units(&mut self) -> Result<Vec<Unit>> {
+        let start = Instant::now();
+        let units = self.pull_units();
+        // Pulling from a sort or join runs its merge or probe.
+        if let (Some(m), Input::Sorted(_) | Input::Join(_)) =
+            (&self.pipeline.input_metrics, &self.pipeline.input)
+        {
+            m.add_elapsed(start.elapsed());
+        }
+        units
+    }
+
+    /// Adds a unit's rows and times to the statistics of the operators.
+    fn record(&self, o: &UnitOutput) {
+        let p = &self.pipeline;
+        for (k, m) in p.op_metrics.iter().enumerate() {
+            m.add_work(o.op_rows[k], o.op_out[k], o.op_time[k]);
+        }
+        if let Some(m) = &p.input_metrics {
+            let own = match p.input {
+                Input::Source { .. } => o.time.saturating_sub(o.op_time.iter().sum()),
+                _ => Duration::ZERO,
+            };
+            m.add_work(0, o.rows_read, own);
+        }
+    }
+
+    fn pull_units(&mut self) -> Result<Vec<Unit>> {
         let w = self.window();
         let mut units = Vec::with_capacity(w);
         match &mut self.pipeline.input {
@@ -272,10 +309,14 @@ impl BatchStream {
 
     fn run_unit(&self, unit: Unit) -> UnitOutput {
         let ops = &self.pipeline.ops;
+        let start = Instant::now();
         let mut out = UnitOutput {
             batches: Vec::new(),
             op_rows: vec![0; ops.len()],
+            op_out: vec![0; ops.len()],
+            op_time: vec![Duration::ZERO; ops.len()],
             rows_read: 0,
+            time: Duration::ZERO,
             error: None,
         };
         let process = |batch: RecordBatch, out: &mut UnitOutput| -> Result<(), (usize, Error)> {
@@ -284,8 +325,11 @@ impl BatchStream {
             let mut b = batch;
             for (k, op) in ops.iter().enumerate() {
                 let n = b.num_rows() as u64;
+                let t = Instant::now();
                 b = op.run(b, out.op_rows[k]).map_err(|e| (k, e))?;
+                out.op_time[k] += t.elapsed();
                 out.op_rows[k] += n;
+                out.op_out[k] += b.num_rows() as u64;
             }
             if b.num_rows() > 0 {
                 out.batches.push(b);
@@ -322,6 +366,7 @@ impl BatchStream {
         if let Err(e) = result {
             out.error = Some(e);
         }
+        out.time = start.elapsed();
         out
     }
 
@@ -342,6 +387,7 @@ impl BatchStream {
                     self.done = true;
                     return Err(self.globalize(k, e, &o.op_rows));
                 }
+                self.record(&o);
                 for (k, r) in o.op_rows.iter().enumerate() {
                     self.op_rows[k] += r;
                 }
@@ -424,6 +470,7 @@ impl BatchStream {
                     return Err(self.globalize(k, e, &o.op_rows));
                 }
                 r?;
+                self.record(&o);
                 for (k, r) in o.op_rows.iter().enumerate() {
                     self.op_rows[k] += r;
                 }
@@ -572,6 +619,8 @@ fn build(
                 },
                 ops: Vec::new(),
                 limit: None,
+                input_metrics: Some(job.operator(plan)),
+                op_metrics: Vec::new(),
             });
         }
         Plan::Table(t) => {
@@ -588,7 +637,9 @@ fn build(
                 }
                 None => t.clone(),
             };
-            return Ok(morsels(t.chunks(), ctx.config().chunk_rows));
+            let mut p = morsels(t.chunks(), ctx.config().chunk_rows);
+            p.input_metrics = Some(job.operator(plan));
+            return Ok(p);
         }
         Plan::Aggregate {
             input,
@@ -599,16 +650,15 @@ fn build(
             schema,
             ..
         } => {
+            let metrics = job.operator(plan);
+            let start = Instant::now();
             let mut p = build(ctx, job, input, from_input)?;
             if p.limit.is_some() {
-                p = Pipeline {
-                    input: Input::Upstream(Box::new(stream_of(ctx, job, p, input.schema()))),
-                    ops: Vec::new(),
-                    limit: None,
-                };
+                p = upstream(stream_of(ctx, job, p, input.schema()));
             }
             let stream = stream_of(ctx, job, p, input.schema());
-            let mut batches = run_aggregate(ctx, job, stream, aggregator, aggs, leaves, schema)?;
+            let mut batches =
+                run_aggregate(ctx, &metrics, stream, aggregator, aggs, leaves, schema)?;
             let nkeys = schema.fields().len() - aggs.len();
             if *sorted && nkeys > 0 {
                 // Through the sort operator: parallel, and under the budget.
@@ -619,11 +669,14 @@ fn build(
                 let out = morsels(&batches, ctx.config().chunk_rows);
                 drop(batches);
                 let out = stream_of(ctx, job, out, schema.clone());
-                let sorted = run_sort(ctx, job, out, &keys, None, needed.as_deref())?;
+                let sorted = run_sort(ctx, &metrics, out, &keys, None, needed.as_deref())?;
+                metrics.add_elapsed(start.elapsed());
                 return Ok(Pipeline {
                     input: Input::Sorted(Box::new(sorted)),
                     ops: Vec::new(),
                     limit: None,
+                    input_metrics: Some(metrics),
+                    op_metrics: Vec::new(),
                 });
             }
             if let Some(cols) = &needed {
@@ -634,24 +687,37 @@ fn build(
                     *b = b.project(&idx)?;
                 }
             }
-            return Ok(morsels(&batches, ctx.config().chunk_rows));
+            metrics.add_elapsed(start.elapsed());
+            let mut p = morsels(&batches, ctx.config().chunk_rows);
+            p.input_metrics = Some(metrics);
+            return Ok(p);
         }
         Plan::Sort { input, keys, limit } => {
+            let metrics = job.operator(plan);
+            let start = Instant::now();
             let p = build(ctx, job, input, from_input)?;
             let stream = stream_of(ctx, job, p, input.schema());
-            let sorted = run_sort(ctx, job, stream, keys, *limit, needed.as_deref())?;
+            let sorted = run_sort(ctx, &metrics, stream, keys, *limit, needed.as_deref())?;
+            metrics.add_elapsed(start.elapsed());
             return Ok(Pipeline {
                 input: Input::Sorted(Box::new(sorted)),
                 ops: Vec::new(),
                 limit: None,
+                input_metrics: Some(metrics),
+                op_metrics: Vec::new(),
             });
         }
         Plan::Join(spec) => {
-            let joined = run_join(ctx, job, spec, needed.as_deref())?;
+            let metrics = job.operator(plan);
+            let start = Instant::now();
+            let joined = run_join(ctx, &metrics, spec, needed.as_deref())?;
+            metrics.add_elapsed(start.elapsed());
             return Ok(Pipeline {
                 input: Input::Join(Box::new(joined)),
                 ops: Vec::new(),
                 limit: None,
+                input_metrics: Some(metrics),
+                op_metrics: Vec::new(),
             });
         }
         Plan::Limit { input, n } => {
@@ -667,6 +733,7 @@ fn build(
                     keys: keys.clone(),
                     limit: Some(limit.map_or(*n, |m| m.min(*n))),
                 };
+                job.alias(&top, plan);
                 return build(ctx, job, &top, needed);
             }
             let mut p = build(ctx, job, input, from_input)?;
@@ -682,11 +749,7 @@ fn build(
     };
     if p.limit.is_some() {
         let schema = input_schema(plan);
-        p = Pipeline {
-            input: Input::Upstream(Box::new(stream_of(ctx, job, p, schema))),
-            ops: Vec::new(),
-            limit: None,
-        };
+        p = upstream(stream_of(ctx, job, p, schema));
     }
     let wanted = |name: &str| needed.as_ref().is_none_or(|n| n.iter().any(|c| c == name));
     let op = match plan {
@@ -742,6 +805,7 @@ fn build(
     };
     if let Some(op) = op {
         p.ops.push(op);
+        p.op_metrics.push(job.operator(plan));
     }
     Ok(p)
 }
@@ -763,6 +827,19 @@ fn morsels(batches: &[RecordBatch], rows: usize) -> Pipeline {
         input: Input::Morsels(q),
         ops: Vec::new(),
         limit: None,
+        input_metrics: None,
+        op_metrics: Vec::new(),
+    }
+}
+
+/// A pipeline reading the output of another (after a limit).
+fn upstream(stream: BatchStream) -> Pipeline {
+    Pipeline {
+        input: Input::Upstream(Box::new(stream)),
+        ops: Vec::new(),
+        limit: None,
+        input_metrics: None,
+        op_metrics: Vec::new(),
     }
 }
 
@@ -807,7 +884,7 @@ pub(crate) fn child_stream(
 /// stream is pulled.
 pub(crate) fn execute(ctx: &Context, plan: &Plan) -> Result<BatchStream> {
     ctx.check_cancelled()?;
-    let job = Arc::new(JobMetrics::default());
+    let job = JobMetrics::for_plan(plan);
     let p = build(ctx, &job, plan, None)?;
     Ok(stream_of(ctx, &job, p, plan.schema()))
 }
@@ -815,12 +892,18 @@ pub(crate) fn execute(ctx: &Context, plan: &Plan) -> Result<BatchStream> {
 /// Runs the stream to the end into a table that keeps what fits the
 /// budget resident and spills the rest (see [`crate::collect`]).
 pub(crate) fn collect(ctx: &Context, plan: &Plan) -> Result<(Table, JobStats)> {
+    let start = Instant::now();
     let mut stream = execute(ctx, plan)?;
-    let job = Arc::clone(&stream.job);
-    let mut collector = Collector::new(ctx, &job, plan.schema());
+    let metrics = stream.job.extra_operator("Collect");
+    let mut collector = Collector::new(ctx, &metrics, plan.schema());
+    let mut rows = 0;
     for b in stream.by_ref() {
-        collector.push(b?)?;
+        let b = b?;
+        rows += b.num_rows() as u64;
+        collector.push(b)?;
     }
     let table = collector.finish()?;
+    metrics.add_work(rows, table.num_rows() as u64, Duration::ZERO);
+    metrics.add_elapsed(start.elapsed());
     Ok((table, stream.stats()))
 }

@@ -96,7 +96,7 @@ impl Plan {
         }
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Plan::Scan { source, .. } => format!("Scan {}", source.describe()),
             Plan::Table(t) => format!("Table [{} rows, {} chunks]", t.num_rows(), t.num_chunks()),
@@ -153,20 +153,57 @@ impl Plan {
         }
     }
 
-    fn explain_into(&self, out: &mut String, depth: usize, projection: Option<&[String]>) {
+    /// Calls `f` on this node and every node below it, in the order
+    /// `explain` prints them.
+    pub(crate) fn visit(&self, f: &mut dyn FnMut(&Plan)) {
+        f(self);
+        for i in self.inputs() {
+            i.visit(f);
+        }
+    }
+
+    /// The nodes this one reads, in `explain` order.
+    pub(crate) fn inputs(&self) -> Vec<&Plan> {
+        match self {
+            Plan::Join(j) => vec![&*j.left, &*j.right],
+            _ => self.input().map(|i| &**i).into_iter().collect(),
+        }
+    }
+
+    /// `explain` into `out` from `depth` on, with `note()` (called once per
+    /// node, in order) appended to each node's line in brackets.
+    pub(crate) fn explain_with(
+        &self,
+        out: &mut String,
+        depth: usize,
+        note: &mut dyn FnMut() -> Option<String>,
+    ) {
+        self.explain_into(out, depth, None, note);
+    }
+
+    fn explain_into(
+        &self,
+        out: &mut String,
+        depth: usize,
+        projection: Option<&[String]>,
+        note: &mut dyn FnMut() -> Option<String>,
+    ) {
         let _ = write!(out, "{}{}", "  ".repeat(depth), self.describe());
         if let (Plan::Scan { .. }, Some(p)) = (self, projection) {
             let _ = write!(out, " columns=[{}]", p.join(", "));
         }
+        if let Some(n) = note() {
+            let _ = write!(out, "  [{n}]");
+        }
         out.push('\n');
         if let Some(i) = self.input() {
             let needed = self.columns_needed_from_input(projection.map(|p| p.to_vec()));
-            i.explain_into(out, depth + 1, needed.as_deref());
+            i.explain_into(out, depth + 1, needed.as_deref(), note);
         }
         if let Plan::Join(j) = self {
             let (l, r) = j.needed_inputs(projection);
-            j.left.explain_into(out, depth + 1, l.as_deref());
-            j.right.explain_into(out, depth + 1, r.as_deref());
+            j.left.explain_into(out, depth + 1, l.as_deref(), note);
+            j.right.explain_into(out, depth + 1, r.as_deref(), note);
         }
     }
 
@@ -401,7 +438,7 @@ impl LazyFrame {
     /// show the columns they will decode after projection pushdown.
     pub fn explain(&self) -> String {
         let mut s = String::new();
-        self.plan.explain_into(&mut s, 0, None);
+        self.plan.explain_into(&mut s, 0, None, &mut || None);
         s
     }
 

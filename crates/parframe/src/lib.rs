@@ -58,8 +58,8 @@ pub use parframe_core::{
 };
 pub use parframe_exec::agg::{self, AggExpr, AggFunc};
 pub use parframe_exec::{
-    BatchStream, Config, Context, ContextBuilder, IntoColumnNames, JobStats, LazyFrame, Progress,
-    SpillStats,
+    BatchStream, Config, Context, ContextBuilder, IntoColumnNames, JobStats, LazyFrame,
+    OperatorStats, Progress, SpillStats,
 };
 pub use parframe_exec::{BuildSide, JoinOptions, JoinType, JoinValidation};
 pub use parframe_exec::{GroupBy, SortKey};

@@ -6,3 +6,4 @@ mod collect;
 mod groupby;
 mod plan;
 mod sort;
+mod stats;
