@@ -315,7 +315,9 @@ fn group_by_stays_within_budget() {
     let (got, stats) = Digest::of_stream(&plan(&small), &cols);
     let peak = meter.peak();
     eprintln!(
-        "group-by: in-memory peak {need} B, budget {budget} B, peak {peak} B, {:?}",
+        "group-by: in-memory peak {need} B, budget {budget} B, peak {peak} B, \
+         pool peak {} B, {:?}",
+        small.memory_pool().peak(),
         stats.spilled
     );
     assert_eq!(got, want);
