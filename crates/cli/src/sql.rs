@@ -20,6 +20,8 @@
 //! has it) or `USING (k, ...)` (keys merged into one column), `CROSS JOIN`
 //! and `FROM a, b`. Columns are qualified by table alias or name (`x.id`);
 //! an unqualified name that more than one joined table has is an error.
+//! `UNION ALL` and `UNION` (columns matched by position) with `ORDER BY`
+//! output names or positions.
 //!
 //! Anything else is an error naming the construct and, when the parser
 //! knows it, the position in the query; never a silently different answer.
@@ -361,10 +363,101 @@ impl SqlPlanner {
             SetExpr::Query(inner) if order.is_empty() && limit.is_none() => {
                 planner.plan_query(inner)
             }
-            SetExpr::SetOperation { op, .. } => {
-                unsupported(format!("{op} (set operations)"), q.body.as_ref().span())
+            SetExpr::SetOperation { .. } => {
+                let lf = planner.plan_set(q.body.as_ref())?;
+                // ORDER BY over a set operation: output names or positions.
+                let items: Vec<Item> = lf
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| Item {
+                        sql: None,
+                        name: f.name().clone(),
+                    })
+                    .collect();
+                let mut keys = Vec::new();
+                for o in &order {
+                    let Some(i) = output_ref(&o.expr, &items)? else {
+                        return unsupported(
+                            "ORDER BY expressions over a UNION (order by output names or positions)",
+                            o.expr.span(),
+                        );
+                    };
+                    if matches!(o.options.sort, Some(OrderBySort::Using(_)))
+                        || o.with_fill.is_some()
+                    {
+                        return unsupported("ORDER BY ... USING / WITH FILL", o.span());
+                    }
+                    keys.push(OrderKey {
+                        column: items[i].name.clone(),
+                        descending: matches!(o.options.sort, Some(OrderBySort::Desc)),
+                        nulls_last: o.options.nulls_first.map(|f| !f).unwrap_or(true),
+                    });
+                }
+                if !keys.is_empty() {
+                    let span = order.first().map(|o| o.span()).unwrap_or_else(Span::empty);
+                    sort_frame(&lf, &keys, limit, span)
+                } else {
+                    Ok(match limit {
+                        Some(n) => lf.limit(n),
+                        None => lf,
+                    })
+                }
             }
             SetExpr::Values(_) => unsupported("VALUES", q.body.as_ref().span()),
+            other => unsupported(
+                format!("the query form '{}'", first_words(&other.to_string())),
+                other.span(),
+            ),
+        }
+    }
+
+    /// A query body without ORDER BY/LIMIT: a SELECT, a parenthesized
+    /// query, or `UNION [ALL]` of those (columns matched by position, named
+    /// as on the left; `UNION` removes duplicate rows).
+    fn plan_set(&self, e: &SetExpr) -> Result<LazyFrame> {
+        match e {
+            SetExpr::Select(s) => self.plan_select(s, &[], None),
+            SetExpr::Query(q) => self.plan_query(q),
+            SetExpr::SetOperation {
+                op: ast::SetOperator::Union,
+                set_quantifier,
+                left,
+                right,
+            } => {
+                let l = self.plan_set(left)?;
+                let r = self.plan_set(right)?;
+                let (ls, rs) = (l.schema(), r.schema());
+                if ls.fields().len() != rs.fields().len() {
+                    return err(
+                        format!(
+                            "each side of a UNION must have the same number of columns ({} vs {})",
+                            ls.fields().len(),
+                            rs.fields().len()
+                        ),
+                        e.span(),
+                    );
+                }
+                let r = r
+                    .select(
+                        rs.fields()
+                            .iter()
+                            .zip(ls.fields())
+                            .map(|(f, g)| col(f.name().as_str()).alias(g.name().as_str())),
+                    )
+                    .map_err(at(right.span()))?;
+                let u = l.union(&r).map_err(at(e.span()))?;
+                match set_quantifier {
+                    ast::SetQuantifier::All => Ok(u),
+                    ast::SetQuantifier::Distinct | ast::SetQuantifier::None => {
+                        u.distinct().map_err(at(e.span()))
+                    }
+                    other => unsupported(format!("UNION {other}"), e.span()),
+                }
+            }
+            SetExpr::SetOperation { op, .. } => {
+                unsupported(format!("{op} (set operations other than UNION)"), e.span())
+            }
             other => unsupported(
                 format!("the query form '{}'", first_words(&other.to_string())),
                 other.span(),
@@ -2278,6 +2371,25 @@ mod tests {
         assert!(e.contains("NATURAL"), "{e}");
         let e = error("SELECT t.nope FROM t JOIN u USING (k)");
         assert!(e.contains("'nope' not found in table 't'"), "{e}");
+    }
+
+    #[test]
+    fn unions() {
+        let t = run("SELECT k FROM t UNION ALL SELECT k FROM u ORDER BY 1 DESC LIMIT 3");
+        assert_eq!(strings(&t, "k"), ["d", "c", "b"]);
+        let t = run("SELECT k, x FROM t UNION SELECT k, x FROM t ORDER BY x");
+        assert_eq!(strings(&t, "x"), ["1", "2", "3", "4", "5"]);
+        let t = run(
+            "SELECT x AS n FROM t UNION ALL SELECT x FROM u UNION ALL SELECT x FROM u WHERE x = 10",
+        );
+        assert_eq!(t.num_rows(), 9);
+        assert_eq!(t.column_names(), vec!["n"]);
+        let e = error("SELECT k, x FROM t UNION ALL SELECT k FROM u");
+        assert!(e.contains("same number of columns"), "{e}");
+        let e = error("SELECT k FROM t UNION ALL SELECT x FROM u");
+        assert!(e.contains("cast one of them"), "{e}");
+        let e = error("SELECT k FROM t EXCEPT SELECT k FROM u");
+        assert!(e.contains("EXCEPT"), "{e}");
     }
 
     fn run(sql: &str) -> parframe::Table {

@@ -21,6 +21,7 @@
 pub mod agg;
 pub mod aggregate;
 pub mod collect;
+mod concat;
 mod context;
 mod io;
 pub mod join;

@@ -23,8 +23,9 @@ use crate::agg::{AggExpr, AggFunc};
 use crate::aggregate::partitioned::{Finished, HashAggregate, Local};
 use crate::aggregate::run::Aggregator;
 use crate::collect::Collector;
+use crate::concat::{ConcatStream, explode_batch};
 use crate::context::JobMetrics;
-use crate::join::{JoinStream, run_join};
+use crate::join::run_join;
 use crate::plan::{BatchUdf, Plan, RowUdf, panic_text};
 use crate::sort::{SortKey, SortedStream, run_sort};
 use crate::{Context, JobStats, Progress};
@@ -48,6 +49,7 @@ enum Op {
         udf: Arc<BatchUdf>,
         schema: SchemaRef,
     },
+    Explode(String),
 }
 
 impl Op {
@@ -87,6 +89,7 @@ impl Op {
                 let out = udf.call(&batch, row_offset)?;
                 replace_or_append(&batch, vec![(field.clone(), out)])
             }
+            Op::Explode(column) => explode_batch(&batch, column),
             Op::MapBatches { udf, schema } => {
                 let rows = batch.num_rows();
                 let out =
@@ -169,8 +172,9 @@ enum Input {
     Upstream(Box<BatchStream>),
     /// The output of a sort (its merge runs as this is pulled).
     Sorted(Box<SortedStream>),
-    /// The output of a join (its probe runs as this is pulled).
-    Join(Box<JoinStream>),
+    /// The output of an operator with inputs of its own (a join probing,
+    /// a concat reading one input after another), computed as it is pulled.
+    Operator(Box<dyn Iterator<Item = Result<RecordBatch>> + Send + Sync>),
 }
 
 enum Unit {
@@ -287,7 +291,7 @@ impl BatchStream {
                     }
                 }
             }
-            Input::Join(s) => {
+            Input::Operator(s) => {
                 while units.len() < w {
                     match s.next() {
                         Some(b) => units.push(Unit::Batch(b?)),
@@ -713,7 +717,15 @@ fn build(
             let joined = run_join(ctx, &metrics, spec, needed.as_deref())?;
             metrics.add_elapsed(start.elapsed());
             return Ok(Pipeline {
-                input: Input::Join(Box::new(joined)),
+                input: Input::Operator(Box::new(joined)),
+                ops: Vec::new(),
+                limit: None,
+            });
+        }
+        Plan::Union { inputs, schema } => {
+            let stream = ConcatStream::new(ctx, job, inputs, schema, needed)?;
+            return Ok(Pipeline {
+                input: Input::Operator(Box::new(stream)),
                 ops: Vec::new(),
                 limit: None,
                 input_metrics: Some(metrics),
@@ -801,7 +813,9 @@ fn build(
         | Plan::Limit { .. }
         | Plan::Aggregate { .. }
         | Plan::Sort { .. }
-        | Plan::Join(_) => None,
+        | Plan::Join(_)
+        | Plan::Union { .. } => None,
+        Plan::Explode { column, .. } => Some(Op::Explode(column.clone())),
     };
     if let Some(op) = op {
         p.ops.push(op);

@@ -74,6 +74,17 @@ pub(crate) enum Plan {
     },
     /// A hash join of two inputs (the build side is a pipeline breaker).
     Join(Arc<JoinSpec>),
+    /// The rows of several inputs, one after the other.
+    Union {
+        inputs: Vec<Arc<Plan>>,
+        schema: SchemaRef,
+    },
+    /// One row per element of a list column.
+    Explode {
+        input: Arc<Plan>,
+        column: String,
+        schema: SchemaRef,
+    },
 }
 
 /// The closure behind `map_batches`.
@@ -90,6 +101,7 @@ impl Plan {
             | Plan::Aggregate { schema, .. } => schema.clone(),
             Plan::Table(t) => t.schema().clone(),
             Plan::Join(j) => j.schema.clone(),
+            Plan::Union { schema, .. } | Plan::Explode { schema, .. } => schema.clone(),
             Plan::Filter { input, .. } | Plan::Limit { input, .. } | Plan::Sort { input, .. } => {
                 input.schema()
             }
@@ -135,13 +147,16 @@ impl Plan {
                 ..
             } => format!("TopK {k} [{}]", describe_keys(keys)),
             Plan::Join(j) => j.describe(),
+            Plan::Union { inputs, .. } => format!("Union [{} inputs]", inputs.len()),
+            Plan::Explode { column, .. } => format!("Explode {column}"),
         }
     }
 
     pub(crate) fn input(&self) -> Option<&Arc<Plan>> {
         match self {
             // Joins have two inputs: see `JoinSpec`.
-            Plan::Scan { .. } | Plan::Table(_) | Plan::Join(_) => None,
+            Plan::Scan { .. } | Plan::Table(_) | Plan::Join(_) | Plan::Union { .. } => None,
+            Plan::Explode { input, .. } => Some(input),
             Plan::Select { input, .. }
             | Plan::Filter { input, .. }
             | Plan::WithColumns { input, .. }
@@ -205,6 +220,11 @@ impl Plan {
             j.left.explain_into(out, depth + 1, l.as_deref(), note);
             j.right.explain_into(out, depth + 1, r.as_deref(), note);
         }
+        if let Plan::Union { inputs, .. } = self {
+            for i in inputs {
+                i.explain_into(out, depth + 1, projection);
+            }
+        }
     }
 
     /// Given the columns needed from this node's output (`None` = all),
@@ -222,7 +242,14 @@ impl Plan {
             }
         };
         match self {
-            Plan::Scan { .. } | Plan::Table(_) | Plan::Join(_) => return None,
+            Plan::Scan { .. } | Plan::Table(_) | Plan::Join(_) | Plan::Union { .. } => {
+                return None;
+            }
+            Plan::Explode { column, .. } => {
+                let needed = needed?;
+                needed.iter().for_each(|c| add(c));
+                add(column);
+            }
             Plan::Select { exprs, .. } => {
                 for e in exprs {
                     if needed.as_ref().is_none_or(|n| n.contains(&e.output_name())) {

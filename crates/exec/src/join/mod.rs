@@ -62,7 +62,7 @@ use parframe_common::{Error, Result, column_not_found};
 
 use crate::plan::{IntoColumnNames, LazyFrame, Plan};
 
-pub(crate) use exec::{JoinStream, run_join};
+pub(crate) use exec::run_join;
 
 /// Which rows a join keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -177,11 +177,14 @@ impl Keys {
 }
 
 /// An entry of a partition's table: the key (integer keys) or the hash
-/// (row keys), and the first of the key's rows in the partition.
+/// (row keys), and the first of the key's rows, both as a partition row
+/// (to follow the chain) and as a build row (so a unique key costs one
+/// random memory access, not three).
 #[derive(Clone, Copy)]
 struct Entry {
     tag: u64,
     head: u32,
+    head_row: u32,
 }
 
 struct Part {
@@ -325,6 +328,8 @@ impl BuiltTable {
         }
         let h = hasher(0);
         let nparts = self.parts.len();
+        // Without duplicate keys every chain is one row long.
+        let dups = self.has_duplicates;
         let ok = |i: usize| valid.is_none_or(|v| v.is_valid(i));
         match (keys, &self.keys) {
             (Keys::Int(pk), Keys::Int(_)) => {
@@ -335,10 +340,13 @@ impl BuiltTable {
                     let hash = h.hash_one(k);
                     let part = &self.parts[partition_of(hash, nparts)];
                     if let Some(e) = part.table.find(hash, |e| e.tag == k as u64) {
-                        let mut j = e.head;
-                        while j != NONE {
-                            f(i, part.rows[j as usize]);
-                            j = part.next[j as usize];
+                        f(i, e.head_row);
+                        if dups {
+                            let mut j = part.next[e.head as usize];
+                            while j != NONE {
+                                f(i, part.rows[j as usize]);
+                                j = part.next[j as usize];
+                            }
                         }
                     }
                 }
@@ -352,13 +360,16 @@ impl BuiltTable {
                     let hash = h.hash_one(row.as_ref());
                     let part = &self.parts[partition_of(hash, nparts)];
                     let found = part.table.find(hash, |e| {
-                        e.tag == hash && br.row(part.rows[e.head as usize] as usize) == row
+                        e.tag == hash && br.row(e.head_row as usize) == row
                     });
                     if let Some(e) = found {
-                        let mut j = e.head;
-                        while j != NONE {
-                            f(i, part.rows[j as usize]);
-                            j = part.next[j as usize];
+                        f(i, e.head_row);
+                        if dups {
+                            let mut j = part.next[e.head as usize];
+                            while j != NONE {
+                                f(i, part.rows[j as usize]);
+                                j = part.next[j as usize];
+                            }
                         }
                     }
                 }
@@ -406,7 +417,7 @@ fn build_part(rows: Vec<u32>, keys: &Keys, hashes: &[u64]) -> (Part, bool) {
                 (
                     hash,
                     table.find_mut(hash, |e| {
-                        e.tag == hash && rs.row(rows[e.head as usize] as usize) == row
+                        e.tag == hash && rs.row(e.head_row as usize) == row
                     }),
                 )
             }
@@ -416,6 +427,7 @@ fn build_part(rows: Vec<u32>, keys: &Keys, hashes: &[u64]) -> (Part, bool) {
             Some(e) => {
                 next[j] = e.head;
                 e.head = j as u32;
+                e.head_row = r as u32;
                 dup = true;
             }
             None => {
@@ -428,6 +440,7 @@ fn build_part(rows: Vec<u32>, keys: &Keys, hashes: &[u64]) -> (Part, bool) {
                     Entry {
                         tag,
                         head: j as u32,
+                        head_row: r as u32,
                     },
                     rehash,
                 );
