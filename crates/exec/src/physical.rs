@@ -242,7 +242,7 @@ impl BatchStream {
         let start = Instant::now();
         let units = self.pull_units();
         // Pulling from a sort or join runs its merge or probe.
-        if let (Some(m), Input::Sorted(_) | Input::Join(_)) =
+        if let (Some(m), Input::Sorted(_) | Input::Operator(_)) =
             (&self.pipeline.input_metrics, &self.pipeline.input)
         {
             m.add_elapsed(start.elapsed());
@@ -720,9 +720,12 @@ fn build(
                 input: Input::Operator(Box::new(joined)),
                 ops: Vec::new(),
                 limit: None,
+                input_metrics: Some(metrics),
+                op_metrics: Vec::new(),
             });
         }
         Plan::Union { inputs, schema } => {
+            let metrics = job.operator(plan);
             let stream = ConcatStream::new(ctx, job, inputs, schema, needed)?;
             return Ok(Pipeline {
                 input: Input::Operator(Box::new(stream)),

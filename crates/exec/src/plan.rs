@@ -222,7 +222,7 @@ impl Plan {
         }
         if let Plan::Union { inputs, .. } = self {
             for i in inputs {
-                i.explain_into(out, depth + 1, projection);
+                i.explain_into(out, depth + 1, projection, note);
             }
         }
     }
