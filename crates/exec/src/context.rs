@@ -1,7 +1,7 @@
 //! [`Context`]: the thread pool, memory budget and settings of a job.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -307,25 +307,90 @@ pub fn available_memory() -> u64 {
 }
 
 fn cgroup_limit() -> Option<u64> {
-    // cgroup v2 first, then v1. "max" (v2) or a huge number (v1) mean no limit.
-    for path in [
-        "/sys/fs/cgroup/memory.max",
-        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-    ] {
-        if let Ok(s) = std::fs::read_to_string(path)
-            && let Ok(v) = s.trim().parse::<u64>()
-            && v < (1 << 60)
-        {
-            return Some(v);
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    cgroup_limit_in(Path::new("/sys/fs/cgroup"), &own)
+}
+
+/// The lowest memory limit on the way from the process's own cgroups
+/// (`own`: the text of `/proc/self/cgroup`) up to the root of the
+/// hierarchy mounted at `mount` (cgroup v2 `memory.max`, v1
+/// `memory/memory.limit_in_bytes`). A process in a child cgroup is bound
+/// by every ancestor's limit, and the root's files say nothing of it.
+/// `"max"` (v2) or a huge number (v1) mean no limit.
+fn cgroup_limit_in(mount: &Path, own: &str) -> Option<u64> {
+    let mut dirs: Vec<(PathBuf, &str)> = Vec::new();
+    for line in own.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let rel = path.trim_start_matches('/');
+        if id == "0" && controllers.is_empty() {
+            dirs.push((mount.to_path_buf(), rel));
+        } else if controllers.split(',').any(|c| c == "memory") {
+            dirs.push((mount.join("memory"), rel));
         }
     }
-    None
+    if dirs.is_empty() {
+        // No /proc/self/cgroup: the roots of both hierarchies.
+        dirs = vec![(mount.to_path_buf(), ""), (mount.join("memory"), "")];
+    }
+    let mut limit: Option<u64> = None;
+    for (root, rel) in dirs {
+        let mut dir = root.join(rel);
+        loop {
+            for file in ["memory.max", "memory.limit_in_bytes"] {
+                if let Ok(s) = std::fs::read_to_string(dir.join(file))
+                    && let Ok(v) = s.trim().parse::<u64>()
+                    && v < (1 << 60)
+                {
+                    limit = Some(limit.map_or(v, |l| l.min(v)));
+                }
+            }
+            if dir == root || !dir.pop() {
+                break;
+            }
+        }
+    }
+    limit
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn cgroup_limit_is_the_lowest_on_the_way_to_the_root() {
+        let d = tempfile::tempdir().unwrap();
+        let m = d.path();
+        let write = |rel: &str, v: &str| {
+            let dir = m.join(rel);
+            std::fs::create_dir_all(&dir).unwrap();
+            let file = if rel.starts_with("memory") {
+                "memory.limit_in_bytes"
+            } else {
+                "memory.max"
+            };
+            std::fs::write(dir.join(file), v).unwrap();
+        };
+        // v1: the root unlimited, the parent 3 GiB, the process's own 1 GiB.
+        write("memory", "9223372036854771712");
+        write("memory/jobs", "3221225472");
+        write("memory/jobs/bench", "1073741824");
+        let v1 = "4:memory:/jobs/bench\n1:cpu:/\n";
+        assert_eq!(cgroup_limit_in(m, v1), Some(1 << 30));
+        // A child without a limit of its own is bound by its parent's.
+        write("memory/jobs/free", "9223372036854771712");
+        assert_eq!(cgroup_limit_in(m, "4:memory:/jobs/free"), Some(3 << 30));
+        // v2: "max" is no limit.
+        write("", "max");
+        write("user.slice", "2147483648");
+        write("user.slice/run", "max");
+        assert_eq!(cgroup_limit_in(m, "0::/user.slice/run\n"), Some(2 << 30));
+        assert_eq!(cgroup_limit_in(m, "0::/\n"), None);
+    }
 
     #[test]
     fn defaults_and_errors() {
