@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow_array::{RecordBatch, UInt32Array};
 use arrow_buffer::ScalarBuffer;
 use arrow_schema::{Schema, SchemaRef};
-use arrow_select::concat::concat_batches;
+use arrow_select::concat::concat;
 use arrow_select::take::take_record_batch;
 use parframe_common::{Error, Result, format_bytes};
 use parframe_spill::{Reservation, SpillDir, SpillFile, SpillReader, SpillWriter};
@@ -161,6 +161,28 @@ fn batch_bytes(b: &RecordBatch) -> u64 {
         .sum()
 }
 
+/// The build side in one batch, its columns concatenated in parallel.
+fn concat_columns(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+    if let [one] = batches {
+        return Ok(one.clone());
+    }
+    let rows = batches.iter().map(|b| b.num_rows()).sum();
+    let cols = (0..schema.fields().len())
+        .into_par_iter()
+        .map(|i| {
+            let parts: Vec<&dyn arrow_array::Array> =
+                batches.iter().map(|b| b.column(i).as_ref()).collect();
+            if parts.is_empty() {
+                Ok(arrow_array::new_empty_array(schema.field(i).data_type()))
+            } else {
+                Ok(concat(&parts)?)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+    Ok(RecordBatch::try_new_with_options(schema.clone(), cols, &opts)?)
+}
+
 /// Starts a join: reads the build side (spilling it, and then the probe
 /// side, when it does not fit) and returns the stream of its output.
 pub(crate) fn run_join(
@@ -257,7 +279,7 @@ pub(crate) fn run_join(
     let probe_stream = child_stream(ctx, job, probe_plan, probe_names.clone())?;
     let state = match overflow {
         None => {
-            let batch = concat_batches(&s.build_schema, &held)?;
+            let batch = ctx.install(|| concat_columns(&s.build_schema, &held))?;
             drop(held);
             let track = s.how == JoinType::Full;
             let threads = ctx.config().threads;
@@ -767,7 +789,7 @@ fn job_step(
                 job.build_seen = Some(SeenKeys::new());
             }
         }
-        let batch = concat_batches(&s.build_schema, &held)?;
+        let batch = s.ctx.install(|| concat_columns(&s.build_schema, &held))?;
         drop(held);
         let threads = s.ctx.config().threads;
         let table = s.ctx.install(|| {
