@@ -192,6 +192,20 @@ struct Pipeline {
     op_metrics: Vec<Arc<JobMetrics>>,
 }
 
+impl Pipeline {
+    /// A pipeline without operators of its own over `input`, produced by
+    /// the operator `metrics` describes.
+    fn over(input: Input, metrics: Option<Arc<JobMetrics>>) -> Self {
+        Pipeline {
+            input,
+            ops: Vec::new(),
+            limit: None,
+            input_metrics: metrics,
+            op_metrics: Vec::new(),
+        }
+    }
+}
+
 /// A stream of result chunks, in order. Pulling drives execution.
 pub struct BatchStream {
     ctx: Context,
@@ -675,13 +689,10 @@ fn build(
                 let out = stream_of(ctx, job, out, schema.clone());
                 let sorted = run_sort(ctx, &metrics, out, &keys, None, needed.as_deref())?;
                 metrics.add_elapsed(start.elapsed());
-                return Ok(Pipeline {
-                    input: Input::Sorted(Box::new(sorted)),
-                    ops: Vec::new(),
-                    limit: None,
-                    input_metrics: Some(metrics),
-                    op_metrics: Vec::new(),
-                });
+                return Ok(Pipeline::over(
+                    Input::Sorted(Box::new(sorted)),
+                    Some(metrics),
+                ));
             }
             if let Some(cols) = &needed {
                 let idx: Vec<usize> = (0..schema.fields().len())
@@ -703,37 +714,28 @@ fn build(
             let stream = stream_of(ctx, job, p, input.schema());
             let sorted = run_sort(ctx, &metrics, stream, keys, *limit, needed.as_deref())?;
             metrics.add_elapsed(start.elapsed());
-            return Ok(Pipeline {
-                input: Input::Sorted(Box::new(sorted)),
-                ops: Vec::new(),
-                limit: None,
-                input_metrics: Some(metrics),
-                op_metrics: Vec::new(),
-            });
+            return Ok(Pipeline::over(
+                Input::Sorted(Box::new(sorted)),
+                Some(metrics),
+            ));
         }
         Plan::Join(spec) => {
             let metrics = job.operator(plan);
             let start = Instant::now();
             let joined = run_join(ctx, &metrics, spec, needed.as_deref())?;
             metrics.add_elapsed(start.elapsed());
-            return Ok(Pipeline {
-                input: Input::Operator(Box::new(joined)),
-                ops: Vec::new(),
-                limit: None,
-                input_metrics: Some(metrics),
-                op_metrics: Vec::new(),
-            });
+            return Ok(Pipeline::over(
+                Input::Operator(Box::new(joined)),
+                Some(metrics),
+            ));
         }
         Plan::Union { inputs, schema } => {
             let metrics = job.operator(plan);
             let stream = ConcatStream::new(ctx, job, inputs, schema, needed)?;
-            return Ok(Pipeline {
-                input: Input::Operator(Box::new(stream)),
-                ops: Vec::new(),
-                limit: None,
-                input_metrics: Some(metrics),
-                op_metrics: Vec::new(),
-            });
+            return Ok(Pipeline::over(
+                Input::Operator(Box::new(stream)),
+                Some(metrics),
+            ));
         }
         Plan::Limit { input, n } => {
             if let Plan::Sort {

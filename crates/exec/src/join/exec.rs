@@ -180,7 +180,11 @@ fn concat_columns(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordB
         })
         .collect::<Result<Vec<_>>>()?;
     let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
-    Ok(RecordBatch::try_new_with_options(schema.clone(), cols, &opts)?)
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        cols,
+        &opts,
+    )?)
 }
 
 /// Starts a join: reads the build side (spilling it, and then the probe

@@ -340,14 +340,7 @@ impl BuiltTable {
                     let hash = h.hash_one(k);
                     let part = &self.parts[partition_of(hash, nparts)];
                     if let Some(e) = part.table.find(hash, |e| e.tag == k as u64) {
-                        f(i, e.head_row);
-                        if dups {
-                            let mut j = part.next[e.head as usize];
-                            while j != NONE {
-                                f(i, part.rows[j as usize]);
-                                j = part.next[j as usize];
-                            }
-                        }
+                        part.each_row(e, dups, i, &mut f);
                     }
                 }
             }
@@ -363,14 +356,7 @@ impl BuiltTable {
                         e.tag == hash && br.row(e.head_row as usize) == row
                     });
                     if let Some(e) = found {
-                        f(i, e.head_row);
-                        if dups {
-                            let mut j = part.next[e.head as usize];
-                            while j != NONE {
-                                f(i, part.rows[j as usize]);
-                                j = part.next[j as usize];
-                            }
-                        }
+                        part.each_row(e, dups, i, &mut f);
                     }
                 }
             }
@@ -395,6 +381,21 @@ impl BuiltTable {
         (0..self.batch.num_rows() as u32)
             .filter(|&r| m[r as usize / 64].load(Ordering::Relaxed) & (1 << (r % 64)) == 0)
             .collect()
+    }
+}
+
+impl Part {
+    /// Calls `f(i, row)` for each build row of the key of `e`, in order.
+    #[inline]
+    fn each_row(&self, e: &Entry, dups: bool, i: usize, f: &mut impl FnMut(usize, u32)) {
+        f(i, e.head_row);
+        if dups {
+            let mut j = self.next[e.head as usize];
+            while j != NONE {
+                f(i, self.rows[j as usize]);
+                j = self.next[j as usize];
+            }
+        }
     }
 }
 
