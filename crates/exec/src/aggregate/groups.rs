@@ -47,6 +47,10 @@ pub(crate) trait Grouper: Send {
     ) -> Result<()>;
     /// Bytes held, estimated from capacities.
     fn size(&self) -> usize;
+    /// Makes room for `groups` more groups whose state keys (from
+    /// `take_keys`) hold `key_bytes` (a hint: merging a partition knows its
+    /// size).
+    fn reserve(&mut self, _groups: usize, _key_bytes: usize) {}
 }
 
 /// The hasher shared by the groupers of one aggregation.
@@ -196,6 +200,10 @@ impl Grouper for IntGrouper {
     fn size(&self) -> usize {
         self.map.capacity() * 13 + self.keys.capacity() * 16
     }
+    fn reserve(&mut self, groups: usize, _key_bytes: usize) {
+        self.map.reserve(groups);
+        self.keys.reserve(groups);
+    }
 }
 
 /// Any key set, as `arrow-row` rows hashed as bytes.
@@ -313,6 +321,12 @@ impl Grouper for RowGrouper {
     }
     fn size(&self) -> usize {
         self.rows.size() + self.hashes.capacity() * 8 + self.table.capacity() * 5
+    }
+    fn reserve(&mut self, groups: usize, key_bytes: usize) {
+        self.rows.reserve(groups, key_bytes);
+        self.hashes.reserve(groups);
+        let hashes = &self.hashes;
+        self.table.reserve(groups, |&g| hashes[g as usize]);
     }
 }
 

@@ -237,6 +237,7 @@ impl<'a> HashAggregate<'a> {
                 .filter(|batches| !batches.is_empty())
                 .map(|batches| {
                     let mut m = self.agg.new_partial()?;
+                    self.agg.reserve_for(&mut m, &batches);
                     for b in &batches {
                         self.agg.merge_state(&mut m, b)?;
                     }

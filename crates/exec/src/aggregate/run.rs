@@ -190,6 +190,23 @@ impl Aggregator {
         Ok(out)
     }
 
+    /// Makes room in `p` for the groups of these state batches (an upper
+    /// bound: some may already be there).
+    pub(crate) fn reserve_for(&self, p: &mut Partial, batches: &[RecordBatch]) {
+        let has_key = self.state_schema.fields().len() > 1 + self.widths.iter().sum::<usize>();
+        let (mut groups, mut key_bytes) = (0, 0);
+        for b in batches {
+            groups += b.num_rows();
+            if let Some(k) = has_key
+                .then(|| b.column(1).as_binary_opt::<i32>())
+                .flatten()
+            {
+                key_bytes += k.value_data().len();
+            }
+        }
+        p.grouper.reserve(groups, key_bytes);
+    }
+
     /// Merges a state batch (from [`Aggregator::split`] of any partial of
     /// this aggregation) into `p`.
     pub(crate) fn merge_state(&self, p: &mut Partial, batch: &RecordBatch) -> Result<()> {
