@@ -8,6 +8,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod chart;
 pub mod checksum;
 pub mod groupby_data;
 

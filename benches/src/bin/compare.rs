@@ -10,12 +10,17 @@
 //!
 //! Workloads: `groupby` (the ten db-benchmark questions on G1_<rows>_1e2),
 //! `apply` (haversine over four f64 columns: a parframe closure against a
-//! polars expression), `filter` (filter + select on G1), or `all`.
+//! polars expression), `filter` (filter + select on G1), `sort` (G1 by id3
+//! ascending, v3 descending), `join` (the five db-benchmark join questions
+//! on the J1 tables of `--rows` rows), or `all`.
 //!
 //! Options: `--rows N` (default 1e7; `1e6` style accepted), `--k K` groups
 //! (default 100), `--runs N` timed runs after one warm-up (default 3),
 //! `--threads` (also run parframe on 1 and on 2 threads and print the
-//! 2-over-1 speed-up), `--chunk-rows N` (default 131072).
+//! 2-over-1 speed-up), `--chunk-rows N` (default 131072), `--out DIR`
+//! (default `benches/results`: with the polars feature, the markdown table
+//! goes to `DIR/compare.md` and a bar chart of the ratios to
+//! `DIR/compare.svg`).
 //!
 //! parframe runs on its own pool of all cores. polars sizes its global pool
 //! once, at start-up, from the `POLARS_MAX_THREADS` environment variable
@@ -28,13 +33,16 @@
 //! whose two answers disagree prints `MISMATCH` instead of a ratio.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use arrow_schema::Schema;
 
 use parframe::agg::{corr, count_rows, max, mean, median, min, std, sum, top_k};
-use parframe::{Context, Expr, LazyFrame, Result, Table, col, lit};
+use parframe::datasets::{J1, J1Table};
+use parframe::{Context, Expr, JoinType, LazyFrame, Result, SortKey, Table, col, lit};
+use parframe_bench::checksum::Checksum;
 use parframe_bench::{coordinates, groupby_data, haversine};
 
 struct Args {
@@ -44,12 +52,16 @@ struct Args {
     runs: usize,
     threads: bool,
     chunk_rows: usize,
+    #[cfg_attr(not(feature = "polars"), allow(dead_code))]
+    out: PathBuf,
 }
+
+const WHATS: [&str; 6] = ["groupby", "apply", "filter", "sort", "join", "all"];
 
 fn usage() -> ! {
     eprintln!(
-        "usage: compare [groupby|apply|filter|all] [--rows 1e7] [--k 100] [--runs 3] \
-         [--threads] [--chunk-rows 131072]"
+        "usage: compare [groupby|apply|filter|sort|join|all] [--rows 1e7] [--k 100] [--runs 3] \
+         [--threads] [--chunk-rows 131072] [--out benches/results]"
     );
     std::process::exit(2)
 }
@@ -69,11 +81,13 @@ fn parse_args() -> Args {
         runs: 3,
         threads: false,
         chunk_rows: 128 * 1024,
+        out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results"),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "groupby" | "apply" | "filter" | "all" => a.what = arg,
+            w if WHATS.contains(&w) => a.what = arg,
+            "--out" => a.out = it.next().map(PathBuf::from).unwrap_or_else(|| usage()),
             "--rows" => a.rows = parse_count(it.next()),
             "--k" => a.k = parse_count(it.next()),
             "--runs" => a.runs = parse_count(it.next()),
@@ -88,21 +102,60 @@ fn parse_args() -> Args {
 /// One workload: a parframe plan, the polars query, and how to check.
 struct Workload {
     name: &'static str,
-    /// Key columns of the result (empty: the result is ordered); only the
-    /// answer check against polars reads them.
+    /// How the two answers are compared; only the check against polars
+    /// reads it.
     #[cfg_attr(not(feature = "polars"), allow(dead_code))]
-    keys: Vec<&'static str>,
+    check: Check,
     /// Which data set.
     data: Data,
     parframe: fn(LazyFrame) -> Result<LazyFrame>,
     #[cfg(feature = "polars")]
     polars: fn(polars::prelude::LazyFrame) -> polars::prelude::LazyFrame,
+    /// A join of `data` (the left side) with another table; then
+    /// `parframe` and `polars` are applied to the join's result.
+    join: Option<Join>,
+}
+
+/// `data` joined with `right` on the column `on` (same name both sides).
+#[derive(Clone, Copy)]
+struct Join {
+    right: Data,
+    on: &'static str,
+    how: JoinType,
+}
+
+/// How two answers are compared (by [`Checksum`]s).
+#[cfg_attr(not(feature = "polars"), allow(dead_code))]
+enum Check {
+    /// By these key columns, in any row order (empty: row by row, in
+    /// order).
+    Keys(Vec<&'static str>),
+    /// A sort by these columns: their values row by row in order, and the
+    /// whole rows as a multiset (rows whose sort keys tie may come in
+    /// either order).
+    Sorted(Vec<&'static str>),
+}
+
+impl Check {
+    /// The fingerprints of an answer.
+    #[cfg_attr(not(feature = "polars"), allow(dead_code))]
+    fn fingerprints(&self, t: &Table) -> Result<Vec<Checksum>> {
+        match self {
+            Check::Keys(keys) => Ok(vec![Checksum::of(t, keys)?]),
+            Check::Sorted(by) => Ok(vec![
+                Checksum::of(&t.select(by)?, &[])?,
+                Checksum::of(t, &t.column_names())?,
+            ]),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
 enum Data {
     G1,
     Coordinates,
+    /// The J1 tables: `x` and the three right tables.
+    J1(J1Table),
 }
 
 fn by(lf: LazyFrame, keys: &[&str]) -> parframe::GroupBy {
@@ -120,11 +173,12 @@ fn workloads(what: &str) -> Vec<Workload> {
         ($name:expr, [$($k:expr),*], $data:expr, $pf:expr, $pl:expr) => {
             Workload {
                 name: $name,
-                keys: vec![$($k),*],
+                check: Check::Keys(vec![$($k),*]),
                 data: $data,
                 parframe: $pf,
                 #[cfg(feature = "polars")]
                 polars: $pl,
+                join: None,
             }
         };
     }
@@ -261,7 +315,96 @@ fn workloads(what: &str) -> Vec<Workload> {
                 .select([pl::col("id1"), pl::col("id4"), pl::col("v3")])
         ));
     }
+    if what == "sort" || what == "all" {
+        out.push(Workload {
+            check: Check::Sorted(vec!["id3", "v3"]),
+            ..w!(
+                "sort id3 asc, v3 desc",
+                [],
+                Data::G1,
+                |lf| lf.sort([SortKey::asc("id3"), SortKey::desc("v3")]),
+                |lf| lf.sort(
+                    ["id3", "v3"],
+                    pl::SortMultipleOptions::new().with_order_descending_multi([false, true])
+                )
+            )
+        });
+    }
+    // ------------------------------------------------------------------
+    // The five db-benchmark join questions (J1 tables). Each right key is
+    // unique in its table, so x's unique id3 identifies a result row.
+    if what == "join" || what == "all" {
+        let q = |name, right, on, how| Workload {
+            check: Check::Keys(vec!["id3"]),
+            join: Some(Join { right, on, how }),
+            ..w!(name, [], Data::J1(J1Table::X), Ok, |lf| lf)
+        };
+        out.extend([
+            q(
+                "j1 x inner small on id1",
+                Data::J1(J1Table::Small),
+                "id1",
+                JoinType::Inner,
+            ),
+            q(
+                "j2 x inner medium on id2",
+                Data::J1(J1Table::Medium),
+                "id2",
+                JoinType::Inner,
+            ),
+            q(
+                "j3 x left medium on id2",
+                Data::J1(J1Table::Medium),
+                "id2",
+                JoinType::Left,
+            ),
+            q(
+                "j4 x inner medium on id5",
+                Data::J1(J1Table::Medium),
+                "id5",
+                JoinType::Inner,
+            ),
+            q(
+                "j5 x inner big on id3",
+                Data::J1(J1Table::Big),
+                "id3",
+                JoinType::Inner,
+            ),
+        ]);
+    }
     out
+}
+
+/// The parframe plan of a workload over its inputs.
+fn parframe_plan(w: &Workload, ctx: &Context, data: &Inputs) -> Result<LazyFrame> {
+    let lf = ctx.lazy(data.get(w.data).clone());
+    let lf = match w.join {
+        Some(j) => lf.join(&ctx.lazy(data.get(j.right).clone()), [j.on], [j.on], j.how)?,
+        None => lf,
+    };
+    (w.parframe)(lf)
+}
+
+/// The in-memory tables the chosen workloads read.
+struct Inputs {
+    g1: Table,
+    coords: Table,
+    /// `x`, small, medium, big.
+    j1: [Table; 4],
+}
+
+impl Inputs {
+    fn get(&self, d: Data) -> &Table {
+        match d {
+            Data::G1 => &self.g1,
+            Data::Coordinates => &self.coords,
+            Data::J1(t) => &self.j1[j1_index(t)],
+        }
+    }
+}
+
+fn j1_index(t: J1Table) -> usize {
+    J1Table::ALL.iter().position(|u| *u == t).unwrap_or(0)
 }
 
 fn filter_expr() -> Expr {
@@ -311,31 +454,59 @@ fn main() -> Result<()> {
     let args = parse_args();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let work = workloads(&args.what);
-    let need_g1 = work.iter().any(|w| w.data == Data::G1);
-    let need_coords = work.iter().any(|w| w.data == Data::Coordinates);
+    let uses = |d: Data| {
+        work.iter()
+            .any(|w| w.data == d || w.join.is_some_and(|j| j.right == d))
+    };
+    let empty = || Table::empty(Arc::new(Schema::empty()));
 
     let t0 = Instant::now();
-    let g1 = if need_g1 {
-        groupby_data::g1(args.rows, args.k, 0.0, 42, args.chunk_rows)?
-    } else {
-        Table::empty(Arc::new(Schema::empty()))
+    let j1 = J1::new(args.rows).chunk_rows(args.chunk_rows);
+    let j1_table = |t: J1Table| -> Result<Table> {
+        if uses(Data::J1(t)) {
+            j1.table(t)
+        } else {
+            Ok(empty())
+        }
     };
-    let coords = if need_coords {
-        coordinates(args.rows, args.chunk_rows, 42)?
-    } else {
-        Table::empty(Arc::new(Schema::empty()))
+    let data = Inputs {
+        g1: if uses(Data::G1) {
+            groupby_data::g1(args.rows, args.k, 0.0, 42, args.chunk_rows)?
+        } else {
+            empty()
+        },
+        coords: if uses(Data::Coordinates) {
+            coordinates(args.rows, args.chunk_rows, 42)?
+        } else {
+            empty()
+        },
+        j1: [
+            j1_table(J1Table::X)?,
+            j1_table(J1Table::Small)?,
+            j1_table(J1Table::Medium)?,
+            j1_table(J1Table::Big)?,
+        ],
     };
     eprintln!("data built in {:.1} s", t0.elapsed().as_secs_f64());
 
     #[cfg(feature = "polars")]
-    let (g1_pl, coords_pl) = {
+    let polars_data = {
         let t0 = Instant::now();
         let conv = |t: &Table| -> Result<polars::prelude::DataFrame> {
             let mut df = parframe::polars::to_polars(t)?;
             df.rechunk_mut_par();
             Ok(df)
         };
-        let out = (conv(&g1)?, conv(&coords)?);
+        let out = PolarsInputs {
+            g1: conv(&data.g1)?,
+            coords: conv(&data.coords)?,
+            j1: [
+                conv(&data.j1[0])?,
+                conv(&data.j1[1])?,
+                conv(&data.j1[2])?,
+                conv(&data.j1[3])?,
+            ],
+        };
         eprintln!("polars frames ready in {:.1} s", t0.elapsed().as_secs_f64());
         out
     };
@@ -345,15 +516,7 @@ fn main() -> Result<()> {
     let ctx2 = context(2, args.chunk_rows)?;
     let mut rows = Vec::new();
     for w in &work {
-        let input = match w.data {
-            Data::G1 => &g1,
-            Data::Coordinates => &coords,
-        };
-        let run = |ctx: &Context| {
-            best_of(args.runs, || {
-                (w.parframe)(ctx.lazy(input.clone()))?.collect()
-            })
-        };
+        let run = |ctx: &Context| best_of(args.runs, || parframe_plan(w, ctx, &data)?.collect());
         let (pf, answer) = run(&ctx)?;
         let (pf1, pf2) = if args.threads {
             (Some(run(&ctx1)?.0), Some(run(&ctx2)?.0))
@@ -372,32 +535,29 @@ fn main() -> Result<()> {
         };
         #[cfg(feature = "polars")]
         {
-            use polars::prelude::IntoLazy;
-            let df = match w.data {
-                Data::G1 => &g1_pl,
-                Data::Coordinates => &coords_pl,
-            };
             let (t, theirs) = best_of(args.runs, || {
-                (w.polars)(df.clone().lazy())
+                polars_plan(w, &polars_data)
                     .collect()
                     .map_err(|e| parframe::Error::External {
                         context: format!("polars, {}", w.name),
                         message: e.to_string(),
                     })
             })?;
-            let mine = parframe_bench::checksum::Checksum::of(&answer, &w.keys)?;
             let theirs = parframe::polars::from_polars(&theirs)?;
-            let theirs = parframe_bench::checksum::Checksum::of(&theirs, &w.keys)?;
+            let mine = w.check.fingerprints(&answer)?;
+            let theirs = w.check.fingerprints(&theirs)?;
             row.polars = Some(t);
-            row.mismatch = mine.mismatch(&theirs);
-            for note in mine.notes(&theirs) {
-                eprintln!("note, {} (parframe against polars): {note}", w.name);
+            row.mismatch = mine.iter().zip(&theirs).find_map(|(a, b)| a.mismatch(b));
+            for (a, b) in mine.iter().zip(&theirs) {
+                for note in a.notes(b) {
+                    eprintln!("note, {} (parframe against polars): {note}", w.name);
+                }
             }
             if let Some(m) = &row.mismatch {
-                eprintln!(
-                    "MISMATCH in {}: {m}\n  parframe: {mine}\n  polars:   {theirs}",
-                    w.name
-                );
+                eprintln!("MISMATCH in {}: {m}", w.name);
+                for (a, b) in mine.iter().zip(&theirs) {
+                    eprintln!("  parframe: {a}\n  polars:   {b}");
+                }
             }
         }
         eprintln!(
@@ -410,14 +570,104 @@ fn main() -> Result<()> {
         );
         rows.push(row);
     }
-    print_table(&args, cores, &rows);
+    let table = markdown_table(&args, cores, &rows);
+    print!("{table}");
+    #[cfg(feature = "polars")]
+    {
+        std::fs::create_dir_all(&args.out).map_err(|e| parframe::Error::io(&args.out, e))?;
+        let md = args.out.join("compare.md");
+        std::fs::write(&md, &table).map_err(|e| parframe::Error::io(&md, e))?;
+        let svg = args.out.join("compare.svg");
+        let title = format!(
+            "parframe time / polars time, {} rows ({})",
+            args.rows,
+            today()
+        );
+        parframe_bench::chart::ratio_chart(&svg, &title, &chart_bars(&rows))?;
+        eprintln!("wrote {} and {}", md.display(), svg.display());
+    }
     Ok(())
 }
 
-fn print_table(args: &Args, cores: usize, rows: &[Row]) {
+/// The polars frames, the same buffers as [`Inputs`].
+#[cfg(feature = "polars")]
+struct PolarsInputs {
+    g1: polars::prelude::DataFrame,
+    coords: polars::prelude::DataFrame,
+    j1: [polars::prelude::DataFrame; 4],
+}
+
+#[cfg(feature = "polars")]
+impl PolarsInputs {
+    fn get(&self, d: Data) -> polars::prelude::LazyFrame {
+        use polars::prelude::IntoLazy;
+        let df = match d {
+            Data::G1 => &self.g1,
+            Data::Coordinates => &self.coords,
+            Data::J1(t) => &self.j1[j1_index(t)],
+        };
+        df.clone().lazy()
+    }
+}
+
+/// The polars query of a workload.
+#[cfg(feature = "polars")]
+fn polars_plan(w: &Workload, data: &PolarsInputs) -> polars::prelude::LazyFrame {
+    use polars::prelude as pl;
+    let lf = data.get(w.data);
+    let lf = match w.join {
+        Some(j) => {
+            let how = match j.how {
+                JoinType::Left => pl::JoinType::Left,
+                _ => pl::JoinType::Inner,
+            };
+            lf.join(
+                data.get(j.right),
+                [pl::col(j.on)],
+                [pl::col(j.on)],
+                pl::JoinArgs::new(how),
+            )
+        }
+        None => lf,
+    };
+    (w.polars)(lf)
+}
+
+/// The bars of the chart: workloads whose answers agreed.
+#[cfg(feature = "polars")]
+fn chart_bars(rows: &[Row]) -> Vec<(String, f64)> {
+    rows.iter()
+        .filter(|r| r.mismatch.is_none())
+        .filter_map(|r| Some((r.name.to_string(), r.pf / r.polars?)))
+        .collect()
+}
+
+/// Today's date (UTC) as YYYY-MM-DD, from the system clock.
+#[cfg(feature = "polars")]
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Howard Hinnant's days-to-civil.
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn markdown_table(args: &Args, cores: usize, rows: &[Row]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let with_polars = cfg!(feature = "polars");
-    println!();
-    println!(
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
         "rows {} (G1 k = {}), best of {} after a warm-up; parframe on {cores} threads; \
          polars {} threads (POLARS_MAX_THREADS={})",
         args.rows,
@@ -426,7 +676,7 @@ fn print_table(args: &Args, cores: usize, rows: &[Row]) {
         std::env::var("POLARS_MAX_THREADS").unwrap_or_else(|_| cores.to_string()),
         std::env::var("POLARS_MAX_THREADS").unwrap_or_else(|_| "unset".into()),
     );
-    println!();
+    let _ = writeln!(out);
     let mut head = vec!["workload", "parframe s"];
     if args.threads {
         head.extend(["parframe 1t s", "parframe 2t s", "2t/1t speed-up"]);
@@ -435,8 +685,9 @@ fn print_table(args: &Args, cores: usize, rows: &[Row]) {
         head.extend(["polars s", "ratio"]);
     }
     head.push("rows");
-    println!("| {} |", head.join(" | "));
-    println!(
+    let _ = writeln!(out, "| {} |", head.join(" | "));
+    let _ = writeln!(
+        out,
         "|{}|",
         head.iter()
             .enumerate()
@@ -460,8 +711,8 @@ fn print_table(args: &Args, cores: usize, rows: &[Row]) {
             });
         }
         cells.push(r.rows.to_string());
-        println!("| {} |", cells.join(" | "));
-        if r.name.starts_with('q') {
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+        if is_groupby(r.name) {
             n_gb += 1;
             tot_pf += r.pf;
             tot_pl += r.polars.unwrap_or(f64::NAN);
@@ -473,11 +724,11 @@ fn print_table(args: &Args, cores: usize, rows: &[Row]) {
         if args.threads {
             let a: f64 = rows
                 .iter()
-                .filter_map(|r| r.name.starts_with('q').then_some(r.pf1?))
+                .filter_map(|r| is_groupby(r.name).then_some(r.pf1?))
                 .sum();
             let b: f64 = rows
                 .iter()
-                .filter_map(|r| r.name.starts_with('q').then_some(r.pf2?))
+                .filter_map(|r| is_groupby(r.name).then_some(r.pf2?))
                 .sum();
             cells.extend([fmt_s(a), fmt_s(b), format!("{:.2}x", a / b)]);
         }
@@ -490,9 +741,18 @@ fn print_table(args: &Args, cores: usize, rows: &[Row]) {
             });
         }
         cells.push(String::new());
-        println!("| {} |", cells.join(" | "));
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     if with_polars {
-        println!("\nratio = parframe s / polars s (below 1: parframe is faster).");
+        let _ = writeln!(
+            out,
+            "\nratio = parframe s / polars s (below 1: parframe is faster)."
+        );
     }
+    out
+}
+
+/// The group-by questions are named `q1`..`q10`.
+fn is_groupby(name: &str) -> bool {
+    name.starts_with('q')
 }
