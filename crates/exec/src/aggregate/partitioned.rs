@@ -67,6 +67,10 @@ pub(crate) struct HashAggregate<'a> {
     job: &'a JobMetrics,
     agg: &'a Aggregator,
     spilled: Mutex<Vec<SpillFile>>,
+    /// The most one worker's partial (or one partition being merged) may
+    /// hold: its share of the budget, so one worker cannot starve the
+    /// other into spilling tiny partials.
+    share: u64,
     /// Finished partitions of the grace path (created on first use).
     output: Mutex<Option<SpillWriter>>,
 }
@@ -82,6 +86,7 @@ impl<'a> HashAggregate<'a> {
             job,
             agg,
             spilled: Mutex::new(Vec::new()),
+            share: ctx.memory_pool().limit() / ctx.config().threads.max(1) as u64,
             output: Mutex::new(None),
         }
     }
@@ -98,7 +103,7 @@ impl<'a> HashAggregate<'a> {
     /// its reservation cannot grow to its new size.
     pub(crate) fn update(&self, l: &mut Local, batch: &RecordBatch, pos: u64) -> Result<()> {
         self.agg.update(&mut l.partial, batch, pos)?;
-        if l.reservation.try_resize(l.partial.size() as u64).is_err() {
+        if !fits(&mut l.reservation, l.partial.size() as u64, self.share) {
             let full = std::mem::replace(&mut l.partial, self.agg.new_partial()?);
             self.spill(full)?;
             l.reservation.free();
@@ -279,7 +284,13 @@ impl<'a> HashAggregate<'a> {
                 let len = step.min(b.num_rows() - off);
                 self.agg.merge_state(&mut m, &b.slice(off, len))?;
                 off += len;
-                if res.try_resize(m.size() as u64).is_err() {
+                // The last level may use whatever the pool grants.
+                let share = if level + 1 >= MAX_LEVEL {
+                    u64::MAX
+                } else {
+                    self.share
+                };
+                if !fits(&mut res, m.size() as u64, share) {
                     if level + 1 >= MAX_LEVEL {
                         return Err(Error::ResourcesExhausted(format!(
                             "a group-by partition still needs {} after {MAX_LEVEL} \
@@ -308,6 +319,11 @@ impl<'a> HashAggregate<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether `bytes` are within `share` and `res` could grow to them.
+fn fits(res: &mut Reservation, bytes: u64, share: u64) -> bool {
+    bytes <= share && res.try_resize(bytes).is_ok()
 }
 
 /// The state batches of every partition of `files` (each file holds one

@@ -913,3 +913,110 @@ proptest! {
         prop_assert!(small.memory_pool().peak() <= small.memory_pool().limit());
     }
 }
+
+/// Every key twice, half the table apart: `k = i % g`, `v = i`.
+fn pairs_table(g: i64, chunk: usize) -> Table {
+    let rows = 2 * g;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("v", DataType::Int64, false),
+    ]));
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    while at < rows {
+        let end = (at + chunk as i64).min(rows);
+        let k: Int64Array = (at..end).map(|i| i % g).collect();
+        let v: Int64Array = (at..end).collect();
+        chunks.push(RecordBatch::try_new(schema.clone(), vec![Arc::new(k), Arc::new(v)]).unwrap());
+        at = end;
+    }
+    Table::try_new(schema, chunks).unwrap()
+}
+
+#[test]
+fn partitions_that_do_not_fit_are_split_again() {
+    let g = 20_000i64;
+    let t = pairs_table(g, 1000);
+    let plan = |c: &Context| {
+        c.lazy(t.clone())
+            .group_by([col("k")])
+            .agg([sum("v"), count_rows().alias("n"), median("v").alias("m")])
+            .unwrap()
+    };
+    let spill_parent = tempfile::tempdir().unwrap();
+    let big = budget_ctx(1 << 34, 1000, spill_parent.path());
+    let rows: usize = plan(&big)
+        .stream()
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum();
+    assert_eq!(rows, g as usize);
+    // A level-0 partition holds ~1/32 of the state: far more than this.
+    let small = budget_ctx(big.memory_pool().peak() / 100, 1000, spill_parent.path());
+    let mut s = plan(&small).stream().unwrap();
+    let mut seen = 0;
+    for b in s.by_ref() {
+        let b = b.unwrap();
+        let k = b
+            .column_by_name("k")
+            .unwrap()
+            .as_primitive::<arrow_array::types::Int64Type>();
+        let v = b
+            .column_by_name("v")
+            .unwrap()
+            .as_primitive::<arrow_array::types::Int64Type>();
+        let n = b
+            .column_by_name("n")
+            .unwrap()
+            .as_primitive::<arrow_array::types::Int64Type>();
+        let m = b.column_by_name("m").unwrap().as_primitive::<Float64Type>();
+        for i in 0..b.num_rows() {
+            let key = k.value(i);
+            assert_eq!((v.value(i), n.value(i)), (2 * key + g, 2), "key {key}");
+            assert_eq!(m.value(i), (2 * key + g) as f64 / 2.0, "key {key}");
+        }
+        seen += b.num_rows();
+    }
+    assert_eq!(seen, g as usize);
+    // Without re-partitioning the spill files would hold each key twice
+    // (once per partial) plus once in the result file.
+    let st = s.stats();
+    assert!(
+        st.spilled.rows > 3 * g as u64,
+        "no partition was split again: {st:?}"
+    );
+    assert_eq!(small.spill_live().files, 0);
+    assert_eq!(small.memory_pool().used(), 0);
+    assert!(small.memory_pool().peak() <= small.memory_pool().limit());
+}
+
+#[test]
+fn one_group_larger_than_the_budget_is_a_clear_error() {
+    let t = pairs_table(1, 1).to_batch().unwrap();
+    let k: Int64Array = (0..20_000).map(|_| 7).collect();
+    let v: Int64Array = (0..20_000).collect();
+    let t = Table::try_new(
+        t.schema(),
+        vec![RecordBatch::try_new(t.schema(), vec![Arc::new(k), Arc::new(v)]).unwrap()],
+    )
+    .unwrap();
+    let spill_parent = tempfile::tempdir().unwrap();
+    let c = budget_ctx(32 << 10, 1000, spill_parent.path());
+    let lf = c.lazy(t).group_by([col("k")]).agg([median("v")]).unwrap();
+    // The aggregation runs when the stream starts or on its first pull.
+    let err = match lf.stream() {
+        Err(e) => e,
+        Ok(s) => s
+            .map(|b| b.map(|b| b.num_rows()))
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_err(),
+    };
+    let msg = err.to_string();
+    assert!(matches!(err, Error::ResourcesExhausted(_)), "{msg}");
+    assert!(
+        msg.contains("group-by partition") && msg.contains("memory limit"),
+        "{msg}"
+    );
+    assert_eq!(c.spill_live().files, 0, "spill files left behind");
+    assert_eq!(c.memory_pool().used(), 0);
+}
