@@ -210,6 +210,9 @@ impl Grouper for IntGrouper {
 struct RowGrouper {
     conv: RowConverter,
     rows: Rows,
+    /// The current chunk's encoded keys, reused so every chunk does not
+    /// allocate (and page-fault in) a new buffer.
+    scratch: Rows,
     hashes: Vec<u64>,
     table: HashTable<u32>,
     hasher: KeyHasher,
@@ -219,9 +222,11 @@ impl RowGrouper {
     fn new(types: &[DataType], hasher: KeyHasher) -> Result<Self> {
         let conv = RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?;
         let rows = conv.empty_rows(0, 0);
+        let scratch = conv.empty_rows(0, 0);
         Ok(RowGrouper {
             conv,
             rows,
+            scratch,
             hashes: Vec::new(),
             table: HashTable::new(),
             hasher,
@@ -231,16 +236,18 @@ impl RowGrouper {
 
 impl Grouper for RowGrouper {
     fn group_ids(&mut self, keys: &[ArrayRef], _rows: usize, out: &mut Vec<u32>) -> Result<()> {
-        let new_rows = self.conv.convert_columns(keys)?;
-        out.reserve(new_rows.num_rows());
         let Self {
+            conv,
             rows,
+            scratch,
             hashes,
             table,
             hasher,
-            ..
         } = self;
-        for row in new_rows.iter() {
+        scratch.clear();
+        conv.append(scratch, keys)?;
+        out.reserve(scratch.num_rows());
+        for row in scratch.iter() {
             let h = hasher.hash_one(row.as_ref());
             let entry = table.entry(h, |&g| rows.row(g as usize) == row, |&g| hashes[g as usize]);
             let g = match entry {
@@ -320,7 +327,10 @@ impl Grouper for RowGrouper {
         Ok(())
     }
     fn size(&self) -> usize {
-        self.rows.size() + self.hashes.capacity() * 8 + self.table.capacity() * 5
+        self.rows.size()
+            + self.scratch.size()
+            + self.hashes.capacity() * 8
+            + self.table.capacity() * 5
     }
     fn reserve(&mut self, groups: usize, key_bytes: usize) {
         self.rows.reserve(groups, key_bytes);
