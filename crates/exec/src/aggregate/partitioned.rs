@@ -21,8 +21,9 @@
 //!
 //! # Memory held outside the reservations (the stated overhead)
 //! A partial grows by at most one chunk's new groups before its size is
-//! checked, and splitting a partial for a spill holds its state twice
-//! (the vectors and the state batches) until the file is written.
+//! checked. Spilling a partial turns its states into Arrow arrays one
+//! aggregate at a time and writes one partition's batch at a time, so it
+//! briefly holds the partial plus one partition's copy.
 
 use std::sync::Mutex;
 
@@ -114,17 +115,16 @@ impl<'a> HashAggregate<'a> {
 
     /// Splits `p` into spill partitions and writes them as one file.
     fn spill(&self, p: Partial) -> Result<()> {
-        let file = self.write(&self.agg.split(p, SPILL_BITS, 0)?)?;
+        let file = self.write_split(p, 0)?;
         self.spilled.lock().map_err(|_| poisoned())?.push(file);
         Ok(())
     }
 
-    fn write(&self, batches: &[RecordBatch]) -> Result<SpillFile> {
+    /// Splits `p` into spill partitions at `level`, written one by one.
+    fn write_split(&self, p: Partial, level: u32) -> Result<SpillFile> {
         let dir = self.ctx.spill_dir()?;
         let mut w = dir.new_file("group-by partitions", self.agg.state_schema().clone())?;
-        for b in batches {
-            w.write(b)?;
-        }
+        self.agg.split_each(p, SPILL_BITS, level, |b| w.write(&b))?;
         let file = w.finish()?;
         self.job.add_spill(file.stats());
         Ok(file)
@@ -301,7 +301,7 @@ impl<'a> HashAggregate<'a> {
                         )));
                     }
                     let full = std::mem::replace(&mut m, self.agg.new_partial()?);
-                    sub.push(self.write(&self.agg.split(full, SPILL_BITS, level + 1)?)?);
+                    sub.push(self.write_split(full, level + 1)?);
                     res.free();
                 }
                 self.job.note_reserved(res.size());
@@ -312,7 +312,7 @@ impl<'a> HashAggregate<'a> {
             let out = emit(self.agg.finish(m)?)?;
             return self.write_output(out, schema);
         }
-        sub.push(self.write(&self.agg.split(m, SPILL_BITS, level + 1)?)?);
+        sub.push(self.write_split(m, level + 1)?);
         res.free();
         for batches in read_partitions(&sub, 1 << SPILL_BITS)? {
             self.finish_partition(batches, level + 1, schema, emit)?;

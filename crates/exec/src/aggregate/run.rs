@@ -150,8 +150,28 @@ impl Aggregator {
     /// Splits `p` into `1 << bits` state batches by the partition of each
     /// group's key hash at `level` (batch `i` holds partition `i`).
     pub(crate) fn split(&self, p: Partial, bits: u32, level: u32) -> Result<Vec<RecordBatch>> {
-        let n = p.grouper.num_groups();
-        let hashes = p.grouper.hashes();
+        let mut out = Vec::with_capacity(1 << bits);
+        self.split_each(p, bits, level, |b| {
+            out.push(b);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Like [`Aggregator::split`], handing each partition's batch to `f` as
+    /// soon as it is made, so a spill holds one partition's copy at a time.
+    pub(crate) fn split_each(
+        &self,
+        p: Partial,
+        bits: u32,
+        level: u32,
+        mut f: impl FnMut(RecordBatch) -> Result<()>,
+    ) -> Result<()> {
+        let Partial {
+            grouper, states, ..
+        } = p;
+        let n = grouper.num_groups();
+        let hashes = grouper.hashes();
         let parts = 1usize << bits;
         let mut members: Vec<Vec<u32>> = vec![Vec::new(); parts];
         if bits == 0 {
@@ -161,33 +181,27 @@ impl Aggregator {
                 members[partition_of(h, level, bits)].push(g as u32);
             }
         }
-        let keys: Vec<Option<ArrayRef>> = members
-            .iter()
-            .map(|m| p.grouper.take_keys(m))
-            .collect::<Result<_>>()?;
-        drop(p.grouper);
-        let mut states: Vec<ArrayRef> = Vec::new();
-        for s in p.states {
-            states.extend(s.to_arrow(n)?);
+        let mut state_cols: Vec<ArrayRef> = Vec::new();
+        for s in states {
+            state_cols.extend(s.to_arrow(n)?);
         }
-        let mut out = Vec::with_capacity(parts);
-        for (m, key) in members.into_iter().zip(keys) {
+        for m in members {
             let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.state_schema.fields().len());
             cols.push(Arc::new(UInt64Array::from_iter_values(
                 m.iter().map(|&g| hashes[g as usize]),
             )));
-            cols.extend(key);
+            cols.extend(grouper.take_keys(&m)?);
             if bits == 0 {
-                cols.extend(states.iter().cloned());
+                cols.extend(state_cols.iter().cloned());
             } else {
                 let idx = UInt32Array::from(m);
-                for c in &states {
+                for c in &state_cols {
                     cols.push(take(c.as_ref(), &idx, None)?);
                 }
             }
-            out.push(RecordBatch::try_new(self.state_schema.clone(), cols)?);
+            f(RecordBatch::try_new(self.state_schema.clone(), cols)?)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Makes room in `p` for the groups of these state batches (an upper
