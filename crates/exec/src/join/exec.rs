@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow_array::{RecordBatch, UInt32Array};
+use arrow_array::{BooleanArray, RecordBatch, UInt32Array};
 use arrow_buffer::ScalarBuffer;
 use arrow_schema::{Schema, SchemaRef};
 use arrow_select::concat::concat;
@@ -14,7 +14,7 @@ use parframe_common::{Error, Result, format_bytes};
 use parframe_spill::{Reservation, SpillDir, SpillFile, SpillReader, SpillWriter};
 use rayon::prelude::*;
 
-use super::output::Assembler;
+use super::output::{Assembler, Rows};
 use super::table::{BuiltTable, KeyCodec, Keys, SeenKeys, partition_of, table_overhead};
 use super::{BuildSide, JoinSpec, JoinType};
 use crate::Context;
@@ -525,22 +525,58 @@ impl Shared {
             }
         }
         let mut out = Vec::new();
-        if want_pairs {
+        // Unique build keys: each probe row matches at most once, so the
+        // probe columns are reused (or filtered) rather than gathered.
+        let at_most_once = !table.has_duplicates && !matches!(keys, Keys::None);
+        if at_most_once && immediate && self.emit == Emit::Outer {
+            let mut rows = vec![0u32; n];
+            for (&p, &b) in pi.iter().zip(&bi) {
+                rows[p as usize] = b;
+            }
+            let idx = UInt32Array::new(ScalarBuffer::from(rows), Some(hit.clone().into()));
+            out.push(self.out.assemble(
+                Some((batch, Rows::All)),
+                Some((&table.batch, Rows::Take(&idx))),
+                n,
+            )?);
+            return Ok(out);
+        }
+        if want_pairs && at_most_once {
+            let mask;
+            let probe_rows = if pi.len() == n {
+                Rows::All
+            } else {
+                mask = BooleanArray::from(hit.clone());
+                Rows::Filter(&mask)
+            };
+            let idx = indices(&bi);
+            out.push(self.out.assemble(
+                Some((batch, probe_rows)),
+                Some((&table.batch, Rows::Take(&idx))),
+                pi.len(),
+            )?);
+        } else if want_pairs {
             for (p, b) in pi.chunks(self.max_out).zip(bi.chunks(self.max_out)) {
                 out.push(self.out.assemble(
-                    Some((batch, &indices(p))),
-                    Some((&table.batch, &indices(b))),
+                    Some((batch, Rows::Take(&indices(p)))),
+                    Some((&table.batch, Rows::Take(&indices(b)))),
                     p.len(),
                 )?);
             }
         }
         if immediate {
-            let keep: Vec<u32> = match self.emit {
-                Emit::Pairs => Vec::new(),
-                Emit::Outer | Emit::Anti => (0..n as u32).filter(|&i| !hit[i as usize]).collect(),
-                Emit::Semi => (0..n as u32).filter(|&i| hit[i as usize]).collect(),
+            let keep = match self.emit {
+                Emit::Pairs => return Ok(out),
+                Emit::Outer | Emit::Anti => BooleanArray::from_iter(hit.iter().map(|h| Some(!h))),
+                Emit::Semi => BooleanArray::from(hit),
             };
-            out.extend(self.probe_only(batch, &keep)?);
+            let rows = keep.true_count();
+            if rows > 0 {
+                out.push(
+                    self.out
+                        .assemble(Some((batch, Rows::Filter(&keep))), None, rows)?,
+                );
+            }
         }
         Ok(out)
     }
@@ -549,7 +585,10 @@ impl Shared {
     /// joins), or as they are (semi and anti joins).
     fn probe_only(&self, batch: &RecordBatch, rows: &[u32]) -> Result<Vec<RecordBatch>> {
         rows.chunks(self.max_out)
-            .map(|r| self.out.assemble(Some((batch, &indices(r))), None, r.len()))
+            .map(|r| {
+                self.out
+                    .assemble(Some((batch, Rows::Take(&indices(r)))), None, r.len())
+            })
             .collect()
     }
 
@@ -564,7 +603,7 @@ impl Shared {
             .chunks(self.max_out)
             .map(|r| {
                 self.out
-                    .assemble(None, Some((&table.batch, &indices(r))), r.len())
+                    .assemble(None, Some((&table.batch, Rows::Take(&indices(r)))), r.len())
             })
             .collect()
     }

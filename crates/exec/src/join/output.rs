@@ -2,12 +2,25 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array, new_null_array};
+use arrow_array::{
+    ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt32Array, new_null_array,
+};
 use arrow_schema::{Schema, SchemaRef};
+use arrow_select::filter::filter;
 use arrow_select::take::take;
 use parframe_common::{Result, column_not_found};
 
 use super::{JoinSpec, OutCol};
+
+/// Which rows of one side an output chunk takes.
+pub(crate) enum Rows<'a> {
+    /// Every row, in order: the columns are reused as they are.
+    All,
+    /// The rows at these indices (null indices give null rows).
+    Take(&'a UInt32Array),
+    /// The rows where the mask is true, in order.
+    Filter(&'a BooleanArray),
+}
 
 /// Builds output chunks of a join from (probe rows, build rows) index
 /// pairs, over the projected batches the inputs actually produce.
@@ -58,45 +71,43 @@ impl Assembler {
         })
     }
 
-    /// One output chunk of `rows` rows: probe columns gathered by
-    /// `probe_idx`, build columns by `build_idx` (null indices give null
-    /// rows); a side given as `None` is all nulls. Keys come from the probe
-    /// side when present (it always is, except for a full join's unmatched
-    /// build rows).
+    /// One output chunk of `rows` rows: the given rows of the probe and
+    /// build sides; a side given as `None` is all nulls. Keys come from the
+    /// probe side when present (it always is, except for a full join's
+    /// unmatched build rows).
     pub(crate) fn assemble(
         &self,
-        probe: Option<(&RecordBatch, &UInt32Array)>,
-        build: Option<(&RecordBatch, &UInt32Array)>,
+        probe: Option<(&RecordBatch, Rows<'_>)>,
+        build: Option<(&RecordBatch, Rows<'_>)>,
         rows: usize,
     ) -> Result<RecordBatch> {
+        let probe_present = probe.is_some();
         let (left, right) = if self.probe_is_left {
             (probe, build)
         } else {
             (build, probe)
         };
-        let gather = |side: Option<(&RecordBatch, &UInt32Array)>, i: usize, f: usize| match side {
-            Some((b, idx)) => Ok(take(b.column(i).as_ref(), idx, None)?),
-            None => Ok(new_null_array(self.schema.field(f).data_type(), rows)),
-        };
+        let gather =
+            |side: &Option<(&RecordBatch, Rows<'_>)>, i: usize, f: usize| -> Result<ArrayRef> {
+                match side {
+                    Some((b, Rows::All)) => Ok(b.column(i).clone()),
+                    Some((b, Rows::Take(idx))) => Ok(take(b.column(i).as_ref(), *idx, None)?),
+                    Some((b, Rows::Filter(mask))) => Ok(filter(b.column(i).as_ref(), mask)?),
+                    None => Ok(new_null_array(self.schema.field(f).data_type(), rows)),
+                }
+            };
         let cols = self
             .layout
             .iter()
             .enumerate()
-            .map(|(f, c)| -> Result<ArrayRef> {
-                match *c {
-                    OutCol::Left(i) => gather(left, i, f),
-                    OutCol::Right(i) => gather(right, i, f),
-                    OutCol::Key(a, b) => {
-                        let from_left = if self.probe_is_left {
-                            probe.is_some()
-                        } else {
-                            probe.is_none()
-                        };
-                        if from_left {
-                            gather(left, a, f)
-                        } else {
-                            gather(right, b, f)
-                        }
+            .map(|(f, c)| match *c {
+                OutCol::Left(i) => gather(&left, i, f),
+                OutCol::Right(i) => gather(&right, i, f),
+                OutCol::Key(a, b) => {
+                    if self.probe_is_left == probe_present {
+                        gather(&left, a, f)
+                    } else {
+                        gather(&right, b, f)
                     }
                 }
             })
