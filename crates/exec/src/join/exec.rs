@@ -495,8 +495,11 @@ impl Shared {
             return Err(validation_error(self, side));
         }
         let want_pairs = matches!(self.emit, Emit::Pairs | Emit::Outer);
-        let mut pi: Vec<u32> = Vec::new();
-        let mut bi: Vec<u32> = Vec::new();
+        // Unique build keys: at most one pair per probe row, so the pair
+        // lists never grow (and re-fault) while probing.
+        let cap = if table.has_duplicates { 0 } else { n };
+        let mut pi: Vec<u32> = Vec::with_capacity(cap);
+        let mut bi: Vec<u32> = Vec::with_capacity(cap);
         let mut hit = vec![false; n];
         if matches!(keys, Keys::None) {
             // Cross join: every pair (chunks were sliced small enough).
