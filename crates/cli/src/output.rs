@@ -184,13 +184,17 @@ fn is_broken_pipe(e: &ArrowError) -> bool {
     matches!(e, ArrowError::IoError(_, io) if io.kind() == io::ErrorKind::BrokenPipe)
 }
 
-fn write_csv(stream: &mut BatchStream, out: &mut dyn Write) -> anyhow::Result<u64> {
-    let mut w = arrow_csv::WriterBuilder::new().with_header(true).build(out);
+/// Writes every chunk of `stream` with `write`, counting rows; a reader
+/// that went away (broken pipe) ends the output quietly.
+fn write_chunks(
+    stream: &mut BatchStream,
+    mut write: impl FnMut(&RecordBatch) -> Result<(), ArrowError>,
+) -> anyhow::Result<u64> {
     let mut rows = 0u64;
     for b in stream.by_ref() {
         let b = b?;
         rows += b.num_rows() as u64;
-        match w.write(&b) {
+        match write(&b) {
             Err(e) if is_broken_pipe(&e) => return Ok(rows),
             other => other?,
         }
@@ -198,17 +202,14 @@ fn write_csv(stream: &mut BatchStream, out: &mut dyn Write) -> anyhow::Result<u6
     Ok(rows)
 }
 
+fn write_csv(stream: &mut BatchStream, out: &mut dyn Write) -> anyhow::Result<u64> {
+    let mut w = arrow_csv::WriterBuilder::new().with_header(true).build(out);
+    write_chunks(stream, |b| w.write(b))
+}
+
 fn write_json(stream: &mut BatchStream, out: &mut dyn Write) -> anyhow::Result<u64> {
     let mut w = arrow_json::LineDelimitedWriter::new(out);
-    let mut rows = 0u64;
-    for b in stream.by_ref() {
-        let b = b?;
-        rows += b.num_rows() as u64;
-        match w.write(&b) {
-            Err(e) if is_broken_pipe(&e) => return Ok(rows),
-            other => other?,
-        }
-    }
+    let rows = write_chunks(stream, |b| w.write(b))?;
     match w.finish() {
         Err(e) if is_broken_pipe(&e) => Ok(rows),
         other => Ok(other.map(|_| rows)?),

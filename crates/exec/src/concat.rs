@@ -135,7 +135,7 @@ impl LazyFrame {
 pub(crate) fn explode_batch(batch: &RecordBatch, column: &str) -> Result<RecordBatch> {
     let idx = batch.schema_ref().index_of(column)?;
     let list = batch.column(idx);
-    let (rows, values) = match list.data_type() {
+    let (rows, values, items) = match list.data_type() {
         DataType::List(_) => explode_indices(list.as_list::<i32>()),
         DataType::LargeList(_) => explode_indices(list.as_list::<i64>()),
         other => {
@@ -146,10 +146,6 @@ pub(crate) fn explode_batch(batch: &RecordBatch, column: &str) -> Result<RecordB
         }
     };
     let rows = UInt32Array::from(rows);
-    let items = match list.data_type() {
-        DataType::List(_) => list.as_list::<i32>().values().clone(),
-        _ => list.as_list::<i64>().values().clone(),
-    };
     let mut fields: Vec<Field> = batch
         .schema_ref()
         .fields()
@@ -174,10 +170,10 @@ pub(crate) fn explode_batch(batch: &RecordBatch, column: &str) -> Result<RecordB
 }
 
 /// For each output row: the input row it repeats, and the list element it
-/// holds (null for an empty or null list).
+/// holds (null for an empty or null list); and the list's elements.
 fn explode_indices<O: OffsetSizeTrait>(
     list: &arrow_array::GenericListArray<O>,
-) -> (Vec<u32>, UInt64Array) {
+) -> (Vec<u32>, UInt64Array, ArrayRef) {
     let offsets = list.value_offsets();
     let mut rows = Vec::with_capacity(list.values().len().max(list.len()));
     let mut values: Vec<Option<u64>> = Vec::with_capacity(rows.capacity());
@@ -193,7 +189,7 @@ fn explode_indices<O: OffsetSizeTrait>(
             }
         }
     }
-    (rows, UInt64Array::from(values))
+    (rows, UInt64Array::from(values), list.values().clone())
 }
 
 /// The inputs of a `concat`, run one after the other: each one's

@@ -496,28 +496,25 @@ impl Shared {
         }
         let want_pairs = matches!(self.emit, Emit::Pairs | Emit::Outer);
         // Unique build keys: at most one pair per probe row, so the pair
-        // lists never grow (and re-fault) while probing.
-        let cap = if table.has_duplicates { 0 } else { n };
+        // lists never grow (and re-fault) while probing. Cross joins: every
+        // pair (their chunks were sliced small enough).
+        let cap = if matches!(keys, Keys::None) {
+            n * table.num_rows()
+        } else if table.has_duplicates {
+            0
+        } else {
+            n
+        };
         let mut pi: Vec<u32> = Vec::with_capacity(cap);
         let mut bi: Vec<u32> = Vec::with_capacity(cap);
         let mut hit = vec![false; n];
-        if matches!(keys, Keys::None) {
-            // Cross join: every pair (chunks were sliced small enough).
-            let m = table.num_rows() as u32;
-            pi.reserve(n * m as usize);
-            for i in 0..n as u32 {
-                pi.extend(std::iter::repeat_n(i, m as usize));
-                bi.extend(0..m);
+        table.probe(&keys, valid.as_ref(), n, |i, j| {
+            hit[i] = true;
+            if want_pairs {
+                pi.push(i as u32);
+                bi.push(j);
             }
-        } else {
-            table.probe(&keys, valid.as_ref(), n, |i, j| {
-                hit[i] = true;
-                if want_pairs {
-                    pi.push(i as u32);
-                    bi.push(j);
-                }
-            });
-        }
+        });
         if self.how == JoinType::Full {
             table.mark(&bi);
         }

@@ -204,8 +204,6 @@ pub(crate) struct BuiltTable {
     matched: Option<Vec<AtomicU64>>,
     /// Whether some key occurs on more than one row.
     pub(crate) has_duplicates: bool,
-    /// Cross joins: every row matches.
-    all: bool,
 }
 
 /// Bytes a table over `rows` rows needs beyond the batch and its keys:
@@ -242,7 +240,6 @@ impl BuiltTable {
                 parts: Vec::new(),
                 matched,
                 has_duplicates: n > 1,
-                all: true,
             });
         }
         let hashes = keys.hashes(0, n);
@@ -289,7 +286,6 @@ impl BuiltTable {
             parts: built.into_iter().map(|(p, _)| p).collect(),
             matched,
             has_duplicates,
-            all: false,
         })
     }
 
@@ -317,7 +313,8 @@ impl BuiltTable {
         rows: usize,
         mut f: impl FnMut(usize, u32),
     ) {
-        if self.all {
+        if matches!(self.keys, Keys::None) {
+            // Cross joins: every row matches.
             let m = self.batch.num_rows() as u32;
             for i in 0..rows {
                 for j in 0..m {
