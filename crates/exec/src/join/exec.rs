@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::{BooleanArray, RecordBatch, UInt32Array};
 use arrow_buffer::ScalarBuffer;
-use arrow_schema::{Schema, SchemaRef};
+use arrow_schema::{DataType, Schema, SchemaRef};
 use arrow_select::concat::concat;
 use arrow_select::take::take_record_batch;
 use parframe_common::{Error, Result, format_bytes};
 use parframe_spill::{Reservation, SpillDir, SpillFile, SpillReader, SpillWriter};
 use rayon::prelude::*;
 
-use super::output::{Assembler, Rows};
+use super::output::{Assembler, Rows, to_views, view_type};
 use super::table::{BuiltTable, KeyCodec, Keys, SeenKeys, partition_of, table_overhead};
 use super::{BuildSide, JoinSpec, JoinType};
 use crate::Context;
@@ -153,17 +153,34 @@ fn projected(plan: &Plan, names: Option<&Vec<String>>) -> Result<SchemaRef> {
 
 /// Bytes of the rows of `b` (not of whole shared buffers: a slice of a
 /// larger chunk, or a batch inside a spill file's map, reports only its
-/// own share), which is what concatenating it allocates.
+/// own share), which is what concatenating it allocates. View columns
+/// count their data buffers whole (arrow's slice size leaves them out).
 fn batch_bytes(b: &RecordBatch) -> u64 {
     b.columns()
         .iter()
-        .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0) as u64)
+        .map(|c| {
+            let data = c.to_data();
+            let own = data.get_slice_memory_size().unwrap_or(0);
+            let variadic = match c.data_type() {
+                DataType::Utf8View | DataType::BinaryView => {
+                    data.buffers().iter().skip(1).map(|b| b.len()).sum()
+                }
+                _ => 0,
+            };
+            (own + variadic) as u64
+        })
         .sum()
 }
 
-/// The build side in one batch, its columns concatenated in parallel.
-fn concat_columns(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
-    if let [one] = batches {
+/// The build side in one batch, its columns concatenated in parallel;
+/// the columns `views` (string or binary) become view arrays (see
+/// [`gather_views`]).
+fn concat_columns(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    views: &[usize],
+) -> Result<RecordBatch> {
+    if let ([one], []) = (batches, views) {
         return Ok(one.clone());
     }
     let rows = batches.iter().map(|b| b.num_rows()).sum();
@@ -172,19 +189,61 @@ fn concat_columns(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordB
         .map(|i| {
             let parts: Vec<&dyn arrow_array::Array> =
                 batches.iter().map(|b| b.column(i).as_ref()).collect();
-            if parts.is_empty() {
-                Ok(arrow_array::new_empty_array(schema.field(i).data_type()))
+            let dt = schema.field(i).data_type();
+            if views.contains(&i) {
+                to_views(&parts, dt, rows)
+            } else if parts.is_empty() {
+                Ok(arrow_array::new_empty_array(dt))
             } else {
                 Ok(concat(&parts)?)
             }
         })
         .collect::<Result<Vec<_>>>()?;
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .zip(&cols)
+        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+        .collect();
     let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
     Ok(RecordBatch::try_new_with_options(
-        schema.clone(),
+        Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())),
         cols,
         &opts,
     )?)
+}
+
+/// Build sides of at least this many rows hold their string and binary
+/// payload columns as views. Below it the columns stay in cache, where
+/// gathering offsets and bytes is as cheap as gathering views and the
+/// conversion back would be pure cost. Unit tests lower it so that their
+/// small joins (and spilled partitions) take the view path too.
+const VIEW_MIN_ROWS: usize = if cfg!(test) { 16 } else { 1 << 18 };
+
+/// Which build-side columns to hold as views while `rows` build rows are
+/// joined: the string and binary columns that are gathered into the output
+/// (not the keys, which are hashed and compared as they are), when the
+/// build side is large enough for the gather to miss the cache (see
+/// [`VIEW_MIN_ROWS`]) and the budget has room for the views (16 bytes a
+/// row, of which the 4 of the offsets they replace were reserved already).
+/// The grown reservation is settled with the rest of the build.
+fn gather_views(s: &Shared, rows: usize, res: &mut Reservation) -> Vec<usize> {
+    if rows < VIEW_MIN_ROWS {
+        return Vec::new();
+    }
+    let cols: Vec<usize> = s
+        .build_schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| !s.build_keys.contains(i) && view_type(f.data_type()).is_some())
+        .map(|(i, _)| i)
+        .collect();
+    let extra = (12 * rows * cols.len()) as u64;
+    if cols.is_empty() || res.try_grow(extra).is_err() {
+        return Vec::new();
+    }
+    cols
 }
 
 /// Starts a join: reads the build side (spilling it, and then the probe
@@ -283,7 +342,10 @@ pub(crate) fn run_join(
     let probe_stream = child_stream(ctx, job, probe_plan, probe_names.clone())?;
     let state = match overflow {
         None => {
-            let batch = ctx.install(|| concat_columns(&s.build_schema, &held))?;
+            let rows = held.iter().map(|b| b.num_rows()).sum();
+            let views = gather_views(&s, rows, &mut reservation);
+            job.note_reserved(reservation.size());
+            let batch = ctx.install(|| concat_columns(&s.build_schema, &held, &views))?;
             drop(held);
             let track = s.how == JoinType::Full;
             let threads = ctx.config().threads;
@@ -832,7 +894,12 @@ fn job_step(
                 job.build_seen = Some(SeenKeys::new());
             }
         }
-        let batch = s.ctx.install(|| concat_columns(&s.build_schema, &held))?;
+        let rows = held.iter().map(|b| b.num_rows()).sum();
+        let views = gather_views(s, rows, res);
+        s.job.note_reserved(res.size());
+        let batch = s
+            .ctx
+            .install(|| concat_columns(&s.build_schema, &held, &views))?;
         drop(held);
         let threads = s.ctx.config().threads;
         let table = s.ctx.install(|| {

@@ -8,7 +8,11 @@
 //!    inner joins when sizes are known, else the right one) is read whole
 //!    under a reservation and hashed in parallel into a table split into
 //!    partitions by key hash (single integer-like keys are hashed as `i64`;
-//!    other keys as `arrow-row` rows).
+//!    other keys as `arrow-row` rows). Unique integer keys spanning a range
+//!    of at most a few slots a row get a direct-address table instead (one
+//!    memory access a lookup). On a large build side, string and binary
+//!    columns headed for the output are held as views, which gather at one
+//!    memory access a row; output columns keep their input types.
 //! 2. **Probe.** The other input streams through chunk by chunk, a window of
 //!    chunks at a time on every thread; each chunk's matches become output
 //!    chunks at once, gathered with arrow's `take`.

@@ -1,14 +1,92 @@
 //! Gathering output chunks from matched row indices with arrow's `take`.
+//!
+//! # Views on large build sides
+//! The build side's rows are gathered in probe order, that is at random.
+//! A string column gathered as `Utf8` costs three cache misses a row on a
+//! build side larger than the cache (arrow's `take` reads the offsets
+//! once to size the output and again to copy, then the bytes). So a large
+//! build side holds its string and binary payload columns as views
+//! (`Utf8View`/`BinaryView`, built once while concatenating the build
+//! chunks): gathering a view is one 16-byte read, and strings of up to 12
+//! bytes live inside their view. Each gathered chunk is then cast back to
+//! the column's declared type, a sequential pass over memory just written.
+//!
+//! The output keeps the types of the inputs: a `Utf8` column stays `Utf8`,
+//! whatever the join does inside. Handing out views instead would save the
+//! cast back, but would change the schema under a user's feet depending on
+//! the size of an input (and views are not what every consumer of a
+//! `Utf8` column, an IPC or CSV writer, an FFI peer, expects).
 
 use std::sync::Arc;
 
+use arrow_array::builder::GenericByteViewBuilder;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{BinaryViewType, ByteViewType, StringViewType};
 use arrow_array::{
-    ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions, UInt32Array, new_null_array,
+    Array, ArrayRef, BooleanArray, OffsetSizeTrait, RecordBatch, RecordBatchOptions, UInt32Array,
+    new_null_array,
 };
-use arrow_schema::{Schema, SchemaRef};
-use arrow_select::filter::filter;
+use arrow_cast::cast;
+use arrow_schema::{DataType, Schema, SchemaRef};
+use arrow_select::filter::{FilterBuilder, FilterPredicate};
 use arrow_select::take::take;
-use parframe_common::{Result, column_not_found};
+use parframe_common::{Error, Result, column_not_found};
+
+/// The view type a build-side column of type `dt` can be held as.
+pub(crate) fn view_type(dt: &DataType) -> Option<DataType> {
+    match dt {
+        DataType::Utf8 | DataType::LargeUtf8 => Some(DataType::Utf8View),
+        DataType::Binary | DataType::LargeBinary => Some(DataType::BinaryView),
+        _ => None,
+    }
+}
+
+/// The chunks `parts` of a string or binary column of type `dt` (`rows`
+/// rows in all) as one view array. Values are copied into fresh views (and
+/// the bytes of those longer than 12 into fresh buffers), so the result
+/// holds no chunk alive.
+pub(crate) fn to_views(parts: &[&dyn Array], dt: &DataType, rows: usize) -> Result<ArrayRef> {
+    fn fill<T: ByteViewType + ?Sized>(
+        b: &mut GenericByteViewBuilder<T>,
+        values: impl Iterator<Item = Option<impl AsRef<T::Native>>>,
+    ) -> Result<()> {
+        for v in values {
+            match v {
+                Some(v) => b.try_append_value(v)?,
+                None => b.append_null(),
+            }
+        }
+        Ok(())
+    }
+    fn strings<O: OffsetSizeTrait>(parts: &[&dyn Array], rows: usize) -> Result<ArrayRef> {
+        let mut b = GenericByteViewBuilder::<StringViewType>::with_capacity(rows);
+        for p in parts {
+            fill(&mut b, p.as_string::<O>().iter())?;
+        }
+        Ok(Arc::new(b.finish()))
+    }
+    fn binaries<O: OffsetSizeTrait>(parts: &[&dyn Array], rows: usize) -> Result<ArrayRef> {
+        let mut b = GenericByteViewBuilder::<BinaryViewType>::with_capacity(rows);
+        for p in parts {
+            fill(&mut b, p.as_binary::<O>().iter())?;
+        }
+        Ok(Arc::new(b.finish()))
+    }
+    if parts.iter().any(|p| p.data_type() != dt) {
+        return Err(Error::InvalidArgument(format!(
+            "internal: build chunks of a {dt} column disagree on its type"
+        )));
+    }
+    match dt {
+        DataType::Utf8 => strings::<i32>(parts, rows),
+        DataType::LargeUtf8 => strings::<i64>(parts, rows),
+        DataType::Binary => binaries::<i32>(parts, rows),
+        DataType::LargeBinary => binaries::<i64>(parts, rows),
+        _ => Err(Error::InvalidArgument(format!(
+            "internal: a {dt} column cannot be held as views"
+        ))),
+    }
+}
 
 use super::{JoinSpec, OutCol};
 
@@ -20,6 +98,13 @@ pub(crate) enum Rows<'a> {
     Take(&'a UInt32Array),
     /// The rows where the mask is true, in order.
     Filter(&'a BooleanArray),
+}
+
+/// [`Rows`] ready to gather every column of a batch.
+enum Prepared<'a> {
+    All,
+    Take(&'a UInt32Array),
+    Filter(FilterPredicate),
 }
 
 /// Builds output chunks of a join from (probe rows, build rows) index
@@ -75,10 +160,10 @@ impl Assembler {
     /// build sides; a side given as `None` is all nulls. Keys come from the
     /// probe side when present (it always is, except for a full join's
     /// unmatched build rows).
-    pub(crate) fn assemble(
+    pub(crate) fn assemble<'a>(
         &self,
-        probe: Option<(&RecordBatch, Rows<'_>)>,
-        build: Option<(&RecordBatch, Rows<'_>)>,
+        probe: Option<(&'a RecordBatch, Rows<'a>)>,
+        build: Option<(&'a RecordBatch, Rows<'a>)>,
         rows: usize,
     ) -> Result<RecordBatch> {
         let probe_present = probe.is_some();
@@ -87,13 +172,31 @@ impl Assembler {
         } else {
             (build, probe)
         };
+        // A mask is read once for all the columns it filters.
+        let prepare = |side: Option<(&'a RecordBatch, Rows<'a>)>| match side {
+            Some((b, Rows::Filter(mask))) => Some((
+                b,
+                Prepared::Filter(FilterBuilder::new(mask).optimize().build()),
+            )),
+            Some((b, Rows::All)) => Some((b, Prepared::All)),
+            Some((b, Rows::Take(idx))) => Some((b, Prepared::Take(idx))),
+            None => None,
+        };
+        let (left, right) = (prepare(left), prepare(right));
         let gather =
-            |side: &Option<(&RecordBatch, Rows<'_>)>, i: usize, f: usize| -> Result<ArrayRef> {
-                match side {
-                    Some((b, Rows::All)) => Ok(b.column(i).clone()),
-                    Some((b, Rows::Take(idx))) => Ok(take(b.column(i).as_ref(), *idx, None)?),
-                    Some((b, Rows::Filter(mask))) => Ok(filter(b.column(i).as_ref(), mask)?),
-                    None => Ok(new_null_array(self.schema.field(f).data_type(), rows)),
+            |side: &Option<(&RecordBatch, Prepared<'_>)>, i: usize, f: usize| -> Result<ArrayRef> {
+                let dt = self.schema.field(f).data_type();
+                let out = match side {
+                    Some((b, Prepared::All)) => b.column(i).clone(),
+                    Some((b, Prepared::Take(idx))) => take(b.column(i).as_ref(), *idx, None)?,
+                    Some((b, Prepared::Filter(p))) => p.filter(b.column(i).as_ref())?,
+                    None => return Ok(new_null_array(dt, rows)),
+                };
+                // A build column held as views goes back to its type.
+                if view_type(dt).as_ref() == Some(out.data_type()) {
+                    Ok(cast(&out, dt)?)
+                } else {
+                    Ok(out)
                 }
             };
         let cols = self

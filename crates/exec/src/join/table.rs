@@ -6,13 +6,16 @@
 //! encoded with `arrow-row` and compared as bytes. Rows with a null in any
 //! key get no hash table entry, so they never match.
 //!
+//! Unique single integer keys that span a narrow range skip hashing: a
+//! direct-address table maps `key - min` to the build row (`Dense`).
+//!
 //! The table is split into partitions by hash bits that neither the
 //! partition's own table (low bits, and the top seven as tags) nor a grace
 //! partitioning at another seed relies on, so the partitions are built in
 //! parallel without locks and probes go straight to one of them.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -195,10 +198,85 @@ struct Part {
     table: HashTable<Entry>,
 }
 
+/// A direct-address table of unique integer keys that span a small range:
+/// slot `k - min` holds the build row of key `k`, or NONE. Looking a key up
+/// is one memory access, where a hash table needs a hash, its control bytes
+/// and an entry (two cache misses on a large build side). Dense integer
+/// keys (surrogate ids, row numbers, dates) are common, so this is worth a
+/// scan of the keys to find out.
+struct Dense {
+    min: i64,
+    slots: Vec<AtomicU32>,
+}
+
+/// Dense tables are built when the keys span at most this many slots a
+/// build row (plus a constant, for tiny build sides): four bytes a slot
+/// stay below the hash table's own size per row.
+const DENSE_SLOTS_PER_ROW: u64 = 4;
+
+impl Dense {
+    /// The table of `keys` (`valid`: rows without null keys), or `None`
+    /// when the keys span too wide a range or some key occurs twice (chains
+    /// of equal keys are the hash table's job).
+    fn build(keys: &ScalarBuffer<i64>, valid: Option<&NullBuffer>) -> Option<Self> {
+        let n = keys.len();
+        let ok = |i: usize| valid.is_none_or(|v| v.is_valid(i));
+        let (min, max) = (0..n)
+            .into_par_iter()
+            .with_min_len(HASH_TASK_ROWS)
+            .filter(|&i| ok(i))
+            .map(|i| (keys[i], keys[i]))
+            .reduce(|| (i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+        if min > max {
+            return None;
+        }
+        let span = u64::try_from(i128::from(max) - i128::from(min) + 1).ok()?;
+        if span > DENSE_SLOTS_PER_ROW * n as u64 + 256 {
+            return None;
+        }
+        let slots: Vec<AtomicU32> = (0..usize::try_from(span).ok()?)
+            .into_par_iter()
+            .with_min_len(HASH_TASK_ROWS)
+            .map(|_| AtomicU32::new(NONE))
+            .collect();
+        // A second row for a slot is a duplicate key: stop at once.
+        let unique = (0..n)
+            .into_par_iter()
+            .with_min_len(HASH_TASK_ROWS)
+            .filter(|&i| ok(i))
+            .try_for_each(|i| {
+                slots[Self::offset(keys[i], min) as usize]
+                    .compare_exchange(NONE, i as u32, Ordering::Relaxed, Ordering::Relaxed)
+                    .map(|_| ())
+            });
+        unique.is_ok().then_some(Dense { min, slots })
+    }
+
+    /// The slot of key `k`, or a number at least `slots.len()` for a key
+    /// out of range. With `min` and `min + slots.len() - 1` both `i64`s,
+    /// the wrapping difference read as `u64` is below `slots.len()` exactly
+    /// for keys in that range.
+    #[inline]
+    fn offset(k: i64, min: i64) -> u64 {
+        k.wrapping_sub(min) as u64
+    }
+
+    #[inline]
+    fn get(&self, k: i64) -> Option<u32> {
+        let r = self
+            .slots
+            .get(Self::offset(k, self.min) as usize)?
+            .load(Ordering::Relaxed);
+        (r != NONE).then_some(r)
+    }
+}
+
 /// The build side of a join: its rows, their keys and the hash table.
 pub(crate) struct BuiltTable {
     pub(crate) batch: RecordBatch,
     keys: Keys,
+    /// A direct-address table replacing `parts` (unique dense integer keys).
+    dense: Option<Box<Dense>>,
     parts: Vec<Part>,
     /// Rows matched so far, a bit each (full joins only).
     matched: Option<Vec<AtomicU64>>,
@@ -237,9 +315,22 @@ impl BuiltTable {
             return Ok(BuiltTable {
                 batch,
                 keys,
+                dense: None,
                 parts: Vec::new(),
                 matched,
                 has_duplicates: n > 1,
+            });
+        }
+        if let Keys::Int(k) = &keys
+            && let Some(dense) = Dense::build(k, valid.as_ref())
+        {
+            return Ok(BuiltTable {
+                batch,
+                keys,
+                dense: Some(Box::new(dense)),
+                parts: Vec::new(),
+                matched,
+                has_duplicates: false,
             });
         }
         let hashes = keys.hashes(0, n);
@@ -283,6 +374,7 @@ impl BuiltTable {
         Ok(BuiltTable {
             batch,
             keys,
+            dense: None,
             parts: built.into_iter().map(|(p, _)| p).collect(),
             matched,
             has_duplicates,
@@ -296,7 +388,8 @@ impl BuiltTable {
             .iter()
             .map(|p| p.rows.capacity() * 8 + p.table.capacity() * 17)
             .sum();
-        (self.keys.size() + parts) as u64
+        let dense = self.dense.as_ref().map_or(0, |d| d.slots.capacity() * 4);
+        (self.keys.size() + parts + dense) as u64
     }
 
     pub(crate) fn num_rows(&self) -> usize {
@@ -328,6 +421,16 @@ impl BuiltTable {
         // Without duplicate keys every chain is one row long.
         let dups = self.has_duplicates;
         let ok = |i: usize| valid.is_none_or(|v| v.is_valid(i));
+        if let (Keys::Int(pk), Some(dense)) = (keys, &self.dense) {
+            for (i, &k) in pk.iter().enumerate().take(rows) {
+                if let Some(r) = dense.get(k)
+                    && ok(i)
+                {
+                    f(i, r);
+                }
+            }
+            return;
+        }
         match (keys, &self.keys) {
             (Keys::Int(pk), Keys::Int(_)) => {
                 for (i, &k) in pk.iter().enumerate().take(rows) {

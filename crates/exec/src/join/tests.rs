@@ -474,3 +474,164 @@ fn many_key_types_join() {
     assert_eq!(out.num_rows(), 5);
     let _ = out.chunks()[0].column(0).len();
 }
+
+/// Unique integer keys over a narrow range: `lo + offsets`, some null.
+fn unique_keys() -> impl Strategy<Value = Vec<Option<i64>>> {
+    (
+        prop::sample::select(vec![-30i64, 0, 1, 1_000_000]),
+        prop::sample::subsequence((0i64..40).collect::<Vec<_>>(), 0..30),
+        prop::collection::vec(prop::bool::weighted(0.1), 30),
+    )
+        .prop_map(|(lo, offs, nulls)| {
+            offs.iter()
+                .zip(&nulls)
+                .map(|(&o, &null)| (!null).then_some(lo + o))
+                .collect::<Vec<_>>()
+        })
+        .prop_shuffle()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Unique keys in a narrow range take the direct-address table; keys
+    /// at the ends of `i64` (out of any such range, and a span too wide
+    /// for one) must neither match wrongly nor wrap around.
+    #[test]
+    fn dense_keys_match_nested_loops(
+        lk in unique_keys(),
+        rk in unique_keys(),
+        extremes in prop::sample::subsequence(vec![i64::MIN, i64::MAX, -1], 0..3),
+        extremes_right in any::<bool>(),
+    ) {
+        let mut lk = lk;
+        let mut rk = rk;
+        let far = extremes.iter().map(|&e| Some(e));
+        if extremes_right { rk.extend(far) } else { lk.extend(far) }
+        let l = side(&lk, 0);
+        let r = side(&rk, 100);
+        let dir = tempfile::tempdir().unwrap();
+        let c = ctx(None, dir.path());
+        for how in ALL {
+            for side in [BuildSide::Auto, BuildSide::Left] {
+                if side == BuildSide::Left
+                    && !matches!(how, JoinType::Inner | JoinType::Right | JoinType::Cross)
+                {
+                    continue;
+                }
+                let got = join(&c, &l, &r, 1, how, JoinOptions::new().build_side(side)).unwrap();
+                prop_assert_eq!(render(&got), reference(&l, &r, 1, how), "{} build {:?}", how, side);
+            }
+        }
+    }
+}
+
+#[test]
+fn views_keep_payload_types_and_values() {
+    use arrow_array::{BinaryArray, LargeBinaryArray, LargeStringArray};
+    // Long values (not inlined in a view), short ones, and nulls.
+    let text = |k: i64| (k % 5 != 0).then(|| format!("{k}{}", "x".repeat((k % 30) as usize)));
+    let build_rows: Vec<i64> = (0..900).map(|i| i * 3 % 1000).collect();
+    let payload = |ks: &[i64]| -> RecordBatch {
+        let t: Vec<Option<String>> = ks.iter().map(|&k| text(k)).collect();
+        let cols: Vec<(&str, ArrayRef)> = vec![
+            ("k", Arc::new(Int64Array::from(ks.to_vec()))),
+            ("s", Arc::new(StringArray::from(t.clone()))),
+            ("ls", Arc::new(LargeStringArray::from(t.clone()))),
+            (
+                "b",
+                Arc::new(BinaryArray::from_iter(
+                    t.iter().map(|v| v.as_ref().map(|s| s.as_bytes())),
+                )),
+            ),
+            (
+                "lb",
+                Arc::new(LargeBinaryArray::from_iter(
+                    t.iter().map(|v| v.as_ref().map(|s| s.as_bytes())),
+                )),
+            ),
+        ];
+        RecordBatch::try_from_iter(cols).unwrap()
+    };
+    let chunks = |b: RecordBatch, n: usize| -> Table {
+        let parts = (0..b.num_rows())
+            .step_by(n)
+            .map(|o| b.slice(o, n.min(b.num_rows() - o)))
+            .collect();
+        Table::try_new(b.schema(), parts).unwrap()
+    };
+    let build = payload(&build_rows);
+    let probe_keys: Vec<i64> = (0..1200).map(|i| (i * 7) % 1100).collect();
+    let probe = RecordBatch::try_from_iter(vec![(
+        "k",
+        Arc::new(Int64Array::from(probe_keys.clone())) as ArrayRef,
+    )])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Unit tests hold build sides of 16 rows and more as views.
+    for limit in [None, Some(48 << 10), Some(96 << 10), Some(160 << 10)] {
+        let c = ctx(limit, dir.path());
+        for how in [JoinType::Inner, JoinType::Left, JoinType::Full] {
+            let out = c
+                .lazy(chunks(probe.clone(), 100))
+                .join(&c.lazy(chunks(build.clone(), 128)), ["k"], ["k"], how)
+                .unwrap()
+                .collect()
+                .unwrap();
+            for (f, g) in out.schema().fields().iter().zip(build.schema().fields()) {
+                assert_eq!(f.data_type(), g.data_type(), "{how}: {}", f.name());
+            }
+            let mut rows = 0;
+            for b in out.chunks() {
+                let keys = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+                let fmt = |i: usize| -> Vec<String> {
+                    let opts = FormatOptions::default().with_null("∅");
+                    (1..5)
+                        .map(|c| {
+                            ArrayFormatter::try_new(b.column(c).as_ref(), &opts)
+                                .unwrap()
+                                .value(i)
+                                .to_string()
+                        })
+                        .collect()
+                };
+                for i in 0..b.num_rows() {
+                    let k = keys.value(i);
+                    let present = build_rows.contains(&k);
+                    let want = match text(k) {
+                        Some(t) if present => t,
+                        _ => "∅".to_string(),
+                    };
+                    let got = fmt(i);
+                    assert_eq!(got[0], want, "{how} key {k}");
+                    assert_eq!(got[1], want, "{how} key {k}");
+                    let hex: String = if want == "∅" {
+                        want.clone()
+                    } else {
+                        want.bytes().map(|b| format!("{b:02x}")).collect()
+                    };
+                    assert_eq!(got[2], hex, "{how} key {k}");
+                    assert_eq!(got[3], hex, "{how} key {k}");
+                    rows += 1;
+                }
+            }
+            let matched = probe_keys.iter().filter(|k| build_rows.contains(k)).count();
+            let expect = match how {
+                JoinType::Inner => matched,
+                JoinType::Left => probe_keys.len(),
+                _ => {
+                    probe_keys.len()
+                        + build_rows
+                            .iter()
+                            .filter(|k| !probe_keys.contains(k))
+                            .count()
+                }
+            };
+            assert_eq!(rows, expect, "{how}");
+        }
+        assert_eq!(c.spill_live().files, 0);
+        // The limits are small enough to spill: partitions (some large
+        // enough for views) are joined one by one.
+        assert_eq!(c.spill_stats().files > 0, limit.is_some());
+    }
+}
