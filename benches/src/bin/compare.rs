@@ -17,7 +17,9 @@
 //! Options: `--rows N` (default 1e7; `1e6` style accepted), `--k K` groups
 //! (default 100), `--runs N` timed runs after one warm-up (default 3),
 //! `--threads` (also run parframe on 1 and on 2 threads and print the
-//! 2-over-1 speed-up), `--chunk-rows N` (default 131072), `--out DIR`
+//! 2-over-1 speed-up), `--chunk-rows N` (default 131072), `--only NAME`
+//! (only the workloads named NAME or starting with `NAME `, e.g. `q10`),
+//! `--out DIR`
 //! (default `benches/results`: with the polars feature, the markdown table
 //! goes to `DIR/compare.md` and a bar chart of the ratios to
 //! `DIR/compare.svg`).
@@ -52,6 +54,8 @@ struct Args {
     runs: usize,
     threads: bool,
     chunk_rows: usize,
+    /// Only the workloads whose name starts with this (e.g. `q10`).
+    only: Option<String>,
     #[cfg_attr(not(feature = "polars"), allow(dead_code))]
     out: PathBuf,
 }
@@ -61,7 +65,7 @@ const WHATS: [&str; 6] = ["groupby", "apply", "filter", "sort", "join", "all"];
 fn usage() -> ! {
     eprintln!(
         "usage: compare [groupby|apply|filter|sort|join|all] [--rows 1e7] [--k 100] [--runs 3] \
-         [--threads] [--chunk-rows 131072] [--out benches/results]"
+         [--threads] [--chunk-rows 131072] [--only q10] [--out benches/results]"
     );
     std::process::exit(2)
 }
@@ -81,6 +85,7 @@ fn parse_args() -> Args {
         runs: 3,
         threads: false,
         chunk_rows: 128 * 1024,
+        only: None,
         out: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results"),
     };
     let mut it = std::env::args().skip(1);
@@ -93,6 +98,7 @@ fn parse_args() -> Args {
             "--runs" => a.runs = parse_count(it.next()),
             "--chunk-rows" => a.chunk_rows = parse_count(it.next()),
             "--threads" => a.threads = true,
+            "--only" => a.only = Some(it.next().unwrap_or_else(|| usage())),
             _ => usage(),
         }
     }
@@ -453,7 +459,11 @@ fn fmt_s(s: f64) -> String {
 fn main() -> Result<()> {
     let args = parse_args();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let work = workloads(&args.what);
+    let mut work = workloads(&args.what);
+    if let Some(only) = &args.only {
+        // A prefix followed by a space: `q1` is not `q10`.
+        work.retain(|w| w.name == only || w.name.starts_with(&format!("{only} ")));
+    }
     let uses = |d: Data| {
         work.iter()
             .any(|w| w.data == d || w.join.is_some_and(|j| j.right == d))

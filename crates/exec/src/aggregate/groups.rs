@@ -9,13 +9,14 @@
 //! column: the `i64` keys themselves, or the `arrow-row` bytes as a binary
 //! array, so merging partials never decodes and re-encodes rows.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, BinaryArray, Int64Array};
 use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
-use arrow_row::{RowConverter, Rows, SortField};
+use arrow_row::{Row, RowConverter, Rows, SortField};
 use arrow_schema::DataType;
 use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
@@ -25,7 +26,7 @@ use std::hash::BuildHasher;
 use super::{IntKind, Kind, KindTag, kind_of};
 
 /// Assigns group ids to key tuples.
-pub(crate) trait Grouper: Send {
+pub(crate) trait Grouper: Send + Any {
     /// Appends to `out` the group of every row of `keys` (all of one length
     /// `rows`), creating groups for new keys.
     fn group_ids(&mut self, keys: &[ArrayRef], rows: usize, out: &mut Vec<u32>) -> Result<()>;
@@ -51,6 +52,28 @@ pub(crate) trait Grouper: Send {
     /// `take_keys`) hold `key_bytes` (a hint: merging a partition knows its
     /// size).
     fn reserve(&mut self, _groups: usize, _key_bytes: usize) {}
+    /// Encodes one chunk's keys (kept until the next call) and appends
+    /// every row's hash to `hashes`, so a partitioned partial can route
+    /// each row to the grouper of its partition ([`Grouper::group_ids_of`])
+    /// without encoding or hashing it twice.
+    fn hash_chunk(&mut self, keys: &[ArrayRef], rows: usize, hashes: &mut Vec<u64>) -> Result<()>;
+    /// Like `group_ids`, for the rows `sel` of the chunk last given to
+    /// `src.hash_chunk` (a grouper of the same aggregation); `hashes` are
+    /// that chunk's hashes (indexed by row, not by position in `sel`).
+    fn group_ids_of(
+        &mut self,
+        src: &dyn Grouper,
+        sel: &[u32],
+        hashes: &[u64],
+        out: &mut Vec<u32>,
+    ) -> Result<()>;
+    /// For [`Grouper::group_ids_of`], which reads another grouper's chunk.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// The error for a `group_ids_of` source of another grouper type.
+fn wrong_source() -> Error {
+    Error::InvalidArgument("internal: group-by routing between different groupers".into())
 }
 
 /// The hasher shared by the groupers of one aggregation.
@@ -117,6 +140,23 @@ impl Grouper for NoKeys {
     fn size(&self) -> usize {
         0
     }
+    fn hash_chunk(&mut self, _: &[ArrayRef], rows: usize, hashes: &mut Vec<u64>) -> Result<()> {
+        hashes.extend(std::iter::repeat_n(0, rows));
+        Ok(())
+    }
+    fn group_ids_of(
+        &mut self,
+        _: &dyn Grouper,
+        sel: &[u32],
+        _: &[u64],
+        out: &mut Vec<u32>,
+    ) -> Result<()> {
+        out.extend(std::iter::repeat_n(0, sel.len()));
+        Ok(())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 /// One integer-like key.
@@ -125,6 +165,8 @@ struct IntGrouper {
     map: HashMap<i64, u32, KeyHasher>,
     keys: Vec<Option<i64>>,
     null_group: Option<u32>,
+    /// The chunk of the last `hash_chunk`, as `i64`.
+    chunk: Option<Int64Array>,
 }
 
 impl IntGrouper {
@@ -134,6 +176,27 @@ impl IntGrouper {
             map: HashMap::with_hasher(hasher),
             keys: Vec::new(),
             null_group: None,
+            chunk: None,
+        }
+    }
+
+    /// The group of key `v`, created if new.
+    fn intern(&mut self, v: Option<i64>) -> u32 {
+        let Self {
+            map,
+            keys,
+            null_group,
+            ..
+        } = self;
+        match v {
+            None => *null_group.get_or_insert_with(|| {
+                keys.push(None);
+                (keys.len() - 1) as u32
+            }),
+            Some(v) => *map.entry(v).or_insert_with(|| {
+                keys.push(Some(v));
+                (keys.len() - 1) as u32
+            }),
         }
     }
 }
@@ -204,6 +267,49 @@ impl Grouper for IntGrouper {
         self.map.reserve(groups);
         self.keys.reserve(groups);
     }
+    fn hash_chunk(&mut self, keys: &[ArrayRef], rows: usize, hashes: &mut Vec<u64>) -> Result<()> {
+        let Some(k) = keys.first() else {
+            hashes.extend(std::iter::repeat_n(NULL_HASH, rows));
+            return Ok(());
+        };
+        let a = IntKind::read(k)?.as_primitive::<Int64Type>().clone();
+        let h = self.map.hasher();
+        hashes.reserve(a.len());
+        match a.nulls().filter(|n| n.null_count() > 0) {
+            None => hashes.extend(a.values().iter().map(|v| h.hash_one(v))),
+            Some(n) => hashes.extend(a.values().iter().enumerate().map(|(i, v)| {
+                if n.is_null(i) {
+                    NULL_HASH
+                } else {
+                    h.hash_one(v)
+                }
+            })),
+        }
+        self.chunk = Some(a);
+        Ok(())
+    }
+    fn group_ids_of(
+        &mut self,
+        src: &dyn Grouper,
+        sel: &[u32],
+        _: &[u64],
+        out: &mut Vec<u32>,
+    ) -> Result<()> {
+        let src = src.as_any().downcast_ref::<IntGrouper>();
+        let Some(a) = src.and_then(|g| g.chunk.as_ref()) else {
+            return Err(wrong_source());
+        };
+        out.reserve(sel.len());
+        for &i in sel {
+            let i = i as usize;
+            let v = a.is_valid(i).then(|| a.value(i));
+            out.push(self.intern(v));
+        }
+        Ok(())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 /// Any key set, as `arrow-row` rows hashed as bytes.
@@ -234,6 +340,33 @@ impl RowGrouper {
     }
 }
 
+/// The group of `row` (hash `h`) in a row grouper's `rows`, `hashes` and
+/// `table`, created if new. The stored hash is compared before the row
+/// bytes: a tag collision then rarely touches the (cold) key arena.
+fn intern_row(
+    rows: &mut Rows,
+    hashes: &mut Vec<u64>,
+    table: &mut HashTable<u32>,
+    row: Row<'_>,
+    h: u64,
+) -> u32 {
+    let entry = table.entry(
+        h,
+        |&g| hashes[g as usize] == h && rows.row(g as usize) == row,
+        |&g| hashes[g as usize],
+    );
+    match entry {
+        Entry::Occupied(e) => *e.get(),
+        Entry::Vacant(e) => {
+            let g = hashes.len() as u32;
+            e.insert(g);
+            hashes.push(h);
+            rows.push(row);
+            g
+        }
+    }
+}
+
 impl Grouper for RowGrouper {
     fn group_ids(&mut self, keys: &[ArrayRef], _rows: usize, out: &mut Vec<u32>) -> Result<()> {
         let Self {
@@ -249,18 +382,7 @@ impl Grouper for RowGrouper {
         out.reserve(scratch.num_rows());
         for row in scratch.iter() {
             let h = hasher.hash_one(row.as_ref());
-            let entry = table.entry(h, |&g| rows.row(g as usize) == row, |&g| hashes[g as usize]);
-            let g = match entry {
-                Entry::Occupied(e) => *e.get(),
-                Entry::Vacant(e) => {
-                    let g = hashes.len() as u32;
-                    e.insert(g);
-                    hashes.push(h);
-                    rows.push(row);
-                    g
-                }
-            };
-            out.push(g);
+            out.push(intern_row(rows, hashes, table, row, h));
         }
         Ok(())
     }
@@ -311,18 +433,7 @@ impl Grouper for RowGrouper {
         for (i, &h) in in_hashes.iter().enumerate().take(key.len()) {
             let bytes = key.value(i);
             let row = parser.parse(bytes);
-            let entry = table.entry(h, |&g| rows.row(g as usize) == row, |&g| hashes[g as usize]);
-            let g = match entry {
-                Entry::Occupied(e) => *e.get(),
-                Entry::Vacant(e) => {
-                    let g = hashes.len() as u32;
-                    e.insert(g);
-                    hashes.push(h);
-                    rows.push(row);
-                    g
-                }
-            };
-            out.push(g);
+            out.push(intern_row(rows, hashes, table, row, h));
         }
         Ok(())
     }
@@ -337,6 +448,57 @@ impl Grouper for RowGrouper {
         self.hashes.reserve(groups);
         let hashes = &self.hashes;
         self.table.reserve(groups, |&g| hashes[g as usize]);
+    }
+    fn hash_chunk(&mut self, keys: &[ArrayRef], _rows: usize, hashes: &mut Vec<u64>) -> Result<()> {
+        let Self {
+            conv,
+            scratch,
+            hasher,
+            ..
+        } = self;
+        scratch.clear();
+        conv.append(scratch, keys)?;
+        hashes.reserve(scratch.num_rows());
+        hashes.extend(scratch.iter().map(|row| hasher.hash_one(row.as_ref())));
+        Ok(())
+    }
+    fn group_ids_of(
+        &mut self,
+        src: &dyn Grouper,
+        sel: &[u32],
+        in_hashes: &[u64],
+        out: &mut Vec<u32>,
+    ) -> Result<()> {
+        let src = src
+            .as_any()
+            .downcast_ref::<RowGrouper>()
+            .ok_or_else(wrong_source)?;
+        let chunk = &src.scratch;
+        if sel
+            .iter()
+            .any(|&i| i as usize >= chunk.num_rows().min(in_hashes.len()))
+        {
+            return Err(wrong_source());
+        }
+        // Rows of another converter are re-read through this one's parser
+        // (same fields, so the same encoding).
+        let parser = self.conv.parser();
+        out.reserve(sel.len());
+        let Self {
+            rows,
+            hashes,
+            table,
+            ..
+        } = self;
+        for &i in sel {
+            let i = i as usize;
+            let row = parser.parse(chunk.row(i).data());
+            out.push(intern_row(rows, hashes, table, row, in_hashes[i]));
+        }
+        Ok(())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 

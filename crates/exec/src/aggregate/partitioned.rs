@@ -1,16 +1,20 @@
 //! Parallel, memory-bounded hash aggregation over per-thread partials.
 //!
 //! 1. **Fold.** Every worker folds its chunks into its own [`Partial`] and
-//!    keeps a [`Reservation`] at the partial's size. When the reservation
-//!    cannot grow, the partial is split by key hash into `2^SPILL_BITS`
-//!    partitions, written as one spill file (one state batch per
-//!    partition), and the worker starts a new partial.
+//!    keeps a [`Reservation`] at the partial's size. A partial with more
+//!    groups than a chunk has rows goes on partitioned: each row is routed
+//!    by key hash to one of `2^MERGE_BITS` parts (small tables instead of
+//!    one big one). When the reservation cannot grow, the partial is split
+//!    by key hash into `2^SPILL_BITS` partitions, written as one spill file
+//!    (one state batch per partition), and the worker starts a new partial.
 //! 2. **Merge in memory** (nothing spilled and the merge fits the budget):
-//!    every partial is split by key hash into `2^MERGE_BITS` partitions
-//!    (one partition when there are few groups), and the partitions are
-//!    merged and finished in parallel: partition `p` of every partial goes
-//!    into one new partial, so both cores work during the merge and no
-//!    group is hashed twice into one big table.
+//!    every flat partial is split by key hash into `2^MERGE_BITS`
+//!    partitions (one partition when there are few groups), and the
+//!    partitions are merged and finished in parallel: partition `p` of
+//!    every partial goes into one partial (the biggest part `p` of a
+//!    partitioned partial, taken over as it is, or a new one), so both
+//!    cores work during the merge and no group is hashed twice into one
+//!    big table.
 //! 3. **Grace** (otherwise): the remaining partials are spilled as well and
 //!    each spill partition is finished on its own, reading its state
 //!    batches back zero-copy from the maps. A partition that does not fit
@@ -33,14 +37,15 @@ use parframe_common::{Error, Result, format_bytes};
 use parframe_spill::{Reservation, SpillFile, SpillWriter};
 use rayon::prelude::*;
 
-use super::run::{Aggregator, Partial};
+use super::run::{Aggregator, PART_BITS, Partial};
 use crate::Context;
 use crate::context::JobMetrics;
 
 /// Partitions (as a power of two) of a spill file.
 const SPILL_BITS: u32 = 5;
-/// Partitions (as a power of two) of the in-memory parallel merge.
-const MERGE_BITS: u32 = 6;
+/// Partitions (as a power of two) of the in-memory parallel merge: those
+/// of partitioned partials, so their parts are merged as they are.
+const MERGE_BITS: u32 = PART_BITS;
 /// Below this many groups over all partials the merge runs as one
 /// partition: splitting would cost more than it saves.
 const SERIAL_MERGE_GROUPS: usize = 1 << 14;
@@ -104,6 +109,10 @@ impl<'a> HashAggregate<'a> {
     /// its reservation cannot grow to its new size.
     pub(crate) fn update(&self, l: &mut Local, batch: &RecordBatch, pos: u64) -> Result<()> {
         self.agg.update(&mut l.partial, batch, pos)?;
+        // More groups than a chunk has rows: most rows are new groups, so
+        // the partial goes on partitioned.
+        self.agg
+            .partition(&mut l.partial, self.ctx.config().chunk_rows)?;
         if !fits(&mut l.reservation, l.partial.size() as u64, self.share) {
             let full = std::mem::replace(&mut l.partial, self.agg.new_partial()?);
             self.spill(full)?;
@@ -204,7 +213,7 @@ impl<'a> HashAggregate<'a> {
         held: &[Reservation],
         emit: &Emit<'_>,
     ) -> Result<std::result::Result<Vec<RecordBatch>, Vec<Partial>>> {
-        if partials.len() <= 1 {
+        if partials.len() <= 1 && !partials.iter().any(Partial::is_partitioned) {
             let p = match partials.pop() {
                 Some(p) => p,
                 None => self.agg.new_partial()?,
@@ -219,29 +228,56 @@ impl<'a> HashAggregate<'a> {
         }
         self.job.note_reserved(merge_res.size());
         let groups: usize = partials.iter().map(Partial::num_groups).sum();
-        let bits = if groups < SERIAL_MERGE_GROUPS {
-            0
-        } else {
+        let partitioned = partials.iter().any(Partial::is_partitioned);
+        let bits = if partitioned || groups >= SERIAL_MERGE_GROUPS {
             MERGE_BITS
+        } else {
+            0
         };
+        // Partition `i`'s inputs: the parts `i` of partitioned partials
+        // (taken over as they are) and the state batches `i` of flat ones.
+        let mut parts: Vec<(Vec<Partial>, Vec<RecordBatch>)> = (0..1usize << bits)
+            .map(|_| (Vec::new(), Vec::new()))
+            .collect();
+        let mut flat = Vec::new();
+        for p in partials {
+            match p.into_partitions() {
+                Ok(ps) => {
+                    for (slot, q) in parts.iter_mut().zip(ps) {
+                        slot.0.push(q);
+                    }
+                }
+                Err(p) => flat.push(p),
+            }
+        }
         let split: Vec<Result<Vec<RecordBatch>>> = self.ctx.install(|| {
-            partials
-                .into_par_iter()
+            flat.into_par_iter()
                 .map(|p| self.agg.split(p, bits, 0))
                 .collect()
         });
-        let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); 1 << bits];
         for s in split {
-            for (i, b) in s?.into_iter().enumerate() {
-                parts[i].push(b);
+            for (slot, b) in parts.iter_mut().zip(s?) {
+                slot.1.push(b);
             }
         }
         let done: Vec<Result<RecordBatch>> = self.ctx.install(|| {
             parts
                 .into_par_iter()
-                .filter(|batches| !batches.is_empty())
-                .map(|batches| {
-                    let mut m = self.agg.new_partial()?;
+                .filter(|(ps, batches)| {
+                    ps.iter().any(|p| p.num_groups() > 0)
+                        || batches.iter().any(|b| b.num_rows() > 0)
+                })
+                .map(|(mut ps, mut batches)| {
+                    // The part with the most groups is the base: its groups
+                    // stay where they are, the others' are merged into it.
+                    let base = (0..ps.len()).max_by_key(|&i| ps[i].num_groups());
+                    let mut m = match base {
+                        Some(i) => ps.swap_remove(i),
+                        None => self.agg.new_partial()?,
+                    };
+                    for q in ps {
+                        batches.push(self.agg.state_batch(q)?);
+                    }
                     self.agg.reserve_for(&mut m, &batches);
                     for b in &batches {
                         self.agg.merge_state(&mut m, b)?;

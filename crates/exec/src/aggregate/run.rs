@@ -14,6 +14,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use arrow_array::{ArrayRef, RecordBatch, UInt32Array, UInt64Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_select::concat::concat_batches;
 use arrow_select::take::take;
 use parframe_common::{Error, Result, column_not_found};
 
@@ -44,11 +45,43 @@ impl std::fmt::Debug for Aggregator {
     }
 }
 
-/// One partial aggregation: a grouper and one state per leaf aggregate.
-pub(crate) struct Partial {
+/// One partial aggregation: a grouper and one state per leaf aggregate
+/// (the groups of one hash partition when the partial is partitioned).
+pub(crate) struct Part {
     grouper: Box<dyn Grouper>,
     states: Vec<Box<dyn AggState>>,
     ids: Vec<u32>,
+}
+
+/// Partitions (as a power of two) of a partitioned partial. The same
+/// partition function as the in-memory merge's (`MERGE_BITS`), and a
+/// spill's partition (fewer bits at level 0) is a range of these.
+pub(crate) const PART_BITS: u32 = 6;
+
+/// A worker's partial aggregation: one [`Part`] (flat), or, once it holds
+/// many groups ([`Aggregator::partition`]), one per hash partition
+/// (`1 << PART_BITS`) with rows routed by their key hash as chunks are
+/// folded. With many groups most rows make new groups: one table per
+/// partition keeps each table small (probes and growth stay in cache),
+/// and the merge takes each partition of one partial over as it is
+/// instead of re-inserting every group.
+pub(crate) struct Partial {
+    parts: Vec<Part>,
+    /// When partitioned: encodes and hashes each chunk's keys once, for
+    /// the parts' groupers to read.
+    router: Option<Box<dyn Grouper>>,
+    /// Scratch of routing: the chunk's hashes and each part's rows.
+    hashes: Vec<u64>,
+    sel: Vec<Vec<u32>>,
+}
+
+impl Part {
+    /// Bytes held by the grouper and the states (estimated from capacities).
+    fn size(&self) -> usize {
+        self.grouper.size()
+            + self.ids.capacity() * 4
+            + self.states.iter().map(|s| s.size()).sum::<usize>()
+    }
 }
 
 fn field_type(schema: &Schema, name: &str) -> Result<DataType> {
@@ -93,7 +126,7 @@ impl Aggregator {
         };
         // Fail now, not on the first chunk, for unsupported types; an empty
         // partial also gives the state batch layout.
-        let empty = a.new_partial()?;
+        let empty = a.new_part()?;
         let mut fields = vec![Field::new("hash", DataType::UInt64, false)];
         if let Some(k) = empty.grouper.take_keys(&[])? {
             fields.push(Field::new("key", k.data_type().clone(), true));
@@ -115,7 +148,11 @@ impl Aggregator {
     }
 
     pub(crate) fn new_partial(&self) -> Result<Partial> {
-        Ok(Partial {
+        Ok(Partial::flat(self.new_part()?))
+    }
+
+    fn new_part(&self) -> Result<Part> {
+        Ok(Part {
             grouper: new_grouper(&self.key_types, &self.hasher)?,
             states: self
                 .leaves
@@ -126,6 +163,29 @@ impl Aggregator {
         })
     }
 
+    /// Turns a flat partial of more than `min_groups` groups into a
+    /// partitioned one (see [`Partial`]).
+    pub(crate) fn partition(&self, p: &mut Partial, min_groups: usize) -> Result<()> {
+        if p.router.is_some() || self.keys.is_empty() || p.num_groups() <= min_groups {
+            return Ok(());
+        }
+        let Some(flat) = p.parts.pop() else {
+            return Ok(());
+        };
+        let batches = self.split_part(flat, PART_BITS, 0)?;
+        let mut parts = Vec::with_capacity(batches.len());
+        for b in batches {
+            let mut part = Partial::flat(self.new_part()?);
+            self.reserve_for(&mut part, std::slice::from_ref(&b));
+            self.merge_state(&mut part, &b)?;
+            parts.extend(part.parts);
+        }
+        p.parts = parts;
+        p.router = Some(new_grouper(&self.key_types, &self.hasher)?);
+        p.sel = vec![Vec::new(); 1 << PART_BITS];
+        Ok(())
+    }
+
     /// Folds one chunk into `p`; `row_base` orders chunks (see [`UpdateCtx`]).
     pub(crate) fn update(&self, p: &mut Partial, batch: &RecordBatch, row_base: u64) -> Result<()> {
         let keys = self
@@ -133,16 +193,58 @@ impl Aggregator {
             .iter()
             .map(|k| column(batch, k))
             .collect::<Result<Vec<_>>>()?;
-        p.ids.clear();
-        p.grouper.group_ids(&keys, batch.num_rows(), &mut p.ids)?;
-        let n = p.grouper.num_groups();
         let ctx = UpdateCtx { row_base };
-        for ((_, cols, _), state) in self.leaves.iter().zip(p.states.iter_mut()) {
-            let args = cols
-                .iter()
-                .map(|c| column(batch, c))
-                .collect::<Result<Vec<_>>>()?;
-            state.update(&args, &p.ids, n, ctx)?;
+        let args = self
+            .leaves
+            .iter()
+            .map(|(_, cols, _)| cols.iter().map(|c| column(batch, c)).collect())
+            .collect::<Result<Vec<Vec<ArrayRef>>>>()?;
+        let Some(router) = p.router.as_mut() else {
+            let [part] = p.parts.as_mut_slice() else {
+                return Err(bad_partial());
+            };
+            part.ids.clear();
+            part.grouper
+                .group_ids(&keys, batch.num_rows(), &mut part.ids)?;
+            let n = part.grouper.num_groups();
+            for (a, state) in args.iter().zip(part.states.iter_mut()) {
+                state.update(a, &part.ids, n, ctx)?;
+            }
+            return Ok(());
+        };
+        // Partitioned: route every row to its partition's part; each part
+        // sees its rows' arguments gathered, in chunk order (positions for
+        // `first`/`last` stay ordered: the k-th routed row of a chunk gets
+        // `row_base + k`, still below the next chunk's `row_base`).
+        p.hashes.clear();
+        router.hash_chunk(&keys, batch.num_rows(), &mut p.hashes)?;
+        for s in p.sel.iter_mut() {
+            s.clear();
+        }
+        for (i, &h) in p.hashes.iter().enumerate() {
+            if let Some(s) = p.sel.get_mut(partition_of(h, 0, PART_BITS)) {
+                s.push(i as u32);
+            }
+        }
+        for (part, sel) in p.parts.iter_mut().zip(&p.sel) {
+            if sel.is_empty() {
+                continue;
+            }
+            part.ids.clear();
+            part.grouper
+                .group_ids_of(router.as_ref(), sel, &p.hashes, &mut part.ids)?;
+            let n = part.grouper.num_groups();
+            let idx = (!args.iter().all(Vec::is_empty)).then(|| UInt32Array::from(sel.clone()));
+            for (a, state) in args.iter().zip(part.states.iter_mut()) {
+                let taken = match &idx {
+                    Some(idx) if !a.is_empty() => a
+                        .iter()
+                        .map(|c| take(c.as_ref(), idx, None))
+                        .collect::<std::result::Result<Vec<_>, _>>()?,
+                    _ => Vec::new(),
+                };
+                state.update(&taken, &part.ids, n, ctx)?;
+            }
         }
         Ok(())
     }
@@ -168,6 +270,59 @@ impl Aggregator {
         mut f: impl FnMut(RecordBatch) -> Result<()>,
     ) -> Result<()> {
         let Partial {
+            mut parts, router, ..
+        } = p;
+        if router.is_none() {
+            let flat = parts.pop().ok_or_else(bad_partial)?;
+            return self.split_part_each(flat, bits, level, f);
+        }
+        if level == 0 && bits <= PART_BITS {
+            // Partition `i` of `bits` is the run of parts whose index
+            // starts with `i`'s bits: one partition's copy at a time.
+            let run = 1usize << (PART_BITS - bits);
+            let mut parts = parts.into_iter();
+            for _ in 0..1usize << bits {
+                let mut batches = Vec::with_capacity(run);
+                for part in parts.by_ref().take(run) {
+                    batches.extend(self.split_part(part, 0, 0)?);
+                }
+                f(concat_batches(&self.state_schema, &batches)?)?;
+            }
+            return Ok(());
+        }
+        // Another partition function: split every part (holds a copy of
+        // the whole partial; partitioned partials are only split at level 0).
+        let mut out: Vec<Vec<RecordBatch>> = vec![Vec::new(); 1 << bits];
+        for part in parts {
+            for (i, b) in self.split_part(part, bits, level)?.into_iter().enumerate() {
+                out[i].push(b);
+            }
+        }
+        for batches in out {
+            f(concat_batches(&self.state_schema, &batches)?)?;
+        }
+        Ok(())
+    }
+
+    /// Like [`Aggregator::split`] for one part.
+    fn split_part(&self, p: Part, bits: u32, level: u32) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::with_capacity(1 << bits);
+        self.split_part_each(p, bits, level, |b| {
+            out.push(b);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Like [`Aggregator::split_each`] for one part.
+    fn split_part_each(
+        &self,
+        p: Part,
+        bits: u32,
+        level: u32,
+        mut f: impl FnMut(RecordBatch) -> Result<()>,
+    ) -> Result<()> {
+        let Part {
             grouper, states, ..
         } = p;
         let n = grouper.num_groups();
@@ -218,7 +373,9 @@ impl Aggregator {
                 key_bytes += k.value_data().len();
             }
         }
-        p.grouper.reserve(groups, key_bytes);
+        if let [part] = p.parts.as_mut_slice() {
+            part.grouper.reserve(groups, key_bytes);
+        }
     }
 
     /// Merges a state batch (from [`Aggregator::split`] of any partial of
@@ -235,6 +392,11 @@ impl Aggregator {
             .values();
         let has_key = self.state_schema.fields().len() > 1 + self.widths.iter().sum::<usize>();
         let key = has_key.then(|| batch.column(1));
+        // Only flat partials take state batches (merges and spill
+        // partitions start from a new partial or from one part).
+        let [p] = p.parts.as_mut_slice() else {
+            return Err(bad_partial());
+        };
         p.ids.clear();
         p.grouper.group_ids_from_state(key, hashes, &mut p.ids)?;
         let n = p.grouper.num_groups();
@@ -246,8 +408,27 @@ impl Aggregator {
         Ok(())
     }
 
-    /// The key columns and one array per leaf aggregate.
-    pub(crate) fn finish(&self, p: Partial) -> Result<(Vec<ArrayRef>, Vec<ArrayRef>, usize)> {
+    /// The state batch of all groups of a partial (for a merge into a
+    /// partial of the same partition).
+    pub(crate) fn state_batch(&self, p: Partial) -> Result<RecordBatch> {
+        let mut batches = Vec::new();
+        self.split_each(p, 0, 0, |b| {
+            batches.push(b);
+            Ok(())
+        })?;
+        Ok(concat_batches(&self.state_schema, &batches)?)
+    }
+
+    /// The key columns and one array per leaf aggregate of a flat partial
+    /// (a partitioned one is flattened first).
+    pub(crate) fn finish(&self, mut p: Partial) -> Result<(Vec<ArrayRef>, Vec<ArrayRef>, usize)> {
+        if p.router.is_some() {
+            let b = self.state_batch(p)?;
+            p = self.new_partial()?;
+            self.reserve_for(&mut p, std::slice::from_ref(&b));
+            self.merge_state(&mut p, &b)?;
+        }
+        let p = p.parts.pop().ok_or_else(bad_partial)?;
         let n = p.grouper.num_groups();
         let keys = p.grouper.keys()?;
         let aggs = p
@@ -259,16 +440,230 @@ impl Aggregator {
     }
 }
 
+fn bad_partial() -> Error {
+    Error::InvalidArgument("internal: malformed group-by partial".into())
+}
+
 impl Partial {
-    /// Groups so far.
-    pub(crate) fn num_groups(&self) -> usize {
-        self.grouper.num_groups()
+    fn flat(part: Part) -> Self {
+        Partial {
+            parts: vec![part],
+            router: None,
+            hashes: Vec::new(),
+            sel: Vec::new(),
+        }
     }
 
-    /// Bytes held by the grouper and the states (estimated from capacities).
+    /// Whether rows are routed to one part per hash partition.
+    pub(crate) fn is_partitioned(&self) -> bool {
+        self.router.is_some()
+    }
+
+    /// Groups so far.
+    pub(crate) fn num_groups(&self) -> usize {
+        self.parts.iter().map(|p| p.grouper.num_groups()).sum()
+    }
+
+    /// Bytes held by the groupers, the states and the routing scratch
+    /// (estimated from capacities).
     pub(crate) fn size(&self) -> usize {
-        self.grouper.size()
-            + self.ids.capacity() * 4
-            + self.states.iter().map(|s| s.size()).sum::<usize>()
+        self.parts.iter().map(Part::size).sum::<usize>()
+            + self.router.as_ref().map_or(0, |r| r.size())
+            + self.hashes.capacity() * 8
+            + self.sel.iter().map(|s| s.capacity() * 4).sum::<usize>()
+    }
+
+    /// The partitions of a partitioned partial (`1 << PART_BITS` flat
+    /// partials, partition `i` at index `i`), or `Err` with the partial
+    /// back when it is flat.
+    pub(crate) fn into_partitions(self) -> std::result::Result<Vec<Partial>, Partial> {
+        if self.router.is_none() {
+            return Err(self);
+        }
+        Ok(self.parts.into_iter().map(Partial::flat).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use arrow_array::{Float64Array, Int32Array, StringArray};
+    use arrow_cast::display::array_value_to_string;
+
+    /// Rows of a finished partition as sorted strings.
+    fn rows(done: Vec<(Vec<ArrayRef>, Vec<ArrayRef>, usize)>) -> Vec<String> {
+        let mut out = Vec::new();
+        for (keys, aggs, n) in done {
+            for i in 0..n {
+                let cells: Vec<String> = keys
+                    .iter()
+                    .chain(&aggs)
+                    .map(|a| array_value_to_string(a, i).unwrap())
+                    .collect();
+                out.push(cells.join("|"));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// `rows` rows in chunks of `chunk`: an i32 key with nulls (`k` values),
+    /// a string key with nulls, and a float value.
+    fn chunks(rows: usize, chunk: usize, k: i32) -> (SchemaRef, Vec<RecordBatch>) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int32, true),
+            Field::new("s", DataType::Utf8, true),
+            Field::new("v", DataType::Float64, true),
+        ]));
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < rows {
+            let end = (start + chunk).min(rows);
+            let r = start as i32..end as i32;
+            let a: Int32Array = r.clone().map(|i| (i % 7 != 3).then_some(i % k)).collect();
+            let s: StringArray = r
+                .clone()
+                .map(|i| (i % 5 != 1).then(|| format!("s{}", i % 3)))
+                .collect();
+            let v: Float64Array = r.map(|i| (i % 4 != 0).then_some(f64::from(i))).collect();
+            let cols: Vec<ArrayRef> = vec![Arc::new(a), Arc::new(s), Arc::new(v)];
+            out.push(RecordBatch::try_new(schema.clone(), cols).unwrap());
+            start = end;
+        }
+        (schema, out)
+    }
+
+    fn leaves() -> Vec<AggFunc> {
+        vec![
+            AggFunc::Sum("v".into()),
+            AggFunc::CountRows,
+            AggFunc::First("v".into()),
+            AggFunc::Last("v".into()),
+            AggFunc::Median("v".into()),
+        ]
+    }
+
+    /// Folds `batches` into one partial (partitioned after the first chunk
+    /// when `partition`), then finishes it through its partitions, through
+    /// a spill-style split, and as one partial: all must agree with a flat
+    /// partial.
+    fn check(keys: &[&str], rows_n: usize, chunk: usize, k: i32) {
+        let (schema, batches) = chunks(rows_n, chunk, k);
+        let keys: Vec<String> = keys.iter().map(|s| s.to_string()).collect();
+        let agg = Aggregator::new(&keys, &leaves(), &schema).unwrap();
+        let fold = |partition: bool| {
+            let mut p = agg.new_partial().unwrap();
+            let mut pos = 0;
+            for b in &batches {
+                agg.update(&mut p, b, pos).unwrap();
+                pos += b.num_rows() as u64;
+                if partition {
+                    agg.partition(&mut p, 0).unwrap();
+                }
+            }
+            p
+        };
+        let expected = rows(vec![agg.finish(fold(false)).unwrap()]);
+        assert_eq!(
+            expected.len(),
+            fold(false).num_groups(),
+            "one row per group"
+        );
+
+        // Through the partitions, as the in-memory merge does.
+        let p = fold(true);
+        assert_eq!(p.is_partitioned(), !keys.is_empty() && rows_n > 0);
+        assert_eq!(p.num_groups(), expected.len());
+        let done = match p.into_partitions() {
+            Ok(ps) => ps.into_iter().map(|q| agg.finish(q).unwrap()).collect(),
+            Err(p) => vec![agg.finish(p).unwrap()],
+        };
+        assert_eq!(rows(done), expected);
+
+        // Through spill partitions (fewer bits) merged back one by one.
+        let mut done = Vec::new();
+        agg.split_each(fold(true), 5, 0, |b| {
+            // Empty partitions are skipped, as when read back.
+            if b.num_rows() == 0 {
+                return Ok(());
+            }
+            let mut m = agg.new_partial()?;
+            agg.reserve_for(&mut m, std::slice::from_ref(&b));
+            agg.merge_state(&mut m, &b)?;
+            done.push(agg.finish(m)?);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(rows(done), expected);
+
+        // Re-split at another level, and finished whole.
+        let mut done = Vec::new();
+        for b in agg.split(fold(true), 2, 1).unwrap() {
+            if b.num_rows() == 0 {
+                continue;
+            }
+            let mut m = agg.new_partial().unwrap();
+            agg.merge_state(&mut m, &b).unwrap();
+            done.push(agg.finish(m).unwrap());
+        }
+        assert_eq!(rows(done), expected);
+        assert_eq!(rows(vec![agg.finish(fold(true)).unwrap()]), expected);
+
+        // Two partials merged into the one with more groups.
+        let (first, second) = batches.split_at(batches.len() / 2);
+        let mut a = agg.new_partial().unwrap();
+        let mut b = agg.new_partial().unwrap();
+        let mut pos = 0;
+        for (p, bs) in [(&mut a, first), (&mut b, second)] {
+            for batch in bs {
+                agg.update(p, batch, pos).unwrap();
+                pos += batch.num_rows() as u64;
+                agg.partition(p, 0).unwrap();
+            }
+        }
+        let b = agg.state_batch(b).unwrap();
+        let mut done = Vec::new();
+        match a.into_partitions() {
+            Ok(ps) => {
+                for (i, mut q) in ps.into_iter().enumerate() {
+                    let mut part = Vec::new();
+                    for j in 0..b.num_rows() {
+                        let h = b.column(0).as_primitive::<UInt64Type>().value(j);
+                        if partition_of(h, 0, PART_BITS) == i {
+                            part.push(j as u32);
+                        }
+                    }
+                    let idx = UInt32Array::from(part);
+                    let cols = b
+                        .columns()
+                        .iter()
+                        .map(|c| take(c.as_ref(), &idx, None).unwrap())
+                        .collect();
+                    let mine = RecordBatch::try_new(b.schema(), cols).unwrap();
+                    agg.merge_state(&mut q, &mine).unwrap();
+                    done.push(agg.finish(q).unwrap());
+                }
+            }
+            Err(mut a) => {
+                agg.merge_state(&mut a, &b).unwrap();
+                done.push(agg.finish(a).unwrap());
+            }
+        }
+        assert_eq!(rows(done), expected);
+    }
+
+    #[test]
+    fn partitioned_partials_match_flat_ones() {
+        // Composite keys with nulls (arrow-row grouper), many groups.
+        check(&["a", "s"], 3000, 256, 1000);
+        // One integer key with nulls: every row its own group.
+        check(&["a"], 2000, 100, i32::MAX);
+        // One group (plus the null group), and no keys at all.
+        check(&["a"], 500, 64, 1);
+        check(&[], 500, 64, 1);
+        // A string key alone, and no rows.
+        check(&["s"], 100, 7, 1);
+        check(&["a", "s"], 0, 7, 1);
     }
 }
