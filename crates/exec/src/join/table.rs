@@ -15,7 +15,7 @@
 //! parallel without locks and probes go straight to one of them.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -199,14 +199,14 @@ struct Part {
 }
 
 /// A direct-address table of unique integer keys that span a small range:
-/// slot `k - min` holds the build row of key `k`, or NONE. Looking a key up
-/// is one memory access, where a hash table needs a hash, its control bytes
-/// and an entry (two cache misses on a large build side). Dense integer
-/// keys (surrogate ids, row numbers, dates) are common, so this is worth a
-/// scan of the keys to find out.
+/// slot `k - min` holds one more than the build row of key `k`, or 0. A
+/// lookup is one memory access, where a hash table needs a hash, its
+/// control bytes and an entry (two cache misses on a large build side).
+/// Dense integer keys (surrogate ids, row numbers, dates) are common, so
+/// this is worth a scan of the keys to find out.
 struct Dense {
     min: i64,
-    slots: Vec<AtomicU32>,
+    slots: Vec<u32>,
 }
 
 /// Dense tables are built when the keys span at most this many slots a
@@ -234,20 +234,30 @@ impl Dense {
         if span > DENSE_SLOTS_PER_ROW * n as u64 + 256 {
             return None;
         }
-        let slots: Vec<AtomicU32> = (0..usize::try_from(span).ok()?)
-            .into_par_iter()
-            .with_min_len(HASH_TASK_ROWS)
-            .map(|_| AtomicU32::new(NONE))
-            .collect();
-        // A second row for a slot is a duplicate key: stop at once.
-        let unique = (0..n)
-            .into_par_iter()
-            .with_min_len(HASH_TASK_ROWS)
-            .filter(|&i| ok(i))
-            .try_for_each(|i| {
-                slots[Self::offset(keys[i], min) as usize]
-                    .compare_exchange(NONE, i as u32, Ordering::Relaxed, Ordering::Relaxed)
-                    .map(|_| ())
+        // Zeroed memory comes from the OS as it is touched.
+        let mut slots = vec![0u32; usize::try_from(span).ok()?];
+        // Each task owns a range of slots and reads every key, writing
+        // those in its range: plain stores, no atomics (a compare-exchange
+        // a row serializes the cache misses). Reading the keys again is
+        // cheap next to the random writes.
+        let tasks = rayon::current_num_threads().clamp(1, 16);
+        let per = slots.len().div_ceil(tasks).max(1);
+        let unique = slots
+            .par_chunks_mut(per)
+            .enumerate()
+            .try_for_each(|(t, own)| {
+                let lo = (t * per) as u64;
+                for (i, &k) in keys.iter().enumerate() {
+                    let at = Self::offset(k, min).wrapping_sub(lo);
+                    if at < own.len() as u64 && ok(i) {
+                        let slot = &mut own[at as usize];
+                        if *slot != 0 {
+                            return Err(());
+                        }
+                        *slot = i as u32 + 1;
+                    }
+                }
+                Ok(())
             });
         unique.is_ok().then_some(Dense { min, slots })
     }
@@ -263,11 +273,8 @@ impl Dense {
 
     #[inline]
     fn get(&self, k: i64) -> Option<u32> {
-        let r = self
-            .slots
-            .get(Self::offset(k, self.min) as usize)?
-            .load(Ordering::Relaxed);
-        (r != NONE).then_some(r)
+        let r = *self.slots.get(Self::offset(k, self.min) as usize)?;
+        r.checked_sub(1)
     }
 }
 
