@@ -16,7 +16,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, BinaryArray, Int64Array};
 use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
-use arrow_row::{Row, RowConverter, Rows, SortField};
+use arrow_row::{RowConverter, Rows, SortField};
 use arrow_schema::DataType;
 use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
@@ -312,10 +312,93 @@ impl Grouper for IntGrouper {
     }
 }
 
+/// The key rows of a row grouper, in blocks that are never reallocated:
+/// growing one buffer of tens of MiB would copy (and page-fault in) every
+/// key again at each doubling.
+struct KeyArena {
+    blocks: Vec<Vec<u8>>,
+    /// Per group: block, start in the block, length.
+    spans: Vec<[u32; 3]>,
+}
+
+/// The first block of an arena; each next one is twice the previous, up
+/// to [`MAX_BLOCK`] (so small groupers stay small).
+const FIRST_BLOCK: usize = 4 << 10;
+const MAX_BLOCK: usize = 1 << 20;
+
+impl KeyArena {
+    fn new() -> Self {
+        KeyArena {
+            blocks: Vec::new(),
+            spans: Vec::new(),
+        }
+    }
+
+    /// The bytes of group `g`.
+    fn get(&self, g: usize) -> &[u8] {
+        let [b, start, len] = self.spans[g];
+        let start = start as usize;
+        &self.blocks[b as usize][start..start + len as usize]
+    }
+
+    fn len_of(&self, g: usize) -> usize {
+        self.spans[g][2] as usize
+    }
+
+    /// Appends a key (as the next group).
+    fn push(&mut self, bytes: &[u8]) -> Result<()> {
+        let len = bytes.len();
+        if self
+            .blocks
+            .last()
+            .is_none_or(|b| b.capacity() - b.len() < len)
+        {
+            let next = self
+                .blocks
+                .last()
+                .map_or(FIRST_BLOCK, |b| (b.capacity() * 2).min(MAX_BLOCK));
+            self.new_block(next.max(len))?;
+        }
+        let b = self.blocks.len() - 1;
+        let block = &mut self.blocks[b];
+        let start = block.len();
+        block.extend_from_slice(bytes);
+        // Blocks hold at most `u32::MAX` bytes (see `new_block`).
+        self.spans.push([b as u32, start as u32, len as u32]);
+        Ok(())
+    }
+
+    fn new_block(&mut self, bytes: usize) -> Result<()> {
+        if bytes > u32::MAX as usize || self.blocks.len() >= u32::MAX as usize {
+            return Err(Error::ResourcesExhausted(format!(
+                "a group-by key of {bytes} bytes (at most 4 GiB)"
+            )));
+        }
+        self.blocks.push(Vec::with_capacity(bytes));
+        Ok(())
+    }
+
+    /// Makes room for `groups` more keys of `bytes` in all.
+    fn reserve(&mut self, groups: usize, bytes: usize) {
+        self.spans.reserve(groups);
+        let room = self.blocks.last().map_or(0, |b| b.capacity() - b.len());
+        if bytes > room && bytes <= u32::MAX as usize {
+            // Only fails over 4 GiB, which was just ruled out.
+            let _ = self.new_block(bytes);
+        }
+    }
+
+    fn size(&self) -> usize {
+        self.blocks.iter().map(Vec::capacity).sum::<usize>()
+            + self.blocks.capacity() * std::mem::size_of::<Vec<u8>>()
+            + self.spans.capacity() * 12
+    }
+}
+
 /// Any key set, as `arrow-row` rows hashed as bytes.
 struct RowGrouper {
     conv: RowConverter,
-    rows: Rows,
+    rows: KeyArena,
     /// The current chunk's encoded keys, reused so every chunk does not
     /// allocate (and page-fault in) a new buffer.
     scratch: Rows,
@@ -327,7 +410,7 @@ struct RowGrouper {
 impl RowGrouper {
     fn new(types: &[DataType], hasher: KeyHasher) -> Result<Self> {
         let conv = RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?;
-        let rows = conv.empty_rows(0, 0);
+        let rows = KeyArena::new();
         let scratch = conv.empty_rows(0, 0);
         Ok(RowGrouper {
             conv,
@@ -344,27 +427,27 @@ impl RowGrouper {
 /// `table`, created if new. The stored hash is compared before the row
 /// bytes: a tag collision then rarely touches the (cold) key arena.
 fn intern_row(
-    rows: &mut Rows,
+    rows: &mut KeyArena,
     hashes: &mut Vec<u64>,
     table: &mut HashTable<u32>,
-    row: Row<'_>,
+    row: &[u8],
     h: u64,
-) -> u32 {
+) -> Result<u32> {
     let entry = table.entry(
         h,
-        |&g| hashes[g as usize] == h && rows.row(g as usize) == row,
+        |&g| hashes[g as usize] == h && rows.get(g as usize) == row,
         |&g| hashes[g as usize],
     );
-    match entry {
+    Ok(match entry {
         Entry::Occupied(e) => *e.get(),
         Entry::Vacant(e) => {
             let g = hashes.len() as u32;
+            rows.push(row)?;
             e.insert(g);
             hashes.push(h);
-            rows.push(row);
             g
         }
-    }
+    })
 }
 
 impl Grouper for RowGrouper {
@@ -382,7 +465,7 @@ impl Grouper for RowGrouper {
         out.reserve(scratch.num_rows());
         for row in scratch.iter() {
             let h = hasher.hash_one(row.as_ref());
-            out.push(intern_row(rows, hashes, table, row, h));
+            out.push(intern_row(rows, hashes, table, row.data(), h)?);
         }
         Ok(())
     }
@@ -390,13 +473,15 @@ impl Grouper for RowGrouper {
         self.hashes.len()
     }
     fn keys(&self) -> Result<Vec<ArrayRef>> {
-        Ok(self.conv.convert_rows(self.rows.iter())?)
+        let parser = self.conv.parser();
+        let rows = (0..self.rows.spans.len()).map(|g| parser.parse(self.rows.get(g)));
+        Ok(self.conv.convert_rows(rows)?)
     }
     fn hashes(&self) -> Vec<u64> {
         self.hashes.clone()
     }
     fn take_keys(&self, groups: &[u32]) -> Result<Option<ArrayRef>> {
-        let bytes: usize = groups.iter().map(|&g| self.rows.row_len(g as usize)).sum();
+        let bytes: usize = groups.iter().map(|&g| self.rows.len_of(g as usize)).sum();
         if bytes > i32::MAX as usize {
             return Err(Error::ResourcesExhausted(format!(
                 "a partition of the group-by holds {bytes} bytes of keys (at most 2 GiB)"
@@ -406,7 +491,7 @@ impl Grouper for RowGrouper {
         let mut offsets = Vec::with_capacity(groups.len() + 1);
         offsets.push(0i32);
         for &g in groups {
-            data.extend_from_slice(self.rows.row(g as usize).data());
+            data.extend_from_slice(self.rows.get(g as usize));
             offsets.push(data.len() as i32);
         }
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
@@ -422,7 +507,6 @@ impl Grouper for RowGrouper {
         let key = key
             .and_then(|k| k.as_binary_opt::<i32>())
             .ok_or_else(|| Error::InvalidArgument("internal: state keys missing".into()))?;
-        let parser = self.conv.parser();
         out.reserve(key.len());
         let Self {
             rows,
@@ -431,9 +515,7 @@ impl Grouper for RowGrouper {
             ..
         } = self;
         for (i, &h) in in_hashes.iter().enumerate().take(key.len()) {
-            let bytes = key.value(i);
-            let row = parser.parse(bytes);
-            out.push(intern_row(rows, hashes, table, row, h));
+            out.push(intern_row(rows, hashes, table, key.value(i), h)?);
         }
         Ok(())
     }
@@ -480,9 +562,6 @@ impl Grouper for RowGrouper {
         {
             return Err(wrong_source());
         }
-        // Rows of another converter are re-read through this one's parser
-        // (same fields, so the same encoding).
-        let parser = self.conv.parser();
         out.reserve(sel.len());
         let Self {
             rows,
@@ -492,8 +571,8 @@ impl Grouper for RowGrouper {
         } = self;
         for &i in sel {
             let i = i as usize;
-            let row = parser.parse(chunk.row(i).data());
-            out.push(intern_row(rows, hashes, table, row, in_hashes[i]));
+            let row = chunk.row(i).data();
+            out.push(intern_row(rows, hashes, table, row, in_hashes[i])?);
         }
         Ok(())
     }
@@ -542,5 +621,27 @@ mod tests {
         let keys = g.keys().unwrap();
         assert_eq!(keys.len(), 2);
         assert_eq!(keys[1].null_count(), 2);
+    }
+
+    #[test]
+    fn key_arena_spans_blocks() {
+        let mut a = KeyArena::new();
+        let keys: Vec<Vec<u8>> = (0..5000usize)
+            .map(|i| vec![(i % 251) as u8; i % 97])
+            .chain([vec![7u8; MAX_BLOCK + 3], vec![], vec![1, 2, 3]])
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            if i == 100 {
+                a.reserve(10, 1 << 16);
+            }
+            a.push(k).unwrap();
+        }
+        assert!(a.blocks.len() > 2);
+        assert!(a.blocks.iter().all(|b| b.len() <= b.capacity()));
+        for (g, k) in keys.iter().enumerate() {
+            assert_eq!(a.get(g), k.as_slice());
+            assert_eq!(a.len_of(g), k.len());
+        }
+        assert!(a.size() >= keys.iter().map(Vec::len).sum::<usize>());
     }
 }
