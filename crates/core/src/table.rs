@@ -219,7 +219,7 @@ impl Table {
             .iter()
             .zip(self.storage.iter())
             .filter(|(_, s)| s.is_spilled())
-            .map(|(c, _)| mapped_size(c))
+            .map(|(c, _)| slice_bytes(c) as usize)
             .sum()
     }
 
@@ -475,14 +475,16 @@ pub fn distinct_buffer_bytes(batch: &RecordBatch, seen: &mut HashSet<usize>) -> 
 
 /// The bytes a chunk's arrays cover. Unlike `get_array_memory_size`, this
 /// does not count the whole allocation a buffer points into, which for a
-/// chunk read from a spill file is the whole memory map.
-fn mapped_size(c: &RecordBatch) -> usize {
+/// slice of a larger chunk is the whole chunk and for a chunk read from a
+/// spill file is the whole memory map: it is what copying the chunk would
+/// allocate, and what a stream holding it adds to memory.
+pub fn slice_bytes(c: &RecordBatch) -> u64 {
     c.columns()
         .iter()
         .map(|a| {
             a.to_data()
                 .get_slice_memory_size()
-                .unwrap_or_else(|_| a.get_array_memory_size())
+                .unwrap_or_else(|_| a.get_array_memory_size()) as u64
         })
         .sum()
 }

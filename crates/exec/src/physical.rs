@@ -6,7 +6,12 @@
 //!
 //! Windows bound memory: at most `window` units are in flight, so a scan of
 //! a file larger than RAM streams through in constant memory when the
-//! consumer (a sink) does not hold on to the output.
+//! consumer (a sink) does not hold on to the output. The window is bounded
+//! in bytes as well as in units: a stream measures how large its units'
+//! outputs are and fits the window into [`WINDOW_SHARE`] of the memory
+//! pool, and the outputs waiting to be pulled are held under a reservation,
+//! so operators downstream (a sort buffer, a hash table) see that memory
+//! as taken and spill earlier instead of the process passing its budget.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -16,7 +21,8 @@ use std::time::{Duration, Instant};
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{Field, FieldRef, Schema, SchemaRef};
 use parframe_common::{Error, Result};
-use parframe_core::{ChunkSource, Expr, Table};
+use parframe_core::{ChunkSource, Expr, Table, slice_bytes};
+use parframe_spill::Reservation;
 use rayon::prelude::*;
 
 use crate::agg::{AggExpr, AggFunc};
@@ -29,6 +35,16 @@ use crate::join::run_join;
 use crate::plan::{BatchUdf, Plan, RowUdf, panic_text};
 use crate::sort::{SortKey, SortedStream, run_sort};
 use crate::{Context, JobStats, Progress};
+
+/// Most units a window holds per worker thread: enough to keep every
+/// worker busy when units differ in cost.
+const UNITS_PER_THREAD: usize = 4;
+
+/// The fraction (1 / `WINDOW_SHARE`) of the memory pool one stream's window
+/// may fill. Pipelines chain (a scan feeding a sort feeding a sink) and each
+/// has a window, so one window gets a small share and the operators that
+/// must hold data (hash tables, sort runs) keep most of the budget.
+const WINDOW_SHARE: u64 = 16;
 
 /// A per-chunk operator of a pipeline.
 enum Op {
@@ -221,6 +237,13 @@ pub struct BatchStream {
     units_done: u64,
     done: bool,
     schema: SchemaRef,
+    /// Holds the bytes of the chunks in `ready`: shrunk as they are pulled.
+    ready_res: Reservation,
+    /// Bytes of each chunk in `ready`, front first.
+    ready_bytes: VecDeque<u64>,
+    /// The largest output of one unit seen so far, in bytes (0: none yet),
+    /// which sizes the window.
+    unit_bytes: u64,
 }
 
 struct UnitOutput {
@@ -230,6 +253,8 @@ struct UnitOutput {
     op_out: Vec<u64>,
     op_time: Vec<Duration>,
     rows_read: u64,
+    /// Bytes of the unit's output, kept when the chunks are dropped early.
+    out_bytes: u64,
     /// Time of the whole unit (reading it and running the ops).
     time: Duration,
     error: Option<(usize, Error)>,
@@ -248,8 +273,49 @@ impl BatchStream {
         self.job.stats()
     }
 
+    /// Units to run in the next window: up to [`UNITS_PER_THREAD`] per
+    /// thread, fewer when the units seen so far are large, never fewer
+    /// than one per thread (less would idle a worker), and one per thread
+    /// until a unit's size is known.
     fn window(&self) -> usize {
-        self.ctx.config().threads * 4
+        let threads = self.ctx.config().threads.max(1);
+        let most = threads * UNITS_PER_THREAD;
+        if self.unit_bytes == 0 {
+            return threads;
+        }
+        let share = self.ctx.memory_pool().limit() / WINDOW_SHARE;
+        let fits = usize::try_from(share / self.unit_bytes).unwrap_or(usize::MAX);
+        fits.clamp(threads, most)
+    }
+
+    /// Notes a unit's output size for sizing later windows.
+    fn note_unit_bytes(&mut self, bytes: u64) {
+        self.unit_bytes = self.unit_bytes.max(bytes.max(1));
+    }
+
+    /// Queues a chunk for the consumer, holding its bytes under the
+    /// stream's reservation. When the pool is full the chunk is queued
+    /// anyway (it is already in memory; dropping it would lose data) and
+    /// the next window shrinks to one unit per thread: that window is the
+    /// overhead a stream may hold outside the budget.
+    fn push_ready(&mut self, b: RecordBatch) {
+        let bytes = slice_bytes(&b);
+        let held = if self.ready_res.try_grow(bytes).is_ok() {
+            bytes
+        } else {
+            self.unit_bytes = u64::MAX;
+            0
+        };
+        self.ready_bytes.push_back(held);
+        self.ready.push_back(b);
+    }
+
+    fn pop_ready(&mut self) -> Option<RecordBatch> {
+        let b = self.ready.pop_front()?;
+        if let Some(bytes) = self.ready_bytes.pop_front() {
+            self.ready_res.shrink(bytes);
+        }
+        Some(b)
     }
 
     fn next_units(&mut self) -> Result<Vec<Unit>> {
@@ -334,6 +400,7 @@ impl BatchStream {
             op_out: vec![0; ops.len()],
             op_time: vec![Duration::ZERO; ops.len()],
             rows_read: 0,
+            out_bytes: 0,
             time: Duration::ZERO,
             error: None,
         };
@@ -411,18 +478,19 @@ impl BatchStream {
                 }
                 self.rows_read += o.rows_read;
                 self.units_done += 1;
+                self.note_unit_bytes(batches_bytes(&o.batches));
                 for b in o.batches {
                     if let Some(limit) = self.pipeline.limit {
                         let left = limit - self.rows_out;
                         if b.num_rows() >= left {
-                            self.ready.push_back(b.slice(0, left));
+                            self.push_ready(b.slice(0, left));
                             self.rows_out = limit;
                             self.done = true;
                             break;
                         }
                     }
                     self.rows_out += b.num_rows();
-                    self.ready.push_back(b);
+                    self.push_ready(b);
                 }
                 if self.done {
                     break;
@@ -471,12 +539,18 @@ impl BatchStream {
                     indexed
                         .into_par_iter()
                         .map(|(i, u)| {
-                            let out = this.run_unit(u);
+                            let mut out = this.run_unit(u);
                             let r = if out.error.is_some() {
                                 Ok(())
                             } else {
                                 fold_into(slots, init, f, &out.batches, i)
                             };
+                            // Folded: free the chunks now rather than when
+                            // the whole window is done, keeping one unit
+                            // per worker in memory. Their size still sizes
+                            // the window.
+                            out.out_bytes = batches_bytes(&out.batches);
+                            out.batches = Vec::new();
                             (out, r)
                         })
                         .collect()
@@ -488,6 +562,7 @@ impl BatchStream {
                     return Err(self.globalize(k, e, &o.op_rows));
                 }
                 r?;
+                self.note_unit_bytes(o.out_bytes);
                 self.record(&o);
                 for (k, r) in o.op_rows.iter().enumerate() {
                     self.op_rows[k] += r;
@@ -603,8 +678,13 @@ impl Iterator for BatchStream {
         if let Err(e) = self.fill() {
             return Some(Err(e));
         }
-        self.ready.pop_front().map(Ok)
+        self.pop_ready().map(Ok)
     }
+}
+
+/// Bytes of Arrow memory `batches` cover (slices count their own rows).
+fn batches_bytes(batches: &[RecordBatch]) -> u64 {
+    batches.iter().map(slice_bytes).sum()
 }
 
 /// Builds the pipelines of `plan`, producing only the columns in `needed`
@@ -884,6 +964,9 @@ fn stream_of(
         units_done: 0,
         done: false,
         schema,
+        ready_res: ctx.memory_pool().reservation("pipeline window"),
+        ready_bytes: VecDeque::new(),
+        unit_bytes: 0,
     }
 }
 

@@ -52,6 +52,7 @@ use arrow_select::concat::concat_batches;
 use arrow_select::interleave::interleave_record_batch;
 use arrow_select::take::take_record_batch;
 use parframe_common::{Error, Result, column_not_found, format_bytes};
+use parframe_core::slice_bytes;
 use parframe_spill::{Reservation, SpillFile, SpillReader};
 use rayon::prelude::*;
 
@@ -205,7 +206,7 @@ impl KeyCodec {
                 .get_slice_memory_size()
                 .map_or(a.get_array_memory_size(), |s| s) as u64
         };
-        let all: u64 = batch.columns().iter().map(slice).sum();
+        let all = slice_bytes(batch);
         let keys: u64 = self.key_idx.iter().map(|&i| slice(batch.column(i))).sum();
         all + 2 * keys + 16 * batch.num_rows() as u64 + 1024
     }

@@ -7,3 +7,4 @@ mod groupby;
 mod plan;
 mod sort;
 mod stats;
+mod window;
