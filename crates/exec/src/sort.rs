@@ -34,10 +34,11 @@
 //!
 //! # Memory held outside the reservation (the stated overhead)
 //! The reservation covers the sorted chunks and their keys, and the keys of
-//! the current batch of every spilled run during the merge. Not covered:
-//! the window of input chunks in flight (`4 x threads` upstream chunks, as
-//! for every pipeline), the transient unsorted keys and index vector of the
-//! chunks being sorted, and the output chunks being gathered (`threads`
+//! the current batch of every spilled run during the merge; while a chunk
+//! is sorted it also covers the input chunk and the unsorted keys. The
+//! upstream window of chunks waiting to be pulled is under the upstream
+//! stream's reservation (see `physical`). Not covered: the index vector of
+//! the chunks being sorted and the output chunks being gathered (`threads`
 //! chunks of `chunk_rows` rows). Spilled runs are read through memory maps:
 //! their pages are file-backed and the OS may drop them at any time.
 
@@ -197,9 +198,12 @@ impl KeyCodec {
         Ok(self.converter.convert_columns(&cols)?)
     }
 
-    /// A generous estimate of what sorting `batch` will hold: the sorted
-    /// copy of the chunk plus its encoded keys (at most about twice the key
-    /// columns, plus an offset per row).
+    /// A generous estimate of what sorting `batch` will hold at its peak:
+    /// the input chunk itself (it left the upstream window's reservation
+    /// when it was pulled, and lives until its sorted copy is made), the
+    /// sorted copy, and the encoded keys unsorted and sorted (each at most
+    /// about twice the key columns, plus an offset per row). Settled to the
+    /// sorted copy and its keys once sorted.
     fn estimate(&self, batch: &RecordBatch) -> u64 {
         let slice = |a: &ArrayRef| -> u64 {
             a.to_data()
@@ -208,7 +212,7 @@ impl KeyCodec {
         };
         let all = slice_bytes(batch);
         let keys: u64 = self.key_idx.iter().map(|&i| slice(batch.column(i))).sum();
-        all + 2 * keys + 16 * batch.num_rows() as u64 + 1024
+        2 * all + 4 * keys + 32 * batch.num_rows() as u64 + 1024
     }
 }
 
