@@ -216,6 +216,11 @@ impl KeyCodec {
     }
 }
 
+/// The fewest rows of a slice a chunk is cut into when the chunk alone
+/// does not fit the budget: below this the budget is too small to sort at
+/// all, and saying so beats crawling.
+const MIN_SPLIT_ROWS: usize = 1024;
+
 /// A chunk in key order, with its encoded keys (in the same order) and
 /// the bytes reserved for both.
 struct SortedChunk {
@@ -441,10 +446,25 @@ impl RunBuilder<'_> {
                     self.spill()?;
                     continue;
                 }
+                // Nothing left to spill and the chunk alone does not fit:
+                // sort it in halves (each becomes a sorted chunk of its
+                // own), down to a size where the budget is hopeless.
+                if let Some((b, _)) = pending.front()
+                    && b.num_rows() >= 2 * MIN_SPLIT_ROWS
+                {
+                    let b = b.clone();
+                    pending.pop_front();
+                    let half = b.num_rows() / 2;
+                    for part in [b.slice(half, b.num_rows() - half), b.slice(0, half)] {
+                        let est = self.codec.estimate(&part);
+                        pending.push_front((part, est));
+                    }
+                    continue;
+                }
                 let (b, est) = pending.front().map_or((0, 0), |(b, e)| (b.num_rows(), *e));
                 return Err(Error::ResourcesExhausted(format!(
-                    "sorting a chunk of {b} rows needs about {} but the memory limit is {}; \
-                     lower chunk_rows or raise the memory limit",
+                    "sorting even {b} rows needs about {} but the memory limit is {} \
+                     (with what other operators hold); raise the memory limit",
                     format_bytes(est),
                     format_bytes(self.reservation.pool().limit())
                 )));
