@@ -8,8 +8,8 @@
 
 use std::process::ExitCode;
 
-/// jemalloc, configured in `.cargo/config.toml` to give freed pages back at
-/// once, rather than the system allocator: glibc's malloc raises its mmap
+/// jemalloc, configured in `.cargo/config.toml` to give freed pages back
+/// within 100 ms, rather than the system allocator: glibc's malloc raises its mmap
 /// threshold after large frees and then serves multi-megabyte Arrow buffers
 /// from heaps it rarely returns, so a job that frees a sort run or a hash
 /// table keeps that memory resident and passes its budget. Measured on a
