@@ -228,7 +228,9 @@ pub struct BatchStream {
     /// Statistics shared by every operator of the job.
     job: Arc<JobMetrics>,
     pipeline: Pipeline,
-    ready: VecDeque<RecordBatch>,
+    /// Chunks waiting to be pulled, each with the bytes `ready_res` holds
+    /// for it.
+    ready: VecDeque<(RecordBatch, u64)>,
     /// Rows that entered each operator so far, to turn chunk-local row
     /// numbers in errors into rows of the operator's whole input.
     op_rows: Vec<u64>,
@@ -239,8 +241,6 @@ pub struct BatchStream {
     schema: SchemaRef,
     /// Holds the bytes of the chunks in `ready`: shrunk as they are pulled.
     ready_res: Reservation,
-    /// Bytes of each chunk in `ready`, front first.
-    ready_bytes: VecDeque<u64>,
     /// The largest output of one unit seen so far, in bytes (0: none yet),
     /// which sizes the window.
     unit_bytes: u64,
@@ -306,15 +306,12 @@ impl BatchStream {
             self.unit_bytes = u64::MAX;
             0
         };
-        self.ready_bytes.push_back(held);
-        self.ready.push_back(b);
+        self.ready.push_back((b, held));
     }
 
     fn pop_ready(&mut self) -> Option<RecordBatch> {
-        let b = self.ready.pop_front()?;
-        if let Some(bytes) = self.ready_bytes.pop_front() {
-            self.ready_res.shrink(bytes);
-        }
+        let (b, held) = self.ready.pop_front()?;
+        self.ready_res.shrink(held);
         Some(b)
     }
 
@@ -965,7 +962,6 @@ fn stream_of(
         done: false,
         schema,
         ready_res: ctx.memory_pool().reservation("pipeline window"),
-        ready_bytes: VecDeque::new(),
         unit_bytes: 0,
     }
 }

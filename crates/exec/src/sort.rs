@@ -449,11 +449,11 @@ impl RunBuilder<'_> {
                 // Nothing left to spill and the chunk alone does not fit:
                 // sort it in halves (each becomes a sorted chunk of its
                 // own), down to a size where the budget is hopeless.
-                if let Some((b, _)) = pending.front()
-                    && b.num_rows() >= 2 * MIN_SPLIT_ROWS
+                if pending
+                    .front()
+                    .is_some_and(|(b, _)| b.num_rows() >= 2 * MIN_SPLIT_ROWS)
+                    && let Some((b, _)) = pending.pop_front()
                 {
-                    let b = b.clone();
-                    pending.pop_front();
                     let half = b.num_rows() / 2;
                     for part in [b.slice(half, b.num_rows() - half), b.slice(0, half)] {
                         let est = self.codec.estimate(&part);
