@@ -13,12 +13,12 @@ use parframe::datasets::tpch::{self, TpchTable};
 use parframe::datasets::{G1, J1, J1Table, g1_name};
 use parframe::{
     ByteSize, ChunkSink, Context, CsvSink, CsvWriteOptions, IpcSink, IpcWriteOptions, LazyFrame,
-    ParquetSink, ParquetWriteOptions, RowOptions, col, format_bytes,
+    ParquetSink, ParquetWriteOptions, RowOptions, SortKey, SqlContext, col, format_bytes,
+    open_sources as open_path,
 };
 
 use crate::output::{Format, HeadTail, OutputSpec, UsageError, write_result};
 use crate::progress::{ProgressUi, group_digits};
-use crate::sql::{OrderKey, SqlPlanner, open_path, sort_frame};
 
 /// Parallel, memory-bounded dataframes on Apache Arrow: SQL over CSV,
 /// Parquet and Arrow IPC files.
@@ -476,13 +476,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             } else {
                 args.query.clone()
             };
-            let mut planner = SqlPlanner::new(env.ctx.clone());
             for (name, path) in &args.tables {
-                planner
-                    .register(name, path)
+                env.ctx
+                    .register_file(name, path)
                     .map_err(|e| anyhow::anyhow!("--table {name}={path}: {e:#}"))?;
             }
-            let lf = planner.plan(&query)?;
+            let lf = env.ctx.sql(&query)?;
             env.run_plan(&lf, &spec(&args.out), start.elapsed())
         }
         Command::Schema { file } => {
@@ -760,13 +759,8 @@ fn demo(args: &DemoArgs, env: &Env) -> anyhow::Result<()> {
     }
 
     // A sort of the whole table (when the sort operator exists).
-    let key = OrderKey {
-        column: "v3".into(),
-        descending: true,
-        nulls_last: true,
-    };
-    let span = sqlparser::tokenizer::Span::empty();
-    match sort_frame(&lf, std::slice::from_ref(&key), None, span) {
+    let key = SortKey::desc("v3").nulls_last(true);
+    match lf.sort([key.clone()]) {
         Ok(sorted) => run_demo_step(
             env,
             "sort: the whole table by v3 descending (streamed; first and last rows)",
@@ -774,7 +768,7 @@ fn demo(args: &DemoArgs, env: &Env) -> anyhow::Result<()> {
         )?,
         Err(e) => println!("\nsort: skipped ({e})"),
     }
-    match sort_frame(&lf, &[key], Some(5), span) {
+    match lf.top_k([key], 5) {
         Ok(top) => run_demo_step(env, "top-k: ORDER BY v3 DESC LIMIT 5", &top)?,
         Err(e) => println!("\ntop-k: skipped ({e})"),
     }

@@ -92,6 +92,18 @@ pub enum Error {
     /// A feature that parframe does not offer (yet); names the construct.
     #[error("not supported: {0}")]
     NotSupported(String),
+    /// A SQL statement that cannot be planned: a syntax error, an unknown
+    /// table, column or function, a construct not supported; with the line
+    /// and column (1-based) of the construct in the query when known.
+    #[error("{message}{}", sql_position(*line, *column))]
+    Sql {
+        /// What is wrong, naming the construct.
+        message: String,
+        /// The line of the construct in the query (1-based), when known.
+        line: Option<u64>,
+        /// The column of the construct in its line (1-based), when known.
+        column: Option<u64>,
+    },
     /// An error raised by an Arrow kernel that none of the variants above describes.
     #[error("arrow error: {0}")]
     Arrow(#[from] ArrowError),
@@ -122,6 +134,15 @@ impl Error {
         }
     }
 
+    /// A SQL error at a position of the query (`None`: unknown).
+    pub fn sql(message: impl Into<String>, position: Option<(u64, u64)>) -> Self {
+        Error::Sql {
+            message: message.into(),
+            line: position.map(|p| p.0),
+            column: position.map(|p| p.1),
+        }
+    }
+
     /// A file that could not be decoded.
     pub fn format(
         path: impl Into<PathBuf>,
@@ -133,6 +154,14 @@ impl Error {
             location,
             message: message.into(),
         }
+    }
+}
+
+fn sql_position(line: Option<u64>, column: Option<u64>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(" (at line {l}, column {c})"),
+        (Some(l), None) => format!(" (at line {l})"),
+        _ => String::new(),
     }
 }
 
@@ -187,6 +216,13 @@ mod tests {
         assert_eq!(e.to_string(), "cannot read 'a.csv' at line 3: bad int");
         let e = Error::format("a.csv", None, "bad int");
         assert_eq!(e.to_string(), "cannot read 'a.csv': bad int");
+    }
+
+    #[test]
+    fn sql_error_shows_its_position() {
+        let e = Error::sql("column 'x' not found", Some((2, 7)));
+        assert_eq!(e.to_string(), "column 'x' not found (at line 2, column 7)");
+        assert_eq!(Error::sql("empty", None).to_string(), "empty");
     }
 
     fn bails() -> Result<()> {

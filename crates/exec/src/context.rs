@@ -151,6 +151,7 @@ impl ContextBuilder {
                 progress: self.progress,
                 cancelled: AtomicBool::new(false),
                 spill: Mutex::new(None),
+                catalog: Default::default(),
             }),
         })
     }
@@ -182,6 +183,8 @@ struct ContextInner {
     /// Made on first use, under `config.spill_dir`; removed (with any file
     /// left in it) when the context's last clone drops.
     spill: Mutex<Option<SpillDir>>,
+    /// Named tables (see `catalog.rs`).
+    catalog: crate::catalog::Catalog,
 }
 
 impl fmt::Debug for Context {
@@ -282,6 +285,10 @@ impl Context {
         } else {
             Ok(())
         }
+    }
+
+    pub(crate) fn catalog(&self) -> &crate::catalog::Catalog {
+        &self.inner.catalog
     }
 
     pub(crate) fn report(&self, p: &Progress) {

@@ -20,6 +20,7 @@
 
 pub mod agg;
 pub mod aggregate;
+mod catalog;
 pub mod collect;
 mod concat;
 mod context;

@@ -41,7 +41,26 @@
 //! The crates behind the facade: `parframe-common` (errors, sizes),
 //! `parframe-spill` (memory budget), `parframe-core` (tables, expressions,
 //! typed rows), `parframe-io` (CSV, Parquet, IPC), `parframe-exec` (context,
-//! plans, execution).
+//! plans, execution), `parframe-sql` (SQL onto plans: [`sql`]).
+//!
+//! SQL and the Rust API compose: register frames or files as tables on the
+//! context, query them with [`SqlContext::sql`] (in the prelude), and keep
+//! building on the resulting [`LazyFrame`]:
+//!
+//! ```
+//! use parframe::prelude::*;
+//!
+//! # fn main() -> parframe::Result<()> {
+//! let ctx = Context::builder().threads(2).build()?;
+//! ctx.register_table("t", ctx.lazy(table!("k" => ["a", "b", "a"], "v" => [1i64, 2, 3])?));
+//! let out = ctx
+//!     .sql("SELECT k, sum(v) AS total FROM t GROUP BY k")?
+//!     .filter(col("total").gt(lit(2i64)))?
+//!     .collect()?;
+//! assert_eq!(out.num_rows(), 1);
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 pub mod datasets;
@@ -70,11 +89,16 @@ pub use parframe_io::{
 };
 pub use parframe_spill::{MemoryPool, Reservation};
 
+/// SQL: [`SqlContext::sql`] (`ctx.sql("SELECT ...")`), the function
+/// registry ([`sql::functions`]).
+pub use parframe_sql as sql;
+pub use parframe_sql::SqlContext;
+
 /// The names most programs need: `use parframe::prelude::*;`.
 pub mod prelude {
     pub use crate::{
         Context, CsvOptions, CsvWriteOptions, Expr, JoinType, LazyFrame, ParquetCompression,
-        ParquetWriteOptions, Result, RowOptions, Table, col, lit, table, write_csv, write_ipc,
-        write_parquet,
+        ParquetWriteOptions, Result, RowOptions, SqlContext, Table, col, lit, table, write_csv,
+        write_ipc, write_parquet,
     };
 }

@@ -363,7 +363,7 @@ fn bad_sql_exits_1_with_a_position() {
         .args(["sql", "SELEC * FROM x"])
         .assert()
         .code(1)
-        .stderr(contains("SQL syntax error").and(contains("Line: 1")));
+        .stderr(contains("SQL syntax error").and(contains("line 1, column 1")));
     let q = format!("SELECT id1,\n  nope FROM '{}'", fixture().g1.display());
     parframe().args(["sql", &q]).assert().code(1).stderr(
         contains("column 'nope' not found")

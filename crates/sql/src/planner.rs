@@ -1,0 +1,156 @@
+//! The entry point: a statement parsed by `sqlparser`, planned onto
+//! [`LazyFrame`]s (queries), or run (`COPY`, `EXPLAIN ANALYZE`).
+
+use std::collections::HashMap;
+
+use parframe_common::{Error, Result};
+use parframe_exec::{Context, LazyFrame};
+use sqlparser::ast::{self, Spanned};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::{Parser, ParserError};
+
+use crate::error::{err, unsupported};
+use crate::expr::first_words;
+
+/// How deep the parser may nest (parentheses, subqueries). sqlparser's
+/// default is 50; its recursion is stack-safe (the `recursive` crate), and
+/// so is ours.
+const PARSER_RECURSION_LIMIT: usize = 1000;
+
+/// Plans SQL in a [`Context`]: tables resolve to the `WITH` tables in
+/// scope, then to the context's catalog ([`Context::register_table`]).
+#[derive(Clone)]
+pub(crate) struct SqlPlanner {
+    pub(crate) ctx: Context,
+    /// `WITH` tables in scope (lower-case names).
+    pub(crate) ctes: HashMap<String, LazyFrame>,
+}
+
+/// Parses one statement.
+pub(crate) fn parse(sql: &str) -> Result<ast::Statement> {
+    let dialect = GenericDialect {};
+    let statements = Parser::new(&dialect)
+        .with_recursion_limit(PARSER_RECURSION_LIMIT)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
+        .map_err(syntax_error)?;
+    let mut statements = statements.into_iter();
+    match (statements.next(), statements.next()) {
+        (None, _) => Err(Error::sql("SQL error: the query is empty", None)),
+        (Some(one), None) => Ok(one),
+        (Some(_), Some(second)) => unsupported("more than one statement", second.span()),
+    }
+}
+
+/// A parser error as [`Error::Sql`], its position taken out of the text
+/// (`... at Line: 1, Column: 7`).
+fn syntax_error(e: ParserError) -> Error {
+    let text = match e {
+        ParserError::TokenizerError(s) | ParserError::ParserError(s) => s,
+        ParserError::RecursionLimitExceeded => {
+            return Error::sql(
+                format!(
+                    "SQL syntax error: the query nests deeper than {PARSER_RECURSION_LIMIT} levels"
+                ),
+                None,
+            );
+        }
+    };
+    let (message, position) = match text.rfind(" at Line: ") {
+        Some(i) => {
+            let pos = &text[i + " at Line: ".len()..];
+            let mut parts = pos.split(", Column: ");
+            let line = parts.next().and_then(|l| l.trim().parse::<u64>().ok());
+            let column = parts.next().and_then(|c| c.trim().parse::<u64>().ok());
+            match (line, column) {
+                (Some(l), Some(c)) => (text[..i].to_string(), Some((l, c))),
+                _ => (text.clone(), None),
+            }
+        }
+        None => (text.clone(), None),
+    };
+    Error::sql(format!("SQL syntax error: {message}"), position)
+}
+
+impl SqlPlanner {
+    pub(crate) fn new(ctx: Context) -> Self {
+        SqlPlanner {
+            ctx,
+            ctes: HashMap::new(),
+        }
+    }
+
+    /// Plans (or, for `COPY` and `EXPLAIN ANALYZE`, runs) one statement.
+    pub(crate) fn statement(&self, statement: &ast::Statement) -> Result<LazyFrame> {
+        match statement {
+            ast::Statement::Query(q) => self.plan_query(q),
+            ast::Statement::Explain {
+                analyze,
+                statement,
+                format,
+                options,
+                query_plan,
+                estimate,
+                ..
+            } => {
+                if format.is_some() || options.is_some() || *query_plan || *estimate {
+                    return unsupported("EXPLAIN options", statement.span());
+                }
+                self.explain(statement, *analyze)
+            }
+            ast::Statement::Copy {
+                source,
+                to,
+                target,
+                options,
+                legacy_options,
+                ..
+            } => self.copy(
+                source,
+                *to,
+                target,
+                options,
+                legacy_options,
+                statement.span(),
+            ),
+            other => unsupported(
+                format!(
+                    "the statement '{}'; SELECT queries, EXPLAIN [ANALYZE] and COPY (query) TO \
+                     'file' are",
+                    first_words(&other.to_string())
+                ),
+                other.span(),
+            ),
+        }
+    }
+
+    /// A `WITH` table, then the catalog.
+    pub(crate) fn lookup_table(&self, name: &str) -> Option<LazyFrame> {
+        self.ctes
+            .get(&name.to_lowercase())
+            .cloned()
+            .or_else(|| self.ctx.table(name))
+    }
+
+    /// The names a query can use, for error messages.
+    pub(crate) fn known_tables(&self) -> Vec<String> {
+        let mut known: Vec<String> = self.ctes.keys().cloned().collect();
+        known.extend(self.ctx.table_names());
+        known.sort();
+        known.dedup();
+        known
+    }
+
+    fn explain(&self, statement: &ast::Statement, analyze: bool) -> Result<LazyFrame> {
+        let ast::Statement::Query(q) = statement else {
+            return err("EXPLAIN takes a query", statement.span());
+        };
+        let lf = self.plan_query(q)?;
+        let text = if analyze {
+            lf.explain_analyze()?
+        } else {
+            lf.explain()
+        };
+        crate::statement::lines_frame(&self.ctx, "plan", text.lines())
+    }
+}

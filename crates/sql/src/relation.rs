@@ -1,0 +1,599 @@
+//! `FROM`: tables of the catalog and `WITH`, file paths, table functions
+//! (`read_csv`, `read_parquet`, `read_ipc`), subqueries, and joins.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use parframe_common::Result;
+use parframe_core::{ChunkSource, Expr, col};
+use parframe_exec::{JoinOptions, JoinType, LazyFrame};
+use parframe_io::{CsvOptions, CsvSource, MultiSource};
+use sqlparser::ast::{
+    self, BinaryOperator, FunctionArg, FunctionArgExpr, FunctionArgOperator, Ident, JoinConstraint,
+    JoinOperator, ObjectName, ObjectNamePart, Select, Spanned, TableFactor, TableWithJoins, Value,
+};
+use sqlparser::tokenizer::Span;
+
+use crate::error::{at, err, sql_error, unsupported};
+use crate::expr::{first_words, limit_value, string_literal};
+use crate::planner::SqlPlanner;
+use crate::scope::Scope;
+
+impl SqlPlanner {
+    pub(crate) fn plan_from(&self, s: &Select) -> Result<(LazyFrame, Scope)> {
+        let Some((first, rest)) = s.from.split_first() else {
+            // SELECT without FROM reads one row of no columns.
+            let one = parframe_core::Table::try_new(
+                std::sync::Arc::new(arrow_schema::Schema::empty()),
+                vec![crate::values::one_row()?],
+            )?;
+            let lf = self.ctx.lazy(one);
+            let scope = Scope::single(lf.schema(), Vec::new());
+            return Ok((lf, scope));
+        };
+        let (mut lf, mut scope) = self.plan_joins(first)?;
+        // `FROM a, b` is a cross join.
+        for twj in rest {
+            let (r, rs) = self.plan_joins(twj)?;
+            (lf, scope) = join_scoped(
+                (lf, scope),
+                (r, rs),
+                JoinType::Cross,
+                (Vec::new(), Vec::new()),
+                false,
+                twj.span(),
+            )?;
+        }
+        Ok((lf, scope))
+    }
+
+    pub(crate) fn plan_joins(&self, twj: &TableWithJoins) -> Result<(LazyFrame, Scope)> {
+        let (mut lf, mut scope) = self.plan_relation(&twj.relation)?;
+        for j in &twj.joins {
+            let span = j.span();
+            if j.global {
+                return unsupported("GLOBAL joins", span);
+            }
+            use JoinOperator as Op;
+            let (how, constraint) = match &j.join_operator {
+                Op::Join(c) | Op::Inner(c) => (JoinType::Inner, c),
+                Op::Left(c) | Op::LeftOuter(c) => (JoinType::Left, c),
+                Op::Right(c) | Op::RightOuter(c) => (JoinType::Right, c),
+                Op::FullOuter(c) => (JoinType::Full, c),
+                Op::CrossJoin(c) => (JoinType::Cross, c),
+                Op::Semi(c) | Op::LeftSemi(c) => (JoinType::Semi, c),
+                Op::Anti(c) | Op::LeftAnti(c) => (JoinType::Anti, c),
+                _ => {
+                    return unsupported(
+                        format!("the join '{}'", first_words(&j.to_string())),
+                        span,
+                    );
+                }
+            };
+            let right = self.plan_relation(&j.relation)?;
+            let (keys, coalesce) = match constraint {
+                JoinConstraint::On(e) if how != JoinType::Cross => {
+                    let mut keys = (Vec::new(), Vec::new());
+                    equi_keys(e, &scope, &right.1, &mut keys)?;
+                    (keys, false)
+                }
+                JoinConstraint::Using(names) if how != JoinType::Cross => {
+                    let mut keys = (Vec::new(), Vec::new());
+                    for n in names {
+                        let ident = match n.0.as_slice() {
+                            [ObjectNamePart::Identifier(i)] => i,
+                            _ => return unsupported(format!("USING ({n})"), span),
+                        };
+                        keys.0.push(scope.resolve(ident)?);
+                        keys.1.push(right.1.resolve(ident)?);
+                    }
+                    (keys, true)
+                }
+                JoinConstraint::None if how == JoinType::Cross => ((Vec::new(), Vec::new()), false),
+                JoinConstraint::None => {
+                    return err(
+                        format!("{how} JOIN needs ON or USING (or write CROSS JOIN)"),
+                        span,
+                    );
+                }
+                other => {
+                    return unsupported(
+                        format!(
+                            "the join condition '{}'",
+                            first_words(&other_constraint(other))
+                        ),
+                        span,
+                    );
+                }
+            };
+            (lf, scope) = join_scoped((lf, scope), right, how, keys, coalesce, span)?;
+        }
+        Ok((lf, scope))
+    }
+
+    pub(crate) fn plan_relation(&self, rel: &TableFactor) -> Result<(LazyFrame, Scope)> {
+        let span = rel.span();
+        let (lf, alias, default_qualifier) = match rel {
+            TableFactor::Table {
+                name,
+                alias,
+                args,
+                with_hints,
+                version,
+                with_ordinality,
+                partitions,
+                json_path,
+                sample,
+                index_directives,
+                inheritance,
+            } => {
+                if !with_hints.is_empty()
+                    || version.is_some()
+                    || *with_ordinality
+                    || !partitions.is_empty()
+                    || json_path.is_some()
+                    || sample.is_some()
+                    || !index_directives.is_empty()
+                    || inheritance.is_some()
+                {
+                    return unsupported(format!("the table modifiers in '{rel}'"), span);
+                }
+                match args {
+                    Some(a) => {
+                        if a.settings.is_some() {
+                            return unsupported("SETTINGS in a table function", span);
+                        }
+                        (self.table_function(name, &a.args, span)?, alias, None)
+                    }
+                    None => {
+                        let (lf, q) = self.named_table(name)?;
+                        (lf, alias, Some(q))
+                    }
+                }
+            }
+            TableFactor::Function {
+                lateral,
+                name,
+                args,
+                with_ordinality,
+                alias,
+            } => {
+                if *lateral || *with_ordinality {
+                    return unsupported("LATERAL / WITH ORDINALITY", span);
+                }
+                (self.table_function(name, args, span)?, alias, None)
+            }
+            TableFactor::Derived {
+                lateral,
+                subquery,
+                alias,
+                sample,
+            } => {
+                if *lateral || sample.is_some() {
+                    return unsupported("LATERAL / TABLESAMPLE", span);
+                }
+                (self.plan_query(subquery)?, alias, None)
+            }
+            other => {
+                return unsupported(
+                    format!("the table expression '{}'", first_words(&other.to_string())),
+                    span,
+                );
+            }
+        };
+        let mut lf = lf;
+        let mut qualifiers = Vec::new();
+        if let Some(a) = alias {
+            if !a.columns.is_empty() {
+                let names: Vec<&Ident> = a.columns.iter().map(|c| &c.name).collect();
+                lf = rename_columns(&lf, &names, a.span())?;
+            }
+            qualifiers.push(a.name.value.clone());
+        } else if let Some(q) = default_qualifier {
+            qualifiers.push(q);
+        }
+        let scope = Scope::single(lf.schema(), qualifiers);
+        Ok((lf, scope))
+    }
+
+    /// `FROM 'path'`, `FROM name`: a file, or a registered/`WITH` table.
+    pub(crate) fn named_table(&self, name: &ObjectName) -> Result<(LazyFrame, String)> {
+        let ident = match name.0.as_slice() {
+            [ObjectNamePart::Identifier(i)] => i,
+            _ => {
+                return unsupported(
+                    format!(
+                        "the qualified table name '{name}'; quote file paths: FROM 'dir/file.csv'"
+                    ),
+                    name.span(),
+                );
+            }
+        };
+        if ident.quote_style != Some('\'')
+            && let Some(lf) = self.lookup_table(&ident.value)
+        {
+            return Ok((lf, ident.value.clone()));
+        }
+        let looks_like_file = ident.quote_style == Some('\'')
+            || (ident.quote_style.is_some()
+                && (ident.value.contains(['.', '/', '*', '?'])
+                    || Path::new(&ident.value).exists()));
+        if looks_like_file {
+            let source =
+                open_path(&ident.value).map_err(|e| sql_error(e.to_string(), ident.span))?;
+            let stem = Path::new(&ident.value)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string();
+            return Ok((self.ctx.scan(source), stem));
+        }
+        let known = self.known_tables();
+        err(
+            format!(
+                "unknown table '{}'; write a file path in single quotes (FROM 'data/x.parquet') \
+                 or register it (Context::register_table, or --table {}=PATH on the command line){}",
+                ident.value,
+                ident.value,
+                if known.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (tables: {})", known.join(", "))
+                }
+            ),
+            ident.span,
+        )
+    }
+
+    /// `read_csv(...)`, `read_parquet(...)`, `read_ipc(...)`.
+    pub(crate) fn table_function(
+        &self,
+        name: &ObjectName,
+        args: &[FunctionArg],
+        span: Span,
+    ) -> Result<LazyFrame> {
+        let fname = name.to_string().to_ascii_lowercase();
+        let mut positional: Vec<&ast::Expr> = Vec::new();
+        let mut named: Vec<(String, &ast::Expr, Span)> = Vec::new();
+        for a in args {
+            match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => match e {
+                    ast::Expr::BinaryOp {
+                        left,
+                        op: BinaryOperator::Eq,
+                        right,
+                    } if !positional.is_empty()
+                        && matches!(left.as_ref(), ast::Expr::Identifier(_)) =>
+                    {
+                        if let ast::Expr::Identifier(i) = left.as_ref() {
+                            named.push((i.value.to_ascii_lowercase(), right.as_ref(), e.span()));
+                        }
+                    }
+                    _ => positional.push(e),
+                },
+                FunctionArg::Named {
+                    name,
+                    arg: FunctionArgExpr::Expr(e),
+                    operator:
+                        FunctionArgOperator::Equals
+                        | FunctionArgOperator::Assignment
+                        | FunctionArgOperator::RightArrow,
+                } => {
+                    named.push((name.value.to_ascii_lowercase(), e, a.span()));
+                }
+                FunctionArg::ExprNamed {
+                    name: ast::Expr::Identifier(name),
+                    arg: FunctionArgExpr::Expr(e),
+                    ..
+                } => named.push((name.value.to_ascii_lowercase(), e, a.span())),
+                other => {
+                    return unsupported(format!("the argument '{other}' of {fname}"), other.span());
+                }
+            }
+        }
+        let path = match positional.as_slice() {
+            [p] => string_literal(p).ok_or_else(|| {
+                sql_error(
+                    format!("{fname} takes a file path in single quotes"),
+                    p.span(),
+                )
+            })?,
+            _ => {
+                return err(
+                    format!("{fname} takes one file path (then options such as delim=';')"),
+                    span,
+                );
+            }
+        };
+        let source: Arc<dyn ChunkSource> = match fname.as_str() {
+            "read_csv" | "read_csv_auto" | "read_tsv" => {
+                let mut opts = CsvOptions::default();
+                if fname == "read_tsv" {
+                    opts = opts.delimiter(b'\t');
+                }
+                for (key, value, vspan) in &named {
+                    match key.as_str() {
+                        "delim" | "delimiter" | "sep" | "separator" => {
+                            opts = opts.delimiter(single_byte(value, key, *vspan)?);
+                        }
+                        "quote" => opts = opts.quote(single_byte(value, key, *vspan)?),
+                        "header" => opts = opts.has_header(bool_literal(value, key, *vspan)?),
+                        "nullstr" | "null" | "null_values" | "nullstrings" => {
+                            let v = string_literal(value).ok_or_else(|| {
+                                sql_error(format!("{key} takes a string"), *vspan)
+                            })?;
+                            opts = opts.null_values([v]);
+                        }
+                        "parallel" => opts = opts.parallel(bool_literal(value, key, *vspan)?),
+                        "sample_size" => {
+                            let n = limit_value(value)?;
+                            opts = opts.infer_rows(n);
+                        }
+                        other => {
+                            return err(
+                                format!(
+                                    "unknown read_csv option '{other}'; known: delim, quote, \
+                                     header, nullstr, parallel, sample_size"
+                                ),
+                                *vspan,
+                            );
+                        }
+                    }
+                }
+                open_csv(&path, &opts).map_err(|e| sql_error(e.to_string(), span))?
+            }
+            "read_parquet" | "parquet_scan" | "read_ipc" | "read_arrow" | "read_feather" => {
+                if let Some((key, _, vspan)) = named.first() {
+                    return err(format!("{fname} takes no option '{key}'"), *vspan);
+                }
+                let (want, exts): (&str, &[&str]) = if fname.contains("parquet") {
+                    ("Parquet", &["parquet", "pq"])
+                } else {
+                    ("Arrow IPC", &["arrow", "ipc", "feather"])
+                };
+                let ext = Path::new(&path)
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                if !exts.contains(&ext.as_str()) {
+                    return err(
+                        format!(
+                            "{fname}: '{path}' does not end in .{}; {want} files are recognised by extension",
+                            exts.join(" or .")
+                        ),
+                        span,
+                    );
+                }
+                open_path(&path).map_err(|e| sql_error(e.to_string(), span))?
+            }
+            _ => {
+                return unsupported(
+                    format!("the table function '{fname}'; use read_csv, read_parquet or read_ipc"),
+                    span,
+                );
+            }
+        };
+        Ok(self.ctx.scan(source))
+    }
+}
+
+/// Opens a path or glob pattern (format from the extension).
+pub(crate) fn open_path(path: &str) -> Result<Arc<dyn ChunkSource>> {
+    parframe_io::open_sources(path)
+}
+
+/// Opens a CSV path or glob pattern with options.
+pub(crate) fn open_csv(pattern: &str, opts: &CsvOptions) -> Result<Arc<dyn ChunkSource>> {
+    let paths = parframe_io::expand_glob(pattern)?;
+    let mut sources: Vec<Arc<dyn ChunkSource>> = Vec::new();
+    for p in &paths {
+        sources.push(Arc::new(CsvSource::try_new(p, opts.clone())?));
+    }
+    if sources.len() == 1
+        && let Some(s) = sources.pop()
+    {
+        return Ok(s);
+    }
+    Ok(Arc::new(MultiSource::try_new(sources)?))
+}
+
+pub(crate) fn rename_columns(lf: &LazyFrame, names: &[&Ident], span: Span) -> Result<LazyFrame> {
+    let schema = lf.schema();
+    if names.len() > schema.fields().len() {
+        return err(
+            format!(
+                "the alias names {} columns but the table has {}",
+                names.len(),
+                schema.fields().len()
+            ),
+            span,
+        );
+    }
+    let exprs: Vec<Expr> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match names.get(i) {
+            Some(n) => col(f.name().as_str()).alias(n.value.as_str()),
+            None => col(f.name().as_str()),
+        })
+        .collect();
+    lf.select(exprs).map_err(at(span))
+}
+
+pub(crate) fn other_constraint(c: &JoinConstraint) -> String {
+    match c {
+        JoinConstraint::On(e) => format!("ON {e}"),
+        JoinConstraint::Using(n) => format!(
+            "USING ({})",
+            n.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        JoinConstraint::UsingAlias(..) => "USING ... AS".to_string(),
+        JoinConstraint::Natural => "NATURAL".to_string(),
+        JoinConstraint::None => String::new(),
+    }
+}
+
+/// The key pairs of `ON a = b [AND c = d ...]`: each equality must compare
+/// a column of the left input with one of the right.
+pub(crate) fn equi_keys(
+    e: &ast::Expr,
+    left: &Scope,
+    right: &Scope,
+    keys: &mut (Vec<String>, Vec<String>),
+) -> Result<()> {
+    match e {
+        ast::Expr::Nested(inner) => equi_keys(inner, left, right, keys),
+        ast::Expr::BinaryOp {
+            left: a,
+            op: BinaryOperator::And,
+            right: b,
+        } => {
+            equi_keys(a, left, right, keys)?;
+            equi_keys(b, left, right, keys)
+        }
+        ast::Expr::BinaryOp {
+            left: a,
+            op: BinaryOperator::Eq,
+            right: b,
+        } => {
+            let pair = match (
+                left.try_column(a)?,
+                right.try_column(b)?,
+                left.try_column(b)?,
+                right.try_column(a)?,
+            ) {
+                (Some(l), Some(r), _, _) | (_, _, Some(l), Some(r)) => (l, r),
+                _ => {
+                    return err(
+                        format!(
+                            "the join condition '{e}' must compare a column of the left table \
+                             with a column of the right table"
+                        ),
+                        e.span(),
+                    );
+                }
+            };
+            keys.0.push(pair.0);
+            keys.1.push(pair.1);
+            Ok(())
+        }
+        other => unsupported(
+            format!(
+                "the join condition '{other}' (only equalities of columns joined by AND; \
+                 filter in WHERE instead)"
+            ),
+            other.span(),
+        ),
+    }
+}
+
+/// Joins two planned relations and merges their scopes: qualified names
+/// follow their columns (suffixed or merged keys), unqualified names both
+/// tables have become ambiguous.
+pub(crate) fn join_scoped(
+    (lf, scope): (LazyFrame, Scope),
+    (r, rs): (LazyFrame, Scope),
+    how: JoinType,
+    (left_on, right_on): (Vec<String>, Vec<String>),
+    coalesce: bool,
+    span: Span,
+) -> Result<(LazyFrame, Scope)> {
+    let joined = lf
+        .join_with(
+            &r,
+            left_on.clone(),
+            right_on.clone(),
+            how,
+            JoinOptions::new().coalesce_keys(coalesce),
+        )
+        .map_err(at(span))?;
+    let out = joined.schema();
+    let nleft = scope.schema.fields().len();
+    let mut columns = scope.columns.clone();
+    let mut ambiguous = scope.ambiguous.clone();
+    ambiguous.extend(rs.ambiguous.iter().cloned());
+    if !matches!(how, JoinType::Semi | JoinType::Anti) {
+        // Where each right column went: merged into a left key, or one of
+        // the columns after the left ones, in order.
+        let mut rename: HashMap<String, String> = HashMap::new();
+        let mut next = nleft;
+        for f in rs.schema.fields() {
+            let name = f.name();
+            match right_on.iter().position(|k| k == name).filter(|_| coalesce) {
+                Some(p) => {
+                    rename.insert(name.clone(), left_on[p].clone());
+                }
+                None => {
+                    if let Some(o) = out.fields().get(next) {
+                        rename.insert(name.clone(), o.name().clone());
+                    }
+                    next += 1;
+                }
+            }
+        }
+        for (q, c, o) in &rs.columns {
+            if let Some(n) = rename.get(o) {
+                columns.push((q.clone(), c.clone(), n.clone()));
+            }
+        }
+        for f in rs.schema.fields() {
+            let merged = coalesce && right_on.contains(f.name());
+            if !merged && scope.schema.field_with_name(f.name()).is_ok() {
+                ambiguous.push(f.name().clone());
+            }
+        }
+    }
+    let mut qualifiers = scope.qualifiers.clone();
+    qualifiers.extend(rs.qualifiers.iter().cloned());
+    Ok((
+        joined,
+        Scope {
+            schema: out,
+            qualifiers,
+            columns,
+            ambiguous,
+        },
+    ))
+}
+
+/// A boolean table-function option: `true`/`false`, 1/0, 'yes'/'no'.
+pub(crate) fn bool_literal(e: &ast::Expr, key: &str, span: Span) -> Result<bool> {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            Value::Boolean(b) => return Ok(*b),
+            Value::Number(n, _) if n == "0" || n == "1" => return Ok(n == "1"),
+            Value::SingleQuotedString(s) => match s.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => return Ok(true),
+                "false" | "0" | "no" => return Ok(false),
+                _ => {}
+            },
+            _ => {}
+        },
+        ast::Expr::Identifier(i) => match i.value.to_ascii_lowercase().as_str() {
+            "true" => return Ok(true),
+            "false" => return Ok(false),
+            _ => {}
+        },
+        _ => {}
+    }
+    err(format!("{key} takes true or false"), span)
+}
+
+pub(crate) fn single_byte(e: &ast::Expr, key: &str, span: Span) -> Result<u8> {
+    let s = string_literal(e)
+        .ok_or_else(|| sql_error(format!("{key} takes a one-character string"), span))?;
+    match s.as_str() {
+        "\\t" | "\t" => Ok(b'\t'),
+        s if s.len() == 1 => Ok(s.as_bytes()[0]),
+        _ => err(
+            format!("{key} must be one ASCII character, got '{s}'"),
+            span,
+        ),
+    }
+}

@@ -1,0 +1,54 @@
+//! Joins.
+
+use crate::{error, run, strings};
+
+#[test]
+fn joins() {
+    let t = run("SELECT t.x, u.name FROM t JOIN u ON t.k = u.k ORDER BY t.x");
+    assert_eq!(t.column_names(), vec!["x", "name"]);
+    assert_eq!(strings(&t, "x"), ["1", "2", "3", "5"]);
+    assert_eq!(strings(&t, "name"), ["ann", "bob", "ann", "bob"]);
+    // LEFT JOIN ... ON keeps the right key: null where nothing matched.
+    let t =
+        run("SELECT a.x, b.k AS bk, b.x AS bx FROM t a LEFT JOIN u b ON a.k = b.k ORDER BY a.x");
+    assert_eq!(strings(&t, "bk"), ["a", "b", "a", "null", "b"]);
+    assert_eq!(strings(&t, "bx"), ["10", "20", "10", "null", "20"]);
+    // USING merges the key: unqualified k is fine.
+    let t = run("SELECT k, count(*) AS n FROM t FULL JOIN u USING (k) GROUP BY k ORDER BY k");
+    assert_eq!(strings(&t, "k"), ["a", "b", "c", "d"]);
+    assert_eq!(strings(&t, "n"), ["2", "2", "1", "1"]);
+    let t = run("SELECT u.* FROM t RIGHT JOIN u ON t.k = u.k AND t.x = u.x");
+    assert_eq!(t.column_names(), vec!["k_right", "name", "x_right"]);
+    assert_eq!(t.num_rows(), 3);
+    let t = run("SELECT * FROM t SEMI JOIN u ON t.k = u.k");
+    assert_eq!(t.num_rows(), 4);
+    let t = run("SELECT * FROM t ANTI JOIN u ON u.k = t.k");
+    assert_eq!(strings(&t, "k"), ["c"]);
+    let t = run("SELECT count(*) AS n FROM t, u");
+    assert_eq!(strings(&t, "n"), ["15"]);
+    let t = run("SELECT count(*) AS n FROM t CROSS JOIN u WHERE t.x > u.x / 10");
+    assert_eq!(strings(&t, "n"), ["9"]);
+}
+
+#[test]
+fn join_errors() {
+    let e = error("SELECT x FROM t JOIN u ON t.k = u.k");
+    assert!(
+        e.contains("'x' is ambiguous") && e.contains("t.x or u.x"),
+        "{e}"
+    );
+    let e = error("SELECT 1 FROM t JOIN u ON t.x < u.x");
+    assert!(e.contains("only equalities"), "{e}");
+    let e = error("SELECT 1 FROM t JOIN u ON t.k = u.k AND t.x = 1");
+    assert!(e.contains("'t.x = 1' must compare"), "{e}");
+    let e = error("SELECT 1 FROM t JOIN u ON t.k = t.k");
+    assert!(e.contains("must compare a column of the left table"), "{e}");
+    let e = error("SELECT 1 FROM t JOIN u ON t.k = u.x");
+    assert!(e.contains("key types differ"), "{e}");
+    let e = error("SELECT 1 FROM t JOIN u");
+    assert!(e.contains("needs ON or USING"), "{e}");
+    let e = error("SELECT 1 FROM t NATURAL JOIN u");
+    assert!(e.contains("NATURAL"), "{e}");
+    let e = error("SELECT t.nope FROM t JOIN u USING (k)");
+    assert!(e.contains("'nope' not found in table 't'"), "{e}");
+}
