@@ -17,7 +17,9 @@ use parframe::{
     open_sources as open_path,
 };
 
-use crate::output::{Format, HeadTail, OutputSpec, UsageError, write_result};
+use crate::output::{
+    Format, HeadTail, OutputSpec, UsageError, is_stdout_closed, outln, write_result,
+};
 use crate::progress::{ProgressUi, group_digits};
 
 /// Parallel, memory-bounded dataframes on Apache Arrow: SQL over CSV,
@@ -271,11 +273,13 @@ static RUNNING: Mutex<Option<Context>> = Mutex::new(None);
 /// Set by the first Ctrl-C.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// Ctrl-C: the first one cancels the running job (it stops at its next
-/// chunk with [`parframe::Error::Cancelled`], and the command returns
-/// through the normal path, which removes the spill files); with no job
-/// running, or at a second Ctrl-C, the process removes the spill directory
-/// itself and exits 130 at once.
+/// Ctrl-C, SIGTERM and SIGHUP (ctrlc's `termination` feature): the first
+/// one cancels the running job (it stops at its next chunk with
+/// [`parframe::Error::Cancelled`], and the command returns through the
+/// normal path, which removes the spill files and any temporary output);
+/// with no job running, or at a second signal, the process removes the
+/// spill directory and the temporary output files itself and exits 130 at
+/// once.
 fn on_ctrl_c() {
     let again = INTERRUPTED.swap(true, Ordering::SeqCst);
     let ctx = RUNNING
@@ -286,13 +290,15 @@ fn on_ctrl_c() {
         Some(ctx) if !again => ctx.cancel(),
         Some(ctx) => {
             ctx.cancel();
+            parframe::remove_unfinished_outputs();
             if let Ok(dir) = ctx.spill_dir() {
-                let _ = std::fs::remove_dir_all(dir.path());
+                dir.remove_now();
             }
             eprintln!("interrupted");
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
         None => {
+            parframe::remove_unfinished_outputs();
             eprintln!("interrupted");
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
@@ -309,8 +315,9 @@ fn is_cancelled(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Runs the command line; the process's exit code: 0 success, 1 query or
-/// data error, 2 usage error, 130 interrupted by Ctrl-C.
+/// Runs the command line; the process's exit code: 0 success (also when
+/// the reader of stdout went away: `parframe ... | head`), 1 query or data
+/// error, 2 usage error, 130 interrupted by Ctrl-C, SIGTERM or SIGHUP.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = ctrlc::set_handler(on_ctrl_c) {
@@ -323,6 +330,7 @@ pub fn main() -> ExitCode {
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_stdout_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let usage = e.downcast_ref::<UsageError>().is_some();
             eprintln!("error: {e:#}");
@@ -373,6 +381,10 @@ impl Env {
             }
             b = b.spill_dir(d);
         }
+        // Spill directories that killed runs left behind go now, whether
+        // or not this run spills.
+        let parent = cli.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+        parframe::SpillDir::remove_stale_in(parent);
         let p = progress.clone();
         b = b.on_progress(move |x| p.update(x));
         let ctx = b.build()?;
@@ -488,7 +500,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             let src = open_path(file)?;
             for f in src.schema().fields() {
                 let null = if f.is_nullable() { "" } else { " not null" };
-                println!("{}: {}{null}", f.name(), f.data_type());
+                outln!("{}: {}{null}", f.name(), f.data_type())?;
             }
             Ok(())
         }
@@ -519,21 +531,21 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             })();
             env.progress.finish();
             result?;
-            println!("{rows}");
+            outln!("{rows}")?;
             Ok(())
         }
         Command::Gen {
             dataset: GenDataset::Groupby(args),
         } => {
             let path = gen_groupby(args, &env)?;
-            println!("{}", path.display());
+            outln!("{}", path.display())?;
             Ok(())
         }
         Command::Gen {
             dataset: GenDataset::Join(args),
         } => {
             for path in gen_join(args, &env)? {
-                println!("{}", path.display());
+                outln!("{}", path.display())?;
             }
             Ok(())
         }
@@ -541,7 +553,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             dataset: GenDataset::Tpch(args),
         } => {
             for path in gen_tpch(args, &env)? {
-                println!("{}", path.display());
+                outln!("{}", path.display())?;
             }
             Ok(())
         }
@@ -704,19 +716,19 @@ fn demo(args: &DemoArgs, env: &Env) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).map_err(|e| parframe::Error::io(&dir, e))?;
     let path = dir.join(format!("{}.parquet", g1_name(args.rows, args.k, 0)));
     let ctx = &env.ctx;
-    println!(
+    outln!(
         "parframe demo: db-benchmark group-by table, {} rows, {} groups; {} threads, memory limit {} \
          (--memory-limit to change)",
         group_digits(args.rows as u64),
         args.k,
         ctx.config().threads,
         format_bytes(ctx.config().memory_limit)
-    );
+    )?;
     if path.exists() {
-        println!("data: {} (exists; delete it to regenerate)", path.display());
+        outln!("data: {} (exists; delete it to regenerate)", path.display())?;
     } else {
         let took = write_g1(&G1::new(args.rows, args.k), &path, GenFormat::Parquet, env)?;
-        println!("data: generated {} in {}", path.display(), secs(took));
+        outln!("data: generated {} in {}", path.display(), secs(took))?;
     }
     let lf = ctx.scan_parquet(&path)?;
     let total = Instant::now();
@@ -766,11 +778,11 @@ fn demo(args: &DemoArgs, env: &Env) -> anyhow::Result<()> {
             "sort: the whole table by v3 descending (streamed; first and last rows)",
             &sorted,
         )?,
-        Err(e) => println!("\nsort: skipped ({e})"),
+        Err(e) => outln!("\nsort: skipped ({e})")?,
     }
     match lf.top_k([key], 5) {
         Ok(top) => run_demo_step(env, "top-k: ORDER BY v3 DESC LIMIT 5", &top)?,
-        Err(e) => println!("\ntop-k: skipped ({e})"),
+        Err(e) => outln!("\ntop-k: skipped ({e})")?,
     }
 
     // A derived column by a plain Rust closure, then a group-by over it.
@@ -792,7 +804,7 @@ fn demo(args: &DemoArgs, env: &Env) -> anyhow::Result<()> {
 
     let pool = ctx.memory_pool();
     let spilled = ctx.spill_stats();
-    println!(
+    outln!(
         "\ntotal {} for the queries; memory: peak {} reserved of a {} limit; spilled {} files, \
          {} ({} rows)",
         secs(total.elapsed()),
@@ -801,7 +813,7 @@ fn demo(args: &DemoArgs, env: &Env) -> anyhow::Result<()> {
         spilled.files,
         format_bytes(spilled.bytes),
         group_digits(spilled.rows)
-    );
+    )?;
     Ok(())
 }
 
@@ -827,12 +839,12 @@ fn run_demo_step(env: &Env, title: &str, lf: &LazyFrame) -> anyhow::Result<()> {
     })();
     env.progress.finish();
     result?;
-    println!(
+    outln!(
         "\n{title}: {} rows in {}",
         group_digits(window.total()),
         secs(start.elapsed())
-    );
-    println!("{}", window.render()?);
+    )?;
+    outln!("{}", window.render()?)?;
     Ok(())
 }
 

@@ -11,9 +11,54 @@ use clap::ValueEnum;
 use parframe::arrow::RecordBatch;
 use parframe::arrow::schema::{ArrowError, SchemaRef};
 use parframe::{
-    BatchStream, CsvSink, CsvWriteOptions, IpcSink, IpcWriteOptions, JobStats, LazyFrame,
-    ParquetSink, ParquetWriteOptions, Table,
+    BatchStream, CsvSink, CsvWriteOptions, CsvWriter, IpcSink, IpcWriteOptions, JobStats,
+    LazyFrame, OutputFile, ParquetSink, ParquetWriteOptions, Table,
 };
+
+/// stdout was closed by its reader (`parframe ... | head -1`): the command
+/// stops quietly and exits 0, cleaning up on the way out like any error.
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+impl fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("stdout was closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// Whether `e` is (or was caused by) a closed stdout: [`StdoutClosed`],
+/// or a broken-pipe I/O error wherever it was wrapped.
+pub fn is_stdout_closed(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<StdoutClosed>().is_some()
+            || c.downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<ArrowError>().is_some_and(is_broken_pipe)
+    })
+}
+
+/// Writes one line to stdout, where `println!` would panic: a closed pipe
+/// is [`StdoutClosed`], another failure (`>/dev/full`) an error naming
+/// stdout. Use through [`outln!`].
+pub fn print_line(line: fmt::Arguments<'_>) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    let r = writeln!(out, "{line}").and_then(|()| out.flush());
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(e) => Err(anyhow::anyhow!("cannot write to stdout: {e}")),
+    }
+}
+
+/// `println!` returning [`print_line`]'s result instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::print_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
 
 /// An error in how the command was called (exit code 2).
 #[derive(Debug)]
@@ -34,7 +79,8 @@ pub enum Format {
     Table,
     /// CSV with a header line.
     Csv,
-    /// JSON lines: one object per row.
+    /// JSON lines: one object per row. JSON has no NaN or infinity: such
+    /// float values are written as null.
     Json,
     /// Parquet (zstd); needs --output.
     Parquet,
@@ -100,7 +146,7 @@ pub fn write_result(lf: &LazyFrame, spec: &OutputSpec) -> anyhow::Result<(u64, J
                     .into());
                 }
             };
-            ignore_broken_pipe(out.flush())?;
+            flush_stdout(out.flush())?;
             Ok((rows, stream.stats()))
         }
         Some(path) => match format {
@@ -147,36 +193,29 @@ fn format_name(f: Format) -> &'static str {
     }
 }
 
-/// Writes through a temporary file beside `path`, renamed onto it at the
-/// end (so a failed job leaves no partial file), like the library's sinks.
+/// Writes through a fresh temporary file beside `path`, renamed onto it at
+/// the end (so a failed job leaves no partial file), with the library's
+/// [`OutputFile`] like its sinks.
 fn write_file(
     path: &Path,
     f: impl FnOnce(&mut dyn Write) -> anyhow::Result<u64>,
 ) -> anyhow::Result<u64> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("output");
-    let tmp = path.with_file_name(format!(".{name}.parframe-tmp"));
-    let result = (|| -> anyhow::Result<u64> {
-        let file = std::fs::File::create(&tmp).map_err(|e| parframe::Error::io(&tmp, e))?;
-        let mut w = io::BufWriter::new(file);
-        let rows = f(&mut w)?;
-        w.flush().map_err(|e| parframe::Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| parframe::Error::io(path, e))?;
-        Ok(rows)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let (temp, file) = OutputFile::create(path)?;
+    let mut w = io::BufWriter::new(file);
+    let rows = f(&mut w)?;
+    w.flush().map_err(|e| parframe::Error::io(path, e))?;
+    drop(w);
+    temp.commit()?;
+    Ok(rows)
 }
 
-/// `Ok` for a closed pipe (`parframe sql ... | head`): stop quietly.
-fn ignore_broken_pipe(r: io::Result<()>) -> anyhow::Result<()> {
+/// The result of writing to stdout: a closed pipe (`parframe sql ... |
+/// head`) is [`StdoutClosed`], which stops the command quietly.
+fn flush_stdout(r: io::Result<()>) -> anyhow::Result<()> {
     match r {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(e) => Err(anyhow::anyhow!("cannot write the output: {e}")),
+        Ok(()) => Ok(()),
     }
 }
 
@@ -185,7 +224,7 @@ fn is_broken_pipe(e: &ArrowError) -> bool {
 }
 
 /// Writes every chunk of `stream` with `write`, counting rows; a reader
-/// that went away (broken pipe) ends the output quietly.
+/// that went away (broken pipe) is [`StdoutClosed`].
 fn write_chunks(
     stream: &mut BatchStream,
     mut write: impl FnMut(&RecordBatch) -> Result<(), ArrowError>,
@@ -194,26 +233,34 @@ fn write_chunks(
     for b in stream.by_ref() {
         let b = b?;
         rows += b.num_rows() as u64;
-        match write(&b) {
-            Err(e) if is_broken_pipe(&e) => return Ok(rows),
-            other => other?,
-        }
+        arrow_result(write(&b))?;
     }
     Ok(rows)
 }
 
-fn write_csv(stream: &mut BatchStream, out: &mut dyn Write) -> anyhow::Result<u64> {
-    let mut w = arrow_csv::WriterBuilder::new().with_header(true).build(out);
-    write_chunks(stream, |b| w.write(b))
+fn arrow_result<T>(r: Result<T, ArrowError>) -> anyhow::Result<T> {
+    match r {
+        Err(e) if is_broken_pipe(&e) => Err(StdoutClosed.into()),
+        other => Ok(other?),
+    }
 }
 
+/// CSV with a header line, also when no row comes; empty strings are
+/// written `""`, nulls as empty fields ([`CsvWriter`]).
+fn write_csv(stream: &mut BatchStream, out: &mut dyn Write) -> anyhow::Result<u64> {
+    let mut w = CsvWriter::new(out, stream.schema(), b',', true);
+    let rows = write_chunks(stream, |b| w.write(b))?;
+    arrow_result(w.finish())?;
+    Ok(rows)
+}
+
+/// JSON lines. JSON has no NaN or infinity: arrow-json writes those float
+/// values as `null` (documented on [`Format::Json`]).
 fn write_json(stream: &mut BatchStream, out: &mut dyn Write) -> anyhow::Result<u64> {
     let mut w = arrow_json::LineDelimitedWriter::new(out);
     let rows = write_chunks(stream, |b| w.write(b))?;
-    match w.finish() {
-        Err(e) if is_broken_pipe(&e) => Ok(rows),
-        other => Ok(other.map(|_| rows)?),
-    }
+    arrow_result(w.finish())?;
+    Ok(rows)
 }
 
 /// The first and last rows of a stream, with the row count, holding at
@@ -301,7 +348,7 @@ fn write_table(
     for b in stream.by_ref() {
         window.push(b?);
     }
-    ignore_broken_pipe(writeln!(out, "{}", window.render()?))?;
+    flush_stdout(writeln!(out, "{}", window.render()?))?;
     Ok(window.total())
 }
 

@@ -14,7 +14,7 @@ use arrow_schema::{ArrowError, SchemaRef};
 use parframe_common::{Error, Result};
 use parframe_core::{ChunkIter, ChunkSink, ChunkSource, Table};
 
-use crate::util::{TempTarget, check_read_args, conform_to_sink, split_batch, with_schema};
+use crate::util::{OutputFile, check_read_args, conform_to_sink, split_batch, with_schema};
 
 fn ipc_err(path: &Path, location: Option<String>, e: ArrowError) -> Error {
     match e {
@@ -52,6 +52,7 @@ impl IpcSource {
     /// the path.
     pub fn try_new(path: impl AsRef<Path>) -> Result<IpcSource> {
         let path = path.as_ref().to_path_buf();
+        crate::util::check_regular_file(&path)?;
         let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
         let not_ipc =
@@ -180,15 +181,17 @@ pub struct IpcWriteOptions {}
 /// Writes chunks to an Arrow IPC file (file format, uncompressed), one
 /// record batch per chunk.
 ///
-/// Like every parframe sink, it writes `.<name>.parframe-tmp` beside the
-/// target and renames it onto the target in [`ChunkSink::finish`]; on an
-/// error or a drop without `finish` the temporary file is removed, so a
-/// failed job never leaves a partial file at the target path.
+/// Like every parframe sink, it writes a fresh temporary file beside the
+/// target (see [`OutputFile`](crate::OutputFile)) and renames it onto the
+/// target in [`ChunkSink::finish`]; on an error or a drop without `finish`
+/// the temporary file is removed, so a failed job never leaves a partial
+/// file at the target path. A target that is not a regular file (a
+/// device, a FIFO) is written directly.
 pub struct IpcSink {
     schema: SchemaRef,
     target: PathBuf,
     /// The writer, then the temporary file: dropped in that order.
-    state: Option<(FileWriter<BufWriter<File>>, TempTarget)>,
+    state: Option<(FileWriter<BufWriter<File>>, OutputFile)>,
 }
 
 impl std::fmt::Debug for IpcSink {
@@ -209,7 +212,7 @@ impl IpcSink {
     ) -> Result<IpcSink> {
         let IpcWriteOptions {} = options;
         let target = path.as_ref().to_path_buf();
-        let (temp, file) = TempTarget::create(&target)?;
+        let (temp, file) = OutputFile::create(&target)?;
         let writer = FileWriter::try_new(BufWriter::with_capacity(1 << 17, file), &schema)
             .map_err(|e| ipc_err(&target, None, e))?;
         Ok(IpcSink {

@@ -9,9 +9,13 @@
 //! tests and eager use.
 //!
 //! Sinks never leave a partial file: they write a temporary file beside the
-//! target (`.<name>.parframe-tmp`) and rename it onto the target when
-//! [`ChunkSink::finish`] succeeds; on an error or a drop without `finish`,
-//! the temporary file is removed.
+//! target (`.<name>.<random>.parframe-tmp`, created with `O_EXCL` by the
+//! `tempfile` crate, so two jobs writing the same target never share one
+//! and a planted symlink is never followed) and rename it onto the target
+//! when [`ChunkSink::finish`] succeeds; on an error or a drop without
+//! `finish`, the temporary file is removed. A target that exists and is not
+//! a regular file (a character device such as `/dev/null`, a FIFO, a
+//! socket, `/dev/stdout`) is opened and written directly, never replaced.
 //!
 //! Errors are [`parframe_common::Error`]s that name the file, and for CSV
 //! the line and column: ``cannot read 'prices.csv' at line 17, column
@@ -47,12 +51,13 @@ mod multi;
 mod parquet;
 mod util;
 
-pub use crate::csv::{CsvOptions, CsvSink, CsvSource, CsvWriteOptions, write_csv};
+pub use crate::csv::{CsvOptions, CsvSink, CsvSource, CsvWriteOptions, CsvWriter, write_csv};
 pub use crate::ipc::{IpcSink, IpcSource, IpcWriteOptions, write_ipc};
 pub use crate::multi::{MultiSource, expand_glob, open_source, open_sources};
 pub use crate::parquet::{
     ParquetCompression, ParquetSink, ParquetSource, ParquetWriteOptions, write_parquet,
 };
+pub use crate::util::{OutputFile, remove_unfinished_outputs};
 
 use parframe_common::Result;
 use parframe_core::{ChunkSink, ChunkSource, Table};

@@ -17,7 +17,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 
-use crate::util::{TempTarget, check_read_args, conform_to_sink, with_schema};
+use crate::util::{OutputFile, check_read_args, conform_to_sink, with_schema};
 
 /// Maps a Parquet error on `path` to [`Error`].
 fn parquet_err(path: &Path, location: Option<String>, e: ParquetError) -> Error {
@@ -61,6 +61,7 @@ impl ParquetSource {
     /// a file that is not Parquet [`Error::Format`], both naming the path.
     pub fn try_new(path: impl AsRef<Path>) -> Result<ParquetSource> {
         let path = path.as_ref().to_path_buf();
+        crate::util::check_regular_file(&path)?;
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
             .map_err(|e| parquet_err(&path, None, e))?;
@@ -246,15 +247,17 @@ impl ParquetWriteOptions {
 /// Writes chunks to a Parquet file, with the Arrow schema embedded so types
 /// such as `LargeUtf8` or timestamps read back as written.
 ///
-/// Like every parframe sink, it writes `.<name>.parframe-tmp` beside the
-/// target and renames it onto the target in [`ChunkSink::finish`]; on an
-/// error or a drop without `finish` the temporary file is removed, so a
-/// failed job never leaves a partial file at the target path.
+/// Like every parframe sink, it writes a fresh temporary file beside the
+/// target (see [`OutputFile`](crate::OutputFile)) and renames it onto the
+/// target in [`ChunkSink::finish`]; on an error or a drop without `finish`
+/// the temporary file is removed, so a failed job never leaves a partial
+/// file at the target path. A target that is not a regular file (a
+/// device, a FIFO) is written directly.
 pub struct ParquetSink {
     schema: SchemaRef,
     target: PathBuf,
     /// The writer, then the temporary file: dropped in that order.
-    state: Option<(ArrowWriter<File>, TempTarget)>,
+    state: Option<(ArrowWriter<File>, OutputFile)>,
 }
 
 impl std::fmt::Debug for ParquetSink {
@@ -275,7 +278,7 @@ impl ParquetSink {
     ) -> Result<ParquetSink> {
         let target = path.as_ref().to_path_buf();
         let props = options.properties()?;
-        let (temp, file) = TempTarget::create(&target)?;
+        let (temp, file) = OutputFile::create(&target)?;
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
             .map_err(|e| parquet_err(&target, None, e))?;
         Ok(ParquetSink {

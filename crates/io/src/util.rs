@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::{Schema, SchemaRef};
@@ -103,6 +103,28 @@ pub(crate) fn conform_to_sink(
     with_schema(batch.clone(), schema)
 }
 
+/// Refuses a path that is not a regular file (a FIFO, a device such as
+/// `/dev/zero`, a socket, or a symlink to one), before opening it: opening
+/// a FIFO blocks until a writer comes, and the sources read a file more
+/// than once (schema inference, then partitions; Parquet and IPC seek to
+/// their footers), which a stream cannot do. A missing file is left to
+/// the open that follows, which names it.
+pub(crate) fn check_regular_file(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(Error::InvalidArgument(format!(
+            "'{}' is a directory, not a file to read",
+            path.display()
+        ))),
+        Ok(m) if !m.is_file() => Err(Error::NotSupported(format!(
+            "reading '{}': it is not a regular file (a FIFO, device or socket); \
+             parframe reads its inputs more than once (schema inference, then partitions \
+             in parallel), so copy a stream to a file first",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Splits `batch` into zero-copy slices of at most `chunk_rows` rows.
 pub(crate) fn split_batch(batch: RecordBatch, chunk_rows: usize) -> Vec<RecordBatch> {
     let n = batch.num_rows();
@@ -115,60 +137,147 @@ pub(crate) fn split_batch(batch: RecordBatch, chunk_rows: usize) -> Vec<RecordBa
         .collect()
 }
 
-/// A sink's output file while it is being written: the data goes to
-/// `.<name>.parframe-tmp` beside the target, which [`TempTarget::commit`]
-/// renames onto the target. Dropped without a commit, it removes the
-/// temporary file, so the target never holds a partial file.
+/// A sink's output file while it is being written: the data goes to a
+/// fresh temporary file beside the target (`.<name>.<random>.parframe-tmp`,
+/// created exclusively by `tempfile`: a unique name, `O_EXCL`, so neither a
+/// concurrent job nor a planted symlink can be written through), which
+/// [`OutputFile::commit`] renames onto the target. Dropped without a
+/// commit, it removes the temporary file, so the target never holds a
+/// partial file.
+///
+/// A target that exists and is not a regular file (a device, a FIFO, a
+/// socket; `/dev/stdout`, a symlink to one, is followed) is opened and
+/// written in place: renaming a file onto `/dev/null` would replace the
+/// device.
+///
+/// The temporaries of every output file not yet committed are listed in
+/// the process, so that a signal handler about to exit (where destructors
+/// do not run) can remove them: [`remove_unfinished_outputs`].
+///
+/// ```
+/// use std::io::Write;
+/// use parframe_io::OutputFile;
+///
+/// let dir = tempfile::tempdir()?;
+/// let target = dir.path().join("out.txt");
+/// let (out, mut file) = OutputFile::create(&target)?;
+/// file.write_all(b"done\n")?;
+/// drop(file);
+/// assert!(!target.exists());
+/// out.commit()?;
+/// assert_eq!(std::fs::read(&target)?, b"done\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
-pub(crate) struct TempTarget {
-    tmp: PathBuf,
+pub struct OutputFile {
+    /// `None`: the target is written directly.
+    tmp: Option<tempfile::TempPath>,
     target: PathBuf,
-    committed: bool,
 }
 
-impl TempTarget {
-    /// Creates the temporary file for `target`.
-    pub(crate) fn create(target: &Path) -> Result<(TempTarget, File)> {
+/// Temporaries of the output files not yet committed or dropped.
+static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    UNFINISHED.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Removes the temporary files of every [`OutputFile`] (every sink) not
+/// yet committed: for a signal handler about to end the process, where
+/// destructors do not run. Outputs committed already stay.
+pub fn remove_unfinished_outputs() {
+    for p in unfinished().drain(..) {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+impl OutputFile {
+    /// Creates the temporary file for `target` (or opens `target` itself
+    /// when it is not a regular file); write to the returned file, then
+    /// [`commit`](Self::commit).
+    pub fn create(target: &Path) -> Result<(OutputFile, File)> {
         let Some(name) = target.file_name() else {
             return Err(Error::InvalidArgument(format!(
                 "'{}' does not name a file to write",
                 target.display()
             )));
         };
-        let mut tmp_name = OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(".parframe-tmp");
-        let tmp = target.with_file_name(tmp_name);
-        let file = File::create(&tmp).map_err(|e| Error::io(target, e))?;
+        if let Ok(meta) = std::fs::metadata(target)
+            && !meta.is_file()
+        {
+            if meta.is_dir() {
+                return Err(Error::InvalidArgument(format!(
+                    "'{}' is a directory, not a file to write",
+                    target.display()
+                )));
+            }
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(target)
+                .map_err(|e| Error::io(target, e))?;
+            return Ok((
+                OutputFile {
+                    tmp: None,
+                    target: target.to_path_buf(),
+                },
+                file,
+            ));
+        }
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut prefix = OsString::from(".");
+        prefix.push(name);
+        prefix.push(".");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".parframe-tmp");
+        #[cfg(unix)]
+        {
+            // As `File::create` would: the umask decides (tempfile's own
+            // default, 0600, would make every output private).
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let mut list = unfinished();
+        let tmp = builder.tempfile_in(dir).map_err(|e| Error::io(target, e))?;
+        let (file, path) = tmp.into_parts();
+        list.push(path.to_path_buf());
+        drop(list);
         Ok((
-            TempTarget {
-                tmp,
+            OutputFile {
+                tmp: Some(path),
                 target: target.to_path_buf(),
-                committed: false,
             },
             file,
         ))
     }
 
     /// The final path.
-    pub(crate) fn target(&self) -> &Path {
+    pub fn target(&self) -> &Path {
         &self.target
     }
 
     /// Moves the temporary file onto the target (atomically on POSIX file
     /// systems; an existing target is replaced).
-    pub(crate) fn commit(mut self) -> Result<()> {
-        std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
-        self.committed = true;
+    pub fn commit(mut self) -> Result<()> {
+        if let Some(tmp) = self.tmp.take() {
+            // Under the list's lock: a signal handler removes the
+            // temporary either before (and the rename fails) or not at all.
+            let mut list = unfinished();
+            list.retain(|p| p.as_path() != &*tmp);
+            tmp.persist(&self.target)
+                .map_err(|e| Error::io(&self.target, e.error))?;
+        }
         Ok(())
     }
 }
 
-impl Drop for TempTarget {
+impl Drop for OutputFile {
     fn drop(&mut self) {
-        if !self.committed {
-            // Best effort: the file may already be gone.
-            let _ = std::fs::remove_file(&self.tmp);
+        if let Some(tmp) = &self.tmp {
+            // The `TempPath` removes the file itself.
+            unfinished().retain(|p| p.as_path() != &**tmp);
         }
     }
 }
@@ -184,19 +293,121 @@ mod tests {
     fn temp_target_removed_unless_committed() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out.bin");
-        let (t, mut f) = TempTarget::create(&target).unwrap();
+        let (t, mut f) = OutputFile::create(&target).unwrap();
         f.write_all(b"x").unwrap();
-        assert!(dir.path().join(".out.bin.parframe-tmp").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         drop(f);
         drop(t);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 
-        let (t, mut f) = TempTarget::create(&target).unwrap();
+        let (t, mut f) = OutputFile::create(&target).unwrap();
         f.write_all(b"y").unwrap();
         drop(f);
         t.commit().unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"y");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn special_files_refused_before_opening() {
+        let e = check_regular_file(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("zero.csv");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        assert!(check_regular_file(&link).is_err());
+        assert!(check_regular_file(dir.path()).is_err());
+        assert!(check_regular_file(&dir.path().join("missing.csv")).is_ok());
+    }
+
+    /// Two writers of one target get different temporaries; the second
+    /// does not truncate the first's.
+    #[test]
+    fn concurrent_writers_do_not_share_a_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        let (t1, mut f1) = OutputFile::create(&target).unwrap();
+        let (t2, mut f2) = OutputFile::create(&target).unwrap();
+        f1.write_all(b"first run\n").unwrap();
+        f2.write_all(b"2\n").unwrap();
+        drop((f1, f2));
+        t2.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"2\n");
+        t1.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"first run\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A symlink planted at the old fixed temporary name is not followed.
+    #[cfg(unix)]
+    #[test]
+    fn planted_symlink_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let target = dir.path().join("out.csv");
+        std::os::unix::fs::symlink(&victim, dir.path().join(".out.csv.parframe-tmp")).unwrap();
+        let (t, mut f) = OutputFile::create(&target).unwrap();
+        f.write_all(b"data").unwrap();
+        drop(f);
+        t.commit().unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(std::fs::read(&target).unwrap(), b"data");
+    }
+
+    /// A device is written in place, not replaced by a regular file.
+    #[cfg(unix)]
+    #[test]
+    fn device_target_written_directly() {
+        use std::os::unix::fs::FileTypeExt;
+        let dev = Path::new("/dev/null");
+        let (t, mut f) = OutputFile::create(dev).unwrap();
+        f.write_all(b"gone").unwrap();
+        drop(f);
+        t.commit().unwrap();
+        assert!(std::fs::metadata(dev).unwrap().file_type().is_char_device());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn temporaries_follow_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        let (t, f) = OutputFile::create(&target).unwrap();
+        drop(f);
+        t.commit().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::File::create(&plain).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&target), mode(&plain));
+    }
+
+    #[test]
+    fn unfinished_outputs_removed_on_request() {
+        let _serial = unfinished_tests();
+        let dir = tempfile::tempdir().unwrap();
+        let done = dir.path().join("done.csv");
+        let (t, f) = OutputFile::create(&done).unwrap();
+        drop(f);
+        t.commit().unwrap();
+        let (t2, mut f2) = OutputFile::create(&dir.path().join("partial.csv")).unwrap();
+        f2.write_all(b"half").unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        remove_unfinished_outputs();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("done.csv")]);
+        drop((t2, f2));
+    }
+
+    /// Tests that look at the process-wide list take turns.
+    fn unfinished_tests() -> std::sync::MutexGuard<'static, ()> {
+        static SERIAL: Mutex<()> = Mutex::new(());
+        SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     #[test]

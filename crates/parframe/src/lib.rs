@@ -83,11 +83,13 @@ pub use parframe_exec::{
 pub use parframe_exec::{BuildSide, JoinOptions, JoinType, JoinValidation};
 pub use parframe_exec::{GroupBy, SortKey};
 pub use parframe_io::{
-    CsvOptions, CsvSink, CsvSource, CsvWriteOptions, IpcSink, IpcSource, IpcWriteOptions,
-    MultiSource, ParquetCompression, ParquetSink, ParquetSource, ParquetWriteOptions, expand_glob,
-    open_source, open_sources, write_csv, write_ipc, write_parquet,
+    CsvOptions, CsvSink, CsvSource, CsvWriteOptions, CsvWriter, IpcSink, IpcSource,
+    IpcWriteOptions, MultiSource, ParquetCompression, ParquetSink, ParquetSource,
+    ParquetWriteOptions, expand_glob, open_source, open_sources, write_csv, write_ipc,
+    write_parquet,
 };
-pub use parframe_spill::{MemoryPool, Reservation};
+pub use parframe_io::{OutputFile, remove_unfinished_outputs};
+pub use parframe_spill::{MemoryPool, Reservation, SpillDir};
 
 /// SQL: [`SqlContext::sql`] (`ctx.sql("SELECT ...")`), the function
 /// registry ([`sql::functions`]).

@@ -1,7 +1,7 @@
 //! The per-process spill directory and its statistics.
 
 use std::fmt;
-use std::fs;
+use std::fs::{self, File};
 use std::io;
 use std::iter::Sum;
 use std::ops::{Add, AddAssign};
@@ -17,6 +17,10 @@ use crate::writer::SpillWriter;
 /// Every spill directory's name starts with this, followed by
 /// `<pid>-<counter>`.
 pub(crate) const DIR_PREFIX: &str = "parframe-spill-";
+
+/// Beside each spill directory `D` lies its lock file `D.lock`, locked
+/// (an advisory `flock`) for the life of the directory.
+const LOCK_SUFFIX: &str = ".lock";
 
 /// Suffixes for directories made by this process, so two [`SpillDir`]s of one
 /// process never collide.
@@ -97,6 +101,10 @@ impl StatCounters {
 /// drops.
 pub(crate) struct DirInner {
     path: PathBuf,
+    lock_path: PathBuf,
+    /// Holds the directory's lock until the directory is removed (the OS
+    /// releases it if the process dies).
+    _lock: File,
     next_file: AtomicU64,
     written: StatCounters,
     live: StatCounters,
@@ -118,8 +126,11 @@ impl DirInner {
 impl Drop for DirInner {
     fn drop(&mut self) {
         // Nothing to report to from a destructor; a leftover directory is
-        // removed by the next process's stale-directory cleanup.
+        // removed by the next process's stale-directory cleanup. The lock
+        // file goes last, while still locked, so no cleaner sees the
+        // directory unlocked before it is gone.
         let _ = fs::remove_dir_all(&self.path);
+        let _ = fs::remove_file(&self.lock_path);
     }
 }
 
@@ -127,9 +138,14 @@ impl Drop for DirInner {
 /// everything in it when dropped.
 ///
 /// Named `parframe-spill-<pid>-<n>` inside a parent directory (the OS temp
-/// directory by default). Creating one first removes the spill directories
-/// that dead processes left behind (on Linux, where `/proc` tells which
-/// processes are alive).
+/// directory by default), with a lock file `parframe-spill-<pid>-<n>.lock`
+/// beside it that the process holds an advisory lock on (`flock`) for the
+/// life of the directory. Creating one first removes the spill directories
+/// that dead processes left behind ([`SpillDir::remove_stale_in`]): those
+/// whose lock file nobody holds. The OS releases a lock when its process
+/// dies, however it dies, so a directory is never taken for stale while its
+/// process runs, even one in another PID namespace (a container sharing
+/// `/tmp`), where process ids say nothing.
 ///
 /// Cheap to clone: clones share the directory and its counters. Spill files
 /// and writers keep the directory alive, so it is removed when the last
@@ -170,36 +186,49 @@ impl SpillDir {
 
     /// A new spill directory inside `parent` (which must exist).
     ///
-    /// First removes stale `parframe-spill-<pid>-*` directories in `parent`
-    /// whose process is no longer running (Linux only; elsewhere nothing is
-    /// removed). The new directory is private to the user (mode `0700` on
-    /// Unix).
+    /// First removes stale spill directories in `parent` (see
+    /// [`remove_stale_in`](Self::remove_stale_in)). The new directory is
+    /// private to the user (mode `0700` on Unix), its lock file `0600`.
     ///
     /// Fails with [`Error::Io`] naming the directory when it cannot be made.
     pub fn new_in(parent: impl AsRef<Path>) -> Result<Self> {
         let parent = parent.as_ref();
-        remove_stale_dirs(parent);
+        Self::remove_stale_in(parent);
         let pid = std::process::id();
-        // A directory of ours can already exist only if a dead process with
-        // our pid left it (and it is not stale, since the pid is alive: us):
-        // skip over such names.
+        // A name can be taken by another process with our pid (in another
+        // PID namespace), or by a cleaner racing us: skip to the next.
         let mut last_err = None;
         for _ in 0..64 {
             let n = NEXT_DIR.fetch_add(1, Ordering::Relaxed);
-            let path = parent.join(format!("{DIR_PREFIX}{pid}-{n}"));
+            let name = format!("{DIR_PREFIX}{pid}-{n}");
+            let path = parent.join(&name);
+            let lock_path = parent.join(format!("{name}{LOCK_SUFFIX}"));
+            let lock = match take_lock(&lock_path) {
+                Ok(Some(f)) => f,
+                Ok(None) => continue,
+                Err(e) => return Err(Error::io(lock_path, e)),
+            };
             match create_private_dir(&path) {
                 Ok(()) => {
                     return Ok(SpillDir {
                         inner: Arc::new(DirInner {
                             path,
+                            lock_path,
+                            _lock: lock,
                             next_file: AtomicU64::new(0),
                             written: StatCounters::default(),
                             live: StatCounters::default(),
                         }),
                     });
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some((path, e)),
-                Err(e) => return Err(Error::io(path, e)),
+                Err(e) => {
+                    let _ = fs::remove_file(&lock_path);
+                    if e.kind() == io::ErrorKind::AlreadyExists {
+                        last_err = Some((path, e));
+                    } else {
+                        return Err(Error::io(path, e));
+                    }
+                }
             }
         }
         let (path, e) = last_err.unwrap_or_else(|| {
@@ -214,6 +243,60 @@ impl SpillDir {
     /// The directory's path.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Removes the directory, everything in it and its lock file at once,
+    /// whoever still holds it: for a signal handler about to end the
+    /// process, where destructors do not run. Best effort.
+    pub fn remove_now(&self) {
+        let _ = fs::remove_dir_all(&self.inner.path);
+        let _ = fs::remove_file(&self.inner.lock_path);
+    }
+
+    /// Removes the spill directories in `parent` that their processes left
+    /// behind: each `parframe-spill-*` directory whose lock file
+    /// (`<name>.lock`) can be locked, so no live process holds it. A
+    /// directory without a lock file (being made, or made by an older
+    /// version) is left alone. Returns how many were removed.
+    ///
+    /// Best effort: errors (a directory we may not remove, a race with
+    /// another process cleaning up) are ignored. [`new_in`](Self::new_in)
+    /// calls it; call it at start-up to clean up even when nothing spills.
+    pub fn remove_stale_in(parent: impl AsRef<Path>) -> usize {
+        let parent = parent.as_ref();
+        let Ok(entries) = fs::read_dir(parent) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(dir_name) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(LOCK_SUFFIX))
+                .filter(|n| pid_of_dir_name(n).is_some())
+            else {
+                continue;
+            };
+            // `file_type` does not follow symlinks: only plain lock files.
+            if !entry.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            let Ok(lock) = File::open(entry.path()) else {
+                continue;
+            };
+            if lock.try_lock().is_err() {
+                continue; // Held: its process is alive.
+            }
+            let dir = parent.join(dir_name);
+            if fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+                if fs::remove_dir_all(&dir).is_err() {
+                    continue;
+                }
+                removed += 1;
+            }
+            let _ = fs::remove_file(entry.path());
+        }
+        removed
     }
 
     /// Starts a new spill file for batches of `schema`. `purpose` (an
@@ -266,6 +349,37 @@ fn sanitize(purpose: &str) -> String {
     if s.is_empty() { "spill".to_string() } else { s }
 }
 
+/// Creates the lock file `path` (which must not exist) and locks it.
+/// `None`: the name is taken, or a cleaner removed the file before we
+/// locked it (the lock is only good on the file at `path`).
+fn take_lock(path: &Path) -> io::Result<Option<File>> {
+    let mut options = File::options();
+    options.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if file.try_lock().is_err() {
+        return Ok(None);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let ours = file.metadata()?;
+        match fs::symlink_metadata(path) {
+            Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => {}
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(file))
+}
+
 fn create_private_dir(path: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
@@ -285,38 +399,6 @@ pub(crate) fn pid_of_dir_name(name: &str) -> Option<u32> {
     }
     pid.parse().ok()
 }
-
-/// Removes spill directories in `parent` left by processes that are gone.
-/// Best effort: errors (a directory we may not remove, a race with another
-/// process cleaning up) are ignored.
-#[cfg(target_os = "linux")]
-fn remove_stale_dirs(parent: &Path) {
-    // Without /proc every process would look dead.
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = fs::read_dir(parent) else {
-        return;
-    };
-    let me = std::process::id();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(pid_of_dir_name) else {
-            continue;
-        };
-        if pid == me || Path::new("/proc").join(pid.to_string()).exists() {
-            continue;
-        }
-        // `file_type` does not follow symlinks: only remove real directories.
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-/// Elsewhere there is no cheap, reliable liveness check: leave them.
-#[cfg(not(target_os = "linux"))]
-fn remove_stale_dirs(_parent: &Path) {}
 
 #[cfg(test)]
 mod tests {
@@ -377,6 +459,11 @@ mod tests {
         let d = SpillDir::new_in(parent.path()).unwrap();
         let mode = fs::metadata(d.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
+        let schema = std::sync::Arc::new(arrow_schema::Schema::empty());
+        let w = d.new_file("t", schema).unwrap();
+        let f = w.finish().unwrap();
+        let mode = fs::metadata(f.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "spill file mode {mode:o}");
     }
 
     #[test]

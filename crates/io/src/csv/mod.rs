@@ -1,9 +1,11 @@
 //! CSV: [`CsvSource`] reads a file as byte-range partitions, [`CsvSink`]
 //! writes chunks.
 
+mod encode;
 mod infer;
 mod locate;
 mod sink;
+mod split;
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Take};
@@ -18,9 +20,10 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parframe_common::{Error, Result};
 use parframe_core::{ChunkIter, ChunkSource};
 
-use crate::util::{check_read_args, with_schema};
+use crate::util::{check_read_args, check_regular_file, with_schema};
 use locate::{ErrCtx, map_csv_error};
 
+pub use encode::CsvWriter;
 pub use sink::{CsvSink, CsvWriteOptions, write_csv};
 
 /// How to read a CSV file. Build it from [`CsvOptions::default`]:
@@ -35,13 +38,17 @@ pub use sink::{CsvSink, CsvWriteOptions, write_csv};
 pub struct CsvOptions {
     /// Whether the first line is a header. `None` (the default) detects it:
     /// the first line is a header when its fields are all non-null (neither
-    /// empty nor a null value), all distinct, and at least one of them is
-    /// not a number and does not parse as the type inferred for its column
-    /// from the following sample rows (or, with an explicit schema, as the schema's type; a
-    /// first line equal to the schema's column names is a header too). A
-    /// file of one line is a header when none of its fields is a number.
-    /// So `id,name` over `1,ann` is a header, but a header over columns that
-    /// are all text cannot be told from data: pass `has_header(true)`.
+    /// empty nor a null value) and either one of them is not a number and
+    /// does not parse as the type inferred for its column from the
+    /// following sample rows (or, with an explicit schema, as the schema's
+    /// type; a first line equal to the schema's column names is a header
+    /// too), or none of them is a number and they are all distinct (so
+    /// `carrier,name` over text columns is a header). A file of one line is
+    /// a header when none of its fields is a number. So `id,name` over
+    /// `1,ann` is a header, and so is `a,b` over `x,y`: pass
+    /// `has_header(false)` for a file of text rows without a header.
+    /// Header names are made unique (`a,a` becomes `a, a_1`; an empty name
+    /// `column_<i>`).
     pub has_header: Option<bool>,
     /// The field delimiter; default `b','`.
     pub delimiter: u8,
@@ -66,9 +73,9 @@ pub struct CsvOptions {
     /// boundaries are moved forward to the next line start.
     pub partition_bytes: usize,
     /// Whether the file is split into several partitions; default `true`.
-    /// Parallel partitions assume no newline inside a quoted field (a range
-    /// could start inside one): read files with such fields with
-    /// `parallel(false)`, which reads the file as one partition.
+    /// Partitions start at record starts: newlines inside quoted fields are
+    /// found by one sequential pass over the file when it is opened (see
+    /// the `split` module), so parallel reads equal sequential ones.
     pub parallel: bool,
 }
 
@@ -170,6 +177,7 @@ impl CsvSource {
                 "CSV partition_bytes must be > 0".into(),
             ));
         }
+        check_regular_file(&path)?;
         let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
         let inferred = infer::infer(&path, len, &options)?;
@@ -213,6 +221,49 @@ impl CsvSource {
     }
 }
 
+impl CsvSource {
+    /// A value that does not parse as its column's *inferred* type (the
+    /// column changes type after the rows sampled) gets the two ways out:
+    /// sample more rows, or give the type.
+    fn explain_type_error(&self, e: Error) -> Error {
+        match e {
+            Error::Format {
+                path,
+                location,
+                message,
+            } if message.starts_with("cannot parse '") => {
+                let column = location
+                    .as_deref()
+                    .and_then(|l| l.split_once("column '"))
+                    .and_then(|(_, c)| c.strip_suffix('\''))
+                    .unwrap_or("<column>");
+                let overridden = self
+                    .options
+                    .schema_overrides
+                    .iter()
+                    .any(|(n, _)| n == column);
+                let message = if self.options.schema.is_some() || overridden {
+                    message
+                } else {
+                    format!(
+                        "{message}; the type was inferred from the first {} rows: sample more \
+                         rows (CsvOptions::infer_rows; CLI --infer-rows N, 0 for the whole \
+                         file) or give the column's type (CsvOptions::schema_override(\"{column}\", \
+                         DataType::Utf8); CLI --csv-type {column}=utf8)",
+                        self.options.infer_rows
+                    )
+                };
+                Error::Format {
+                    path,
+                    location,
+                    message,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
 /// Whether a column of type `t` can be read from CSV text.
 fn readable_type(t: &DataType) -> bool {
     arrow_cast::can_cast_types(&DataType::Utf8, t)
@@ -248,7 +299,8 @@ fn decoded_natively(t: &DataType) -> bool {
 }
 
 /// Splits `[0, len)` into ranges of about `partition_bytes`, each boundary
-/// moved to just after the first `\n` at or after its target.
+/// moved to the start of the next record (never inside a quoted field:
+/// see [`split`]).
 fn plan_ranges(
     path: &Path,
     file: &mut File,
@@ -258,42 +310,23 @@ fn plan_ranges(
     if len == 0 {
         return Ok(Vec::new());
     }
-    let step = options.partition_bytes as u64;
-    let mut starts = vec![0u64];
-    if options.parallel {
-        let mut target = step;
-        while target < len {
-            match next_newline(file, target - 1).map_err(|e| Error::io(path, e))? {
-                Some(nl) if nl + 1 < len => {
-                    starts.push(nl + 1);
-                    target = nl + 1 + step;
-                }
-                _ => break,
-            }
-        }
-    }
+    let starts = if options.parallel {
+        split::range_starts(
+            file,
+            len,
+            options.partition_bytes as u64,
+            options.delimiter,
+            options.quote,
+        )
+        .map_err(|e| Error::io(path, e))?
+    } else {
+        vec![0]
+    };
     let mut ranges: Vec<(u64, u64)> = starts.windows(2).map(|w| (w[0], w[1])).collect();
     if let Some(&last) = starts.last() {
         ranges.push((last, len));
     }
     Ok(ranges)
-}
-
-/// The offset of the first `\n` at or after `from`.
-fn next_newline(file: &mut File, from: u64) -> std::io::Result<Option<u64>> {
-    file.seek(SeekFrom::Start(from))?;
-    let mut buf = vec![0u8; 1 << 16];
-    let mut pos = from;
-    loop {
-        let got = file.read(&mut buf)?;
-        if got == 0 {
-            return Ok(None);
-        }
-        if let Some(i) = memchr::memchr(b'\n', &buf[..got]) {
-            return Ok(Some(pos + i as u64));
-        }
-        pos += got as u64;
-    }
 }
 
 impl ChunkSource for CsvSource {
@@ -505,6 +538,7 @@ impl Iterator for CsvChunks<'_> {
             }
             Err(e) => Err(map_csv_error(&self.ctx(), e)),
         };
+        let item = item.map_err(|e| self.src.explain_type_error(e));
         if item.is_err() {
             self.finished = true;
         }

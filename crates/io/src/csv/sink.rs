@@ -5,12 +5,12 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
-use arrow_csv::{Writer, WriterBuilder};
 use arrow_schema::SchemaRef;
 use parframe_common::{Error, Result};
 use parframe_core::{ChunkSink, Table};
 
-use crate::util::{TempTarget, conform_to_sink};
+use super::encode::CsvWriter;
+use crate::util::{OutputFile, conform_to_sink};
 
 /// How to write CSV.
 #[derive(Clone, Debug)]
@@ -44,20 +44,23 @@ impl CsvWriteOptions {
     }
 }
 
-/// Writes chunks to a CSV file. Nulls are written as empty fields, fields
-/// are quoted only when needed, dates and timestamps in ISO 8601.
+/// Writes chunks to a CSV file. Nulls are written as empty fields and
+/// empty strings as `""` (so they read back as different values), other
+/// fields are quoted only when needed, dates and timestamps in ISO 8601
+/// (see [`CsvWriter`]). The header is written even when no row is.
 ///
-/// The data goes to a temporary file `.<name>.parframe-tmp` in the target's
-/// directory, renamed onto the target by [`ChunkSink::finish`]; on an error,
-/// or when the sink is dropped without `finish`, the temporary file is
-/// removed: a failed job never leaves a partial file at the target path
-/// (and an existing target stays as it was).
+/// The data goes to a fresh temporary file in the target's directory
+/// (a unique name, created exclusively: see the crate docs), renamed onto
+/// the target by [`ChunkSink::finish`]; on an error, or when the sink is
+/// dropped without `finish`, the temporary file is removed: a failed job
+/// never leaves a partial file at the target path (and an existing target
+/// stays as it was). A target that is not a regular file (a device, a
+/// FIFO, `/dev/stdout`) is written directly.
 pub struct CsvSink {
     schema: SchemaRef,
     target: PathBuf,
     /// The writer, then the temporary file: dropped in that order.
-    state: Option<(Writer<BufWriter<File>>, TempTarget)>,
-    wrote: bool,
+    state: Option<(CsvWriter<BufWriter<File>>, OutputFile)>,
 }
 
 impl std::fmt::Debug for CsvSink {
@@ -76,16 +79,17 @@ impl CsvSink {
         schema: SchemaRef,
         options: CsvWriteOptions,
     ) -> Result<CsvSink> {
-        let (temp, file) = TempTarget::create(path.as_ref())?;
-        let writer = WriterBuilder::new()
-            .with_header(options.header)
-            .with_delimiter(options.delimiter)
-            .build(BufWriter::with_capacity(1 << 17, file));
+        let (temp, file) = OutputFile::create(path.as_ref())?;
+        let writer = CsvWriter::new(
+            BufWriter::with_capacity(1 << 17, file),
+            schema.clone(),
+            options.delimiter,
+            options.header,
+        );
         Ok(CsvSink {
             schema,
             target: path.as_ref().to_path_buf(),
             state: Some((writer, temp)),
-            wrote: false,
         })
     }
 
@@ -114,21 +118,14 @@ impl ChunkSink for CsvSink {
             self.state = None;
             return Err(self.map_err(e));
         }
-        self.wrote = true;
         Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
-        let Some((mut writer, temp)) = self.state.take() else {
+        let Some((writer, temp)) = self.state.take() else {
             return Err(self.failed());
         };
-        if !self.wrote {
-            // Writes the header of an empty table.
-            writer
-                .write(&RecordBatch::new_empty(self.schema.clone()))
-                .map_err(|e| self.map_err(e))?;
-        }
-        let mut buf = writer.into_inner();
+        let mut buf = writer.finish().map_err(|e| self.map_err(e))?;
         buf.flush().map_err(|e| Error::io(temp.target(), e))?;
         drop(buf);
         temp.commit()

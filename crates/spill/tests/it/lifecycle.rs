@@ -132,30 +132,52 @@ fn many_threads_share_one_directory() {
     assert_eq!(dir.stats().files, 20);
 }
 
-#[cfg(target_os = "linux")]
 #[test]
 fn stale_directory_of_a_dead_process_is_removed_at_start() {
     let parent = tempfile::tempdir().unwrap();
     let p = parent.path();
-    // 4294967 is above Linux's largest pid (2^22), so it is never alive.
-    let stale = p.join("parframe-spill-4294967-0");
+    // Left behind: a directory whose lock file nobody holds.
+    let stale = p.join("parframe-spill-7-0");
     fs::create_dir(&stale).unwrap();
     fs::write(stale.join("000000-sort.arrow"), b"old").unwrap();
-    // Left alone: our own pid, a live pid (1), a name that is not a spill
-    // directory, and a plain file with a dead pid's name.
-    let ours = p.join(format!("parframe-spill-{}-999999", std::process::id()));
-    let live = p.join("parframe-spill-1-0");
+    fs::write(p.join("parframe-spill-7-0.lock"), b"").unwrap();
+    // Alive: its lock is held (here by this test, as a process in another
+    // PID namespace would hold it), whatever its pid says: 4294967 is above
+    // Linux's largest pid, so a liveness check by pid would call it dead.
+    let live = p.join("parframe-spill-4294967-0");
+    fs::create_dir(&live).unwrap();
+    let held = fs::File::create(p.join("parframe-spill-4294967-0.lock")).unwrap();
+    held.try_lock().unwrap();
+    // Left alone: no lock file (being made, or an older version's), a name
+    // that is not a spill directory, and a plain file.
+    let unlocked = p.join("parframe-spill-4294966-0");
     let other = p.join("parframe-spill-notapid");
-    let plain = p.join("parframe-spill-4294966-0");
-    for d in [&ours, &live, &other] {
+    let plain = p.join("parframe-spill-4294965-0");
+    for d in [&unlocked, &other] {
         fs::create_dir(d).unwrap();
     }
     fs::write(&plain, b"not a dir").unwrap();
 
     let dir = SpillDir::new_in(p).unwrap();
     assert!(!stale.exists(), "stale directory survived");
-    for kept in [&ours, &live, &other, &plain] {
+    assert!(!p.join("parframe-spill-7-0.lock").exists());
+    for kept in [&live, &unlocked, &other, &plain] {
         assert!(kept.exists(), "{} was removed", kept.display());
     }
     assert!(dir.path().is_dir());
+    // Our own directory is locked too: another cleaner leaves it.
+    assert_eq!(SpillDir::remove_stale_in(p), 0);
+    assert!(dir.path().is_dir());
+    let path = dir.path().to_path_buf();
+    drop(dir);
+    assert!(!path.exists());
+    let lock = format!("{}.lock", path.file_name().unwrap().to_str().unwrap());
+    assert!(
+        !p.join(lock).exists(),
+        "the lock file is removed with the directory"
+    );
+    drop(held);
+    // Once its holder is gone, the live one is stale.
+    assert_eq!(SpillDir::remove_stale_in(p), 1);
+    assert!(!live.exists());
 }
