@@ -71,7 +71,7 @@ pub(crate) struct JoinStream {
 
 enum State {
     Streaming {
-        table: BuiltTable,
+        table: Box<BuiltTable>,
         probe: Box<BatchStream>,
         seen: Option<SeenKeys>,
         /// Probe chunks in flight.
@@ -363,7 +363,7 @@ pub(crate) fn run_join(
             }
             check_build_unique(&s, &table, None)?;
             State::Streaming {
-                table,
+                table: Box::new(table),
                 probe: Box::new(probe_stream),
                 seen: s.probe_unique.map(|_| SeenKeys::new()),
                 active: Vec::new(),
