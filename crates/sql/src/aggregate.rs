@@ -4,7 +4,7 @@
 
 use arrow_schema::{DataType, Field, Schema};
 use parframe_common::Result;
-use parframe_core::{Expr, col, when};
+use parframe_core::{Expr, ScalarValue, col, lit, when};
 use parframe_exec::LazyFrame;
 use parframe_exec::agg::AggExpr;
 use sqlparser::ast::{
@@ -53,6 +53,9 @@ pub(crate) struct AggState {
     pub(crate) keys: Vec<Key>,
     pub(crate) aggs: Vec<(ast::Function, String, AggExpr)>,
     pub(crate) args: Vec<AggArg>,
+    /// Grouping sets (`ROLLUP`, `CUBE`, `GROUPING SETS`), as indices into
+    /// `keys`; `None`: one set of all keys.
+    pub(crate) sets: Option<Vec<Vec<usize>>>,
 }
 
 impl Leaf for AggState {
@@ -86,10 +89,14 @@ impl AggState {
             keys: Vec::new(),
             aggs: Vec::new(),
             args: Vec::new(),
+            sets: None,
         }
     }
 
-    pub(crate) fn add_keys(&mut self, exprs: &[ast::Expr], items: &[Item]) -> Result<()> {
+    /// Adds the `GROUP BY` keys; returns each expression's key index (a
+    /// duplicate gets the index of the first).
+    pub(crate) fn add_keys(&mut self, exprs: &[ast::Expr], items: &[Item]) -> Result<Vec<usize>> {
+        let mut indices = Vec::with_capacity(exprs.len());
         self.aliases = items
             .iter()
             .filter_map(|it| it.sql.clone().map(|e| (it.name.clone(), e)))
@@ -133,9 +140,11 @@ impl AggState {
                     .map(|it| format!("__pf_key_{}", it.name))
                     .unwrap_or_else(|| format!("__pf_key{}", self.keys.len())),
             };
-            if self.keys.iter().any(|k| k.name == name) {
+            if let Some(i) = self.keys.iter().position(|k| k.name == name) {
+                indices.push(i);
                 continue;
             }
+            indices.push(self.keys.len());
             self.keys.push(Key {
                 sql: e,
                 column,
@@ -143,7 +152,7 @@ impl AggState {
                 expr,
             });
         }
-        Ok(())
+        Ok(indices)
     }
 
     /// Translates an expression over keys and aggregates to one over the
@@ -345,8 +354,129 @@ impl AggState {
         if !computed.is_empty() {
             lf = lf.with_columns(computed).map_err(at(span))?;
         }
-        let keys: Vec<Expr> = self.keys.iter().map(|k| col(k.name.as_str())).collect();
         let aggs: Vec<AggExpr> = self.aggs.iter().map(|(_, _, a)| a.clone()).collect();
-        lf.group_by(keys).agg(aggs).map_err(at(span))
+        let Some(sets) = &self.sets else {
+            let keys: Vec<Expr> = self.keys.iter().map(|k| col(k.name.as_str())).collect();
+            return lf.group_by(keys).agg(aggs).map_err(at(span));
+        };
+        // Grouping sets: one aggregation per set, the keys outside the set
+        // null, all of them one after the other. (Each reads the input.)
+        let schema = lf.schema();
+        let mut parts = Vec::with_capacity(sets.len());
+        for set in sets {
+            let keys: Vec<Expr> = set
+                .iter()
+                .map(|&i| col(self.keys[i].name.as_str()))
+                .collect();
+            let g = lf.group_by(keys).agg(aggs.clone()).map_err(at(span))?;
+            let mut out: Vec<Expr> = Vec::new();
+            for (i, k) in self.keys.iter().enumerate() {
+                let name = k.name.as_str();
+                out.push(if set.contains(&i) {
+                    col(name)
+                } else {
+                    let t = schema
+                        .field_with_name(name)
+                        .map(|f| f.data_type().clone())
+                        .map_err(|e| crate::error::sql_error(e.to_string(), span))?;
+                    lit(ScalarValue::Null).cast(t).alias(name)
+                });
+            }
+            out.extend(self.aggs.iter().map(|(_, n, _)| col(n.as_str())));
+            parts.push(g.select(out).map_err(at(span))?);
+        }
+        LazyFrame::concat(&parts).map_err(at(span))
     }
+}
+
+/// The keys of a `GROUP BY` (each expression once, in order) and its
+/// grouping sets over them (`None`: a plain `GROUP BY`, one set of all).
+pub(crate) struct Grouping {
+    pub(crate) exprs: Vec<ast::Expr>,
+    pub(crate) sets: Option<Vec<Vec<usize>>>,
+}
+
+/// The most grouping sets a `CUBE` may make.
+const MAX_CUBE: usize = 12;
+
+/// Expands `ROLLUP(a, b)` to the sets `(a, b), (a), ()`, `CUBE(a, b)` to
+/// every subset, `GROUPING SETS (...)` to its sets, and a list of those
+/// and plain keys to their cross product (as SQL:1999 does). MySQL's
+/// `WITH ROLLUP` / `WITH CUBE` apply to the whole list.
+pub(crate) fn grouping(
+    exprs: &[ast::Expr],
+    modifiers: &[ast::GroupByWithModifier],
+    span: Span,
+) -> Result<Grouping> {
+    let mut flat: Vec<ast::Expr> = Vec::new();
+    let mut index = |e: &ast::Expr| match flat.iter().position(|f| f == e) {
+        Some(i) => i,
+        None => {
+            flat.push(e.clone());
+            flat.len() - 1
+        }
+    };
+    let rollup = |lists: &[Vec<usize>]| -> Vec<Vec<usize>> {
+        (0..=lists.len()).rev().map(|k| lists[..k].concat()).collect()
+    };
+    let cube = |lists: &[Vec<usize>]| -> Result<Vec<Vec<usize>>> {
+        if lists.len() > MAX_CUBE {
+            return err(
+                format!("CUBE of more than {MAX_CUBE} elements (2^n grouping sets)"),
+                span,
+            );
+        }
+        let n = lists.len();
+        Ok((0..1usize << n)
+            .rev()
+            .map(|mask| {
+                (0..n)
+                    .filter(|b| mask & (1 << (n - 1 - b)) != 0)
+                    .flat_map(|b| lists[b].clone())
+                    .collect()
+            })
+            .collect())
+    };
+    let mut sets: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut any = false;
+    for e in exprs {
+        let options: Vec<Vec<usize>> = match e {
+            ast::Expr::Rollup(lists) | ast::Expr::Cube(lists) | ast::Expr::GroupingSets(lists) => {
+                any = true;
+                let lists: Vec<Vec<usize>> = lists
+                    .iter()
+                    .map(|l| l.iter().map(&mut index).collect())
+                    .collect();
+                match e {
+                    ast::Expr::Rollup(_) => rollup(&lists),
+                    ast::Expr::Cube(_) => cube(&lists)?,
+                    _ => lists,
+                }
+            }
+            plain => vec![vec![index(plain)]],
+        };
+        sets = sets
+            .iter()
+            .flat_map(|s| {
+                options.iter().map(move |o| {
+                    let mut x = s.clone();
+                    x.extend(o.iter().copied().filter(|i| !s.contains(i)));
+                    x
+                })
+            })
+            .collect();
+    }
+    for m in modifiers {
+        let singles: Vec<Vec<usize>> = (0..flat.len()).map(|i| vec![i]).collect();
+        sets = match m {
+            ast::GroupByWithModifier::Rollup if !any => rollup(&singles),
+            ast::GroupByWithModifier::Cube if !any => cube(&singles)?,
+            other => return unsupported(format!("GROUP BY ... {other}"), span),
+        };
+        any = true;
+    }
+    Ok(Grouping {
+        exprs: flat,
+        sets: any.then_some(sets),
+    })
 }

@@ -90,6 +90,33 @@ impl SqlPlanner {
                     }
                     (keys, true)
                 }
+                JoinConstraint::Natural if how != JoinType::Cross => {
+                    // USING the columns both sides have (by unqualified
+                    // name); none in common is a cross join, as in SQL.
+                    let mut keys = (Vec::new(), Vec::new());
+                    for f in right.1.schema.fields() {
+                        let ident = Ident::with_quote('"', f.name().as_str());
+                        if right.1.ambiguous.contains(f.name()) {
+                            continue;
+                        }
+                        if let Ok(l) = scope.resolve(&ident) {
+                            keys.0.push(l);
+                            keys.1.push(f.name().clone());
+                        }
+                    }
+                    if keys.0.is_empty() {
+                        (lf, scope) = join_scoped(
+                            (lf, scope),
+                            right,
+                            JoinType::Cross,
+                            keys,
+                            false,
+                            span,
+                        )?;
+                        continue;
+                    }
+                    (keys, true)
+                }
                 JoinConstraint::None if how == JoinType::Cross => ((Vec::new(), Vec::new()), false),
                 JoinConstraint::None => {
                     return err(

@@ -12,7 +12,7 @@ use sqlparser::ast::{
 };
 use sqlparser::tokenizer::Span;
 
-use crate::aggregate::AggState;
+use crate::aggregate::{AggState, Grouping, grouping};
 use crate::error::{at, err, sql_error, unsupported};
 use crate::expr::{find_aggregate, row_expr};
 use crate::planner::SqlPlanner;
@@ -36,16 +36,15 @@ impl SqlPlanner {
             let pred = row_expr(w, &scope)?;
             input = input.filter(pred).map_err(at(w.span()))?;
         }
-        let group_exprs: &[ast::Expr] = match &s.group_by {
-            GroupByExpr::All(_) => return unsupported("GROUP BY ALL", s.span()),
-            GroupByExpr::Expressions(exprs, modifiers) => {
-                if !modifiers.is_empty() {
-                    return unsupported("GROUP BY modifiers (ROLLUP, CUBE, TOTALS)", s.span());
-                }
-                exprs
+        let group_all = match &s.group_by {
+            GroupByExpr::All(modifiers) if !modifiers.is_empty() => {
+                return unsupported("GROUP BY ALL with modifiers", s.span());
             }
+            GroupByExpr::All(_) => true,
+            GroupByExpr::Expressions(..) => false,
         };
-        let aggregating = !group_exprs.is_empty()
+        let aggregating = group_all
+            || matches!(&s.group_by, GroupByExpr::Expressions(e, _) if !e.is_empty())
             || s.having.is_some()
             || s.projection.iter().any(|p| match p {
                 SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
@@ -60,7 +59,24 @@ impl SqlPlanner {
 
         let (frame, outputs, mut mode) = if aggregating {
             let mut state = AggState::new(scope.clone());
-            state.add_keys(group_exprs, &items)?;
+            let grouping = match &s.group_by {
+                // GROUP BY ALL: every select item without an aggregate.
+                GroupByExpr::All(_) => Grouping {
+                    exprs: items
+                        .iter()
+                        .filter_map(|it| it.sql.clone())
+                        .filter(|e| find_aggregate(e).is_none())
+                        .collect(),
+                    sets: None,
+                },
+                GroupByExpr::Expressions(exprs, modifiers) => {
+                    grouping(exprs, modifiers, s.span())?
+                }
+            };
+            let keys = state.add_keys(&grouping.exprs, &items)?;
+            state.sets = grouping
+                .sets
+                .map(|sets| sets.iter().map(|set| set.iter().map(|&i| keys[i]).collect()).collect());
             let outputs = items
                 .iter()
                 .map(|it| match &it.sql {

@@ -47,7 +47,7 @@ impl Leaf for Constant {
 /// The type a column of mixed literal types becomes: nulls take the
 /// others' type, integers widen to `Int64`, integers with floats to
 /// `Float64`; anything else must agree.
-fn common_type(types: &[&DataType]) -> Option<DataType> {
+pub(crate) fn common_type(types: &[&DataType]) -> Option<DataType> {
     let mut out: Option<DataType> = None;
     for &t in types {
         if t == &DataType::Null {

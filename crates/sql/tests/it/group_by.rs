@@ -29,3 +29,28 @@ fn filter_clause_and_distinct_mixed_with_others() {
     assert_eq!(strings(&t, "d"), ["2", "2", "1"]);
     assert_eq!(strings(&t, "all_rows"), ["2", "2", "1"]);
 }
+
+#[test]
+fn group_by_all_rollup_cube_and_grouping_sets() {
+    let t = run("SELECT k, sum(x) AS s FROM t GROUP BY ALL ORDER BY k");
+    assert_eq!(strings(&t, "s"), ["4", "7", "4"]);
+    let t = run(
+        "SELECT k, x % 2 AS odd, sum(x) AS s FROM t GROUP BY ROLLUP (k, x % 2) \
+         ORDER BY k NULLS LAST, odd NULLS LAST",
+    );
+    // (k, odd) groups, then per k, then the total.
+    assert_eq!(
+        strings(&t, "k"),
+        ["a", "a", "b", "b", "b", "c", "c", "null"]
+    );
+    assert_eq!(strings(&t, "s"), ["4", "4", "2", "5", "7", "4", "4", "15"]);
+    let t = run("SELECT k, count(*) AS n FROM t GROUP BY CUBE (k) ORDER BY k NULLS FIRST");
+    assert_eq!(strings(&t, "n"), ["5", "2", "2", "1"]);
+    let t = run(
+        "SELECT k, x, count(*) AS n FROM t GROUP BY GROUPING SETS ((k), (x), ()) \
+         HAVING count(*) > 1 ORDER BY n, k",
+    );
+    assert_eq!(strings(&t, "n"), ["2", "2", "5"]);
+    let t = run("SELECT k, sum(x) AS s FROM t GROUP BY k WITH ROLLUP ORDER BY s");
+    assert_eq!(strings(&t, "s"), ["4", "4", "7", "15"]);
+}

@@ -47,8 +47,18 @@ fn join_errors() {
     assert!(e.contains("key types differ"), "{e}");
     let e = error("SELECT 1 FROM t JOIN u");
     assert!(e.contains("needs ON or USING"), "{e}");
-    let e = error("SELECT 1 FROM t NATURAL JOIN u");
-    assert!(e.contains("NATURAL"), "{e}");
     let e = error("SELECT t.nope FROM t JOIN u USING (k)");
     assert!(e.contains("'nope' not found in table 't'"), "{e}");
+}
+
+#[test]
+fn natural_joins() {
+    // t and u share k and x: no row has both equal.
+    let t = run("SELECT count(*) AS n FROM t NATURAL JOIN u");
+    assert_eq!(strings(&t, "n"), ["0"]);
+    let t = run("SELECT k, name FROM t NATURAL JOIN (SELECT k, name FROM u) v ORDER BY name, k");
+    assert_eq!(strings(&t, "name"), ["ann", "ann", "bob", "bob"]);
+    // Nothing in common: a cross join.
+    let t = run("SELECT count(*) AS n FROM t NATURAL JOIN (SELECT name FROM u) v");
+    assert_eq!(strings(&t, "n"), ["15"]);
 }
