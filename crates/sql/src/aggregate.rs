@@ -417,7 +417,10 @@ pub(crate) fn grouping(
         }
     };
     let rollup = |lists: &[Vec<usize>]| -> Vec<Vec<usize>> {
-        (0..=lists.len()).rev().map(|k| lists[..k].concat()).collect()
+        (0..=lists.len())
+            .rev()
+            .map(|k| lists[..k].concat())
+            .collect()
     };
     let cube = |lists: &[Vec<usize>]| -> Result<Vec<Vec<usize>>> {
         if lists.len() > MAX_CUBE {

@@ -16,7 +16,7 @@ use sqlparser::ast::{
 use sqlparser::tokenizer::Span;
 
 use crate::error::{at, err, sql_error, unsupported};
-use crate::expr::{first_words, limit_value, string_literal};
+use crate::expr::{first_words, limit_value, row_expr, string_literal};
 use crate::planner::SqlPlanner;
 use crate::scope::Scope;
 
@@ -71,11 +71,59 @@ impl SqlPlanner {
                     );
                 }
             };
-            let right = self.plan_relation(&j.relation)?;
+            let mut right = self.plan_relation(&j.relation)?;
+            let mut residual: Vec<&ast::Expr> = Vec::new();
             let (keys, coalesce) = match constraint {
                 JoinConstraint::On(e) if how != JoinType::Cross => {
                     let mut keys = (Vec::new(), Vec::new());
-                    equi_keys(e, &scope, &right.1, &mut keys)?;
+                    let (l, r, both) = split_on(e, &scope, &right.1, &mut keys)?;
+                    // Conditions on one side only: a filter of that side's
+                    // input where the join's semantics allow it (the side
+                    // whose rows are not all kept: the right one of a
+                    // LEFT, SEMI or ANTI join, the left one of a RIGHT join;
+                    // either of an INNER join).
+                    let how_name = how.to_string().to_uppercase();
+                    let push_right = matches!(
+                        how,
+                        JoinType::Inner | JoinType::Left | JoinType::Semi | JoinType::Anti
+                    );
+                    let push_left =
+                        matches!(how, JoinType::Inner | JoinType::Right | JoinType::Semi);
+                    if !r.is_empty() {
+                        if !push_right {
+                            return unsupported(
+                                format!(
+                                    "the condition '{}' on the right table only in {how_name} JOIN ... ON",
+                                    r[0]
+                                ),
+                                r[0].span(),
+                            );
+                        }
+                        right.0 = filter_all(&right.0, &r, &right.1)?;
+                    }
+                    if !l.is_empty() {
+                        if !push_left {
+                            return unsupported(
+                                format!(
+                                    "the condition '{}' on the left table only in {how_name} JOIN ... ON",
+                                    l[0]
+                                ),
+                                l[0].span(),
+                            );
+                        }
+                        lf = filter_all(&lf, &l, &scope)?;
+                    }
+                    if !both.is_empty() && how != JoinType::Inner {
+                        return unsupported(
+                            format!(
+                                "the condition '{}' over both tables (not an equality of \
+                                 columns) in {how_name} JOIN ... ON",
+                                both[0]
+                            ),
+                            both[0].span(),
+                        );
+                    }
+                    residual = both;
                     (keys, false)
                 }
                 JoinConstraint::Using(names) if how != JoinType::Cross => {
@@ -105,14 +153,8 @@ impl SqlPlanner {
                         }
                     }
                     if keys.0.is_empty() {
-                        (lf, scope) = join_scoped(
-                            (lf, scope),
-                            right,
-                            JoinType::Cross,
-                            keys,
-                            false,
-                            span,
-                        )?;
+                        (lf, scope) =
+                            join_scoped((lf, scope), right, JoinType::Cross, keys, false, span)?;
                         continue;
                     }
                     (keys, true)
@@ -134,7 +176,16 @@ impl SqlPlanner {
                     );
                 }
             };
+            // An inner join without equalities is a cross join.
+            let how = if how == JoinType::Inner && keys.0.is_empty() {
+                JoinType::Cross
+            } else {
+                how
+            };
             (lf, scope) = join_scoped((lf, scope), right, how, keys, coalesce, span)?;
+            if !residual.is_empty() {
+                lf = filter_all(&lf, &residual, &scope)?;
+            }
         }
         Ok((lf, scope))
     }
@@ -466,58 +517,93 @@ pub(crate) fn other_constraint(c: &JoinConstraint) -> String {
     }
 }
 
-/// The key pairs of `ON a = b [AND c = d ...]`: each equality must compare
-/// a column of the left input with one of the right.
-pub(crate) fn equi_keys(
-    e: &ast::Expr,
+/// Splits `ON c1 AND c2 ...`: equalities of a left column and a right
+/// column become key pairs; the other conditions are returned by the side
+/// they read (left only, right only, both).
+#[allow(clippy::type_complexity)]
+pub(crate) fn split_on<'e>(
+    e: &'e ast::Expr,
     left: &Scope,
     right: &Scope,
     keys: &mut (Vec<String>, Vec<String>),
-) -> Result<()> {
-    match e {
-        ast::Expr::Nested(inner) => equi_keys(inner, left, right, keys),
-        ast::Expr::BinaryOp {
-            left: a,
-            op: BinaryOperator::And,
-            right: b,
-        } => {
-            equi_keys(a, left, right, keys)?;
-            equi_keys(b, left, right, keys)
-        }
-        ast::Expr::BinaryOp {
-            left: a,
-            op: BinaryOperator::Eq,
-            right: b,
-        } => {
-            let pair = match (
-                left.try_column(a)?,
-                right.try_column(b)?,
-                left.try_column(b)?,
-                right.try_column(a)?,
-            ) {
-                (Some(l), Some(r), _, _) | (_, _, Some(l), Some(r)) => (l, r),
-                _ => {
-                    return err(
-                        format!(
-                            "the join condition '{e}' must compare a column of the left table \
-                             with a column of the right table"
-                        ),
-                        e.span(),
-                    );
+) -> Result<(Vec<&'e ast::Expr>, Vec<&'e ast::Expr>, Vec<&'e ast::Expr>)> {
+    let (mut l, mut r, mut both) = (Vec::new(), Vec::new(), Vec::new());
+    let mut stack = vec![e];
+    while let Some(x) = stack.pop() {
+        match x {
+            ast::Expr::Nested(inner) => stack.push(inner),
+            ast::Expr::BinaryOp {
+                left: a,
+                op: BinaryOperator::And,
+                right: b,
+            } => {
+                stack.push(b);
+                stack.push(a);
+            }
+            ast::Expr::BinaryOp {
+                left: a,
+                op: BinaryOperator::Eq,
+                right: b,
+            } if matches!(
+                (
+                    left.try_column(a)?,
+                    right.try_column(b)?,
+                    left.try_column(b)?,
+                    right.try_column(a)?,
+                ),
+                (Some(_), Some(_), _, _) | (_, _, Some(_), Some(_))
+            ) =>
+            {
+                let pair = match (left.try_column(a)?, right.try_column(b)?) {
+                    (Some(lc), Some(rc)) => (lc, rc),
+                    _ => match (left.try_column(b)?, right.try_column(a)?) {
+                        (Some(lc), Some(rc)) => (lc, rc),
+                        _ => {
+                            return err(format!("cannot split the join condition '{x}'"), x.span());
+                        }
+                    },
+                };
+                keys.0.push(pair.0);
+                keys.1.push(pair.1);
+            }
+            other => {
+                // By the columns it names: all in one side only, or not.
+                let mut in_left = true;
+                let mut in_right = true;
+                crate::expr::visit(other, &mut |sub| match sub {
+                    ast::Expr::Identifier(i) => {
+                        in_left &= left.resolve(i).is_ok();
+                        in_right &= right.resolve(i).is_ok();
+                    }
+                    ast::Expr::CompoundIdentifier(parts) => {
+                        in_left &= crate::scope::resolve_compound(left, parts, sub.span()).is_ok();
+                        in_right &=
+                            crate::scope::resolve_compound(right, parts, sub.span()).is_ok();
+                    }
+                    _ => {}
+                });
+                match (in_left, in_right) {
+                    (true, false) => l.push(other),
+                    (false, true) => r.push(other),
+                    _ => both.push(other),
                 }
-            };
-            keys.0.push(pair.0);
-            keys.1.push(pair.1);
-            Ok(())
+            }
         }
-        other => unsupported(
-            format!(
-                "the join condition '{other}' (only equalities of columns joined by AND; \
-                 filter in WHERE instead)"
-            ),
-            other.span(),
-        ),
     }
+    Ok((l, r, both))
+}
+
+/// `lf` filtered by every condition (translated over `scope`).
+fn filter_all(lf: &LazyFrame, conditions: &[&ast::Expr], scope: &Scope) -> Result<LazyFrame> {
+    let mut lf = lf.clone();
+    for c in conditions {
+        if let Some(span) = crate::expr::find_aggregate(c) {
+            return err("aggregate functions are not allowed in JOIN ... ON", span);
+        }
+        let p = row_expr(c, scope)?;
+        lf = lf.filter(p).map_err(at(c.span()))?;
+    }
+    Ok(lf)
 }
 
 /// Joins two planned relations and merges their scopes: qualified names

@@ -69,14 +69,14 @@ impl SqlPlanner {
                         .collect(),
                     sets: None,
                 },
-                GroupByExpr::Expressions(exprs, modifiers) => {
-                    grouping(exprs, modifiers, s.span())?
-                }
+                GroupByExpr::Expressions(exprs, modifiers) => grouping(exprs, modifiers, s.span())?,
             };
             let keys = state.add_keys(&grouping.exprs, &items)?;
-            state.sets = grouping
-                .sets
-                .map(|sets| sets.iter().map(|set| set.iter().map(|&i| keys[i]).collect()).collect());
+            state.sets = grouping.sets.map(|sets| {
+                sets.iter()
+                    .map(|set| set.iter().map(|&i| keys[i]).collect())
+                    .collect()
+            });
             let outputs = items
                 .iter()
                 .map(|it| match &it.sql {

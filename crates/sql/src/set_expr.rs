@@ -107,7 +107,10 @@ fn align(
         lx.push(a.alias(f.name().as_str()));
         rx.push(b.alias(f.name().as_str()));
     }
-    Ok((l.select(lx).map_err(at(span))?, r.select(rx).map_err(at(span))?))
+    Ok((
+        l.select(lx).map_err(at(span))?,
+        r.select(rx).map_err(at(span))?,
+    ))
 }
 
 /// `INTERSECT`/`EXCEPT [ALL]` by counting: both sides tagged, unioned and
@@ -123,10 +126,7 @@ fn intersect_except(l: &LazyFrame, r: &LazyFrame, intersect: bool, all: bool) ->
         .map(|f| f.name().clone())
         .collect();
     let tag = |lf: &LazyFrame, left: i64| {
-        lf.with_columns([
-            lit(left).alias(LEFT),
-            lit(1 - left).alias(RIGHT),
-        ])
+        lf.with_columns([lit(left).alias(LEFT), lit(1 - left).alias(RIGHT)])
     };
     let counted = tag(l, 1)?
         .union(&tag(r, 0)?)?
@@ -136,7 +136,9 @@ fn intersect_except(l: &LazyFrame, r: &LazyFrame, intersect: bool, all: bool) ->
     let times: Expr = match (intersect, all) {
         (true, true) => when(cl.clone().lt(cr.clone()), cl).otherwise(cr),
         (false, true) => cl - cr,
-        (true, false) => when(cl.gt(lit(0i64)).and(cr.gt(lit(0i64))), lit(1i64)).otherwise(lit(0i64)),
+        (true, false) => {
+            when(cl.gt(lit(0i64)).and(cr.gt(lit(0i64))), lit(1i64)).otherwise(lit(0i64))
+        }
         (false, false) => {
             when(cl.gt(lit(0i64)).and(cr.eq(lit(0i64))), lit(1i64)).otherwise(lit(0i64))
         }
@@ -144,7 +146,11 @@ fn intersect_except(l: &LazyFrame, r: &LazyFrame, intersect: bool, all: bool) ->
     let kept = counted
         .with_column(times.alias(TIMES))?
         .filter(col(TIMES).gt(lit(0i64)))?;
-    let kept = if all { repeat_rows(&kept, TIMES)? } else { kept };
+    let kept = if all {
+        repeat_rows(&kept, TIMES)?
+    } else {
+        kept
+    };
     kept.select(names.iter().map(|n| col(n.as_str())))
 }
 
@@ -176,4 +182,3 @@ fn repeat_rows(lf: &LazyFrame, count: &'static str) -> Result<LazyFrame> {
         Ok(arrow_select::take::take_record_batch(&batch, &indices)?)
     })
 }
-

@@ -33,7 +33,75 @@ const CROSS: &str = "cross product";
 
 /// Queries that do not pass yet, and why (the first words of the error, or
 /// [`CROSS`]).
-const KNOWN_FAILING: &[(&str, &str)] = &[];
+const KNOWN_FAILING: &[(&str, &str)] = &[
+    // Interval literals and date arithmetic (the types work).
+    (
+        "q01",
+        "plan: not supported in SQL: the expression 'INTERVAL",
+    ),
+    (
+        "q04",
+        "plan: not supported in SQL: the expression 'INTERVAL",
+    ),
+    (
+        "q05",
+        "plan: not supported in SQL: the expression 'INTERVAL",
+    ),
+    (
+        "q06",
+        "plan: not supported in SQL: the expression 'INTERVAL",
+    ),
+    (
+        "q10",
+        "plan: not supported in SQL: the expression 'INTERVAL",
+    ),
+    (
+        "q12",
+        "plan: not supported in SQL: the expression 'INTERVAL",
+    ),
+    (
+        "q14",
+        "plan: not supported in SQL: the expression 'INTERVAL",
+    ),
+    (
+        "q15",
+        "plan: not supported in SQL: the expression 'INTERVAL",
+    ),
+    // EXTRACT (the types work).
+    ("q07", "plan: not supported in SQL: the expression 'EXTRACT"),
+    ("q08", "plan: not supported in SQL: the expression 'EXTRACT"),
+    ("q09", "plan: not supported in SQL: the expression 'EXTRACT"),
+    // Decimal arithmetic and comparisons with integer literals (the types work).
+    ("q03", "plan: type error in (1 - col(\"l_discount\"))"),
+    (
+        "q11",
+        "plan: type error in (col(\"ps_supplycost\") * col(\"ps_availqty\"))",
+    ),
+    ("q19", "plan: type error in (col(\"l_quantity\") >= 1)"),
+    // LIKE with an inner % (the types work).
+    ("q13", "plan: not supported in SQL: the LIKE pattern"),
+    // SUBSTRING (the types work).
+    (
+        "q22",
+        "plan: not supported in SQL: the expression 'SUBSTRING",
+    ),
+    // Subqueries in expressions (the planner's plan subqueries).
+    (
+        "q02",
+        "plan: not supported in SQL: subqueries in expressions",
+    ),
+    (
+        "q17",
+        "plan: not supported in SQL: subqueries in expressions",
+    ),
+    (
+        "q21",
+        "plan: not supported in SQL: subqueries in expressions",
+    ),
+    ("q16", "plan: not supported in SQL: IN with a subquery"),
+    ("q18", "plan: not supported in SQL: IN with a subquery"),
+    ("q20", "plan: not supported in SQL: IN with a subquery"),
+];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -121,7 +189,11 @@ fn compare(got: &Table, expected_csv: &str, types: &[String]) -> Option<String> 
         return Some(format!("columns {names:?}, expected {header:?}"));
     }
     if got.num_rows() != expected.len() {
-        return Some(format!("{} rows, expected {}", got.num_rows(), expected.len()));
+        return Some(format!(
+            "{} rows, expected {}",
+            got.num_rows(),
+            expected.len()
+        ));
     }
     let opts = FormatOptions::default().with_null("NULL");
     let mut row = 0usize;
@@ -173,10 +245,9 @@ fn outcome(ctx: &Context, q: &str, types: &[String]) -> Result<(), String> {
         return Err(CROSS.to_string());
     }
     let got = lf.collect().map_err(|e| format!("run: {e}"))?;
-    let expected = std::fs::read_to_string(
-        repo().join(format!("datasets/tpch/answers/sf0.01/{q}.csv")),
-    )
-    .map_err(|e| format!("cannot read the answer: {e}"))?;
+    let expected =
+        std::fs::read_to_string(repo().join(format!("datasets/tpch/answers/sf0.01/{q}.csv")))
+            .map_err(|e| format!("cannot read the answer: {e}"))?;
     match compare(&got, &expected, types) {
         None => Ok(()),
         Some(why) => Err(format!("wrong answer: {why}")),
