@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use parframe::agg::{count_rows, mean, sum};
+use parframe::arrow::schema::DataType;
 use parframe::datasets::tpch::{self, TpchTable};
 use parframe::datasets::{G1, J1, J1Table, g1_name};
 use parframe::{
-    ByteSize, ChunkSink, Context, CsvSink, CsvWriteOptions, IpcSink, IpcWriteOptions, LazyFrame,
-    ParquetSink, ParquetWriteOptions, RowOptions, SortKey, SqlContext, col, format_bytes,
-    open_sources as open_path,
+    ByteSize, ChunkSink, ChunkSource, Context, CsvOptions, CsvSink, CsvSource, CsvWriteOptions,
+    IpcSink, IpcWriteOptions, LazyFrame, MultiSource, ParquetSink, ParquetWriteOptions, RowOptions,
+    SortKey, SqlContext, col, format_bytes, open_sources as open_path,
 };
 
 use crate::output::{
@@ -42,9 +43,125 @@ pub struct Cli {
     /// No progress bar and no messages on stderr (errors still print).
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// How `schema`, `head` and `count` read CSV files (SQL queries take
+    /// the same options in `read_csv('f.csv', header=true, ...)`).
+    #[command(flatten)]
+    pub csv: CsvArgs,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// CSV reading options of the file commands.
+#[derive(Args, Debug, Default, Clone)]
+pub struct CsvArgs {
+    /// The first line is a header (default: detected).
+    #[arg(long, global = true, conflicts_with = "no_header")]
+    pub header: bool,
+    /// The first line is data.
+    #[arg(long, global = true)]
+    pub no_header: bool,
+    /// The field delimiter (default `,`; `\t` for .tsv).
+    #[arg(long, global = true, value_name = "CHAR")]
+    pub delimiter: Option<char>,
+    /// A field value read as null (repeatable), e.g. --null-value NA.
+    #[arg(long, global = true, value_name = "TEXT")]
+    pub null_value: Vec<String>,
+    /// Rows sampled to infer column types (default 1000; 0: the whole file).
+    #[arg(long, global = true, value_name = "N")]
+    pub infer_rows: Option<usize>,
+    /// A column's type instead of the inferred one (repeatable):
+    /// --csv-type zip=utf8 (utf8, int64, float64, bool, date, or an Arrow
+    /// type name such as Int32).
+    #[arg(long = "csv-type", global = true, value_name = "COL=TYPE")]
+    pub csv_types: Vec<String>,
+}
+
+impl CsvArgs {
+    fn any(&self) -> bool {
+        self.header
+            || self.no_header
+            || self.delimiter.is_some()
+            || !self.null_value.is_empty()
+            || self.infer_rows.is_some()
+            || !self.csv_types.is_empty()
+    }
+
+    /// The CSV options these flags give, over `base`.
+    fn options(&self, base: CsvOptions) -> anyhow::Result<CsvOptions> {
+        let mut o = base;
+        if self.header {
+            o = o.has_header(true);
+        }
+        if self.no_header {
+            o = o.has_header(false);
+        }
+        if let Some(d) = self.delimiter {
+            let b = u8::try_from(u32::from(d))
+                .ok()
+                .filter(u8::is_ascii)
+                .ok_or_else(|| UsageError(format!("--delimiter '{d}' is not one ASCII byte")))?;
+            o = o.delimiter(b);
+        }
+        if !self.null_value.is_empty() {
+            o = o.null_values(self.null_value.iter().cloned());
+        }
+        if let Some(n) = self.infer_rows {
+            o = o.infer_rows(if n == 0 { usize::MAX } else { n });
+        }
+        for t in &self.csv_types {
+            let Some((col, ty)) = t.split_once('=') else {
+                return Err(UsageError(format!("--csv-type '{t}': expected COL=TYPE")).into());
+            };
+            o = o.schema_override(col, parse_type(ty)?);
+        }
+        Ok(o)
+    }
+}
+
+/// A type name of `--csv-type`.
+fn parse_type(name: &str) -> anyhow::Result<DataType> {
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "utf8" | "string" | "text" | "varchar" => DataType::Utf8,
+        "int" | "int64" | "bigint" => DataType::Int64,
+        "float" | "float64" | "double" => DataType::Float64,
+        "bool" | "boolean" => DataType::Boolean,
+        "date" => DataType::Date32,
+        _ => name.parse::<DataType>().map_err(|_| {
+            UsageError(format!(
+                "--csv-type: unknown type '{name}' (utf8, int64, float64, bool, date, or an \
+                 Arrow type such as Int32)"
+            ))
+        })?,
+    })
+}
+
+/// Opens a file argument: CSV files (`.csv`, `.tsv`) with the CSV flags
+/// when any is given, anything else as its extension says.
+fn open_input(csv: &CsvArgs, file: &str) -> anyhow::Result<Arc<dyn ChunkSource>> {
+    let is_csv = |p: &Path| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv"))
+    };
+    let paths = parframe::expand_glob(file)?;
+    if !csv.any() || !paths.iter().all(|p| is_csv(p)) {
+        return Ok(open_path(file)?);
+    }
+    let mut sources: Vec<Arc<dyn ChunkSource>> = Vec::new();
+    for p in &paths {
+        let tsv = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
+        let base = if tsv {
+            CsvOptions::default().delimiter(b'\t')
+        } else {
+            CsvOptions::default()
+        };
+        sources.push(Arc::new(CsvSource::try_new(p, csv.options(base)?)?));
+    }
+    Ok(match sources.len() {
+        1 => sources.remove(0),
+        _ => Arc::new(MultiSource::try_new(sources)?),
+    })
 }
 
 /// The commands.
@@ -497,7 +614,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
             env.run_plan(&lf, &spec(&args.out), start.elapsed())
         }
         Command::Schema { file } => {
-            let src = open_path(file)?;
+            let src = open_input(&cli.csv, file)?;
             for f in src.schema().fields() {
                 let null = if f.is_nullable() { "" } else { " not null" };
                 outln!("{}: {}{null}", f.name(), f.data_type())?;
@@ -506,13 +623,13 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         }
         Command::Head { file, n, out } => {
             let start = Instant::now();
-            let lf = env.ctx.scan(open_path(file)?).head(*n);
+            let lf = env.ctx.scan(open_input(&cli.csv, file)?).head(*n);
             let mut s = spec(out);
             s.max_rows = s.max_rows.max(*n);
             env.run_plan(&lf, &s, start.elapsed())
         }
         Command::Count { file } => {
-            let src = open_path(file)?;
+            let src = open_input(&cli.csv, file)?;
             let first = src.schema().fields().first().map(|f| f.name().clone());
             let lf = env.ctx.scan(src);
             let lf = match first {

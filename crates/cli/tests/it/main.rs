@@ -886,3 +886,48 @@ fn sql_join_spills_under_a_small_limit_and_agrees() {
     assert!(free.starts_with("n,s,m\n20000,"), "{free}");
     assert!(is_empty_dir(spill.path()), "spill files left behind");
 }
+
+/// A column that changes type after the rows sampled fails with an error
+/// that names both ways out, and both work; header flags override the
+/// detection (which takes an all-text first row for a header).
+#[test]
+fn csv_flags_infer_rows_types_and_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let late = dir.path().join("late.csv");
+    let mut text = String::from("id,v\n");
+    for i in 0..1500 {
+        text.push_str(&format!("{i},{i}\n"));
+    }
+    text.push_str("1500,abc\n");
+    std::fs::write(&late, text).unwrap();
+    let late = late.display().to_string();
+    let sum = |extra: &[&str]| {
+        let mut c = parframe();
+        c.args(extra)
+            .args(["head", "-n", "2000", "-f", "csv", &late]);
+        c
+    };
+    sum(&[])
+        .assert()
+        .code(1)
+        .stderr(contains("--infer-rows").and(contains("--csv-type v=utf8")));
+    let all = stdout_of(&mut sum(&["--infer-rows", "0"]));
+    assert!(all.ends_with("1500,abc\n"), "{all}");
+    let typed = stdout_of(&mut sum(&["--csv-type", "v=utf8"]));
+    assert_eq!(typed, all);
+
+    let airlines = dir.path().join("airlines.csv");
+    std::fs::write(
+        &airlines,
+        "carrier,name\n9E,Endeavor Air Inc.\nAA,American Airlines Inc.\n",
+    )
+    .unwrap();
+    let airlines = airlines.display().to_string();
+    assert_eq!(stdout_of(parframe().args(["count", &airlines])).trim(), "2");
+    assert_eq!(
+        stdout_of(parframe().args(["--no-header", "count", &airlines])).trim(),
+        "3"
+    );
+    let schema = stdout_of(parframe().args(["schema", &airlines]));
+    assert!(schema.starts_with("carrier: Utf8\nname: Utf8"), "{schema}");
+}

@@ -247,9 +247,10 @@ impl CsvSource {
                 } else {
                     format!(
                         "{message}; the type was inferred from the first {} rows: sample more \
-                         rows (CsvOptions::infer_rows; CLI --infer-rows N, 0 for the whole \
-                         file) or give the column's type (CsvOptions::schema_override(\"{column}\", \
-                         DataType::Utf8); CLI --csv-type {column}=utf8)",
+                         rows (CsvOptions::infer_rows; SQL read_csv(..., sample_size=N); CLI \
+                         --infer-rows N, 0 for the whole file) or give the column's type \
+                         (CsvOptions::schema_override(\"{column}\", DataType::Utf8); CLI \
+                         --csv-type {column}=utf8)",
                         self.options.infer_rows
                     )
                 };
