@@ -336,6 +336,8 @@ def run_set(args, key, spec, log):
                     sums[engine] = (c["sum"][0], [tuple(x) for x in c["sum"][1]])
                 print(f"  {key} {qname:<22} {engine:<10} (cached)", file=log, flush=True)
                 continue
+            if args.render_only:
+                continue
             load = os.getloadavg()[0]
             d = SCRATCH / engine
             d.mkdir(parents=True, exist_ok=True)
@@ -367,7 +369,8 @@ def run_set(args, key, spec, log):
                 if not same(sums[engine], sums[ref]):
                     r["mismatch"] = describe(sums[engine], sums[ref])
         results.append((qname, res, ref))
-    return dict(key=key, title=title, results=results, load=(min(loads), max(loads)))
+    return dict(key=key, title=title, results=results,
+                load=(min(loads), max(loads)) if loads else (0.0, 0.0))
 
 
 def render_set(s, engines):
@@ -514,6 +517,8 @@ def main():
     p.add_argument("--timeout", type=int, default=300, help="seconds per query and engine")
     p.add_argument("--out", default=None, help="markdown file to write")
     p.add_argument("--command", default=None, help="the command line to print")
+    p.add_argument("--render-only", action="store_true",
+                   help="run nothing: print the table of what --cache holds")
     p.add_argument("--cache", default=None,
                    help="JSON file of results: those in it are reused, new ones added "
                         "(run the peers once, parframe after each change)")
