@@ -30,6 +30,7 @@ mod metrics;
 mod physical;
 mod plan;
 mod sort;
+pub mod window;
 
 pub use context::{
     Config, Context, ContextBuilder, DEFAULT_CHUNK_ROWS, JobStats, Progress, ProgressCallback,

@@ -34,6 +34,7 @@ use crate::context::JobMetrics;
 use crate::join::run_join;
 use crate::plan::{BatchUdf, Plan, RowUdf, panic_text};
 use crate::sort::{SortKey, SortedStream, run_sort};
+use crate::window::exec::run_window;
 use crate::{Context, JobStats, Progress};
 
 /// Most units a window holds per worker thread: enough to keep every
@@ -806,6 +807,23 @@ fn build(
                 Some(metrics),
             ));
         }
+        Plan::Window {
+            input,
+            window,
+            exprs,
+            ..
+        } => {
+            let metrics = job.operator(plan);
+            let start = Instant::now();
+            let p = build(ctx, job, input, from_input)?;
+            let stream = stream_of(ctx, job, p, input.schema());
+            let out = run_window(ctx, &metrics, stream, window, exprs, needed.as_deref())?;
+            metrics.add_elapsed(start.elapsed());
+            return Ok(Pipeline::over(
+                Input::Operator(Box::new(out)),
+                Some(metrics),
+            ));
+        }
         Plan::Union { inputs, schema } => {
             let metrics = job.operator(plan);
             let stream = ConcatStream::new(ctx, job, inputs, schema, needed)?;
@@ -896,6 +914,7 @@ fn build(
         | Plan::Aggregate { .. }
         | Plan::Sort { .. }
         | Plan::Join(_)
+        | Plan::Window { .. }
         | Plan::Union { .. } => None,
         Plan::Explode { column, .. } => Some(Op::Explode(column.clone())),
     };

@@ -17,6 +17,7 @@ use crate::agg::{AggExpr, AggFunc, is_key_type};
 use crate::aggregate::run::Aggregator;
 use crate::join::JoinSpec;
 use crate::sort::{SortKey, check_keys, describe_keys};
+use crate::window::{Window, WindowExpr};
 
 /// A node of a logical plan. Every node knows its output schema, computed
 /// (and type-checked) when the node is built.
@@ -85,6 +86,14 @@ pub(crate) enum Plan {
         column: String,
         schema: SchemaRef,
     },
+    /// Window functions sharing one partitioning and ordering (a pipeline
+    /// breaker): the input columns plus one column per expression.
+    Window {
+        input: Arc<Plan>,
+        window: Window,
+        exprs: Vec<WindowExpr>,
+        schema: SchemaRef,
+    },
 }
 
 /// The closure behind `map_batches`.
@@ -101,7 +110,9 @@ impl Plan {
             | Plan::Aggregate { schema, .. } => schema.clone(),
             Plan::Table(t) => t.schema().clone(),
             Plan::Join(j) => j.schema.clone(),
-            Plan::Union { schema, .. } | Plan::Explode { schema, .. } => schema.clone(),
+            Plan::Union { schema, .. }
+            | Plan::Explode { schema, .. }
+            | Plan::Window { schema, .. } => schema.clone(),
             Plan::Filter { input, .. } | Plan::Limit { input, .. } | Plan::Sort { input, .. } => {
                 input.schema()
             }
@@ -149,6 +160,14 @@ impl Plan {
             Plan::Join(j) => j.describe(),
             Plan::Union { inputs, .. } => format!("Union [{} inputs]", inputs.len()),
             Plan::Explode { column, .. } => format!("Explode {column}"),
+            Plan::Window { window, exprs, .. } => format!(
+                "Window {window} [{}]",
+                exprs
+                    .iter()
+                    .map(|e| format!("{} AS {}", e.func, e.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 
@@ -156,7 +175,7 @@ impl Plan {
         match self {
             // Joins have two inputs: see `JoinSpec`.
             Plan::Scan { .. } | Plan::Table(_) | Plan::Join(_) | Plan::Union { .. } => None,
-            Plan::Explode { input, .. } => Some(input),
+            Plan::Explode { input, .. } | Plan::Window { input, .. } => Some(input),
             Plan::Select { input, .. }
             | Plan::Filter { input, .. }
             | Plan::WithColumns { input, .. }
@@ -292,6 +311,17 @@ impl Plan {
                 udf.inputs().iter().for_each(|c| add(c));
             }
             Plan::MapBatches { .. } => return None,
+            Plan::Window { exprs, .. } => {
+                let needed = needed?;
+                for n in &needed {
+                    if !exprs.iter().any(|e| &e.name == n) {
+                        add(n);
+                    }
+                }
+                for e in exprs {
+                    e.columns().iter().for_each(|c| add(c));
+                }
+            }
             Plan::Aggregate { keys, leaves, .. } => {
                 keys.iter().for_each(|c| add(c));
                 leaves.iter().flat_map(|l| l.columns()).for_each(&mut add);
@@ -735,6 +765,56 @@ impl LazyFrame {
             udf: Arc::new(f),
             schema,
         }))
+    }
+}
+
+impl LazyFrame {
+    /// Adds window columns (see [`crate::window`]): each expression's
+    /// value for every row, over the rows of its partition. Expressions
+    /// sharing a partitioning and ordering are computed by one operator in
+    /// one pass (their frames may differ); each other window adds one
+    /// more. Every expression sees the input columns; a window column
+    /// named like an input column replaces it. The output rows come
+    /// grouped by partition, in no particular order otherwise.
+    ///
+    /// ```
+    /// use parframe_core::table;
+    /// use parframe_exec::{Context, SortKey};
+    /// use parframe_exec::window::{Window, rank};
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = table!("k" => [1i64, 1, 2], "v" => [5i64, 7, 1])?;
+    /// let w = Window::new().partition_by(["k"]).order_by([SortKey::desc("v")]);
+    /// let out = ctx.lazy(t).with_window_columns([rank().over(w)])?.collect()?;
+    /// assert_eq!(out.column_names(), vec!["k", "v", "rank"]);
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn with_window_columns(
+        &self,
+        exprs: impl IntoIterator<Item = WindowExpr>,
+    ) -> Result<LazyFrame> {
+        let exprs: Vec<WindowExpr> = exprs.into_iter().collect();
+        let input = self.plan.schema();
+        // Type-check everything against the input, names unique.
+        crate::window::exec::output_schema(&input, &exprs)?;
+        let mut groups: Vec<(Window, Vec<WindowExpr>)> = Vec::new();
+        for e in exprs {
+            match groups.iter_mut().find(|(w, _)| w.same_ordering(&e.window)) {
+                Some((_, g)) => g.push(e),
+                None => groups.push((e.window.clone(), vec![e])),
+            }
+        }
+        let mut lf = self.clone();
+        for (window, exprs) in groups {
+            let schema = crate::window::exec::output_schema(&lf.plan.schema(), &exprs)?;
+            lf = lf.then(Plan::Window {
+                input: lf.plan.clone(),
+                window,
+                exprs,
+                schema,
+            });
+        }
+        Ok(lf)
     }
 }
 

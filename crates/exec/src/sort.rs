@@ -59,7 +59,6 @@ use rayon::prelude::*;
 
 use crate::Context;
 use crate::context::JobMetrics;
-use crate::physical::BatchStream;
 
 /// One sort key: a column, its direction and where its nulls go.
 ///
@@ -273,7 +272,10 @@ fn sort_chunk(codec: &KeyCodec, batch: &RecordBatch, limit: Option<usize>) -> Re
 }
 
 /// Pulls up to `n` chunks from the input.
-fn next_window(input: &mut BatchStream, n: usize) -> Result<Vec<RecordBatch>> {
+fn next_window(
+    input: &mut dyn Iterator<Item = Result<RecordBatch>>,
+    n: usize,
+) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         match input.next() {
@@ -295,7 +297,7 @@ fn next_window(input: &mut BatchStream, n: usize) -> Result<Vec<RecordBatch>> {
 pub(crate) fn run_sort(
     ctx: &Context,
     job: &Arc<JobMetrics>,
-    mut input: BatchStream,
+    input: impl Iterator<Item = Result<RecordBatch>>,
     keys: &[SortKey],
     limit: Option<usize>,
     needed: Option<&[String]>,
@@ -313,7 +315,9 @@ pub(crate) fn run_sort(
     if limit == Some(0) {
         return Ok(out);
     }
-    let first = next_window(&mut input, threads * 2)?;
+    let mut owned = input;
+    let input: &mut dyn Iterator<Item = Result<RecordBatch>> = &mut owned;
+    let first = next_window(input, threads * 2)?;
     let Some(b0) = first.first() else {
         return Ok(out);
     };
@@ -321,7 +325,7 @@ pub(crate) fn run_sort(
     out.set_projection(b0.schema_ref());
     match limit {
         Some(k) => {
-            let best = top_k(ctx, job, &codec, &mut input, first, k, &mut out.reservation)?;
+            let best = top_k(ctx, job, &codec, input, first, k, &mut out.reservation)?;
             let rows = ctx.config().chunk_rows.max(1);
             let mut off = 0;
             while off < best.num_rows() {
@@ -342,9 +346,9 @@ pub(crate) fn run_sort(
             let mut window = first;
             while !window.is_empty() {
                 runs.push_window(window)?;
-                window = next_window(&mut input, threads * 2)?;
+                window = next_window(input, threads * 2)?;
             }
-            drop(input);
+            drop(owned);
             let (merger, reservation) = runs.finish()?;
             out.merger = Some(merger);
             out.reservation = reservation;
@@ -358,7 +362,7 @@ fn top_k(
     ctx: &Context,
     job: &JobMetrics,
     codec: &KeyCodec,
-    input: &mut BatchStream,
+    input: &mut dyn Iterator<Item = Result<RecordBatch>>,
     first: Vec<RecordBatch>,
     k: usize,
     reservation: &mut Reservation,

@@ -1,0 +1,785 @@
+//! Window functions against a naive per-partition reference: every
+//! function and frame kind, with nulls, ties, empty and giant partitions,
+//! in memory and at budgets that force spilling.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array};
+use parframe_core::{ScalarValue, Table};
+use proptest::prelude::*;
+
+use super::*;
+use crate::agg::{count, count_rows, max, mean, min, std, sum, var};
+use crate::{Context, SortKey};
+
+/// One input row.
+#[derive(Debug, Clone)]
+struct Row {
+    k: Option<i64>,
+    o: Option<i64>,
+    v: Option<i64>,
+    f: Option<f64>,
+}
+
+fn table(rows: &[Row]) -> Table {
+    let id: ArrayRef = Arc::new(Int64Array::from_iter_values(0..rows.len() as i64));
+    let k: ArrayRef = Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.k)));
+    let o: ArrayRef = Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.o)));
+    let v: ArrayRef = Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.v)));
+    let f: ArrayRef = Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.f)));
+    Table::from_columns(vec![
+        ("id".into(), id),
+        ("k".into(), k),
+        ("o".into(), o),
+        ("v".into(), v),
+        ("f".into(), f),
+    ])
+    .unwrap()
+}
+
+/// A value of a result cell, for comparison.
+#[derive(Debug, Clone, PartialEq)]
+enum Cell {
+    Null,
+    I(i64),
+    F(f64),
+}
+
+fn close(a: &Cell, b: &Cell) -> bool {
+    match (a, b) {
+        (Cell::F(x), Cell::F(y)) => {
+            (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-6 * (1.0 + x.abs().max(y.abs()))
+        }
+        _ => a == b,
+    }
+}
+
+/// The naive reference: the partition's rows sorted (stably, input order
+/// on ties) and every function computed from its definition.
+struct Reference<'a> {
+    rows: &'a [Row],
+    window: &'a Window,
+}
+
+impl Reference<'_> {
+    fn order_key(&self, i: usize) -> Vec<(Option<i64>, bool, bool)> {
+        self.window
+            .order_by
+            .iter()
+            .map(|k| {
+                let v = match k.column.as_str() {
+                    "o" => self.rows[i].o,
+                    "id" => Some(i as i64),
+                    "v" => self.rows[i].v,
+                    c => panic!("order column {c}"),
+                };
+                (v, k.descending, k.nulls_last)
+            })
+            .collect()
+    }
+
+    fn cmp(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        use std::cmp::Ordering::*;
+        for ((x, desc, nl), (y, _, _)) in self.order_key(a).into_iter().zip(self.order_key(b)) {
+            let c = match (x, y) {
+                (None, None) => Equal,
+                (None, Some(_)) => {
+                    if nl {
+                        Greater
+                    } else {
+                        Less
+                    }
+                }
+                (Some(_), None) => {
+                    if nl {
+                        Less
+                    } else {
+                        Greater
+                    }
+                }
+                (Some(x), Some(y)) => {
+                    if desc {
+                        y.cmp(&x)
+                    } else {
+                        x.cmp(&y)
+                    }
+                }
+            };
+            if c != Equal {
+                return c;
+            }
+        }
+        Equal
+    }
+
+    /// Partitions, each as row ids in window order.
+    fn partitions(&self) -> Vec<Vec<usize>> {
+        let mut keys: Vec<Option<i64>> = Vec::new();
+        let mut parts: Vec<Vec<usize>> = Vec::new();
+        for (i, r) in self.rows.iter().enumerate() {
+            let key = if self.window.partition_by.is_empty() {
+                None
+            } else {
+                r.k
+            };
+            match keys.iter().position(|k| *k == key) {
+                Some(p) => parts[p].push(i),
+                None => {
+                    keys.push(key);
+                    parts.push(vec![i]);
+                }
+            }
+        }
+        for p in &mut parts {
+            p.sort_by(|&a, &b| self.cmp(a, b));
+        }
+        parts
+    }
+
+    /// The frame of position `r` of `part`, as positions.
+    fn frame(&self, part: &[usize], r: usize, frame: WindowFrame) -> Vec<usize> {
+        let n = part.len();
+        if frame.units == FrameUnits::Rows {
+            // Counted directly (the filter below is O(n) per row).
+            let at = |b: FrameBound, end: bool| -> i64 {
+                match b {
+                    FrameBound::UnboundedPreceding => 0,
+                    FrameBound::UnboundedFollowing => n as i64,
+                    FrameBound::CurrentRow => r as i64 + i64::from(end),
+                    FrameBound::Preceding(a) => r as i64 - a as i64 + i64::from(end),
+                    FrameBound::Following(a) => r as i64 + a as i64 + i64::from(end),
+                }
+            };
+            let s = at(frame.start, false).clamp(0, n as i64);
+            let e = at(frame.end, true).clamp(s, n as i64);
+            return (s as usize..e as usize).collect();
+        }
+        let peers = |r: usize| -> (usize, usize) {
+            let s = (0..=r)
+                .rev()
+                .take_while(|&j| self.cmp(part[j], part[r]).is_eq())
+                .last()
+                .unwrap_or(r);
+            let e = (r..n)
+                .take_while(|&j| self.cmp(part[j], part[r]).is_eq())
+                .last()
+                .unwrap_or(r);
+            (s, e + 1)
+        };
+        let (ps, pe) = peers(r);
+        let key = |j: usize| -> Option<f64> {
+            let k = &self.window.order_by[0];
+            let v = self.rows[part[j]].o? as f64;
+            Some(if k.descending { -v } else { v })
+        };
+        let rows = frame.units == FrameUnits::Rows;
+        let nulls_last = self.window.order_by.first().is_some_and(|k| k.nulls_last);
+        let start_ok = |j: usize| -> bool {
+            match frame.start {
+                FrameBound::UnboundedPreceding => true,
+                FrameBound::CurrentRow => j >= if rows { r } else { ps },
+                FrameBound::Preceding(a) if rows => j as f64 >= r as f64 - a,
+                FrameBound::Following(b) if rows => j as f64 >= r as f64 + b,
+                FrameBound::Preceding(a) | FrameBound::Following(a) => match key(r) {
+                    None => j >= ps,
+                    Some(v) => {
+                        let t = if matches!(frame.start, FrameBound::Preceding(_)) {
+                            v - a
+                        } else {
+                            v + a
+                        };
+                        // Null keys sort after (nulls last) or before every value.
+                        key(j).map_or(nulls_last, |kj| kj >= t)
+                    }
+                },
+                FrameBound::UnboundedFollowing => false,
+            }
+        };
+        let end_ok = |j: usize| -> bool {
+            match frame.end {
+                FrameBound::UnboundedFollowing => true,
+                FrameBound::CurrentRow => j < if rows { r + 1 } else { pe },
+                FrameBound::Preceding(a) if rows => j as f64 <= r as f64 - a,
+                FrameBound::Following(b) if rows => j as f64 <= r as f64 + b,
+                FrameBound::Preceding(a) | FrameBound::Following(a) => match key(r) {
+                    None => j < pe,
+                    Some(v) => {
+                        let t = if matches!(frame.end, FrameBound::Preceding(_)) {
+                            v - a
+                        } else {
+                            v + a
+                        };
+                        key(j).map_or(!nulls_last, |kj| kj <= t)
+                    }
+                },
+                FrameBound::UnboundedPreceding => false,
+            }
+        };
+        (0..n).filter(|&j| start_ok(j) && end_ok(j)).collect()
+    }
+
+    /// Expected value per row id.
+    fn eval(&self, func: &WindowFunction, frame: WindowFrame) -> Vec<Cell> {
+        let mut out = vec![Cell::Null; self.rows.len()];
+        let ival = |i: usize, c: &str| -> Option<i64> {
+            match c {
+                "v" => self.rows[i].v,
+                "o" => self.rows[i].o,
+                "k" => self.rows[i].k,
+                "id" => Some(i as i64),
+                _ => panic!("{c}"),
+            }
+        };
+        let fval = |i: usize| self.rows[i].f;
+        for part in self.partitions() {
+            let n = part.len();
+            // Peer groups, once per partition.
+            let mut firsts = vec![0; n];
+            let mut lasts = vec![0; n];
+            let mut denses = vec![0i64; n];
+            for r in 0..n {
+                let new = r == 0 || !self.cmp(part[r - 1], part[r]).is_eq();
+                firsts[r] = if new { r } else { firsts[r - 1] };
+                denses[r] = if r == 0 {
+                    1
+                } else {
+                    denses[r - 1] + i64::from(new)
+                };
+            }
+            for r in (0..n).rev() {
+                let new = r + 1 == n || !self.cmp(part[r + 1], part[r]).is_eq();
+                lasts[r] = if new { r } else { lasts[r + 1] };
+            }
+            let first_peer = |r: usize| firsts[r];
+            let last_peer = |r: usize| lasts[r];
+            let mut memo: std::collections::HashMap<(usize, usize), Cell> = Default::default();
+            for r in 0..n {
+                let id = part[r];
+                let cell = match func {
+                    WindowFunction::RowNumber => Cell::I(r as i64 + 1),
+                    WindowFunction::Rank => Cell::I(first_peer(r) as i64 + 1),
+                    WindowFunction::DenseRank => Cell::I(denses[r]),
+                    WindowFunction::PercentRank => Cell::F(if n <= 1 {
+                        0.0
+                    } else {
+                        first_peer(r) as f64 / (n - 1) as f64
+                    }),
+                    WindowFunction::CumeDist => Cell::F((last_peer(r) + 1) as f64 / n as f64),
+                    WindowFunction::Ntile(k) => {
+                        let k = *k as usize;
+                        let (q, rem) = (n / k, n % k);
+                        let mut bucket = 0;
+                        let mut at = 0;
+                        for b in 0..k {
+                            let size = q + usize::from(b < rem);
+                            if r < at + size {
+                                bucket = b + 1;
+                                break;
+                            }
+                            at += size;
+                        }
+                        Cell::I(bucket as i64)
+                    }
+                    WindowFunction::Lag {
+                        column,
+                        offset,
+                        default,
+                    }
+                    | WindowFunction::Lead {
+                        column,
+                        offset,
+                        default,
+                    } => {
+                        let back = matches!(func, WindowFunction::Lag { .. });
+                        let t = if back {
+                            r.checked_sub(*offset as usize)
+                        } else {
+                            Some(r + *offset as usize).filter(|&t| t < n)
+                        };
+                        match t {
+                            Some(t) => ival(part[t], column).map_or(Cell::Null, Cell::I),
+                            None => match default {
+                                Some(ScalarValue::Int64(d)) => Cell::I(*d),
+                                _ => Cell::Null,
+                            },
+                        }
+                    }
+                    WindowFunction::FirstValue {
+                        column,
+                        ignore_nulls,
+                    }
+                    | WindowFunction::LastValue {
+                        column,
+                        ignore_nulls,
+                    }
+                    | WindowFunction::NthValue {
+                        column,
+                        ignore_nulls,
+                        ..
+                    } => {
+                        let mut vals: Vec<Option<i64>> = self
+                            .frame(&part, r, frame)
+                            .into_iter()
+                            .map(|j| ival(part[j], column))
+                            .collect();
+                        if *ignore_nulls {
+                            vals.retain(Option::is_some);
+                        }
+                        let pick = match func {
+                            WindowFunction::FirstValue { .. } => vals.first().copied(),
+                            WindowFunction::LastValue { .. } => vals.last().copied(),
+                            WindowFunction::NthValue { n, .. } => {
+                                vals.get(*n as usize - 1).copied()
+                            }
+                            _ => unreachable!(),
+                        };
+                        pick.flatten().map_or(Cell::Null, Cell::I)
+                    }
+                    WindowFunction::Aggregate(a) => {
+                        let fr = self.frame(&part, r, frame);
+                        let span = (fr.first().copied().unwrap_or(0), fr.len());
+                        if let Some(c) = memo.get(&span) {
+                            out[id] = c.clone();
+                            continue;
+                        }
+                        let ints: Vec<i64> =
+                            fr.iter().filter_map(|&j| self.rows[part[j]].v).collect();
+                        let floats: Vec<f64> = fr.iter().filter_map(|&j| fval(part[j])).collect();
+                        let cell = match a {
+                            AggFunc::CountRows => Cell::I(fr.len() as i64),
+                            AggFunc::Count(_) => Cell::I(ints.len() as i64),
+                            AggFunc::Sum(c) if c == "v" => {
+                                if ints.is_empty() {
+                                    Cell::Null
+                                } else {
+                                    Cell::I(ints.iter().sum())
+                                }
+                            }
+                            AggFunc::Sum(_) => {
+                                if floats.is_empty() {
+                                    Cell::Null
+                                } else {
+                                    Cell::F(floats.iter().sum())
+                                }
+                            }
+                            AggFunc::Mean(_) => {
+                                if floats.is_empty() {
+                                    Cell::Null
+                                } else {
+                                    Cell::F(floats.iter().sum::<f64>() / floats.len() as f64)
+                                }
+                            }
+                            AggFunc::Min(_) => {
+                                ints.iter().min().map_or(Cell::Null, |x| Cell::I(*x))
+                            }
+                            AggFunc::Max(_) => {
+                                ints.iter().max().map_or(Cell::Null, |x| Cell::I(*x))
+                            }
+                            AggFunc::Var(_) | AggFunc::Std(_) => {
+                                if floats.len() < 2 {
+                                    Cell::Null
+                                } else {
+                                    let m = floats.iter().sum::<f64>() / floats.len() as f64;
+                                    let v = floats.iter().map(|x| (x - m).powi(2)).sum::<f64>()
+                                        / (floats.len() - 1) as f64;
+                                    Cell::F(if matches!(a, AggFunc::Std(_)) {
+                                        v.sqrt()
+                                    } else {
+                                        v
+                                    })
+                                }
+                            }
+                            other => panic!("{other}"),
+                        };
+                        memo.insert(span, cell.clone());
+                        cell
+                    }
+                };
+                out[id] = cell;
+            }
+        }
+        out
+    }
+}
+
+fn cells(a: &ArrayRef) -> Vec<Cell> {
+    (0..a.len())
+        .map(|i| {
+            if a.is_null(i) {
+                Cell::Null
+            } else if let Some(x) = a.as_primitive_opt::<Int64Type>() {
+                Cell::I(x.value(i))
+            } else if let Some(x) = a.as_primitive_opt::<Float64Type>() {
+                Cell::F(x.value(i))
+            } else {
+                panic!("unexpected type {}", a.data_type())
+            }
+        })
+        .collect()
+}
+
+/// Every function, over `window` with `frame` for the frame-aware ones.
+fn all_functions(window: &Window, frame: WindowFrame) -> Vec<WindowExpr> {
+    let w = window.clone();
+    let wf = window.clone().frame(frame);
+    let agg = |a: crate::agg::AggExpr, name: &str| a.over(wf.clone()).unwrap().alias(name);
+    vec![
+        row_number().over(w.clone()).alias("row_number"),
+        rank().over(w.clone()).alias("rank"),
+        dense_rank().over(w.clone()).alias("dense_rank"),
+        percent_rank().over(w.clone()).alias("percent_rank"),
+        cume_dist().over(w.clone()).alias("cume_dist"),
+        ntile(3).over(w.clone()).alias("ntile"),
+        lag("v", 1, None).over(w.clone()).alias("lag"),
+        lead("v", 2, Some(ScalarValue::Int64(-1)))
+            .over(w.clone())
+            .alias("lead"),
+        first_value("v").over(wf.clone()).alias("first"),
+        first_value("v")
+            .ignore_nulls()
+            .over(wf.clone())
+            .alias("first_in"),
+        last_value("v").over(wf.clone()).alias("last"),
+        last_value("v")
+            .ignore_nulls()
+            .over(wf.clone())
+            .alias("last_in"),
+        nth_value("v", 2).over(wf.clone()).alias("nth"),
+        nth_value("v", 2)
+            .ignore_nulls()
+            .over(wf.clone())
+            .alias("nth_in"),
+        agg(count_rows(), "count_rows"),
+        agg(count("v"), "count"),
+        agg(sum("v"), "sum"),
+        agg(sum("f"), "sumf"),
+        agg(mean("f"), "mean"),
+        agg(min("v"), "min"),
+        agg(max("v"), "max"),
+        agg(var("f"), "var"),
+        agg(std("f"), "std"),
+    ]
+}
+
+/// Runs every function and compares each column with the reference.
+fn check(ctx: &Context, rows: &[Row], window: &Window, frame: WindowFrame) -> crate::JobStats {
+    check_exprs(ctx, rows, window, frame, all_functions(window, frame))
+}
+
+fn check_exprs(
+    ctx: &Context,
+    rows: &[Row],
+    window: &Window,
+    frame: WindowFrame,
+    exprs: Vec<WindowExpr>,
+) -> crate::JobStats {
+    let (out, stats) = ctx
+        .lazy(table(rows))
+        .with_window_columns(exprs.clone())
+        .unwrap()
+        .collect_with_stats()
+        .unwrap();
+    assert_eq!(out.num_rows(), rows.len());
+    if rows.is_empty() {
+        return stats;
+    }
+    let ids = cells(
+        &arrow_select::concat::concat(
+            &out.column_chunks("id")
+                .unwrap()
+                .iter()
+                .map(|a| a.as_ref())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap(),
+    );
+    let reference = Reference { rows, window };
+    for e in &exprs {
+        let got = out.column(&e.name).unwrap();
+        let got = cells(&got);
+        let want = reference.eval(&e.func, e.window.effective_frame());
+        for (pos, id) in ids.iter().enumerate() {
+            let Cell::I(id) = id else { panic!() };
+            let w = &want[*id as usize];
+            assert!(
+                close(&got[pos], w),
+                "{} over {window} {frame}: row id {id}: got {:?}, want {w:?}\nrows: {rows:?}",
+                e.name,
+                got[pos]
+            );
+        }
+    }
+    stats
+}
+
+fn row_strategy(keys: i64, orders: i64) -> impl Strategy<Value = Row> {
+    (
+        prop::option::weighted(0.9, 0..keys),
+        prop::option::weighted(0.85, 0..orders),
+        prop::option::weighted(0.8, -50i64..50),
+        prop::option::weighted(0.8, -1000i32..1000),
+    )
+        .prop_map(|(k, o, v, f)| Row {
+            k,
+            o,
+            v,
+            f: f.map(|x| f64::from(x) / 8.0),
+        })
+}
+
+fn frame_strategy() -> impl Strategy<Value = WindowFrame> {
+    use FrameBound::*;
+    let n = || 0u8..4;
+    prop_oneof![
+        Just(WindowFrame::whole()),
+        Just(WindowFrame::running()),
+        Just(WindowFrame::range(UnboundedPreceding, CurrentRow)),
+        Just(WindowFrame::range(CurrentRow, UnboundedFollowing)),
+        (n(), n()).prop_map(|(a, b)| WindowFrame::rows(Preceding(a.into()), Following(b.into()))),
+        (n(), n()).prop_map(|(a, b)| {
+            let (a, b) = (a.max(b), a.min(b));
+            WindowFrame::rows(Preceding(a.into()), Preceding(b.into()))
+        }),
+        n().prop_map(|b| WindowFrame::rows(CurrentRow, Following(b.into()))),
+        (n(), n()).prop_map(|(a, b)| WindowFrame::range(Preceding(a.into()), Following(b.into()))),
+        n().prop_map(|a| WindowFrame::range(Preceding(a.into()), CurrentRow)),
+        n().prop_map(|b| WindowFrame::range(UnboundedPreceding, Following(b.into()))),
+    ]
+}
+
+fn window_strategy() -> impl Strategy<Value = Window> {
+    (any::<bool>(), any::<bool>(), any::<bool>(), 0u8..3).prop_map(|(part, desc, nl, tie)| {
+        let key = if desc {
+            SortKey::desc("o")
+        } else {
+            SortKey::asc("o")
+        }
+        .nulls_last(nl);
+        let w = if part {
+            Window::new().partition_by(["k"])
+        } else {
+            Window::new()
+        };
+        match tie {
+            // Order by `o` only: ties, and RANGE offsets apply.
+            0 | 1 => w.order_by([key]),
+            // Unique order: (o, id).
+            _ => w.order_by([key, SortKey::asc("id")]),
+        }
+    })
+}
+
+fn ctx(threads: usize, chunk_rows: usize, limit: Option<u64>) -> Context {
+    let mut b = Context::builder().threads(threads).chunk_rows(chunk_rows);
+    if let Some(l) = limit {
+        b = b.memory_limit(l);
+    }
+    b.build().unwrap()
+}
+
+fn range_ok(w: &Window, f: &WindowFrame) -> bool {
+    let offsets = matches!(f.start, FrameBound::Preceding(_) | FrameBound::Following(_))
+        || matches!(f.end, FrameBound::Preceding(_) | FrameBound::Following(_));
+    !(f.units == FrameUnits::Range && offsets && w.order_by.len() != 1)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_function_matches_reference_in_memory(
+        rows in prop::collection::vec(row_strategy(4, 6), 0..60),
+        window in window_strategy(),
+        frame in frame_strategy(),
+        threads in 1usize..3,
+        chunk in 1usize..20,
+    ) {
+        prop_assume!(range_ok(&window, &frame));
+        check(&ctx(threads, chunk, None), &rows, &window, frame);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    /// Without partition keys and without order: one partition, input order.
+    #[test]
+    fn unordered_whole_input(
+        rows in prop::collection::vec(row_strategy(3, 5), 0..50),
+        frame in frame_strategy(),
+    ) {
+        let w = Window::new();
+        let frame = if frame.units == FrameUnits::Range { WindowFrame::whole() } else { frame };
+        check(&ctx(2, 7, None), &rows, &w, frame);
+    }
+}
+
+/// Bytes of the table's Arrow data.
+fn data_size(rows: &[Row]) -> u64 {
+    table(rows).memory_size() as u64
+}
+
+fn spill_case(rows: &[Row], window: &Window, frame: WindowFrame, divisor: u64, full: bool) {
+    let size = data_size(rows);
+    let limit = size / divisor;
+    let c = ctx(2, 32, Some(limit));
+    let exprs = if full {
+        all_functions(window, frame)
+    } else {
+        // The functions whose reference is cheap on large partitions.
+        let w = window.clone();
+        let wf = window.clone().frame(frame);
+        vec![
+            row_number().over(w.clone()).alias("row_number"),
+            rank().over(w.clone()).alias("rank"),
+            dense_rank().over(w.clone()).alias("dense_rank"),
+            cume_dist().over(w.clone()).alias("cume_dist"),
+            ntile(7).over(w.clone()).alias("ntile"),
+            lag("v", 3, None).over(w.clone()).alias("lag"),
+            lead("v", 1, Some(ScalarValue::Int64(0)))
+                .over(w.clone())
+                .alias("lead"),
+            last_value("v")
+                .ignore_nulls()
+                .over(wf.clone())
+                .alias("last_in"),
+            sum("v").over(wf.clone()).unwrap().alias("sum"),
+            max("v").over(wf.clone()).unwrap().alias("max"),
+            mean("f").over(wf.clone()).unwrap().alias("mean"),
+        ]
+    };
+    let stats = check_exprs(&c, rows, window, frame, exprs);
+    assert!(
+        stats.spilled.files > 0,
+        "budget {limit} of {size}: nothing spilled"
+    );
+    assert!(c.memory_pool().peak() <= limit);
+    assert_eq!(c.memory_pool().used(), 0, "reservations left behind");
+    assert_eq!(c.spill_live().files, 0, "spill files left behind");
+}
+
+fn big_rows(n: usize, keys: i64, seed: u64) -> Vec<Row> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| Row {
+            k: (rng.random_range(0..20) > 0).then(|| rng.random_range(0..keys)),
+            o: (rng.random_range(0..20) > 0).then(|| rng.random_range(0..200)),
+            v: (rng.random_range(0..10) > 0).then(|| rng.random_range(-100..100)),
+            f: (rng.random_range(0..10) > 0).then(|| f64::from(rng.random_range(-800..800)) / 8.0),
+        })
+        .collect()
+}
+
+#[test]
+fn spills_at_a_tenth_of_the_data() {
+    use FrameBound::*;
+    let rows = big_rows(8_000, 40, 1);
+    let w = Window::new()
+        .partition_by(["k"])
+        .order_by([SortKey::asc("o")]);
+    spill_case(
+        &rows,
+        &w,
+        WindowFrame::range(Preceding(3.0), Following(2.0)),
+        10,
+        true,
+    );
+    let w = Window::new()
+        .partition_by(["k"])
+        .order_by([SortKey::desc("o"), SortKey::asc("id")]);
+    spill_case(
+        &rows,
+        &w,
+        WindowFrame::rows(Preceding(5.0), Following(3.0)),
+        10,
+        true,
+    );
+}
+
+#[test]
+fn spills_at_a_hundredth_of_the_data() {
+    use FrameBound::*;
+    let rows = big_rows(60_000, 200, 5);
+    let w = Window::new()
+        .partition_by(["k"])
+        .order_by([SortKey::asc("o"), SortKey::asc("id")]);
+    spill_case(
+        &rows,
+        &w,
+        WindowFrame::rows(Preceding(4.0), CurrentRow),
+        100,
+        false,
+    );
+}
+
+#[test]
+fn one_giant_partition_spills_at_a_hundredth() {
+    use FrameBound::*;
+    // One partition holding every row: evaluated from its spill file.
+    let rows = big_rows(60_000, 1, 2)
+        .into_iter()
+        .map(|r| Row { k: Some(0), ..r })
+        .collect::<Vec<_>>();
+    let w = Window::new()
+        .partition_by(["k"])
+        .order_by([SortKey::asc("o").nulls_last(false), SortKey::asc("id")]);
+    spill_case(&rows, &w, WindowFrame::whole(), 100, false);
+    let w = Window::new().order_by([SortKey::desc("o"), SortKey::asc("id")]);
+    spill_case(
+        &rows,
+        &w,
+        WindowFrame::rows(Preceding(20.0), Following(5.0)),
+        100,
+        false,
+    );
+}
+
+#[test]
+fn errors_name_the_problem() {
+    let c = ctx(2, 16, None);
+    let lf = c.lazy(table(&big_rows(10, 3, 3)));
+    let w = Window::new().order_by([SortKey::asc("o"), SortKey::asc("id")]);
+    let bad = sum("v")
+        .over(w.clone().frame(WindowFrame::range(
+            FrameBound::Preceding(1.0),
+            FrameBound::CurrentRow,
+        )))
+        .unwrap();
+    let e = lf.with_window_columns([bad]).unwrap_err().to_string();
+    assert!(e.contains("exactly one ORDER BY key"), "{e}");
+    let e = lf
+        .with_window_columns([lag("nope", 1, None).over(w.clone())])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nope"), "{e}");
+    let e = lf
+        .with_window_columns([ntile(0).over(w.clone())])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ntile(0)"), "{e}");
+    assert!((sum("v") + sum("f")).over(w).is_err());
+}
+
+#[test]
+fn explain_and_stats_show_the_window() {
+    let c = ctx(2, 16, None);
+    let w = Window::new()
+        .partition_by(["k"])
+        .order_by([SortKey::desc("v")]);
+    let lf = c
+        .lazy(table(&big_rows(100, 3, 4)))
+        .with_window_columns([row_number().over(w).alias("rn")])
+        .unwrap();
+    assert!(
+        lf.explain()
+            .starts_with("Window (PARTITION BY k ORDER BY v DESC NULLS LAST) [row_number() AS rn]"),
+        "{}",
+        lf.explain()
+    );
+    let (_, stats) = lf.collect_with_stats().unwrap();
+    let op = stats.operator(0).unwrap();
+    assert_eq!(op.rows_out, 100);
+}
