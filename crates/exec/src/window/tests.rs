@@ -325,7 +325,6 @@ impl Reference<'_> {
                     } => {
                         let mut vals: Vec<Option<i64>> = self
                             .frame(&part, r, frame)
-                            .into_iter()
                             .map(|j| ival(part[j], column))
                             .collect();
                         if *ignore_nulls {
