@@ -14,8 +14,9 @@ use parframe::datasets::tpch::{self, TpchTable};
 use parframe::datasets::{G1, J1, J1Table, g1_name};
 use parframe::{
     ByteSize, ChunkSink, ChunkSource, Context, CsvOptions, CsvSink, CsvSource, CsvWriteOptions,
-    IpcSink, IpcWriteOptions, LazyFrame, MultiSource, ParquetSink, ParquetWriteOptions, RowOptions,
-    SortKey, SqlContext, col, format_bytes, open_sources as open_path,
+    IpcSink, IpcWriteOptions, LazyFrame, MultiSource, ParquetCompression, ParquetSink,
+    ParquetWriteOptions, RowOptions, SortKey, SqlContext, col, format_bytes,
+    open_sources as open_path,
 };
 
 use crate::output::{
@@ -252,6 +253,9 @@ pub struct GenTpchArgs {
     /// File format.
     #[arg(long, value_enum, default_value_t = GenFormat::Parquet)]
     pub format: GenFormat,
+    /// Parquet layout.
+    #[command(flatten)]
+    pub parquet: ParquetLayoutArgs,
 }
 
 fn parse_scale_factor(s: &str) -> Result<f64, String> {
@@ -281,6 +285,9 @@ pub struct GenJoinArgs {
     /// File format.
     #[arg(long, value_enum, default_value_t = GenFormat::Parquet)]
     pub format: GenFormat,
+    /// Parquet layout.
+    #[command(flatten)]
+    pub parquet: ParquetLayoutArgs,
 }
 
 /// `parframe gen groupby`.
@@ -304,6 +311,47 @@ pub struct GenArgs {
     /// File format.
     #[arg(long, value_enum, default_value_t = GenFormat::Parquet)]
     pub format: GenFormat,
+    /// Parquet layout.
+    #[command(flatten)]
+    pub parquet: ParquetLayoutArgs,
+}
+
+/// How `gen` lays out Parquet files (ignored for CSV and IPC).
+#[derive(Args, Debug, Clone)]
+pub struct ParquetLayoutArgs {
+    /// Parquet codec.
+    #[arg(long, value_enum, default_value_t = GenCompression::Zstd)]
+    pub compression: GenCompression,
+    /// Rows per Parquet row group (the unit of parallel reads).
+    #[arg(long, default_value = "262144", value_parser = parse_count)]
+    pub row_group_rows: usize,
+}
+
+impl ParquetLayoutArgs {
+    fn options(&self) -> ParquetWriteOptions {
+        let compression = match self.compression {
+            GenCompression::Zstd => ParquetCompression::default(),
+            GenCompression::Snappy => ParquetCompression::Snappy,
+            GenCompression::Lz4 => ParquetCompression::Lz4,
+            GenCompression::None => ParquetCompression::None,
+        };
+        ParquetWriteOptions::default()
+            .compression(compression)
+            .row_group_rows(self.row_group_rows)
+    }
+}
+
+/// Parquet codecs of `gen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenCompression {
+    /// Zstandard, level 3.
+    Zstd,
+    /// Snappy.
+    Snappy,
+    /// LZ4 (LZ4_RAW).
+    Lz4,
+    /// Uncompressed.
+    None,
 }
 
 /// Formats `gen` writes.
@@ -689,6 +737,7 @@ fn gen_groupby(args: &GenArgs, env: &Env) -> anyhow::Result<PathBuf> {
             .seed(args.seed),
         &path,
         args.format,
+        args.parquet.options(),
         env,
     )?;
     env.note(format!(
@@ -722,7 +771,15 @@ fn gen_join(args: &GenJoinArgs, env: &Env) -> anyhow::Result<Vec<PathBuf>> {
         let path = args.out.join(format!("{name}.{}", args.format.extension()));
         let chunks = j.chunks(table)?;
         let (schema, rows) = (chunks.schema(), chunks.total_rows());
-        let took = write_chunks(chunks, schema, rows, &path, args.format, env)?;
+        let took = write_chunks(
+            chunks,
+            schema,
+            rows,
+            &path,
+            args.format,
+            args.parquet.options(),
+            env,
+        )?;
         env.note(format!(
             "generated {} rows into {} in {}",
             group_digits(rows as u64),
@@ -755,6 +812,7 @@ fn gen_tpch(args: &GenTpchArgs, env: &Env) -> anyhow::Result<Vec<PathBuf>> {
             expected as usize,
             &path,
             args.format,
+            args.parquet.options(),
             env,
         )?;
         env.note(format!(
@@ -769,10 +827,16 @@ fn gen_tpch(args: &GenTpchArgs, env: &Env) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// Streams `g` into `path`; returns how long it took.
-fn write_g1(g: &G1, path: &Path, format: GenFormat, env: &Env) -> anyhow::Result<Duration> {
+fn write_g1(
+    g: &G1,
+    path: &Path,
+    format: GenFormat,
+    parquet: ParquetWriteOptions,
+    env: &Env,
+) -> anyhow::Result<Duration> {
     let chunks = g.chunks();
     let schema = chunks.schema();
-    write_chunks(chunks, schema, g.rows, path, format, env)
+    write_chunks(chunks, schema, g.rows, path, format, parquet, env)
 }
 
 /// Streams `chunks` (of `rows` rows in all) into `path`, one chunk in
@@ -783,15 +847,12 @@ fn write_chunks(
     rows: usize,
     path: &Path,
     format: GenFormat,
+    parquet: ParquetWriteOptions,
     env: &Env,
 ) -> anyhow::Result<Duration> {
     let start = Instant::now();
     let mut sink: Box<dyn ChunkSink> = match format {
-        GenFormat::Parquet => Box::new(ParquetSink::try_new(
-            path,
-            schema,
-            ParquetWriteOptions::default(),
-        )?),
+        GenFormat::Parquet => Box::new(ParquetSink::try_new(path, schema, parquet)?),
         GenFormat::Csv => Box::new(CsvSink::try_new(path, schema, CsvWriteOptions::default())?),
         GenFormat::Ipc => Box::new(IpcSink::try_new(path, schema, IpcWriteOptions::default())?),
     };
@@ -844,7 +905,13 @@ fn demo(args: &DemoArgs, env: &Env) -> anyhow::Result<()> {
     if path.exists() {
         outln!("data: {} (exists; delete it to regenerate)", path.display())?;
     } else {
-        let took = write_g1(&G1::new(args.rows, args.k), &path, GenFormat::Parquet, env)?;
+        let took = write_g1(
+            &G1::new(args.rows, args.k),
+            &path,
+            GenFormat::Parquet,
+            ParquetWriteOptions::default(),
+            env,
+        )?;
         outln!("data: generated {} in {}", path.display(), secs(took))?;
     }
     let lf = ctx.scan_parquet(&path)?;

@@ -165,6 +165,54 @@ fn gen_tpch_writes_the_eight_tables() {
 }
 
 #[test]
+fn gen_lays_out_parquet_row_groups_and_codec() {
+    let dir = tempfile::tempdir().unwrap();
+    parframe()
+        .args(["gen", "groupby", "--rows", "2e3", "--k", "10"])
+        .args([
+            "--compression",
+            "snappy",
+            "--row-group-rows",
+            "500",
+            "--out",
+        ])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let path = dir.path().join("G1_2e3_1e1_0_0.parquet");
+    let source = parframe::ParquetSource::try_new(&path).unwrap();
+    assert_eq!(source.row_group_rows(), [500, 500, 500, 500]);
+    // Snappy files are larger than the default zstd ones of the same rows.
+    let zstd_dir = tempfile::tempdir().unwrap();
+    parframe()
+        .args(["gen", "groupby", "--rows", "2e3", "--k", "10", "--out"])
+        .arg(zstd_dir.path())
+        .assert()
+        .success();
+    let zstd = zstd_dir.path().join("G1_2e3_1e1_0_0.parquet");
+    assert_eq!(
+        parframe::ParquetSource::try_new(&zstd)
+            .unwrap()
+            .row_group_rows(),
+        [2000]
+    );
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    assert!(
+        size(&path) > size(&zstd),
+        "{} vs {}",
+        size(&path),
+        size(&zstd)
+    );
+    parframe()
+        .args(["gen", "groupby", "--rows", "2e3", "--compression", "gzip2"])
+        .arg("--out")
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(contains("snappy"));
+}
+
+#[test]
 fn sql_prints_a_table() {
     let q = format!(
         "SELECT name, sum(qty) AS qty FROM '{}' WHERE price > 1 GROUP BY name",
