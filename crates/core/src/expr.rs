@@ -114,6 +114,7 @@ mod scalar;
 mod strings;
 #[cfg(test)]
 mod tests;
+mod transform;
 
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Not, Rem, Sub};

@@ -12,6 +12,8 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use parframe_common::Result;
 
+use crate::ScalarValue;
+
 /// A stream of chunks read from one partition.
 pub type ChunkIter<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>;
 
@@ -41,6 +43,78 @@ pub trait ChunkSource: Send + Sync + fmt::Debug {
     /// The number of rows if known without reading the data (Parquet metadata).
     fn row_count_hint(&self) -> Option<u64> {
         None
+    }
+
+    /// What is known of the data without reading it (row count, per-column
+    /// min/max/nulls), for the planner's estimates. The default knows the
+    /// row count of [`ChunkSource::row_count_hint`] and nothing else.
+    fn statistics(&self) -> Statistics {
+        Statistics {
+            num_rows: self
+                .row_count_hint()
+                .map_or(Precision::Unknown, Precision::Exact),
+            columns: Vec::new(),
+        }
+    }
+}
+
+/// A count that may be exact, estimated or unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// Known exactly.
+    Exact(u64),
+    /// An estimate.
+    Estimated(u64),
+    /// Not known.
+    #[default]
+    Unknown,
+}
+
+impl Precision {
+    /// The value, exact or estimated.
+    pub fn value(self) -> Option<u64> {
+        match self {
+            Precision::Exact(v) | Precision::Estimated(v) => Some(v),
+            Precision::Unknown => None,
+        }
+    }
+
+    /// The same value, no longer exact.
+    pub fn to_estimate(self) -> Precision {
+        match self {
+            Precision::Exact(v) => Precision::Estimated(v),
+            other => other,
+        }
+    }
+}
+
+/// What is known of one column.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ColumnStatistics {
+    /// The smallest non-null value, if known.
+    pub min: Option<ScalarValue>,
+    /// The largest non-null value, if known.
+    pub max: Option<ScalarValue>,
+    /// Null values.
+    pub null_count: Precision,
+    /// Distinct non-null values.
+    pub distinct: Precision,
+}
+
+/// What is known of a source's (or a plan node's) output without reading it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Statistics {
+    /// Rows.
+    pub num_rows: Precision,
+    /// One entry per column of the schema, or empty when nothing is known
+    /// of any column.
+    pub columns: Vec<ColumnStatistics>,
+}
+
+impl Statistics {
+    /// Nothing known.
+    pub fn unknown() -> Self {
+        Self::default()
     }
 }
 

@@ -13,8 +13,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use parframe_common::Result;
 use parframe_io::CsvOptions;
 
-use crate::plan::Plan;
 use crate::{Context, LazyFrame};
+use parframe_plan::LogicalPlan as Plan;
 
 /// Named plans; one per context, shared by its clones.
 #[derive(Default)]
@@ -125,10 +125,7 @@ impl Context {
     }
 
     fn frame(&self, plan: Arc<Plan>) -> LazyFrame {
-        LazyFrame {
-            ctx: self.clone(),
-            plan,
-        }
+        LazyFrame::from_plan(self.clone(), plan)
     }
 }
 

@@ -8,62 +8,13 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, OffsetSizeTrait, RecordBatch, UInt32Array, UInt64Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use arrow_select::take::take;
-use parframe_common::{Error, Result, column_not_found};
+use parframe_common::{Error, Result};
 
 use crate::Context;
 use crate::context::JobMetrics;
 use crate::physical::{BatchStream, child_stream};
-use crate::plan::{LazyFrame, Plan};
-
-/// The schema of frames stacked on each other: the first one's, with a
-/// column nullable if it is in any input. Every input must have the same
-/// column names, in the same order, with the same types.
-pub(crate) fn union_schema(schemas: &[SchemaRef]) -> Result<SchemaRef> {
-    let Some(first) = schemas.first() else {
-        return Err(Error::InvalidArgument(
-            "concat needs at least one frame".into(),
-        ));
-    };
-    let mut fields: Vec<Field> = first.fields().iter().map(|f| f.as_ref().clone()).collect();
-    for (k, s) in schemas.iter().enumerate().skip(1) {
-        let names = |s: &Schema| {
-            s.fields()
-                .iter()
-                .map(|f| f.name().as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if s.fields().len() != fields.len()
-            || s.fields()
-                .iter()
-                .zip(&fields)
-                .any(|(a, b)| a.name() != b.name())
-        {
-            return Err(Error::SchemaMismatch(format!(
-                "concat: frame {k} has the columns ({}) but frame 0 has ({}); \
-                 select or rename them to match",
-                names(s),
-                names(first)
-            )));
-        }
-        for (f, g) in fields.iter_mut().zip(s.fields()) {
-            if f.data_type() != g.data_type() {
-                return Err(Error::type_mismatch(
-                    format!("concat, column '{}'", f.name()),
-                    format!(
-                        "frame 0 has {} but frame {k} has {}; cast one of them",
-                        f.data_type(),
-                        g.data_type()
-                    ),
-                ));
-            }
-            if g.is_nullable() {
-                *f = f.clone().with_nullable(true);
-            }
-        }
-    }
-    Ok(Arc::new(Schema::new(fields)))
-}
+use crate::plan::LazyFrame;
+use parframe_plan::LogicalPlan;
 
 impl LazyFrame {
     /// The rows of `frames`, one frame after the other (SQL `UNION ALL`).
@@ -85,15 +36,8 @@ impl LazyFrame {
                 "concat needs at least one frame".into(),
             ));
         };
-        let schemas: Vec<SchemaRef> = frames.iter().map(|f| f.plan.schema()).collect();
-        let schema = union_schema(&schemas)?;
-        Ok(LazyFrame::new(
-            first.ctx.clone(),
-            Plan::Union {
-                inputs: frames.iter().map(|f| Arc::clone(&f.plan)).collect(),
-                schema,
-            },
-        ))
+        let plan = LogicalPlan::union(frames.iter().map(|f| Arc::clone(&f.plan)).collect())?;
+        Ok(first.with_plan(plan))
     }
 
     /// This frame's rows followed by `other`'s (see [`concat`](Self::concat)).
@@ -105,29 +49,7 @@ impl LazyFrame {
     /// repeated; an empty or null list gives one row with a null element
     /// (as polars does).
     pub fn explode(&self, column: &str) -> Result<LazyFrame> {
-        let input = self.plan.schema();
-        let (idx, field) = input.column_with_name(column).ok_or_else(|| {
-            column_not_found(column, input.fields().iter().map(|f| f.name().as_str()))
-        })?;
-        let item = match field.data_type() {
-            DataType::List(f) | DataType::LargeList(f) => f.clone(),
-            other => {
-                return Err(Error::type_mismatch(
-                    format!("explode '{column}'"),
-                    format!("the column is {other}, not a list"),
-                ));
-            }
-        };
-        let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
-        fields[idx] = Field::new(column, item.data_type().clone(), true);
-        Ok(LazyFrame::new(
-            self.ctx.clone(),
-            Plan::Explode {
-                input: Arc::clone(&self.plan),
-                column: column.to_string(),
-                schema: Arc::new(Schema::new(fields)),
-            },
-        ))
+        Ok(self.with_plan(LogicalPlan::explode(&self.plan, column)?))
     }
 }
 
@@ -198,7 +120,7 @@ fn explode_indices<O: OffsetSizeTrait>(
 pub(crate) struct ConcatStream {
     ctx: Context,
     job: Arc<JobMetrics>,
-    plans: VecDeque<Arc<Plan>>,
+    plans: VecDeque<Arc<LogicalPlan>>,
     needed: Option<Vec<String>>,
     schema: SchemaRef,
     current: Option<Box<BatchStream>>,
@@ -208,7 +130,7 @@ impl ConcatStream {
     pub(crate) fn new(
         ctx: &Context,
         job: &Arc<JobMetrics>,
-        inputs: &[Arc<Plan>],
+        inputs: &[Arc<LogicalPlan>],
         schema: &SchemaRef,
         needed: Option<Vec<String>>,
     ) -> Result<Self> {

@@ -18,13 +18,21 @@ use crate::{Context, JobStats, LazyFrame};
 impl LazyFrame {
     /// Runs the plan on the context's pool and gathers the result.
     pub fn collect(&self) -> Result<Table> {
-        physical::collect(&self.ctx, &self.plan).map(|(t, _)| t)
+        physical::collect(&self.ctx, &*self.optimized_plan()?).map(|(t, _)| t)
+    }
+
+    /// [`LazyFrame::collect`] with the plan optimized by `optimizer`
+    /// instead of the default rules (`Optimizer::with_rules(vec![])` runs
+    /// the plan as written: what tests compare the optimizer against).
+    pub fn collect_with_optimizer(&self, optimizer: &parframe_plan::Optimizer) -> Result<Table> {
+        let plan = optimizer.optimize(&self.plan)?;
+        physical::collect(&self.ctx, &plan).map(|(t, _)| t)
     }
 
     /// [`LazyFrame::collect`], also returning the job's statistics (what
     /// it spilled, the largest reservation an operator held).
     pub fn collect_with_stats(&self) -> Result<(Table, JobStats)> {
-        physical::collect(&self.ctx, &self.plan)
+        physical::collect(&self.ctx, &*self.optimized_plan()?)
     }
 
     /// Runs the plan to the end (discarding its output) and returns the plan
@@ -68,14 +76,17 @@ impl LazyFrame {
     /// [`sink_with_stats`](Self::sink_with_stats) or
     /// [`BatchStream::stats`](crate::BatchStream::stats)).
     pub fn explain_stats(&self, stats: &JobStats) -> String {
-        crate::metrics::annotate(&self.plan, stats)
+        match self.optimized_plan() {
+            Ok(p) => crate::metrics::annotate(&p, stats),
+            Err(_) => crate::metrics::annotate(&self.plan, stats),
+        }
     }
 
     /// Runs the plan as a stream of chunks, computed a window at a time as
     /// the stream is pulled (memory stays bounded if the caller does not
     /// keep the chunks).
     pub fn stream(&self) -> Result<physical::BatchStream> {
-        physical::execute(&self.ctx, &self.plan)
+        physical::execute(&self.ctx, &*self.optimized_plan()?)
     }
 
     /// Streams the result into a sink; returns the number of rows written.

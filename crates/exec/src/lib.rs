@@ -18,7 +18,8 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod agg;
+/// Aggregate expressions (moved to `parframe-plan`, re-exported here).
+pub use parframe_plan::agg;
 pub mod aggregate;
 mod catalog;
 pub mod collect;
@@ -36,9 +37,10 @@ pub use context::{
     Config, Context, ContextBuilder, DEFAULT_CHUNK_ROWS, JobStats, Progress, ProgressCallback,
     available_memory,
 };
-pub use join::{BuildSide, JoinOptions, JoinType, JoinValidation};
 pub use metrics::OperatorStats;
+/// Logical plans and the optimizer (`parframe-plan`).
+pub use parframe_plan as logical;
+pub use parframe_plan::{BuildSide, JoinOptions, JoinType, JoinValidation, SortKey};
 pub use parframe_spill::SpillStats;
 pub use physical::BatchStream;
 pub use plan::{GroupBy, IntoColumnNames, LazyFrame};
-pub use sort::SortKey;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use parframe_common::format_bytes;
 use parframe_spill::SpillStats;
 
-use crate::plan::Plan;
+use parframe_plan::{LogicalPlan, NodeId};
 
 /// Statistics of one job (a `collect`, `stream` or `sink` of a plan): what
 /// its operators spilled, the most memory one of them reserved, and the
@@ -40,6 +40,9 @@ pub struct OperatorStats {
     /// lines of [`LazyFrame::explain`](crate::LazyFrame::explain), counted
     /// from 0). `None` for operators that are not plan nodes.
     pub node: Option<usize>,
+    /// The plan node's id (see [`NodeId`]). `None` for operators that are
+    /// not plan nodes.
+    pub id: Option<NodeId>,
     /// What it is, as `explain` names it.
     pub name: String,
     /// Rows it received (for a scan: none).
@@ -121,6 +124,7 @@ pub(crate) struct JobMetrics {
     /// What it is; empty at the root.
     name: String,
     node: Option<usize>,
+    id: Option<NodeId>,
     /// The job, for an operator's scope.
     parent: Option<Arc<JobMetrics>>,
     /// At the root: the plan's nodes (addresses) in pre-order, nodes built
@@ -130,7 +134,7 @@ pub(crate) struct JobMetrics {
 
 /// Numbers `plan`'s nodes in pre-order from `next` on, noting each node's
 /// inputs in `children`; returns `plan`'s number.
-fn number(plan: &Plan, next: &mut usize, children: &mut [Vec<usize>]) -> usize {
+fn number(plan: &LogicalPlan, next: &mut usize, children: &mut [Vec<usize>]) -> usize {
     let me = *next;
     *next += 1;
     for i in plan.inputs() {
@@ -144,23 +148,18 @@ fn number(plan: &Plan, next: &mut usize, children: &mut [Vec<usize>]) -> usize {
 
 #[derive(Debug, Default)]
 struct Tree {
-    nodes: Vec<usize>,
+    /// The plan's node ids in pre-order.
+    nodes: Vec<NodeId>,
     /// The inputs of each node, by number.
     children: Vec<Vec<usize>>,
-    /// (address of a node built in place of another, that other node).
-    aliases: Vec<(usize, usize)>,
     operators: Vec<Arc<JobMetrics>>,
-}
-
-fn address(plan: &Plan) -> usize {
-    plan as *const Plan as usize
 }
 
 impl JobMetrics {
     /// The metrics of a job running `plan`.
-    pub(crate) fn for_plan(plan: &Plan) -> Arc<JobMetrics> {
+    pub(crate) fn for_plan(plan: &LogicalPlan) -> Arc<JobMetrics> {
         let mut nodes = Vec::new();
-        plan.visit(&mut |p| nodes.push(address(p)));
+        plan.visit(&mut |p| nodes.push(p.id()));
         let mut children = vec![Vec::new(); nodes.len()];
         let mut next = 0;
         number(plan, &mut next, &mut children);
@@ -189,29 +188,36 @@ impl JobMetrics {
     }
 
     /// A new scope for the operator running plan node `plan`.
-    pub(crate) fn operator(self: &Arc<Self>, plan: &Plan) -> Arc<JobMetrics> {
+    pub(crate) fn operator(self: &Arc<Self>, plan: &LogicalPlan) -> Arc<JobMetrics> {
         let root = self.root_arc();
         let node = {
             let tree = root.tree.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut a = address(plan);
-            // The latest: a stand-in's address may be reused by a later one.
-            if let Some((_, to)) = tree.aliases.iter().rfind(|(from, _)| *from == a) {
-                a = *to;
-            }
-            tree.nodes.iter().position(|n| *n == a)
+            tree.nodes.iter().position(|n| *n == plan.id())
         };
-        root.add_operator(node, plan.describe())
+        root.add_operator(node, Some(plan.id()), parframe_plan::describe(plan))
+    }
+
+    /// A scope that records nowhere (figures an operator keeps for a node
+    /// that reports them elsewhere).
+    pub(crate) fn detached() -> Arc<JobMetrics> {
+        Arc::new(JobMetrics::default())
     }
 
     /// A new scope for an operator that is not a plan node (`Collect`).
     pub(crate) fn extra_operator(self: &Arc<Self>, name: &str) -> Arc<JobMetrics> {
-        self.root_arc().add_operator(None, name.to_string())
+        self.root_arc().add_operator(None, None, name.to_string())
     }
 
-    fn add_operator(self: &Arc<Self>, node: Option<usize>, name: String) -> Arc<JobMetrics> {
+    fn add_operator(
+        self: &Arc<Self>,
+        node: Option<usize>,
+        id: Option<NodeId>,
+        name: String,
+    ) -> Arc<JobMetrics> {
         let m = Arc::new(JobMetrics {
             name,
             node,
+            id,
             parent: Some(Arc::clone(self)),
             ..JobMetrics::default()
         });
@@ -221,17 +227,6 @@ impl JobMetrics {
             .operators
             .push(Arc::clone(&m));
         m
-    }
-
-    /// Records that `stand_in` (a node made while building, such as the
-    /// top-k of a sort followed by a limit) runs in place of `node`.
-    pub(crate) fn alias(&self, stand_in: &Plan, node: &Plan) {
-        self.root()
-            .tree
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .aliases
-            .push((address(stand_in), address(node)));
     }
 
     pub(crate) fn add_spill(&self, s: SpillStats) {
@@ -267,6 +262,7 @@ impl JobMetrics {
     fn operator_stats(&self) -> OperatorStats {
         OperatorStats {
             node: self.node,
+            id: self.id,
             name: self.name.clone(),
             rows_in: self.rows_in.load(Ordering::Relaxed),
             rows_out: self.rows_out.load(Ordering::Relaxed),
@@ -341,14 +337,14 @@ impl JobMetrics {
 
 /// `explain` with each node's figures from `stats` after it, and the
 /// operators outside the plan (the final `Collect`) on top.
-pub(crate) fn annotate(plan: &Plan, stats: &JobStats) -> String {
+pub(crate) fn annotate(plan: &LogicalPlan, stats: &JobStats) -> String {
     let mut out = String::new();
     for o in stats.operators.iter().filter(|o| o.node.is_none()) {
         let _ = writeln!(out, "{}  [{o}]", o.name);
     }
     let depth = usize::from(!out.is_empty());
     let mut next = 0usize;
-    plan.explain_with(&mut out, depth, &mut || {
+    parframe_plan::explain_with(plan, &mut out, depth, &mut |_| {
         let node = next;
         next += 1;
         stats.operator(node).map(|o| o.to_string())

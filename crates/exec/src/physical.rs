@@ -19,9 +19,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow_schema::{Field, FieldRef, Schema, SchemaRef};
+use arrow_schema::{FieldRef, Schema, SchemaRef};
 use parframe_common::{Error, Result};
-use parframe_core::{ChunkSource, Expr, Table, slice_bytes};
+use parframe_core::expr::PreparedExpr;
+use parframe_core::{ChunkSource, Table, slice_bytes};
+use parframe_plan::udf::{BatchUdf, RowUdf};
+use parframe_plan::{JoinType, LogicalPlan, PlanNode};
 use parframe_spill::Reservation;
 use rayon::prelude::*;
 
@@ -32,7 +35,7 @@ use crate::collect::Collector;
 use crate::concat::{ConcatStream, explode_batch};
 use crate::context::JobMetrics;
 use crate::join::run_join;
-use crate::plan::{BatchUdf, Plan, RowUdf, panic_text};
+use crate::plan::panic_text;
 use crate::sort::{SortKey, SortedStream, run_sort};
 use crate::window::exec::run_window;
 use crate::{Context, JobStats, Progress};
@@ -47,15 +50,23 @@ const UNITS_PER_THREAD: usize = 4;
 /// must hold data (hash tables, sort runs) keep most of the budget.
 const WINDOW_SHARE: u64 = 16;
 
-/// A per-chunk operator of a pipeline.
+/// A per-chunk operator of a pipeline. Expressions are prepared (checked,
+/// resolved to column positions) once, when the pipeline is built.
 enum Op {
     Select {
-        exprs: Vec<Expr>,
+        exprs: Vec<PreparedExpr>,
         schema: SchemaRef,
     },
-    Filter(Expr),
+    Filter(PreparedExpr),
+    /// The filters pushed into a scan, then its projection (the columns
+    /// read only for the filters dropped).
+    ScanFilter {
+        filters: Vec<PreparedExpr>,
+        project: Option<Vec<usize>>,
+        schema: SchemaRef,
+    },
     WithColumns {
-        exprs: Vec<Expr>,
+        exprs: Vec<PreparedExpr>,
         fields: Vec<FieldRef>,
     },
     Apply {
@@ -84,15 +95,28 @@ impl Op {
                     &opts,
                 )?)
             }
-            Op::Filter(pred) => {
-                let mask = pred.evaluate(&batch)?;
-                let mask = mask
-                    .as_any()
-                    .downcast_ref::<arrow_array::BooleanArray>()
-                    .ok_or_else(|| {
-                        Error::type_mismatch(format!("filter {pred}"), "predicate is not Boolean")
-                    })?;
-                Ok(arrow_select::filter::filter_record_batch(&batch, mask)?)
+            Op::Filter(pred) => filter_batch(pred, &batch),
+            Op::ScanFilter {
+                filters,
+                project,
+                schema,
+            } => {
+                let mut b = batch;
+                for f in filters {
+                    b = filter_batch(f, &b)?;
+                }
+                match project {
+                    None => Ok(b),
+                    Some(idx) => {
+                        let cols = idx.iter().map(|&i| b.column(i).clone()).collect();
+                        let opts = RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
+                        Ok(RecordBatch::try_new_with_options(
+                            schema.clone(),
+                            cols,
+                            &opts,
+                        )?)
+                    }
+                }
             }
             Op::WithColumns { exprs, fields } => {
                 let new = exprs
@@ -134,6 +158,15 @@ impl Op {
             }
         }
     }
+}
+
+fn filter_batch(pred: &PreparedExpr, batch: &RecordBatch) -> Result<RecordBatch> {
+    let mask = pred.evaluate(batch)?;
+    let mask = mask
+        .as_any()
+        .downcast_ref::<arrow_array::BooleanArray>()
+        .ok_or_else(|| Error::type_mismatch("filter", "predicate is not Boolean"))?;
+    Ok(arrow_select::filter::filter_record_batch(batch, mask)?)
 }
 
 fn parframe_core_schema(s: &Schema) -> String {
@@ -202,6 +235,8 @@ enum Unit {
 struct Pipeline {
     input: Input,
     ops: Vec<Op>,
+    /// Rows of the output skipped first (an offset), then at most `limit` kept.
+    skip: usize,
     limit: Option<usize>,
     /// Statistics of the operator feeding `input` (a scan, a table, a
     /// pipeline breaker), and of each op.
@@ -216,6 +251,7 @@ impl Pipeline {
         Pipeline {
             input,
             ops: Vec::new(),
+            skip: 0,
             limit: None,
             input_metrics: metrics,
             op_metrics: Vec::new(),
@@ -229,6 +265,8 @@ pub struct BatchStream {
     /// Statistics shared by every operator of the job.
     job: Arc<JobMetrics>,
     pipeline: Pipeline,
+    /// Rows still to skip (the pipeline's offset).
+    to_skip: usize,
     /// Chunks waiting to be pulled, each with the bytes `ready_res` holds
     /// for it.
     ready: VecDeque<(RecordBatch, u64)>,
@@ -477,7 +515,15 @@ impl BatchStream {
                 self.rows_read += o.rows_read;
                 self.units_done += 1;
                 self.note_unit_bytes(batches_bytes(&o.batches));
-                for b in o.batches {
+                for mut b in o.batches {
+                    if self.to_skip > 0 {
+                        let n = b.num_rows().min(self.to_skip);
+                        self.to_skip -= n;
+                        b = b.slice(n, b.num_rows() - n);
+                        if b.num_rows() == 0 {
+                            continue;
+                        }
+                    }
                     if let Some(limit) = self.pipeline.limit {
                         let left = limit - self.rows_out;
                         if b.num_rows() >= left {
@@ -685,76 +731,109 @@ fn batches_bytes(batches: &[RecordBatch]) -> u64 {
     batches.iter().map(slice_bytes).sum()
 }
 
-/// Builds the pipelines of `plan`, producing only the columns in `needed`
-/// (`None`: all).
-fn build(
-    ctx: &Context,
-    job: &Arc<JobMetrics>,
-    plan: &Plan,
-    needed: Option<Vec<String>>,
-) -> Result<Pipeline> {
-    let from_input = plan.columns_needed_from_input(needed.clone());
-    let mut p = match plan {
-        Plan::Scan { source, schema } => {
-            let projection = needed.map(|cols| {
-                cols.iter()
-                    .filter_map(|c| schema.index_of(c).ok())
-                    .collect::<Vec<_>>()
-            });
+/// Builds the pipelines of `plan` (an optimized logical plan: every node
+/// produces the columns its schema says, scans and tables already
+/// projected by the optimizer).
+fn build(ctx: &Context, job: &Arc<JobMetrics>, plan: &LogicalPlan) -> Result<Pipeline> {
+    let mut p = match plan.node() {
+        PlanNode::Scan(scan) => {
+            let full = scan.source.schema();
+            let index = |c: &str| -> Result<usize> {
+                full.index_of(c).map_err(|_| {
+                    parframe_common::column_not_found(
+                        c,
+                        full.fields().iter().map(|f| f.name().as_str()),
+                    )
+                })
+            };
+            let mut read: Vec<usize> = match &scan.projection {
+                None => (0..full.fields().len()).collect(),
+                Some(p) => p.iter().map(|c| index(c)).collect::<Result<_>>()?,
+            };
+            let produced = read.clone();
+            for f in &scan.filters {
+                for c in f.columns() {
+                    let i = index(&c)?;
+                    if !read.contains(&i) {
+                        read.push(i);
+                    }
+                }
+            }
             // Columns in file order: downstream operators address columns by name.
-            let projection = projection.map(|mut p| {
-                p.sort_unstable();
-                p
-            });
-            return Ok(Pipeline {
+            read.sort_unstable();
+            let read_schema = Arc::new(full.project(&read)?);
+            let metrics = job.operator(plan);
+            let mut p = Pipeline {
                 input: Input::Source {
-                    count: source.partition_count(),
-                    source: source.clone(),
-                    projection,
+                    count: scan.source.partition_count(),
+                    source: scan.source.clone(),
+                    projection: (read.len() < full.fields().len()).then(|| read.clone()),
                     next: 0,
                 },
                 ops: Vec::new(),
-                limit: None,
-                input_metrics: Some(job.operator(plan)),
+                skip: 0,
+                limit: scan.fetch,
+                input_metrics: Some(Arc::clone(&metrics)),
                 op_metrics: Vec::new(),
-            });
-        }
-        Plan::Table(t) => {
-            let t = match &needed {
-                Some(cols) => {
-                    let names: Vec<&str> = t
-                        .schema()
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .filter(|n| cols.iter().any(|c| c == n))
-                        .collect();
-                    t.select(&names)?
-                }
-                None => t.clone(),
             };
-            let mut p = morsels(t.chunks(), ctx.config().chunk_rows);
+            if !scan.filters.is_empty() {
+                let filters = scan
+                    .filters
+                    .iter()
+                    .map(|f| f.prepare(&read_schema))
+                    .collect::<Result<Vec<_>>>()?;
+                let mut sorted_produced = produced;
+                sorted_produced.sort_unstable();
+                let project = (sorted_produced.len() < read.len()).then(|| {
+                    sorted_produced
+                        .iter()
+                        .filter_map(|i| read.iter().position(|r| r == i))
+                        .collect::<Vec<_>>()
+                });
+                p.ops.push(Op::ScanFilter {
+                    filters,
+                    project,
+                    schema: plan.schema(),
+                });
+                // The scan's figures: rows read in, rows passing out.
+                p.input_metrics = Some(JobMetrics::detached());
+                p.op_metrics.push(metrics);
+            }
+            return Ok(p);
+        }
+        PlanNode::Table(t) => {
+            let table = match &t.projection {
+                Some(cols) => {
+                    let names: Vec<&str> = cols.iter().map(|c| c.as_str()).collect();
+                    t.table.select(&names)?
+                }
+                None => t.table.clone(),
+            };
+            let mut p = morsels(table.chunks(), ctx.config().chunk_rows);
             p.input_metrics = Some(job.operator(plan));
             return Ok(p);
         }
-        Plan::Aggregate {
+        PlanNode::Aggregate {
             input,
+            keys,
             aggs,
-            aggregator,
-            leaves,
             sorted,
-            schema,
-            ..
         } => {
             let metrics = job.operator(plan);
             let start = Instant::now();
-            let mut p = build(ctx, job, input, from_input)?;
-            if p.limit.is_some() {
+            let schema = plan.schema();
+            let mut leaves = Vec::new();
+            for a in aggs {
+                a.collect_leaves(&mut leaves);
+            }
+            let aggregator = Aggregator::new(keys, &leaves, &input.schema())?;
+            let mut p = build(ctx, job, input)?;
+            if p.limit.is_some() || p.skip > 0 {
                 p = upstream(stream_of(ctx, job, p, input.schema()));
             }
             let stream = stream_of(ctx, job, p, input.schema());
-            let mut batches =
-                run_aggregate(ctx, &metrics, stream, aggregator, aggs, leaves, schema)?;
+            let batches =
+                run_aggregate(ctx, &metrics, stream, &aggregator, aggs, &leaves, &schema)?;
             let nkeys = schema.fields().len() - aggs.len();
             if *sorted && nkeys > 0 {
                 // Through the sort operator: parallel, and under the budget.
@@ -765,163 +844,182 @@ fn build(
                 let out = morsels(&batches, ctx.config().chunk_rows);
                 drop(batches);
                 let out = stream_of(ctx, job, out, schema.clone());
-                let sorted = run_sort(ctx, &metrics, out, &keys, None, needed.as_deref())?;
+                let sorted = run_sort(ctx, &metrics, out, &keys, None, None)?;
                 metrics.add_elapsed(start.elapsed());
                 return Ok(Pipeline::over(
                     Input::Sorted(Box::new(sorted)),
                     Some(metrics),
                 ));
             }
-            if let Some(cols) = &needed {
-                let idx: Vec<usize> = (0..schema.fields().len())
-                    .filter(|&i| cols.iter().any(|c| c == schema.field(i).name()))
-                    .collect();
-                for b in &mut batches {
-                    *b = b.project(&idx)?;
-                }
-            }
             metrics.add_elapsed(start.elapsed());
             let mut p = morsels(&batches, ctx.config().chunk_rows);
             p.input_metrics = Some(metrics);
             return Ok(p);
         }
-        Plan::Sort { input, keys, limit } => {
+        PlanNode::Sort { input, keys, fetch } => {
             let metrics = job.operator(plan);
             let start = Instant::now();
-            let p = build(ctx, job, input, from_input)?;
+            let p = build(ctx, job, input)?;
             let stream = stream_of(ctx, job, p, input.schema());
-            let sorted = run_sort(ctx, &metrics, stream, keys, *limit, needed.as_deref())?;
+            let sorted = run_sort(ctx, &metrics, stream, keys, *fetch, None)?;
             metrics.add_elapsed(start.elapsed());
             return Ok(Pipeline::over(
                 Input::Sorted(Box::new(sorted)),
                 Some(metrics),
             ));
         }
-        Plan::Join(spec) => {
-            let metrics = job.operator(plan);
-            let start = Instant::now();
-            let joined = run_join(ctx, &metrics, spec, needed.as_deref())?;
-            metrics.add_elapsed(start.elapsed());
-            return Ok(Pipeline::over(
-                Input::Operator(Box::new(joined)),
-                Some(metrics),
-            ));
-        }
-        Plan::Window {
+        PlanNode::Window {
             input,
             window,
             exprs,
-            ..
         } => {
             let metrics = job.operator(plan);
             let start = Instant::now();
-            let p = build(ctx, job, input, from_input)?;
+            let p = build(ctx, job, input)?;
             let stream = stream_of(ctx, job, p, input.schema());
-            let out = run_window(ctx, &metrics, stream, window, exprs, needed.as_deref())?;
+            let out = run_window(ctx, &metrics, stream, window, exprs, None)?;
             metrics.add_elapsed(start.elapsed());
             return Ok(Pipeline::over(
                 Input::Operator(Box::new(out)),
                 Some(metrics),
             ));
         }
-        Plan::Union { inputs, schema } => {
+        PlanNode::Join(spec) => {
             let metrics = job.operator(plan);
-            let stream = ConcatStream::new(ctx, job, inputs, schema, needed)?;
+            let start = Instant::now();
+            let Some(f) = &spec.filter else {
+                let joined = run_join(ctx, &metrics, spec, None)?;
+                metrics.add_elapsed(start.elapsed());
+                return Ok(Pipeline::over(
+                    Input::Operator(Box::new(joined)),
+                    Some(metrics),
+                ));
+            };
+            if !matches!(spec.how, JoinType::Inner | JoinType::Cross) {
+                return Err(Error::InvalidArgument(format!(
+                    "a {} join whose condition is more than equalities between a left and a \
+                     right column (here {}) is not supported yet; write it as an inner join \
+                     or move the condition to one side",
+                    spec.how, f.expr
+                )));
+            }
+            // An inner join's residual filters its output: the join also
+            // produces the columns the condition reads, the filter then
+            // drops them.
+            let mut columns = spec.columns.clone();
+            let mut rename = std::collections::HashMap::new();
+            for (c, name) in &f.columns {
+                let n = match columns.iter().find(|(d, _)| d == c) {
+                    Some((_, n)) => n.clone(),
+                    None => {
+                        let mut n = format!("__residual_{name}");
+                        while columns.iter().any(|(_, m)| m == &n) {
+                            n.push('_');
+                        }
+                        columns.push((c.clone(), n.clone()));
+                        n
+                    }
+                };
+                rename.insert(name.clone(), n);
+            }
+            let expr = parframe_plan::expr_util::rename_columns(&f.expr, &rename)?;
+            let (layout, schema) = parframe_plan::join::join_layout(
+                &spec.left.schema(),
+                &spec.right.schema(),
+                &columns,
+                spec.how,
+            )?;
+            let wide = parframe_plan::JoinNode {
+                columns,
+                filter: None,
+                layout,
+                schema: schema.clone(),
+                ..spec.clone()
+            };
+            let joined = run_join(ctx, &metrics, &wide, None)?;
+            metrics.add_elapsed(start.elapsed());
+            let mut p = Pipeline::over(Input::Operator(Box::new(joined)), Some(metrics));
+            p.ops.push(Op::ScanFilter {
+                filters: vec![expr.prepare(&schema)?],
+                project: Some((0..spec.schema.fields().len()).collect()),
+                schema: plan.schema(),
+            });
+            p.op_metrics.push(JobMetrics::detached());
+            return Ok(p);
+        }
+        PlanNode::Union { inputs } => {
+            let metrics = job.operator(plan);
+            let stream = ConcatStream::new(ctx, job, inputs, &plan.schema(), None)?;
             return Ok(Pipeline::over(
                 Input::Operator(Box::new(stream)),
                 Some(metrics),
             ));
         }
-        Plan::Limit { input, n } => {
-            if let Plan::Sort {
-                input: sorted,
-                keys,
-                limit,
-            } = &**input
-            {
-                // sort + limit = top_k: no full sort.
-                let top = Plan::Sort {
-                    input: Arc::clone(sorted),
-                    keys: keys.clone(),
-                    limit: Some(limit.map_or(*n, |m| m.min(*n))),
-                };
-                job.alias(&top, plan);
-                return build(ctx, job, &top, needed);
+        PlanNode::Limit { input, skip, fetch } => {
+            let mut p = build(ctx, job, input)?;
+            if p.limit.is_some() || p.skip > 0 {
+                p = upstream(stream_of(ctx, job, p, input.schema()));
             }
-            let mut p = build(ctx, job, input, from_input)?;
-            p.limit = Some(p.limit.map_or(*n, |m| m.min(*n)));
+            p.skip = *skip;
+            p.limit = *fetch;
             return Ok(p);
         }
-        _ => {
-            let input = plan
-                .input()
-                .ok_or_else(|| Error::InvalidArgument("plan node without input".into()))?;
-            build(ctx, job, input, from_input)?
-        }
+        PlanNode::Select { input, .. }
+        | PlanNode::Filter { input, .. }
+        | PlanNode::WithColumns { input, .. }
+        | PlanNode::Apply { input, .. }
+        | PlanNode::MapBatches { input, .. }
+        | PlanNode::Explode { input, .. } => build(ctx, job, input)?,
     };
-    if p.limit.is_some() {
-        let schema = input_schema(plan);
-        p = upstream(stream_of(ctx, job, p, schema));
+    let input_schema = plan.input().map_or_else(|| plan.schema(), |i| i.schema());
+    if p.limit.is_some() || p.skip > 0 {
+        p = upstream(stream_of(ctx, job, p, input_schema.clone()));
     }
-    let wanted = |name: &str| needed.as_ref().is_none_or(|n| n.iter().any(|c| c == name));
-    let op = match plan {
-        Plan::Select { exprs, schema, .. } => {
-            let keep: Vec<usize> = (0..exprs.len())
-                .filter(|&i| wanted(schema.field(i).name()))
-                .collect();
-            Some(Op::Select {
-                exprs: keep.iter().map(|&i| exprs[i].clone()).collect(),
-                schema: Arc::new(schema.project(&keep)?),
-            })
-        }
-        Plan::Filter { predicate, .. } => Some(Op::Filter(predicate.clone())),
-        Plan::WithColumns { exprs, schema, .. } => {
+    let schema = plan.schema();
+    let op = match plan.node() {
+        PlanNode::Select { exprs, .. } => Op::Select {
+            exprs: exprs
+                .iter()
+                .map(|e| e.prepare(&input_schema))
+                .collect::<Result<_>>()?,
+            schema,
+        },
+        PlanNode::Filter { predicate, .. } => Op::Filter(predicate.prepare(&input_schema)?),
+        PlanNode::WithColumns { exprs, .. } => {
             let mut es = Vec::new();
             let mut fields = Vec::new();
             for e in exprs {
                 let name = e.output_name();
-                if wanted(&name) {
-                    let f = schema
-                        .field_with_name(&name)
-                        .map(|f| Arc::new(f.clone()))
-                        .unwrap_or_else(|_| {
-                            Arc::new(Field::new(&name, arrow_schema::DataType::Null, true))
-                        });
-                    es.push(e.clone());
-                    fields.push(f);
-                }
+                let f = schema.field_with_name(&name)?;
+                es.push(e.prepare(&input_schema)?);
+                fields.push(Arc::new(f.clone()));
             }
-            (!es.is_empty()).then_some(Op::WithColumns { exprs: es, fields })
+            Op::WithColumns { exprs: es, fields }
         }
-        Plan::Apply { udf, schema, .. } => {
-            if wanted(udf.output()) {
-                let f = schema.field_with_name(udf.output())?.clone();
-                Some(Op::Apply {
-                    udf: udf.clone(),
-                    field: Arc::new(f),
-                })
-            } else {
-                None
-            }
-        }
-        Plan::MapBatches { udf, schema, .. } => Some(Op::MapBatches {
+        PlanNode::Apply { udf, .. } => Op::Apply {
             udf: udf.clone(),
-            schema: schema.clone(),
-        }),
-        Plan::Scan { .. }
-        | Plan::Table(_)
-        | Plan::Limit { .. }
-        | Plan::Aggregate { .. }
-        | Plan::Sort { .. }
-        | Plan::Join(_)
-        | Plan::Window { .. }
-        | Plan::Union { .. } => None,
-        Plan::Explode { column, .. } => Some(Op::Explode(column.clone())),
+            field: Arc::new(schema.field_with_name(udf.output())?.clone()),
+        },
+        PlanNode::MapBatches { udf, .. } => Op::MapBatches {
+            udf: udf.clone(),
+            schema,
+        },
+        PlanNode::Explode { column, .. } => Op::Explode(column.clone()),
+        PlanNode::Scan(_)
+        | PlanNode::Table(_)
+        | PlanNode::Limit { .. }
+        | PlanNode::Aggregate { .. }
+        | PlanNode::Sort { .. }
+        | PlanNode::Join(_)
+        | PlanNode::Window { .. }
+        | PlanNode::Union { .. } => {
+            return Err(Error::InvalidArgument(
+                "internal: not a per-chunk operator".into(),
+            ));
+        }
     };
-    if let Some(op) = op {
-        p.ops.push(op);
-        p.op_metrics.push(job.operator(plan));
-    }
+    p.ops.push(op);
+    p.op_metrics.push(job.operator(plan));
     Ok(p)
 }
 
@@ -941,6 +1039,7 @@ fn morsels(batches: &[RecordBatch], rows: usize) -> Pipeline {
     Pipeline {
         input: Input::Morsels(q),
         ops: Vec::new(),
+        skip: 0,
         limit: None,
         input_metrics: None,
         op_metrics: Vec::new(),
@@ -952,14 +1051,11 @@ fn upstream(stream: BatchStream) -> Pipeline {
     Pipeline {
         input: Input::Upstream(Box::new(stream)),
         ops: Vec::new(),
+        skip: 0,
         limit: None,
         input_metrics: None,
         op_metrics: Vec::new(),
     }
-}
-
-fn input_schema(plan: &Plan) -> SchemaRef {
-    plan.input().map_or_else(|| plan.schema(), |i| i.schema())
 }
 
 fn stream_of(
@@ -972,6 +1068,7 @@ fn stream_of(
     BatchStream {
         ctx: ctx.clone(),
         job: Arc::clone(job),
+        to_skip: pipeline.skip,
         pipeline,
         ready: VecDeque::new(),
         op_rows: vec![0; n],
@@ -990,25 +1087,45 @@ fn stream_of(
 pub(crate) fn child_stream(
     ctx: &Context,
     job: &Arc<JobMetrics>,
-    plan: &Plan,
+    plan: &LogicalPlan,
     needed: Option<Vec<String>>,
 ) -> Result<BatchStream> {
-    let p = build(ctx, job, plan, needed)?;
-    Ok(stream_of(ctx, job, p, plan.schema()))
+    let mut p = build(ctx, job, plan)?;
+    let schema = plan.schema();
+    let Some(needed) = needed else {
+        return Ok(stream_of(ctx, job, p, schema));
+    };
+    let idx: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| needed.iter().any(|n| n == schema.field(i).name()))
+        .collect();
+    if idx.len() == schema.fields().len() {
+        return Ok(stream_of(ctx, job, p, schema));
+    }
+    if p.limit.is_some() || p.skip > 0 {
+        p = upstream(stream_of(ctx, job, p, schema.clone()));
+    }
+    let projected = Arc::new(schema.project(&idx)?);
+    p.ops.push(Op::ScanFilter {
+        filters: Vec::new(),
+        project: Some(idx),
+        schema: projected.clone(),
+    });
+    p.op_metrics.push(JobMetrics::detached());
+    Ok(stream_of(ctx, job, p, projected))
 }
 
-/// Starts executing `plan`: chunks are computed a window at a time as the
-/// stream is pulled.
-pub(crate) fn execute(ctx: &Context, plan: &Plan) -> Result<BatchStream> {
+/// Starts executing `plan` (optimized): chunks are computed a window at a
+/// time as the stream is pulled.
+pub(crate) fn execute(ctx: &Context, plan: &LogicalPlan) -> Result<BatchStream> {
     ctx.check_cancelled()?;
     let job = JobMetrics::for_plan(plan);
-    let p = build(ctx, &job, plan, None)?;
+    let p = build(ctx, &job, plan)?;
     Ok(stream_of(ctx, &job, p, plan.schema()))
 }
 
 /// Runs the stream to the end into a table that keeps what fits the
 /// budget resident and spills the rest (see [`crate::collect`]).
-pub(crate) fn collect(ctx: &Context, plan: &Plan) -> Result<(Table, JobStats)> {
+pub(crate) fn collect(ctx: &Context, plan: &LogicalPlan) -> Result<(Table, JobStats)> {
     let start = Instant::now();
     let mut stream = execute(ctx, plan)?;
     let metrics = stream.job.extra_operator("Collect");

@@ -1,371 +1,33 @@
-//! Logical plans and [`LazyFrame`], the builder users chain operators on.
+//! [`LazyFrame`], the builder users chain operators on: a thin wrapper of
+//! `parframe-plan`'s logical plan builders with the context that runs it.
+//! Plans are optimized when they run (and when [`LazyFrame::explain`]
+//! shows them).
 
-use std::collections::HashSet;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, FieldRef, Schema, SchemaRef};
+use arrow_schema::{DataType, Field, SchemaRef};
 use parframe_common::{Error, Result, column_not_found};
 use parframe_core::row::{ChunkContext, RowFn, RowOptions, check_row_fn, convert_inputs};
 use parframe_core::{ChunkSource, Expr, Table, col};
+use parframe_plan::udf::RowUdf;
+use parframe_plan::{LogicalPlan, Optimizer};
 
 use crate::Context;
-use crate::agg::{AggExpr, AggFunc, is_key_type};
+use crate::agg::AggExpr;
 use crate::aggregate::run::Aggregator;
-use crate::join::JoinSpec;
-use crate::sort::{SortKey, check_keys, describe_keys};
+use crate::sort::SortKey;
 use crate::window::{Window, WindowExpr};
 
-/// A node of a logical plan. Every node knows its output schema, computed
-/// (and type-checked) when the node is built.
-#[derive(Clone)]
-pub(crate) enum Plan {
-    Scan {
-        source: Arc<dyn ChunkSource>,
-        schema: SchemaRef,
-    },
-    Table(Table),
-    Select {
-        input: Arc<Plan>,
-        exprs: Vec<Expr>,
-        schema: SchemaRef,
-    },
-    Filter {
-        input: Arc<Plan>,
-        predicate: Expr,
-    },
-    WithColumns {
-        input: Arc<Plan>,
-        exprs: Vec<Expr>,
-        schema: SchemaRef,
-    },
-    Apply {
-        input: Arc<Plan>,
-        udf: Arc<dyn RowUdf>,
-        schema: SchemaRef,
-    },
-    MapBatches {
-        input: Arc<Plan>,
-        udf: Arc<BatchUdf>,
-        schema: SchemaRef,
-    },
-    Limit {
-        input: Arc<Plan>,
-        n: usize,
-    },
-    /// Hash aggregation (a pipeline breaker): one row per distinct key tuple.
-    Aggregate {
-        input: Arc<Plan>,
-        keys: Vec<String>,
-        aggs: Vec<AggExpr>,
-        aggregator: Arc<Aggregator>,
-        leaves: Vec<AggFunc>,
-        sorted: bool,
-        schema: SchemaRef,
-    },
-    /// Sort (a pipeline breaker), keeping only the first `limit` rows when
-    /// given (`top_k`). The output schema is the input's.
-    Sort {
-        input: Arc<Plan>,
-        keys: Vec<SortKey>,
-        limit: Option<usize>,
-    },
-    /// A hash join of two inputs (the build side is a pipeline breaker).
-    Join(Arc<JoinSpec>),
-    /// The rows of several inputs, one after the other.
-    Union {
-        inputs: Vec<Arc<Plan>>,
-        schema: SchemaRef,
-    },
-    /// One row per element of a list column.
-    Explode {
-        input: Arc<Plan>,
-        column: String,
-        schema: SchemaRef,
-    },
-    /// Window functions sharing one partitioning and ordering (a pipeline
-    /// breaker): the input columns plus one column per expression.
-    Window {
-        input: Arc<Plan>,
-        window: Window,
-        exprs: Vec<WindowExpr>,
-        schema: SchemaRef,
-    },
-}
-
-/// The closure behind `map_batches`.
-pub(crate) type BatchUdf = dyn Fn(RecordBatch) -> Result<RecordBatch> + Send + Sync;
-
-impl Plan {
-    pub(crate) fn schema(&self) -> SchemaRef {
-        match self {
-            Plan::Scan { schema, .. }
-            | Plan::Select { schema, .. }
-            | Plan::WithColumns { schema, .. }
-            | Plan::Apply { schema, .. }
-            | Plan::MapBatches { schema, .. }
-            | Plan::Aggregate { schema, .. } => schema.clone(),
-            Plan::Table(t) => t.schema().clone(),
-            Plan::Join(j) => j.schema.clone(),
-            Plan::Union { schema, .. }
-            | Plan::Explode { schema, .. }
-            | Plan::Window { schema, .. } => schema.clone(),
-            Plan::Filter { input, .. } | Plan::Limit { input, .. } | Plan::Sort { input, .. } => {
-                input.schema()
-            }
-        }
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Plan::Scan { source, .. } => format!("Scan {}", source.describe()),
-            Plan::Table(t) => format!("Table [{} rows, {} chunks]", t.num_rows(), t.num_chunks()),
-            Plan::Select { exprs, .. } => format!("Select {}", join_exprs(exprs)),
-            Plan::Filter { predicate, .. } => format!("Filter {predicate}"),
-            Plan::WithColumns { exprs, .. } => format!("WithColumns {}", join_exprs(exprs)),
-            Plan::Apply { udf, .. } => format!(
-                "Apply {} <- closure({}){}",
-                udf.output(),
-                udf.inputs().join(", "),
-                if udf.options().skip_nulls {
-                    " skip_nulls"
-                } else {
-                    ""
-                }
-            ),
-            Plan::MapBatches { .. } => "MapBatches <closure>".to_string(),
-            Plan::Limit { n, .. } => format!("Limit {n}"),
-            Plan::Aggregate {
-                keys, aggs, sorted, ..
-            } => format!(
-                "Aggregate keys=[{}] aggs=[{}]{}",
-                keys.join(", "),
-                aggs.iter()
-                    .map(|a| a.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if *sorted { " sorted" } else { "" }
-            ),
-            Plan::Sort {
-                keys, limit: None, ..
-            } => format!("Sort [{}]", describe_keys(keys)),
-            Plan::Sort {
-                keys,
-                limit: Some(k),
-                ..
-            } => format!("TopK {k} [{}]", describe_keys(keys)),
-            Plan::Join(j) => j.describe(),
-            Plan::Union { inputs, .. } => format!("Union [{} inputs]", inputs.len()),
-            Plan::Explode { column, .. } => format!("Explode {column}"),
-            Plan::Window { window, exprs, .. } => format!(
-                "Window {window} [{}]",
-                exprs
-                    .iter()
-                    .map(|e| format!("{} AS {}", e.func, e.name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        }
-    }
-
-    pub(crate) fn input(&self) -> Option<&Arc<Plan>> {
-        match self {
-            // Joins have two inputs: see `JoinSpec`.
-            Plan::Scan { .. } | Plan::Table(_) | Plan::Join(_) | Plan::Union { .. } => None,
-            Plan::Explode { input, .. } | Plan::Window { input, .. } => Some(input),
-            Plan::Select { input, .. }
-            | Plan::Filter { input, .. }
-            | Plan::WithColumns { input, .. }
-            | Plan::Apply { input, .. }
-            | Plan::MapBatches { input, .. }
-            | Plan::Limit { input, .. }
-            | Plan::Aggregate { input, .. }
-            | Plan::Sort { input, .. } => Some(input),
-        }
-    }
-
-    /// Calls `f` on this node and every node below it, in the order
-    /// `explain` prints them.
-    pub(crate) fn visit(&self, f: &mut dyn FnMut(&Plan)) {
-        f(self);
-        for i in self.inputs() {
-            i.visit(f);
-        }
-    }
-
-    /// The nodes this one reads, in `explain` order.
-    pub(crate) fn inputs(&self) -> Vec<&Plan> {
-        match self {
-            Plan::Join(j) => vec![&*j.left, &*j.right],
-            _ => self.input().map(|i| &**i).into_iter().collect(),
-        }
-    }
-
-    /// `explain` into `out` from `depth` on, with `note()` (called once per
-    /// node, in order) appended to each node's line in brackets.
-    pub(crate) fn explain_with(
-        &self,
-        out: &mut String,
-        depth: usize,
-        note: &mut dyn FnMut() -> Option<String>,
-    ) {
-        self.explain_into(out, depth, None, note);
-    }
-
-    fn explain_into(
-        &self,
-        out: &mut String,
-        depth: usize,
-        projection: Option<&[String]>,
-        note: &mut dyn FnMut() -> Option<String>,
-    ) {
-        let _ = write!(out, "{}{}", "  ".repeat(depth), self.describe());
-        if let (Plan::Scan { .. }, Some(p)) = (self, projection) {
-            let _ = write!(out, " columns=[{}]", p.join(", "));
-        }
-        if let Some(n) = note() {
-            let _ = write!(out, "  [{n}]");
-        }
-        out.push('\n');
-        if let Some(i) = self.input() {
-            let needed = self.columns_needed_from_input(projection.map(|p| p.to_vec()));
-            i.explain_into(out, depth + 1, needed.as_deref(), note);
-        }
-        if let Plan::Join(j) = self {
-            let (l, r) = j.needed_inputs(projection);
-            j.left.explain_into(out, depth + 1, l.as_deref(), note);
-            j.right.explain_into(out, depth + 1, r.as_deref(), note);
-        }
-        if let Plan::Union { inputs, .. } = self {
-            for i in inputs {
-                i.explain_into(out, depth + 1, projection, note);
-            }
-        }
-    }
-
-    /// Given the columns needed from this node's output (`None` = all),
-    /// the columns it needs from its input (`None` = all). This is the
-    /// projection pushdown rule, one node at a time.
-    pub(crate) fn columns_needed_from_input(
-        &self,
-        needed: Option<Vec<String>>,
-    ) -> Option<Vec<String>> {
-        let input_schema = self.input()?.schema();
-        let mut set: Vec<String> = Vec::new();
-        let mut add = |n: &str| {
-            if !set.iter().any(|s| s == n) {
-                set.push(n.to_string());
-            }
-        };
-        match self {
-            Plan::Scan { .. } | Plan::Table(_) | Plan::Join(_) | Plan::Union { .. } => {
-                return None;
-            }
-            Plan::Explode { column, .. } => {
-                let needed = needed?;
-                needed.iter().for_each(|c| add(c));
-                add(column);
-            }
-            Plan::Select { exprs, .. } => {
-                for e in exprs {
-                    if needed.as_ref().is_none_or(|n| n.contains(&e.output_name())) {
-                        e.columns().iter().for_each(|c| add(c));
-                    }
-                }
-            }
-            Plan::Filter { predicate, .. } => {
-                let needed = needed?;
-                needed.iter().for_each(|c| add(c));
-                predicate.columns().iter().for_each(|c| add(c));
-            }
-            Plan::Sort { keys, .. } => {
-                let needed = needed?;
-                needed.iter().for_each(|c| add(c));
-                keys.iter().for_each(|k| add(&k.column));
-            }
-            Plan::Limit { .. } => return needed,
-            Plan::WithColumns { exprs, .. } => {
-                let needed = needed?;
-                let produced: HashSet<String> = exprs.iter().map(|e| e.output_name()).collect();
-                for n in &needed {
-                    if !produced.contains(n) {
-                        add(n);
-                    }
-                }
-                for e in exprs {
-                    if needed.contains(&e.output_name()) {
-                        e.columns().iter().for_each(|c| add(c));
-                    }
-                }
-            }
-            Plan::Apply { udf, .. } => {
-                let needed = needed?;
-                for n in &needed {
-                    if n != udf.output() {
-                        add(n);
-                    }
-                }
-                udf.inputs().iter().for_each(|c| add(c));
-            }
-            Plan::MapBatches { .. } => return None,
-            Plan::Window { exprs, .. } => {
-                let needed = needed?;
-                for n in &needed {
-                    if !exprs.iter().any(|e| &e.name == n) {
-                        add(n);
-                    }
-                }
-                for e in exprs {
-                    e.columns().iter().for_each(|c| add(c));
-                }
-            }
-            Plan::Aggregate { keys, leaves, .. } => {
-                keys.iter().for_each(|c| add(c));
-                leaves.iter().flat_map(|l| l.columns()).for_each(&mut add);
-                if set.is_empty() {
-                    // count_rows() alone: keep one column so chunks keep their rows.
-                    if let Some(f) = input_schema.fields().first() {
-                        set.push(f.name().clone());
-                    }
-                }
-            }
-        }
-        // Keep input order so scans read columns in file order.
-        let order: Vec<String> = input_schema
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .filter(|n| set.contains(n))
-            .collect();
-        Some(order)
-    }
-}
-
-fn join_exprs(exprs: &[Expr]) -> String {
-    exprs
-        .iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A row closure bound to its columns, type-erased for the plan.
-pub(crate) trait RowUdf: Send + Sync {
-    fn inputs(&self) -> &[String];
-    fn output(&self) -> &str;
-    fn options(&self) -> &RowOptions;
-    /// Computes the output column for one chunk whose first row is row
-    /// `row_offset` of the operator's input.
-    fn call(&self, batch: &RecordBatch, row_offset: u64) -> Result<ArrayRef>;
-}
-
+/// A row closure bound to its columns (see [`RowUdf`]).
 struct BoundRowFn<M, F> {
     f: F,
     inputs: Vec<String>,
     output: String,
+    field: Field,
     casts: Vec<Option<DataType>>,
     options: RowOptions,
     _marker: PhantomData<fn() -> M>,
@@ -380,6 +42,9 @@ impl<M, F: RowFn<M>> RowUdf for BoundRowFn<M, F> {
     }
     fn options(&self) -> &RowOptions {
         &self.options
+    }
+    fn field(&self) -> &Field {
+        &self.field
     }
     fn call(&self, batch: &RecordBatch, row_offset: u64) -> Result<ArrayRef> {
         let schema = batch.schema();
@@ -408,32 +73,7 @@ impl<M, F: RowFn<M>> RowUdf for BoundRowFn<M, F> {
     }
 }
 
-/// Columns given to an operator: `["a", "b"]`, `vec![...]`, `&[..]`, `"a"`.
-pub trait IntoColumnNames {
-    /// The names.
-    fn into_column_names(self) -> Vec<String>;
-}
-
-impl<S: AsRef<str>, const N: usize> IntoColumnNames for [S; N] {
-    fn into_column_names(self) -> Vec<String> {
-        self.iter().map(|s| s.as_ref().to_string()).collect()
-    }
-}
-impl<S: AsRef<str>> IntoColumnNames for &[S] {
-    fn into_column_names(self) -> Vec<String> {
-        self.iter().map(|s| s.as_ref().to_string()).collect()
-    }
-}
-impl<S: AsRef<str>> IntoColumnNames for Vec<S> {
-    fn into_column_names(self) -> Vec<String> {
-        self.iter().map(|s| s.as_ref().to_string()).collect()
-    }
-}
-impl IntoColumnNames for &str {
-    fn into_column_names(self) -> Vec<String> {
-        vec![self.to_string()]
-    }
-}
+pub use parframe_plan::IntoColumnNames;
 
 /// A lazy query: a plan over a source or table, built operator by operator
 /// and run by [`LazyFrame::collect`] (or streamed to a file by a `sink_*`).
@@ -460,7 +100,9 @@ impl IntoColumnNames for &str {
 #[derive(Clone)]
 pub struct LazyFrame {
     pub(crate) ctx: Context,
-    pub(crate) plan: Arc<Plan>,
+    pub(crate) plan: Arc<LogicalPlan>,
+    /// The optimized plan, once computed (shared by clones).
+    optimized: Arc<OnceLock<Arc<LogicalPlan>>>,
 }
 
 impl fmt::Debug for LazyFrame {
@@ -470,15 +112,19 @@ impl fmt::Debug for LazyFrame {
 }
 
 impl LazyFrame {
-    pub(crate) fn new(ctx: Context, plan: Plan) -> Self {
+    /// A lazy frame running `plan` (a logical plan built with
+    /// [`parframe_plan::LogicalPlan`]'s builders) in `ctx`.
+    pub fn from_plan(ctx: Context, plan: Arc<LogicalPlan>) -> Self {
         LazyFrame {
             ctx,
-            plan: Arc::new(plan),
+            plan,
+            optimized: Arc::new(OnceLock::new()),
         }
     }
 
-    fn then(&self, plan: Plan) -> LazyFrame {
-        LazyFrame::new(self.ctx.clone(), plan)
+    /// This frame's context with another plan.
+    pub(crate) fn with_plan(&self, plan: Arc<LogicalPlan>) -> LazyFrame {
+        LazyFrame::from_plan(self.ctx.clone(), plan)
     }
 
     /// The context the plan runs in.
@@ -491,49 +137,44 @@ impl LazyFrame {
         self.plan.schema()
     }
 
-    /// The plan as indented text, one operator a line, output first; scans
-    /// show the columns they will decode after projection pushdown.
+    /// The logical plan as built (before optimization).
+    pub fn logical_plan(&self) -> &Arc<LogicalPlan> {
+        &self.plan
+    }
+
+    /// The plan that runs: the logical plan after the optimizer's rules
+    /// (see [`parframe_plan::optimizer`]).
+    pub fn optimized_plan(&self) -> Result<Arc<LogicalPlan>> {
+        if let Some(p) = self.optimized.get() {
+            return Ok(Arc::clone(p));
+        }
+        let p = Optimizer::default().optimize(&self.plan)?;
+        Ok(Arc::clone(self.optimized.get_or_init(|| p)))
+    }
+
+    /// The optimized plan as indented text, one operator a line, output
+    /// first; scans show the columns they decode and the filters and limit
+    /// pushed into them, joins their keys, residual condition and build
+    /// side.
     pub fn explain(&self) -> String {
-        let mut s = String::new();
-        self.plan.explain_into(&mut s, 0, None, &mut || None);
-        s
+        match self.optimized_plan() {
+            Ok(p) => parframe_plan::explain(&p),
+            Err(e) => format!(
+                "{}(the optimizer failed: {e})\n",
+                parframe_plan::explain(&self.plan)
+            ),
+        }
     }
 
     /// Keeps the given expressions as the columns of the output.
     pub fn select(&self, exprs: impl IntoIterator<Item = Expr>) -> Result<LazyFrame> {
-        let exprs: Vec<Expr> = exprs.into_iter().collect();
-        let input = self.plan.schema();
-        let mut fields: Vec<Field> = Vec::with_capacity(exprs.len());
-        for e in &exprs {
-            let f = e.to_field(&input)?;
-            if fields.iter().any(|g| g.name() == f.name()) {
-                return Err(Error::InvalidArgument(format!(
-                    "select produces column '{}' twice; alias one of them",
-                    f.name()
-                )));
-            }
-            fields.push(f);
-        }
-        Ok(self.then(Plan::Select {
-            input: self.plan.clone(),
-            exprs,
-            schema: Arc::new(Schema::new(fields)),
-        }))
+        let plan = LogicalPlan::select(&self.plan, exprs.into_iter().collect())?;
+        Ok(self.with_plan(plan))
     }
 
     /// Keeps the rows where `predicate` is true (null counts as false).
     pub fn filter(&self, predicate: Expr) -> Result<LazyFrame> {
-        let f = predicate.to_field(&self.plan.schema())?;
-        if f.data_type() != &DataType::Boolean {
-            return Err(Error::type_mismatch(
-                format!("filter {predicate}"),
-                format!("the predicate is {}, not Boolean", f.data_type()),
-            ));
-        }
-        Ok(self.then(Plan::Filter {
-            input: self.plan.clone(),
-            predicate,
-        }))
+        Ok(self.with_plan(LogicalPlan::filter(&self.plan, predicate)?))
     }
 
     /// Adds (or replaces, by output name) one column.
@@ -544,21 +185,8 @@ impl LazyFrame {
     /// Adds (or replaces, by output name) columns; every expression sees the
     /// input, not the other new columns.
     pub fn with_columns(&self, exprs: impl IntoIterator<Item = Expr>) -> Result<LazyFrame> {
-        let exprs: Vec<Expr> = exprs.into_iter().collect();
-        let input = self.plan.schema();
-        let mut fields: Vec<FieldRef> = input.fields().iter().cloned().collect();
-        for e in &exprs {
-            let f = Arc::new(e.to_field(&input)?);
-            match fields.iter().position(|g| g.name() == f.name()) {
-                Some(i) => fields[i] = f,
-                None => fields.push(f),
-            }
-        }
-        Ok(self.then(Plan::WithColumns {
-            input: self.plan.clone(),
-            exprs,
-            schema: Arc::new(Schema::new(fields)),
-        }))
+        let plan = LogicalPlan::with_columns(&self.plan, exprs.into_iter().collect())?;
+        Ok(self.with_plan(plan))
     }
 
     /// Removes columns.
@@ -607,10 +235,32 @@ impl LazyFrame {
 
     /// The first `n` rows.
     pub fn limit(&self, n: usize) -> LazyFrame {
-        self.then(Plan::Limit {
-            input: self.plan.clone(),
-            n,
-        })
+        self.slice_plan(0, Some(n))
+    }
+
+    /// Every row but the first `n` (SQL `OFFSET n`).
+    pub fn offset(&self, n: usize) -> LazyFrame {
+        self.slice_plan(n, None)
+    }
+
+    /// `len` rows from row `offset` on (SQL `LIMIT len OFFSET offset`).
+    ///
+    /// ```
+    /// use parframe_core::table;
+    /// use parframe_exec::{Context, SortKey};
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = table!("x" => [5i64, 3, 9, 1, 7])?;
+    /// let out = ctx.lazy(t).sort([SortKey::asc("x")])?.slice(1, 2).collect()?;
+    /// assert_eq!(out.num_rows(), 2); // 3 and 5
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn slice(&self, offset: usize, len: usize) -> LazyFrame {
+        self.slice_plan(offset, Some(len))
+    }
+
+    fn slice_plan(&self, skip: usize, fetch: Option<usize>) -> LazyFrame {
+        self.with_plan(LogicalPlan::limit(&self.plan, skip, fetch))
     }
 
     /// Sorts by one or many columns, stably (rows with equal keys keep their
@@ -662,12 +312,7 @@ impl LazyFrame {
     }
 
     fn sort_limit(&self, keys: Vec<SortKey>, limit: Option<usize>) -> Result<LazyFrame> {
-        check_keys(&self.plan.schema(), &keys)?;
-        Ok(self.then(Plan::Sort {
-            input: self.plan.clone(),
-            keys,
-            limit,
-        }))
+        Ok(self.with_plan(LogicalPlan::sort(&self.plan, keys, limit)?))
     }
 
     /// The first `n` rows (alias of [`LazyFrame::limit`]).
@@ -713,26 +358,17 @@ impl LazyFrame {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let (casts, out_field) = check_row_fn::<M, F>(&fields, output)?;
-        let mut out_fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
-        let out_field = Arc::new(out_field);
-        match out_fields.iter().position(|g| g.name() == output) {
-            Some(i) => out_fields[i] = out_field,
-            None => out_fields.push(out_field),
-        }
+        let (casts, field) = check_row_fn::<M, F>(&fields, output)?;
         let udf = BoundRowFn::<M, F> {
             f,
             inputs,
             output: output.to_string(),
+            field,
             casts,
             options,
             _marker: PhantomData,
         };
-        Ok(self.then(Plan::Apply {
-            input: self.plan.clone(),
-            udf: Arc::new(udf),
-            schema: Arc::new(Schema::new(out_fields)),
-        }))
+        Ok(self.with_plan(LogicalPlan::apply(&self.plan, Arc::new(udf))?))
     }
 
     /// Runs a closure over whole chunks (like Dask's `map_partitions`). The
@@ -760,11 +396,7 @@ impl LazyFrame {
     where
         F: Fn(RecordBatch) -> Result<RecordBatch> + Send + Sync + 'static,
     {
-        Ok(self.then(Plan::MapBatches {
-            input: self.plan.clone(),
-            udf: Arc::new(f),
-            schema,
-        }))
+        Ok(self.with_plan(LogicalPlan::map_batches(&self.plan, Arc::new(f), schema)?))
     }
 }
 
@@ -796,7 +428,7 @@ impl LazyFrame {
         let exprs: Vec<WindowExpr> = exprs.into_iter().collect();
         let input = self.plan.schema();
         // Type-check everything against the input, names unique.
-        crate::window::exec::output_schema(&input, &exprs)?;
+        parframe_plan::window::output_schema(&input, &exprs)?;
         let mut groups: Vec<(Window, Vec<WindowExpr>)> = Vec::new();
         for e in exprs {
             match groups.iter_mut().find(|(w, _)| w.same_ordering(&e.window)) {
@@ -806,13 +438,7 @@ impl LazyFrame {
         }
         let mut lf = self.clone();
         for (window, exprs) in groups {
-            let schema = crate::window::exec::output_schema(&lf.plan.schema(), &exprs)?;
-            lf = lf.then(Plan::Window {
-                input: lf.plan.clone(),
-                window,
-                exprs,
-                schema,
-            });
+            lf = lf.with_plan(LogicalPlan::window(&lf.plan, window, exprs)?);
         }
         Ok(lf)
     }
@@ -861,49 +487,14 @@ impl GroupBy {
         if !computed.is_empty() {
             lf = lf.with_columns(computed)?;
         }
-        let input = lf.plan.schema();
-        let mut fields: Vec<Field> = Vec::new();
-        let mut push = |f: Field| -> Result<()> {
-            if fields.iter().any(|g| g.name() == f.name()) {
-                return Err(Error::InvalidArgument(format!(
-                    "the aggregation produces column '{}' twice; alias one of them",
-                    f.name()
-                )));
-            }
-            fields.push(f);
-            Ok(())
-        };
-        for k in &keys {
-            let f = input.field_with_name(k).map_err(|_| {
-                column_not_found(k, input.fields().iter().map(|f| f.name().as_str()))
-            })?;
-            if !is_key_type(f.data_type()) {
-                return Err(Error::type_mismatch(
-                    format!("group_by({k})"),
-                    format!(
-                        "key '{k}' is {}; keys must be integers, floats, booleans, dates or strings",
-                        f.data_type()
-                    ),
-                ));
-            }
-            push(Field::new(k, f.data_type().clone(), true))?;
-        }
+        let plan = LogicalPlan::aggregate(&lf.plan, keys.clone(), aggs.clone(), self.sorted)?;
+        // The physical aggregation's own checks, now rather than when run.
         let mut leaves = Vec::new();
         for a in &aggs {
-            let t = a.output_type(&input)?;
-            push(Field::new(a.output_name(), t, true))?;
             a.collect_leaves(&mut leaves);
         }
-        let aggregator = Aggregator::new(&keys, &leaves, &input)?;
-        Ok(lf.then(Plan::Aggregate {
-            input: lf.plan.clone(),
-            keys,
-            aggs,
-            aggregator: Arc::new(aggregator),
-            leaves,
-            sorted: self.sorted,
-            schema: Arc::new(Schema::new(fields)),
-        }))
+        Aggregator::new(&keys, &leaves, &lf.plan.schema())?;
+        Ok(lf.with_plan(plan))
     }
 }
 
@@ -968,12 +559,11 @@ pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 impl Context {
     /// A lazy plan over an in-memory table.
     pub fn lazy(&self, table: Table) -> LazyFrame {
-        LazyFrame::new(self.clone(), Plan::Table(table))
+        LazyFrame::from_plan(self.clone(), LogicalPlan::table(table))
     }
 
     /// A lazy plan over any [`ChunkSource`].
     pub fn scan(&self, source: Arc<dyn ChunkSource>) -> LazyFrame {
-        let schema = source.schema();
-        LazyFrame::new(self.clone(), Plan::Scan { source, schema })
+        LazyFrame::from_plan(self.clone(), LogicalPlan::scan(source))
     }
 }

@@ -43,12 +43,11 @@
 //! their pages are file-backed and the OS may drop them at any time.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use arrow_row::{RowConverter, Rows, SortField};
-use arrow_schema::{Schema, SchemaRef, SortOptions};
+use arrow_schema::{Schema, SchemaRef};
 use arrow_select::concat::concat_batches;
 use arrow_select::interleave::interleave_record_batch;
 use arrow_select::take::take_record_batch;
@@ -60,106 +59,7 @@ use rayon::prelude::*;
 use crate::Context;
 use crate::context::JobMetrics;
 
-/// One sort key: a column, its direction and where its nulls go.
-///
-/// ```
-/// use parframe_exec::SortKey;
-///
-/// let k = SortKey::desc("price").nulls_last(false);
-/// assert!(k.descending && !k.nulls_last);
-/// assert_eq!(k.to_string(), "price DESC NULLS FIRST");
-/// assert_eq!(SortKey::asc("id").to_string(), "id ASC NULLS LAST");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SortKey {
-    /// The column to sort by.
-    pub column: String,
-    /// Largest first when true.
-    pub descending: bool,
-    /// Nulls after every value when true, before every value when false
-    /// (whatever the direction).
-    pub nulls_last: bool,
-}
-
-impl SortKey {
-    /// Ascending, nulls last.
-    pub fn asc(column: impl Into<String>) -> Self {
-        SortKey {
-            column: column.into(),
-            descending: false,
-            nulls_last: true,
-        }
-    }
-
-    /// Descending, nulls last.
-    pub fn desc(column: impl Into<String>) -> Self {
-        SortKey {
-            column: column.into(),
-            descending: true,
-            nulls_last: true,
-        }
-    }
-
-    /// Puts nulls last (`true`) or first (`false`).
-    pub fn nulls_last(mut self, yes: bool) -> Self {
-        self.nulls_last = yes;
-        self
-    }
-
-    fn options(&self) -> SortOptions {
-        SortOptions {
-            descending: self.descending,
-            nulls_first: !self.nulls_last,
-        }
-    }
-}
-
-impl fmt::Display for SortKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} NULLS {}",
-            self.column,
-            if self.descending { "DESC" } else { "ASC" },
-            if self.nulls_last { "LAST" } else { "FIRST" }
-        )
-    }
-}
-
-/// Checks sort keys against the input schema when the plan is built:
-/// unknown columns and key types `arrow-row` cannot encode are errors.
-pub(crate) fn check_keys(schema: &Schema, keys: &[SortKey]) -> Result<()> {
-    if keys.is_empty() {
-        return Err(Error::InvalidArgument(
-            "sort needs at least one key column".into(),
-        ));
-    }
-    for k in keys {
-        let f = schema.field_with_name(&k.column).map_err(|_| {
-            column_not_found(&k.column, schema.fields().iter().map(|f| f.name().as_str()))
-        })?;
-        let field = SortField::new_with_options(f.data_type().clone(), k.options());
-        if !RowConverter::supports_fields(&[field]) {
-            return Err(Error::type_mismatch(
-                format!("sort by {k}"),
-                format!(
-                    "column '{}' is {}, which cannot be sorted",
-                    k.column,
-                    f.data_type()
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Joins keys for `explain`.
-pub(crate) fn describe_keys(keys: &[SortKey]) -> String {
-    keys.iter()
-        .map(|k| k.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+pub use parframe_plan::sort::SortKey;
 
 /// What the sort of one job needs to know about its keys, resolved against
 /// the schema of the chunks it receives.
@@ -179,7 +79,7 @@ impl KeyCodec {
             key_idx.push(i);
             fields.push(SortField::new_with_options(
                 schema.field(i).data_type().clone(),
-                k.options(),
+                k.sort_options(),
             ));
         }
         Ok(KeyCodec {

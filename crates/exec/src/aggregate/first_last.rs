@@ -108,10 +108,10 @@ impl<K: Kind> AggState for FirstLastState<K> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::super::test_util::run_split;
-    use crate::agg::AggFunc;
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int64Type;
     use arrow_array::{ArrayRef, Int64Array};
+    use parframe_plan::agg::AggFunc;
     use std::sync::Arc;
 
     #[test]

@@ -87,10 +87,10 @@ impl<K: Kind> AggState for MinMaxState<K> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::super::test_util::run_split;
-    use crate::agg::AggFunc;
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Float64Type, Int32Type};
     use arrow_array::{Array, ArrayRef, Float64Array, Int32Array, StringArray};
+    use parframe_plan::agg::AggFunc;
     use std::sync::Arc;
 
     #[test]

@@ -42,7 +42,7 @@ mod sum;
 mod top_k;
 mod var;
 
-pub(crate) use crate::agg::AggFunc;
+pub(crate) use parframe_plan::agg::AggFunc;
 
 /// Where the rows of an update come from, for order-sensitive aggregates.
 #[derive(Debug, Clone, Copy)]
@@ -114,46 +114,9 @@ pub(crate) fn list_parts(a: &ArrayRef) -> Result<(ArrayRef, Vec<std::ops::Range<
     Ok((child, ranges))
 }
 
-/// The physical value family an aggregate works on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KindTag {
-    /// Integers, booleans, dates and times: read as `i64`.
-    Int,
-    /// Floats: read as `f64`.
-    Float,
-    /// Strings of any offset width or view.
-    Str,
-}
-
-/// The family of a column type, if aggregates support it.
-pub(crate) fn kind_of(dt: &DataType) -> Option<KindTag> {
-    use DataType::*;
-    match dt {
-        Int8
-        | Int16
-        | Int32
-        | Int64
-        | UInt8
-        | UInt16
-        | UInt32
-        | UInt64
-        | Boolean
-        | Date32
-        | Date64
-        | Time32(_)
-        | Time64(_)
-        | Timestamp(_, _)
-        | Duration(_) => Some(KindTag::Int),
-        Float16 | Float32 | Float64 => Some(KindTag::Float),
-        Utf8 | LargeUtf8 | Utf8View => Some(KindTag::Str),
-        _ => None,
-    }
-}
-
-/// Whether sums and means apply (numbers only).
-pub(crate) fn is_numeric(dt: &DataType) -> bool {
-    dt.is_integer() || dt.is_floating()
-}
+// The value families and type rules live with the aggregate expressions
+// in `parframe-plan` (plans type-check aggregates when they are built).
+pub(crate) use parframe_plan::agg::{KindTag, kind_of};
 
 /// A value family: how to read its values from a chunk and build an array
 /// of results of the input column's type.

@@ -90,10 +90,10 @@ impl<K: Kind> AggState for NUniqueState<K> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::super::test_util::run_split;
-    use crate::agg::AggFunc;
     use arrow_array::cast::AsArray;
     use arrow_array::types::Int64Type;
     use arrow_array::{ArrayRef, Float64Array, StringArray};
+    use parframe_plan::agg::AggFunc;
     use std::sync::Arc;
 
     #[test]

@@ -117,10 +117,10 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::super::test_util::run_split;
     use super::quantile_in_place;
-    use crate::agg::AggFunc;
     use arrow_array::cast::AsArray;
     use arrow_array::types::Float64Type;
     use arrow_array::{Array, ArrayRef, Int32Array};
+    use parframe_plan::agg::AggFunc;
     use std::sync::Arc;
 
     #[test]

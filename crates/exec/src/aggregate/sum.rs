@@ -140,11 +140,11 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::super::test_util::run_split;
     use super::super::{UpdateCtx, new_state};
-    use crate::agg::AggFunc;
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Float64Type, Int64Type};
     use arrow_array::{Array, ArrayRef, Float64Array, Int32Array, Int64Array};
     use arrow_schema::DataType;
+    use parframe_plan::agg::AggFunc;
     use std::sync::Arc;
 
     #[test]

@@ -147,10 +147,10 @@ impl<K: Kind> AggState for TopKState<K> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::super::test_util::run_split;
-    use crate::agg::AggFunc;
     use arrow_array::cast::AsArray;
     use arrow_array::types::Float64Type;
     use arrow_array::{Array, ArrayRef, Float64Array};
+    use parframe_plan::agg::AggFunc;
     use std::sync::Arc;
 
     #[test]

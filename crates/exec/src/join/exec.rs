@@ -17,11 +17,11 @@ use rayon::prelude::*;
 
 use super::output::{Assembler, Rows, to_views, view_type};
 use super::table::{BuiltTable, KeyCodec, Keys, ProbePos, SeenKeys, partition_of, table_overhead};
-use super::{BuildSide, JoinSpec, JoinType};
+use super::{JoinSpec, JoinType};
 use crate::Context;
 use crate::context::JobMetrics;
 use crate::physical::{BatchStream, child_stream};
-use crate::plan::Plan;
+use parframe_plan::LogicalPlan;
 
 /// Partitions of the first grace split, and of each further one.
 const GRACE_PARTS: usize = 16;
@@ -113,16 +113,6 @@ struct PartJob {
     active: Vec<Probing>,
 }
 
-/// Rows an input is known to have at most, before running it.
-fn known_rows(plan: &Plan) -> Option<u64> {
-    match plan {
-        Plan::Table(t) => Some(t.num_rows() as u64),
-        Plan::Scan { source, .. } => source.row_count_hint(),
-        Plan::Aggregate { .. } | Plan::Join(_) => None,
-        other => other.input().and_then(|i| known_rows(i)),
-    }
-}
-
 fn project_to(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     if batch.schema_ref().fields().len() == schema.fields().len()
         && batch
@@ -142,7 +132,7 @@ fn project_to(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     Ok(batch.project(&idx)?)
 }
 
-fn projected(plan: &Plan, names: Option<&Vec<String>>) -> Result<SchemaRef> {
+fn projected(plan: &LogicalPlan, names: Option<&Vec<String>>) -> Result<SchemaRef> {
     let schema = plan.schema();
     Ok(match names {
         None => schema,
@@ -262,18 +252,8 @@ pub(crate) fn run_join(
     let (left_names, right_names) = spec.needed_inputs(needed);
     let left_schema = projected(&spec.left, left_names.as_ref())?;
     let right_schema = projected(&spec.right, right_names.as_ref())?;
-    let build_left = match spec.options.build_side {
-        BuildSide::Left => true,
-        BuildSide::Right => false,
-        BuildSide::Auto => match spec.how {
-            JoinType::Right => true,
-            JoinType::Inner => matches!(
-                (known_rows(&spec.left), known_rows(&spec.right)),
-                (Some(l), Some(r)) if l < r
-            ),
-            _ => false,
-        },
-    };
+    // The plan decides (the optimizer sets the build side from estimates).
+    let build_left = spec.builds_left();
     let probe_is_left = !build_left;
     let out = Assembler::new(spec, &left_schema, &right_schema, needed, probe_is_left)?;
     let key_idx = |schema: &Schema, keys: &[String]| -> Result<Vec<usize>> {
@@ -287,7 +267,7 @@ pub(crate) fn run_join(
         .iter()
         .map(|&i| left_schema.field(i).data_type().clone())
         .collect();
-    let v = spec.options.validate;
+    let v = spec.options.validation();
     let (lu, ru) = (
         v.left_unique().then_some("left"),
         v.right_unique().then_some("right"),
@@ -324,7 +304,7 @@ pub(crate) fn run_join(
         },
         build_unique: if build_left { lu } else { ru },
         probe_unique: if build_left { ru } else { lu },
-        validation: format!("{:?}", spec.options.validate),
+        validation: format!("{:?}", spec.options.validation()),
         max_out: ctx.config().chunk_rows.max(1),
     };
     let mut reservation = ctx

@@ -5,7 +5,8 @@
 //! # How a join runs
 //! 1. **Build.** One input (the *build side*: the right one for left, full,
 //!    semi and anti joins, the left one for right joins, the smaller one for
-//!    inner joins when sizes are known, else the right one) is read whole
+//!    inner joins as the optimizer chose it from estimated sizes, else the
+//!    right one: see `parframe_plan::optimizer`) is read whole
 //!    under a reservation and hashed in parallel into a table split into
 //!    partitions by key hash (single integer-like keys are hashed as `i64`;
 //!    other keys as `arrow-row` rows). Unique integer keys spanning a range
@@ -58,376 +59,22 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
-use std::sync::Arc;
+use parframe_common::Result;
+use parframe_core::{Expr, col, lit};
+use parframe_plan::LogicalPlan;
 
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use parframe_common::{Error, Result, column_not_found};
+pub use parframe_plan::join::{BuildSide, JoinOptions, JoinType, JoinValidation};
 
-use crate::plan::{IntoColumnNames, LazyFrame, Plan};
+use crate::plan::{IntoColumnNames, LazyFrame};
 
 pub(crate) use exec::run_join;
+/// A join node of a plan, as the physical join runs it.
+pub(crate) type JoinSpec = parframe_plan::JoinNode;
+pub(crate) use parframe_plan::OutCol;
 
-/// Which rows a join keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum JoinType {
-    /// Pairs of rows whose keys are equal.
-    Inner,
-    /// Every left row, with the matching right rows or nulls.
-    Left,
-    /// Every right row, with the matching left rows or nulls.
-    Right,
-    /// Every row of both sides, matched where keys are equal.
-    Full,
-    /// Left rows that have at least one match (left columns only).
-    Semi,
-    /// Left rows that have no match (left columns only).
-    Anti,
-    /// Every pair of rows (no keys).
-    Cross,
-}
-
-impl JoinType {
-    fn name(self) -> &'static str {
-        match self {
-            JoinType::Inner => "inner",
-            JoinType::Left => "left",
-            JoinType::Right => "right",
-            JoinType::Full => "full",
-            JoinType::Semi => "semi",
-            JoinType::Anti => "anti",
-            JoinType::Cross => "cross",
-        }
-    }
-}
-
-impl fmt::Display for JoinType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A check of key multiplicity, made while the join runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum JoinValidation {
-    /// No check (the default).
-    #[default]
-    ManyToMany,
-    /// Keys are unique on both sides.
-    OneToOne,
-    /// Keys are unique on the left side.
-    OneToMany,
-    /// Keys are unique on the right side.
-    ManyToOne,
-}
-
-impl JoinValidation {
-    fn left_unique(self) -> bool {
-        matches!(self, JoinValidation::OneToOne | JoinValidation::OneToMany)
-    }
-    fn right_unique(self) -> bool {
-        matches!(self, JoinValidation::OneToOne | JoinValidation::ManyToOne)
-    }
-}
-
-/// Which input is hashed (held in memory); the other one is streamed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum BuildSide {
-    /// The right side, except the left side for right joins and the
-    /// smaller side of an inner join when both sizes are known up front.
-    #[default]
-    Auto,
-    /// The left side (inner and right joins only).
-    Left,
-    /// The right side (all joins but right joins).
-    Right,
-}
-
-/// Settings of a join beyond its keys and type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JoinOptions {
-    suffix: String,
-    validate: JoinValidation,
-    build_side: BuildSide,
-    coalesce: bool,
-}
-
-impl Default for JoinOptions {
-    fn default() -> Self {
-        JoinOptions {
-            suffix: "_right".to_string(),
-            validate: JoinValidation::ManyToMany,
-            build_side: BuildSide::Auto,
-            coalesce: true,
-        }
-    }
-}
-
-impl JoinOptions {
-    /// The defaults: suffix `_right`, no validation, automatic build side.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// The suffix added to right column names that clash with left ones.
-    pub fn suffix(mut self, suffix: impl Into<String>) -> Self {
-        self.suffix = suffix.into();
-        self
-    }
-    /// Checks key multiplicity while joining; a violation is an error.
-    pub fn validate(mut self, v: JoinValidation) -> Self {
-        self.validate = v;
-        self
-    }
-    /// Chooses which side is held in memory.
-    pub fn build_side(mut self, side: BuildSide) -> Self {
-        self.build_side = side;
-        self
-    }
-    /// Whether key columns are merged into one column per key pair (the
-    /// default), or kept from both sides like any other column (SQL's
-    /// `JOIN ... ON`, where a left join's right key is null when nothing
-    /// matched).
-    pub fn coalesce_keys(mut self, yes: bool) -> Self {
-        self.coalesce = yes;
-        self
-    }
-}
-
-/// Where an output column comes from: an index into the left or right
-/// input's schema, or a key pair (coalesced).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OutCol {
-    Left(usize),
-    Right(usize),
-    Key(usize, usize),
-}
-
-/// A join node of a plan.
-pub(crate) struct JoinSpec {
-    pub(crate) left: Arc<Plan>,
-    pub(crate) right: Arc<Plan>,
-    pub(crate) left_on: Vec<String>,
-    pub(crate) right_on: Vec<String>,
-    pub(crate) how: JoinType,
-    pub(crate) options: JoinOptions,
-    pub(crate) layout: Vec<OutCol>,
-    pub(crate) schema: SchemaRef,
-}
-
-impl JoinSpec {
-    pub(crate) fn describe(&self) -> String {
-        let mut s = format!("Join {}", self.how);
-        if self.how != JoinType::Cross {
-            let on: Vec<String> = self
-                .left_on
-                .iter()
-                .zip(&self.right_on)
-                .map(|(l, r)| format!("{l} = {r}"))
-                .collect();
-            s.push_str(&format!(" on [{}]", on.join(", ")));
-        }
-        if self.options.validate != JoinValidation::ManyToMany {
-            s.push_str(&format!(" validate={:?}", self.options.validate));
-        }
-        s
-    }
-
-    /// The columns each input must produce for the output columns `needed`
-    /// (`None`: all): the keys plus what the output takes from that side,
-    /// in input order.
-    pub(crate) fn needed_inputs(
-        &self,
-        needed: Option<&[String]>,
-    ) -> (Option<Vec<String>>, Option<Vec<String>>) {
-        let Some(needed) = needed else {
-            return (None, None);
-        };
-        let ls = self.left.schema();
-        let rs = self.right.schema();
-        let mut l = vec![false; ls.fields().len()];
-        let mut r = vec![false; rs.fields().len()];
-        for k in &self.left_on {
-            if let Ok(i) = ls.index_of(k) {
-                l[i] = true;
-            }
-        }
-        for k in &self.right_on {
-            if let Ok(i) = rs.index_of(k) {
-                r[i] = true;
-            }
-        }
-        for (f, c) in self.schema.fields().iter().zip(&self.layout) {
-            if !needed.iter().any(|n| n == f.name()) {
-                continue;
-            }
-            match *c {
-                OutCol::Left(i) => l[i] = true,
-                OutCol::Right(i) => r[i] = true,
-                OutCol::Key(a, b) => {
-                    l[a] = true;
-                    r[b] = true;
-                }
-            }
-        }
-        // Keep one column so chunks keep their row counts (cross joins).
-        if !l.iter().any(|&x| x) && !l.is_empty() {
-            l[0] = true;
-        }
-        if !r.iter().any(|&x| x) && !r.is_empty() {
-            r[0] = true;
-        }
-        let names = |s: &Schema, keep: &[bool]| -> Vec<String> {
-            s.fields()
-                .iter()
-                .zip(keep)
-                .filter(|(_, k)| **k)
-                .map(|(f, _)| f.name().clone())
-                .collect()
-        };
-        (Some(names(&ls, &l)), Some(names(&rs, &r)))
-    }
-}
-
-/// Whether a key column type can be joined on.
-fn joinable(dt: &DataType) -> bool {
-    use DataType::*;
-    matches!(
-        dt,
-        Boolean
-            | Int8
-            | Int16
-            | Int32
-            | Int64
-            | UInt8
-            | UInt16
-            | UInt32
-            | UInt64
-            | Date32
-            | Date64
-            | Time32(_)
-            | Time64(_)
-            | Timestamp(_, _)
-            | Duration(_)
-            | Decimal128(_, _)
-            | Utf8
-            | LargeUtf8
-            | Utf8View
-            | Binary
-            | LargeBinary
-            | BinaryView
-            | FixedSizeBinary(_)
-    )
-}
-
-fn key_indices(schema: &Schema, keys: &[String]) -> Result<Vec<usize>> {
-    keys.iter()
-        .map(|k| {
-            schema
-                .index_of(k)
-                .map_err(|_| column_not_found(k, schema.fields().iter().map(|f| f.name().as_str())))
-        })
-        .collect()
-}
-
-/// Checks the keys and works out the output columns and schema.
-fn plan_join(
-    left: &Schema,
-    right: &Schema,
-    left_on: &[String],
-    right_on: &[String],
-    how: JoinType,
-    options: &JoinOptions,
-) -> Result<(Vec<OutCol>, SchemaRef)> {
-    if how == JoinType::Cross {
-        if !left_on.is_empty() || !right_on.is_empty() {
-            return Err(Error::InvalidArgument(
-                "a cross join takes no keys (use an inner join to join on keys)".into(),
-            ));
-        }
-    } else {
-        if left_on.is_empty() {
-            return Err(Error::InvalidArgument(format!(
-                "a {how} join needs at least one key column (or use a cross join)"
-            )));
-        }
-        if left_on.len() != right_on.len() {
-            return Err(Error::InvalidArgument(format!(
-                "a join needs as many left keys as right keys: [{}] vs [{}]",
-                left_on.join(", "),
-                right_on.join(", ")
-            )));
-        }
-    }
-    let lk = key_indices(left, left_on)?;
-    let rk = key_indices(right, right_on)?;
-    for ((&a, &b), (ln, rn)) in lk.iter().zip(&rk).zip(left_on.iter().zip(right_on)) {
-        let (ta, tb) = (left.field(a).data_type(), right.field(b).data_type());
-        if !joinable(ta) {
-            return Err(Error::type_mismatch(
-                format!("join key '{ln}'"),
-                format!("cannot join on a column of type {ta}"),
-            ));
-        }
-        if ta != tb {
-            return Err(Error::type_mismatch(
-                format!("join on {ln} = {rn}"),
-                format!(
-                    "the key types differ ({ta} on the left, {tb} on the right); \
-                     cast one side first, e.g. with_column(col(\"{rn}\").cast(DataType::{ta:?}))"
-                ),
-            ));
-        }
-    }
-    if !matches!(options.build_side, BuildSide::Auto) {
-        let ok = match options.build_side {
-            BuildSide::Left => matches!(how, JoinType::Inner | JoinType::Right | JoinType::Cross),
-            BuildSide::Right => how != JoinType::Right,
-            BuildSide::Auto => true,
-        };
-        if !ok {
-            return Err(Error::InvalidArgument(format!(
-                "a {how} join cannot build its hash table from the {} side",
-                if options.build_side == BuildSide::Left {
-                    "left"
-                } else {
-                    "right"
-                }
-            )));
-        }
-    }
-    let mut layout = Vec::new();
-    let mut fields: Vec<Field> = Vec::new();
-    for (i, f) in left.fields().iter().enumerate() {
-        match lk.iter().position(|&k| k == i).filter(|_| options.coalesce) {
-            Some(p) => {
-                layout.push(OutCol::Key(i, rk[p]));
-                // Right and full joins take keys from the right side too.
-                let nullable = f.is_nullable() || right.field(rk[p]).is_nullable();
-                fields.push(f.as_ref().clone().with_nullable(nullable));
-            }
-            None => {
-                layout.push(OutCol::Left(i));
-                let nullable = f.is_nullable() || matches!(how, JoinType::Right | JoinType::Full);
-                fields.push(f.as_ref().clone().with_nullable(nullable));
-            }
-        }
-    }
-    if !matches!(how, JoinType::Semi | JoinType::Anti) {
-        for (i, f) in right.fields().iter().enumerate() {
-            if options.coalesce && rk.contains(&i) {
-                continue;
-            }
-            let mut name = f.name().clone();
-            while fields.iter().any(|g| g.name() == &name) {
-                name.push_str(&options.suffix);
-            }
-            layout.push(OutCol::Right(i));
-            let nullable = f.is_nullable() || matches!(how, JoinType::Left | JoinType::Full);
-            fields.push(f.as_ref().clone().with_name(name).with_nullable(nullable));
-        }
-    }
-    Ok((layout, Arc::new(Schema::new(fields))))
-}
+/// The name of the constant key column `join_on` joins on when its
+/// condition has no equality between a left and a right column.
+const CONST_KEY: &str = "__parframe_join_on_key";
 
 impl LazyFrame {
     /// Joins `other` on `left_on` (columns of this frame) equal to
@@ -457,32 +104,21 @@ impl LazyFrame {
         how: JoinType,
         options: JoinOptions,
     ) -> Result<LazyFrame> {
-        let left_on = left_on.into_column_names();
-        let right_on = right_on.into_column_names();
-        let (layout, schema) = plan_join(
-            &self.plan.schema(),
-            &other.plan.schema(),
-            &left_on,
-            &right_on,
+        let plan = LogicalPlan::join(
+            &self.plan,
+            &other.plan,
+            left_on.into_column_names(),
+            right_on.into_column_names(),
             how,
-            &options,
+            options,
+            None,
         )?;
-        Ok(LazyFrame::new(
-            self.ctx.clone(),
-            Plan::Join(Arc::new(JoinSpec {
-                left: Arc::clone(&self.plan),
-                right: Arc::clone(&other.plan),
-                left_on,
-                right_on,
-                how,
-                options,
-                layout,
-                schema,
-            })),
-        ))
+        Ok(self.with_plan(plan))
     }
 
     /// Every pair of rows of this frame and `other` (a cartesian product).
+    /// A filter above it relating the two sides turns it into a hash join
+    /// when the plan is optimized.
     pub fn cross_join(&self, other: &LazyFrame) -> Result<LazyFrame> {
         self.join(
             other,
@@ -491,4 +127,136 @@ impl LazyFrame {
             JoinType::Cross,
         )
     }
+
+    /// Joins `other` where the Boolean expression `on` holds (SQL's
+    /// `JOIN ... ON`). `on` reads the left columns by their names and the
+    /// right columns by their names, with the suffix (`_right`) appended to
+    /// a right name while it clashes with a left one; the output has those
+    /// columns, all left then all right (keys are not coalesced).
+    ///
+    /// Conjuncts `left_column = right_column` become the hash keys; the
+    /// rest is a residual condition that belongs to the join: a left join
+    /// keeps a left row whose matches all fail it (with nulls on the right),
+    /// rather than dropping it. Without any such equality the join runs on
+    /// a constant key (every pair is tested).
+    ///
+    /// ```
+    /// use parframe_core::{col, table};
+    /// use parframe_exec::{Context, JoinType};
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let l = ctx.lazy(table!("id" => [1i64, 2, 3], "lo" => [0i64, 5, 0])?);
+    /// let r = ctx.lazy(table!("id" => [1i64, 2, 2], "v" => [3i64, 4, 9])?);
+    /// let on = col("id").eq(col("id_right")).and(col("v").gt(col("lo")));
+    /// let out = l.join_on(&r, JoinType::Left, on)?.collect()?;
+    /// assert_eq!(out.column_names(), vec!["id", "lo", "id_right", "v"]);
+    /// // 1 matches (3 > 0), 2 matches once (9 > 5), 3 has no match.
+    /// assert_eq!(out.num_rows(), 3);
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn join_on(&self, other: &LazyFrame, how: JoinType, on: Expr) -> Result<LazyFrame> {
+        self.join_on_with(other, how, on, JoinOptions::default())
+    }
+
+    /// [`join_on`](Self::join_on) with options (the suffix, validation,
+    /// build side; keys are never coalesced).
+    pub fn join_on_with(
+        &self,
+        other: &LazyFrame,
+        how: JoinType,
+        on: Expr,
+        options: JoinOptions,
+    ) -> Result<LazyFrame> {
+        let options = options.coalesce_keys(false);
+        let (ls, rs) = (self.plan.schema(), other.plan.schema());
+        let split =
+            parframe_plan::expr_util::split_join_condition(&on, &ls, &rs, options.suffix_str())?;
+        // No keys: an inner join is a cross join with its condition.
+        let how = if split.left_on.is_empty() && how == JoinType::Inner {
+            JoinType::Cross
+        } else {
+            how
+        };
+        if split.left_on.is_empty() && how != JoinType::Cross {
+            // No equality to hash on: a constant key on both sides, every
+            // pair tested by the residual, outer semantics kept.
+            let key = || lit(true).alias(CONST_KEY);
+            let l = self.with_column(key())?;
+            let r = other.with_column(key())?;
+            let right_key = format!("{CONST_KEY}{}", options.suffix_str());
+            let j = l.join_on_with(&r, how, col(CONST_KEY).eq(col(right_key)).and(on), options)?;
+            // The output without the two constant columns.
+            let schema = j.schema();
+            let keep: Vec<Expr> = schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .filter(|n| !n.starts_with(CONST_KEY))
+                .map(col)
+                .collect();
+            return j.select(keep);
+        }
+        if let Some(r) = &split.residual {
+            check_residual(how, r, &ls, &rs, options.suffix_str())?;
+        }
+        let filter = match split.residual {
+            None => None,
+            Some(e) => Some(parframe_plan::JoinFilter::over_pair(
+                e,
+                &ls,
+                &rs,
+                options.suffix_str(),
+            )?),
+        };
+        let plan = LogicalPlan::join(
+            &self.plan,
+            &other.plan,
+            split.left_on,
+            split.right_on,
+            how,
+            options,
+            filter,
+        )?;
+        Ok(self.with_plan(plan))
+    }
+}
+
+/// Errors unless every conjunct of a non-inner join's residual `r` reads
+/// only the side whose rows the join does not preserve (such conjuncts are
+/// pushed into that input; the others are not supported yet).
+fn check_residual(
+    how: JoinType,
+    r: &Expr,
+    left: &arrow_schema::Schema,
+    right: &arrow_schema::Schema,
+    suffix: &str,
+) -> Result<()> {
+    if matches!(how, JoinType::Inner | JoinType::Cross) {
+        return Ok(());
+    }
+    let names = parframe_plan::expr_util::pair_names(left, right, suffix);
+    let side_ok =
+        |c: &str, want_left: bool| names.iter().any(|(n, l, _)| n == c && *l == want_left);
+    for c in parframe_plan::expr_util::split_conjunction(r) {
+        let cols = c.columns();
+        let only = |want_left: bool| cols.iter().all(|n| side_ok(n, want_left));
+        let ok = match how {
+            JoinType::Left | JoinType::Anti => only(false),
+            JoinType::Right => only(true),
+            JoinType::Semi => only(true) || only(false),
+            _ => false,
+        };
+        if !ok {
+            return Err(parframe_common::Error::InvalidArgument(format!(
+                "a {how} join condition must be equalities between a left and a right column \
+                 plus conditions on the {} side only; {c} is not supported yet",
+                match how {
+                    JoinType::Right => "left",
+                    JoinType::Semi => "one",
+                    _ => "right",
+                }
+            )));
+        }
+    }
+    Ok(())
 }

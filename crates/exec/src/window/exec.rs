@@ -127,25 +127,7 @@ impl WindowOp {
     }
 }
 
-/// The output schema of a window node: the input's fields, then one field
-/// per expression (replacing an input field of the same name).
-pub(crate) fn output_schema(input: &Schema, exprs: &[WindowExpr]) -> Result<SchemaRef> {
-    let mut fields: Vec<FieldRef> = input.fields().iter().cloned().collect();
-    for e in exprs {
-        let f: FieldRef = Arc::new(e.to_field(input)?);
-        if exprs.iter().filter(|x| x.name == e.name).count() > 1 {
-            return Err(Error::InvalidArgument(format!(
-                "window columns: '{}' is produced twice; alias one of them",
-                e.name
-            )));
-        }
-        match fields.iter().position(|g| g.name() == f.name()) {
-            Some(i) => fields[i] = f,
-            None => fields.push(f),
-        }
-    }
-    Ok(Arc::new(Schema::new(fields)))
-}
+pub(crate) use parframe_plan::window::output_schema;
 
 /// Runs the window operator over `input`: evaluates `exprs`, which all
 /// share `window`'s partitioning and ordering (their frames may differ),

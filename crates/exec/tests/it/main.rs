@@ -4,6 +4,7 @@
 mod apply;
 mod collect;
 mod groupby;
+mod optimizer;
 mod plan;
 mod sort;
 mod stats;

@@ -86,16 +86,15 @@ fn explain_analyze_annotates_the_plan() {
     let lines: Vec<&str> = report.lines().collect();
     assert!(lines[0].starts_with("3 rows in "), "{report}");
     assert!(lines[0].contains("spilled 0 files"), "{report}");
-    // The limit turned the sort into a top-k, reported on the Limit line.
-    assert!(lines[1].starts_with("Limit 3  [rows 10 -> 3"), "{report}");
+    // The optimized plan runs (and is shown): the limit became a top-k.
     assert!(
-        lines[2].starts_with("  Sort [k DESC NULLS LAST]"),
+        lines[1].starts_with("TopK 3 [k DESC NULLS LAST]  [rows 10 -> 3"),
         "{report}"
     );
-    assert!(lines[3].starts_with("    Aggregate keys=[k]"), "{report}");
-    assert!(lines[3].contains("[rows 1000 -> 10"), "{report}");
+    assert!(lines[2].starts_with("  Aggregate keys=[k]"), "{report}");
+    assert!(lines[2].contains("[rows 1000 -> 10"), "{report}");
     assert!(
-        lines[4].starts_with("      Table [1000 rows, 1 chunks]  [rows 1000]"),
+        lines[3].starts_with("    Table [1000 rows, 1 chunks] columns=[id, k]  [rows 1000]"),
         "{report}"
     );
     // Without running: the same tree as explain.

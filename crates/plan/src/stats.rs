@@ -1,0 +1,378 @@
+//! Cardinality estimates: [`Statistics`] of every plan node, from what the
+//! sources know ([`ChunkSource::statistics`](parframe_core::ChunkSource::statistics):
+//! Parquet metadata row counts, in-memory tables exactly) propagated up the
+//! plan with the rules below. Join planning orders joins and picks build
+//! sides with them.
+//!
+//! # The estimates
+//! - **Scan**: the source's statistics; pushed filters and limit as below.
+//! - **Table**: exact row count and per-column null counts.
+//! - **Filter**: input rows × the predicate's selectivity, estimated:
+//!   `col = literal` 1/distinct when the distinct count is known, else
+//!   [`EQ_SELECTIVITY`]; `<`, `<=`, `>`, `>=` [`RANGE_SELECTIVITY`]; `!=`
+//!   1 − [`EQ_SELECTIVITY`]; `IS NULL` the null fraction when known, else
+//!   [`NULL_SELECTIVITY`]; string matches [`MATCH_SELECTIVITY`]; `AND`
+//!   multiplies, `OR` is `a + b − ab`, `NOT` is `1 − s`; literal `true` 1,
+//!   `false`/null 0; anything else [`DEFAULT_SELECTIVITY`].
+//! - **Select / WithColumns / Apply / MapBatches / Explode**: the input's
+//!   rows (map_batches and explode: no longer exact).
+//! - **Limit**: `min(rows − skip, fetch)`, exact when the input is.
+//! - **Aggregate**: one row without keys; else the product of the keys'
+//!   distinct counts when known, capped by the input rows; else the input
+//!   rows (an upper bound).
+//! - **Sort**: the input's rows, capped by the fetch.
+//! - **Join** (equi): `|L| × |R| / max(d(l), d(r))` over the most selective
+//!   key pair, where `d` is a key's distinct count, or when unknown its
+//!   side's row count (so a key is assumed unique on the side it comes
+//!   from: the foreign-key/primary-key case, which gives `max(|L|, |R|)`
+//!   for unfiltered inputs). Left/right/full joins at least keep their
+//!   preserved sides; semi joins `min(|L|, inner)`; anti joins
+//!   `max(|L| − inner, |L| / 10)`; a residual filter multiplies by
+//!   [`DEFAULT_SELECTIVITY`]. Cross joins: `|L| × |R|`.
+//! - **Union**: the sum.
+
+use parframe_core::expr::BinaryOp;
+use parframe_core::{ColumnStatistics, Expr, Precision, ScalarValue, Statistics};
+
+use crate::join::{JoinColumn, JoinType};
+use crate::logical::{LogicalPlan, PlanNode};
+
+/// Selectivity of `col = literal` when the distinct count is unknown.
+pub const EQ_SELECTIVITY: f64 = 0.1;
+/// Selectivity of a range comparison (`<`, `<=`, `>`, `>=`).
+pub const RANGE_SELECTIVITY: f64 = 1.0 / 3.0;
+/// Selectivity of `IS NULL` when null counts are unknown.
+pub const NULL_SELECTIVITY: f64 = 0.1;
+/// Selectivity of a string match (`contains`, `starts_with`, `ends_with`).
+pub const MATCH_SELECTIVITY: f64 = 0.25;
+/// Selectivity of any other predicate.
+pub const DEFAULT_SELECTIVITY: f64 = 0.5;
+
+/// The estimated statistics of `plan`'s output.
+pub fn statistics(plan: &LogicalPlan) -> Statistics {
+    let schema = plan.schema();
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    match plan.node() {
+        PlanNode::Scan(s) => {
+            let full = s.source.schema();
+            let mut st = s.source.statistics();
+            if st.columns.len() != full.fields().len() {
+                st.columns = Vec::new();
+            }
+            let mut st = Named::new(full.fields().iter().map(|f| f.name().clone()).collect(), st);
+            for f in &s.filters {
+                st = st.filtered(f);
+            }
+            if let Some(n) = s.fetch {
+                st.rows = cap(st.rows, n as u64);
+            }
+            st.project(&names)
+        }
+        PlanNode::Table(t) => {
+            let rows = t.table.num_rows() as u64;
+            let columns = names
+                .iter()
+                .map(|n| ColumnStatistics {
+                    null_count: t
+                        .table
+                        .schema()
+                        .index_of(n)
+                        .map_or(Precision::Unknown, |i| {
+                            Precision::Exact(
+                                t.table
+                                    .chunks()
+                                    .iter()
+                                    .map(|b| b.column(i).null_count() as u64)
+                                    .sum(),
+                            )
+                        }),
+                    ..ColumnStatistics::default()
+                })
+                .collect();
+            Statistics {
+                num_rows: Precision::Exact(rows),
+                columns,
+            }
+        }
+        PlanNode::Filter { input, predicate } => {
+            Named::of(input).filtered(predicate).project(&names)
+        }
+        PlanNode::Select { input, .. }
+        | PlanNode::WithColumns { input, .. }
+        | PlanNode::Apply { input, .. }
+        | PlanNode::Window { input, .. } => Named::of(input).project(&names),
+        PlanNode::MapBatches { input, .. } | PlanNode::Explode { input, .. } => Statistics {
+            num_rows: statistics(input).num_rows.to_estimate(),
+            columns: Vec::new(),
+        },
+        PlanNode::Limit { input, skip, fetch } => {
+            let mut st = Named::of(input);
+            st.rows = match st.rows {
+                Precision::Exact(r) => {
+                    Precision::Exact(fetch.map_or(r.saturating_sub(*skip as u64), |f| {
+                        r.saturating_sub(*skip as u64).min(f as u64)
+                    }))
+                }
+                Precision::Estimated(r) => {
+                    Precision::Estimated(fetch.map_or(r.saturating_sub(*skip as u64), |f| {
+                        r.saturating_sub(*skip as u64).min(f as u64)
+                    }))
+                }
+                Precision::Unknown => {
+                    fetch.map_or(Precision::Unknown, |f| Precision::Estimated(f as u64))
+                }
+            };
+            st.project(&names)
+        }
+        PlanNode::Aggregate { input, keys, .. } => {
+            let inp = Named::of(input);
+            if keys.is_empty() {
+                return Statistics {
+                    num_rows: Precision::Exact(1),
+                    columns: Vec::new(),
+                };
+            }
+            let mut product: Option<f64> = Some(1.0);
+            for k in keys {
+                product = match (product, inp.column(k).and_then(|c| c.distinct.value())) {
+                    (Some(p), Some(d)) => Some(p * d.max(1) as f64),
+                    _ => None,
+                };
+            }
+            let rows = match (inp.rows.value(), product) {
+                (Some(r), Some(p)) => Precision::Estimated((p as u64).min(r)),
+                (Some(r), None) => Precision::Estimated(r),
+                (None, _) => Precision::Unknown,
+            };
+            Statistics {
+                num_rows: rows,
+                columns: Vec::new(),
+            }
+        }
+        PlanNode::Sort { input, fetch, .. } => {
+            let mut st = Named::of(input);
+            if let Some(n) = fetch {
+                st.rows = cap(st.rows, *n as u64);
+            }
+            st.project(&names)
+        }
+        PlanNode::Join(j) => {
+            let (l, r) = (Named::of(&j.left), Named::of(&j.right));
+            let rows = join_rows(&l, &r, &j.left_on, &j.right_on, j.how, j.filter.is_some());
+            let columns = j
+                .columns
+                .iter()
+                .map(|(c, _)| match c {
+                    JoinColumn::Left(n) | JoinColumn::Key(n, _) => {
+                        l.column(n).cloned().unwrap_or_default()
+                    }
+                    JoinColumn::Right(n) => r.column(n).cloned().unwrap_or_default(),
+                })
+                .map(|mut c| {
+                    c.distinct = c.distinct.to_estimate();
+                    c.null_count = Precision::Unknown;
+                    c
+                })
+                .collect();
+            Statistics {
+                num_rows: rows,
+                columns,
+            }
+        }
+        PlanNode::Union { inputs } => {
+            let mut total = Some(0u64);
+            let mut exact = true;
+            for i in inputs {
+                let n = statistics(i).num_rows;
+                exact &= matches!(n, Precision::Exact(_));
+                total = total.and_then(|t| n.value().map(|v| t.saturating_add(v)));
+            }
+            Statistics {
+                num_rows: match total {
+                    Some(t) if exact => Precision::Exact(t),
+                    Some(t) => Precision::Estimated(t),
+                    None => Precision::Unknown,
+                },
+                columns: Vec::new(),
+            }
+        }
+    }
+}
+
+/// The estimated output rows of `plan` (`None`: unknown).
+pub fn estimated_rows(plan: &LogicalPlan) -> Option<u64> {
+    statistics(plan).num_rows.value()
+}
+
+fn cap(p: Precision, n: u64) -> Precision {
+    match p {
+        Precision::Exact(v) => Precision::Exact(v.min(n)),
+        Precision::Estimated(v) => Precision::Estimated(v.min(n)),
+        Precision::Unknown => Precision::Estimated(n),
+    }
+}
+
+fn join_rows(
+    l: &Named,
+    r: &Named,
+    left_on: &[String],
+    right_on: &[String],
+    how: JoinType,
+    residual: bool,
+) -> Precision {
+    let (Some(lr), Some(rr)) = (l.rows.value(), r.rows.value()) else {
+        return Precision::Unknown;
+    };
+    let (lf, rf) = (lr as f64, rr as f64);
+    let mut inner = if how == JoinType::Cross || left_on.is_empty() {
+        lf * rf
+    } else {
+        left_on
+            .iter()
+            .zip(right_on)
+            .map(|(a, b)| {
+                let da = l.distinct_or_rows(a).max(1.0);
+                let db = r.distinct_or_rows(b).max(1.0);
+                lf * rf / da.max(db)
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    if residual {
+        inner *= DEFAULT_SELECTIVITY;
+    }
+    let est = match how {
+        JoinType::Inner | JoinType::Cross => inner,
+        JoinType::Left => inner.max(lf),
+        JoinType::Right => inner.max(rf),
+        JoinType::Full => inner.max(lf).max(rf),
+        JoinType::Semi => inner.min(lf),
+        JoinType::Anti => (lf - inner.min(lf)).max(lf / 10.0),
+    };
+    Precision::Estimated(est.max(0.0).min(u64::MAX as f64) as u64)
+}
+
+/// Statistics with column names, for passing through by name.
+struct Named {
+    names: Vec<String>,
+    rows: Precision,
+    columns: Vec<ColumnStatistics>,
+}
+
+impl Named {
+    fn new(names: Vec<String>, s: Statistics) -> Self {
+        let columns = if s.columns.len() == names.len() {
+            s.columns
+        } else {
+            vec![ColumnStatistics::default(); names.len()]
+        };
+        Named {
+            names,
+            rows: s.num_rows,
+            columns,
+        }
+    }
+
+    fn of(plan: &LogicalPlan) -> Self {
+        let names = plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        Named::new(names, statistics(plan))
+    }
+
+    fn column(&self, name: &str) -> Option<&ColumnStatistics> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .and_then(|i| self.columns.get(i))
+    }
+
+    fn distinct_or_rows(&self, name: &str) -> f64 {
+        self.column(name)
+            .and_then(|c| c.distinct.value())
+            .or(self.rows.value())
+            .unwrap_or(1) as f64
+    }
+
+    fn filtered(mut self, predicate: &Expr) -> Self {
+        let s = selectivity(predicate, &self);
+        self.rows = match self.rows.value() {
+            Some(r) => Precision::Estimated((r as f64 * s).round() as u64),
+            None => Precision::Unknown,
+        };
+        if let Some(r) = self.rows.value() {
+            for c in &mut self.columns {
+                c.distinct = match c.distinct.value() {
+                    Some(d) => Precision::Estimated(d.min(r)),
+                    None => Precision::Unknown,
+                };
+                c.null_count = c.null_count.to_estimate();
+            }
+        }
+        self
+    }
+
+    fn project(self, names: &[String]) -> Statistics {
+        let columns = names
+            .iter()
+            .map(|n| self.column(n).cloned().unwrap_or_default())
+            .collect();
+        Statistics {
+            num_rows: self.rows,
+            columns,
+        }
+    }
+}
+
+/// The estimated fraction of rows `predicate` keeps (see the module docs).
+fn selectivity(predicate: &Expr, st: &Named) -> f64 {
+    match predicate {
+        Expr::Literal(ScalarValue::Boolean(true)) => 1.0,
+        Expr::Literal(_) => 0.0,
+        Expr::Alias { expr, .. } => selectivity(expr, st),
+        Expr::Not(e) => 1.0 - selectivity(e, st),
+        Expr::Binary { left, op, right } => match op {
+            BinaryOp::And => selectivity(left, st) * selectivity(right, st),
+            BinaryOp::Or => {
+                let (a, b) = (selectivity(left, st), selectivity(right, st));
+                a + b - a * b
+            }
+            BinaryOp::Eq => eq_selectivity(left, right, st),
+            BinaryOp::NotEq => 1.0 - eq_selectivity(left, right, st),
+            BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => RANGE_SELECTIVITY,
+            _ => DEFAULT_SELECTIVITY,
+        },
+        Expr::IsNull(e) | Expr::IsNotNull(e) => {
+            let frac = match (&**e, st.rows.value()) {
+                (Expr::Column(c), Some(r)) if r > 0 => st
+                    .column(c)
+                    .and_then(|c| c.null_count.value())
+                    .map(|n| n as f64 / r as f64),
+                _ => None,
+            }
+            .unwrap_or(NULL_SELECTIVITY);
+            if matches!(predicate, Expr::IsNull(_)) {
+                frac
+            } else {
+                1.0 - frac
+            }
+        }
+        Expr::Str { .. } => MATCH_SELECTIVITY,
+        _ => DEFAULT_SELECTIVITY,
+    }
+}
+
+fn eq_selectivity(left: &Expr, right: &Expr, st: &Named) -> f64 {
+    let column = match (left, right) {
+        (Expr::Column(c), r) if r.columns().is_empty() => Some(c),
+        (l, Expr::Column(c)) if l.columns().is_empty() => Some(c),
+        _ => None,
+    };
+    column
+        .and_then(|c| st.column(c))
+        .and_then(|c| c.distinct.value())
+        .filter(|d| *d > 0)
+        .map_or(EQ_SELECTIVITY, |d| 1.0 / d as f64)
+}
