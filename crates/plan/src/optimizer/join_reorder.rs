@@ -57,10 +57,10 @@ fn in_group(p: &LogicalPlan) -> bool {
 }
 
 fn reorder(plan: &Arc<LogicalPlan>) -> Result<Arc<LogicalPlan>> {
-    if in_group(plan) {
-        if let Some(p) = plan_group(plan)? {
-            return Ok(p);
-        }
+    if in_group(plan)
+        && let Some(p) = plan_group(plan)?
+    {
+        return Ok(p);
     }
     let inputs = plan.inputs();
     if inputs.is_empty() {
@@ -138,6 +138,10 @@ fn collect(p: &Arc<LogicalPlan>, g: &mut Graph) -> Result<bool> {
     }
     Ok(true)
 }
+
+/// A candidate next join: its estimate, the relation, the joined plan,
+/// and which conditions it used.
+type Candidate = (u64, usize, Arc<LogicalPlan>, Vec<bool>, Vec<bool>);
 
 /// The join order of a group: its relations and conditions, bottom-up.
 fn signature(p: &LogicalPlan) -> String {
@@ -305,7 +309,7 @@ fn plan_group(root: &Arc<LogicalPlan>) -> Result<Option<Arc<LogicalPlan>>> {
     )?;
     joined[second] = true;
     while joined.iter().any(|j| !j) {
-        let mut pick: Option<(u64, usize, Arc<LogicalPlan>, Vec<bool>, Vec<bool>)> = None;
+        let mut pick: Option<Candidate> = None;
         let any_connected = (0..n).any(|k| !joined[k] && connected(&joined, k));
         for k in (0..n).filter(|&k| !joined[k]) {
             if any_connected && !connected(&joined, k) {
