@@ -122,7 +122,7 @@ pub fn describe(plan: &LogicalPlan) -> String {
             "Window {window} [{}]",
             exprs
                 .iter()
-                .map(|e| e.to_string())
+                .map(|e| format!("{} AS {}", e.func, e.name))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

@@ -27,7 +27,6 @@ fn is_numeric(t: &DataType) -> bool {
     t.is_integer() || t.is_floating()
 }
 
-
 /// How a frame's offsets count: rows, or values of the order key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FrameUnits {
@@ -271,7 +270,6 @@ impl fmt::Display for Window {
 
 /// What a window expression computes for each row.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum WindowFunction {
     /// 1, 2, 3, ... in partition order (`Int64`).
     RowNumber,

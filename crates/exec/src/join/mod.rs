@@ -138,20 +138,28 @@ impl LazyFrame {
     /// rest is a residual condition that belongs to the join: a left join
     /// keeps a left row whose matches all fail it (with nulls on the right),
     /// rather than dropping it. Without any such equality the join runs on
-    /// a constant key (every pair is tested).
+    /// a constant key (every pair is tested). An inner join's residual may
+    /// read both sides; an outer, semi or anti join's may (for now) read
+    /// only the side whose unmatched rows it does not keep (the right side
+    /// of a left join), else the join is an [`parframe_common::Error::InvalidArgument`].
     ///
     /// ```
-    /// use parframe_core::{col, table};
+    /// use parframe_core::{col, lit, table};
     /// use parframe_exec::{Context, JoinType};
     ///
     /// let ctx = Context::builder().threads(2).build()?;
     /// let l = ctx.lazy(table!("id" => [1i64, 2, 3], "lo" => [0i64, 5, 0])?);
     /// let r = ctx.lazy(table!("id" => [1i64, 2, 2], "v" => [3i64, 4, 9])?);
     /// let on = col("id").eq(col("id_right")).and(col("v").gt(col("lo")));
-    /// let out = l.join_on(&r, JoinType::Left, on)?.collect()?;
+    /// let out = l.join_on(&r, JoinType::Inner, on)?.collect()?;
     /// assert_eq!(out.column_names(), vec!["id", "lo", "id_right", "v"]);
     /// // 1 matches (3 > 0), 2 matches once (9 > 5), 3 has no match.
-    /// assert_eq!(out.num_rows(), 3);
+    /// assert_eq!(out.num_rows(), 2);
+    ///
+    /// // A left join keeps 1 (its only match fails v > 3) and 3, with nulls.
+    /// let on = col("id").eq(col("id_right")).and(col("v").gt(lit(3i64)));
+    /// let out = l.join_on(&r, JoinType::Left, on)?.collect()?;
+    /// assert_eq!(out.num_rows(), 4);
     /// # Ok::<(), parframe_common::Error>(())
     /// ```
     pub fn join_on(&self, other: &LazyFrame, how: JoinType, on: Expr) -> Result<LazyFrame> {

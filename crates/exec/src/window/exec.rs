@@ -127,8 +127,6 @@ impl WindowOp {
     }
 }
 
-pub(crate) use parframe_plan::window::output_schema;
-
 /// Runs the window operator over `input`: evaluates `exprs`, which all
 /// share `window`'s partitioning and ordering (their frames may differ),
 /// keeping only the columns in `needed` (`None`: all). Hash partitioning

@@ -63,8 +63,9 @@
 //! whole-partition aggregates, read the mapped rows twice).
 //!
 //! # How to add a window function
-//! Add a [`WindowFunction`] variant and its type check in
-//! [`WindowFunction::output_field`], then an evaluator in `funcs.rs` (a
+//! The logical side lives in `parframe_plan::window` (re-exported here):
+//! add a [`WindowFunction`] variant, its name, column and type check in
+//! [`WindowFunction::output_type`] there. Then an evaluator in `funcs.rs` (a
 //! struct implementing `Evaluator`, which gets consecutive row ranges of a
 //! segment of complete partitions and keeps its state between them) and
 //! its construction in `funcs::evaluator`; add the function to the naive

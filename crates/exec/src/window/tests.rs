@@ -11,7 +11,7 @@ use parframe_core::{ScalarValue, Table};
 use proptest::prelude::*;
 
 use super::*;
-use crate::agg::{count, count_rows, max, mean, min, std, sum, var};
+use crate::agg::{AggFunc, count, count_rows, max, mean, min, std, sum, var};
 use crate::{Context, SortKey};
 
 /// One input row.
