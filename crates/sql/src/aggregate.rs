@@ -56,6 +56,9 @@ pub(crate) struct AggState {
     /// Grouping sets (`ROLLUP`, `CUBE`, `GROUPING SETS`), as indices into
     /// `keys`; `None`: one set of all keys.
     pub(crate) sets: Option<Vec<Vec<usize>>>,
+    /// Columns joined to the aggregate's output (uncorrelated scalar
+    /// subqueries of the select list and `HAVING`), read as they are.
+    pub(crate) joined: Vec<String>,
 }
 
 impl Leaf for AggState {
@@ -90,6 +93,7 @@ impl AggState {
             aggs: Vec::new(),
             args: Vec::new(),
             sets: None,
+            joined: Vec::new(),
         }
     }
 
@@ -163,6 +167,7 @@ impl AggState {
             return Ok(col(k.name.as_str()));
         }
         match e {
+            ast::Expr::Identifier(i) if self.joined.contains(&i.value) => Ok(col(i.value.as_str())),
             ast::Expr::Identifier(i) => match self.scope.resolve(i) {
                 Ok(c) => self.key_column(&c, i.span),
                 Err(e) => {

@@ -391,9 +391,10 @@ fn translate_rest(e: &ast::Expr, t: &mut dyn Leaf) -> Result<Expr> {
                 None => builder.end(),
             })
         }
-        ast::Expr::Subquery(_) | ast::Expr::Exists { .. } => {
-            unsupported("subqueries in expressions (only in FROM)", span)
-        }
+        ast::Expr::Subquery(_) | ast::Expr::Exists { .. } => unsupported(
+            "a subquery here (subqueries are planned in WHERE, the select list and HAVING)",
+            span,
+        ),
         ast::Expr::Wildcard(_) | ast::Expr::QualifiedWildcard(..) => {
             unsupported("* inside an expression", span)
         }

@@ -35,7 +35,10 @@
 //! `ASC`/`DESC`, `NULLS FIRST`/`LAST` (default: nulls last, as DuckDB),
 //! output names or positions; `LIMIT`; `UNION [ALL]`; `VALUES` lists
 //! (columns `column1`, `column2`, ...); `SELECT` without `FROM`;
-//! `FILTER (WHERE ...)` on aggregates. Statements:
+//! `FILTER (WHERE ...)` on aggregates; subqueries in `WHERE`, the select
+//! list and `HAVING` (`[NOT] IN (SELECT ...)`, `[NOT] EXISTS`, scalar
+//! subqueries, correlated ones decorrelated into joins: see
+//! `subquery.rs`). Statements:
 //! queries, `EXPLAIN [ANALYZE] query` (the plan as rows of a `plan`
 //! column), `COPY (query) TO 'file' [(FORMAT parquet|csv|ipc)]` (run at
 //! once, streamed through the file sinks; one row with the `count` of
@@ -60,7 +63,8 @@
 //! (`UNION`, `VALUES`), `select.rs` (the select list, `DISTINCT`),
 //! `aggregate.rs` (`GROUP BY`, `HAVING`, aggregates), `relation.rs`
 //! (`FROM`, joins, table functions), `scope.rs` (name resolution),
-//! `expr.rs` (expressions), `types.rs` (SQL types), `functions/` (the
+//! `expr.rs` (expressions), `subquery.rs` (subqueries decorrelated into
+//! joins), `types.rs` (SQL types), `functions/` (the
 //! registry), `statement.rs` (`COPY`, `EXPLAIN`).
 #![deny(missing_docs)]
 
@@ -75,6 +79,7 @@ mod scope;
 mod select;
 mod set_expr;
 mod statement;
+mod subquery;
 mod types;
 mod values;
 

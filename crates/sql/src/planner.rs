@@ -2,6 +2,8 @@
 //! [`LazyFrame`]s (queries), or run (`COPY`, `EXPLAIN ANALYZE`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use parframe_common::{Error, Result};
 use parframe_exec::{Context, LazyFrame};
@@ -24,6 +26,9 @@ pub(crate) struct SqlPlanner {
     pub(crate) ctx: Context,
     /// `WITH` tables in scope (lower-case names).
     pub(crate) ctes: HashMap<String, LazyFrame>,
+    /// Numbers the hidden columns of subqueries (shared by nested
+    /// planners, so names never clash).
+    pub(crate) next_id: Arc<AtomicUsize>,
 }
 
 /// Parses one statement.
@@ -77,6 +82,7 @@ impl SqlPlanner {
         SqlPlanner {
             ctx,
             ctes: HashMap::new(),
+            next_id: Arc::new(AtomicUsize::new(0)),
         }
     }
 

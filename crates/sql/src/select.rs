@@ -33,8 +33,12 @@ impl SqlPlanner {
             if let Some(span) = find_aggregate(w) {
                 return err("aggregate functions are not allowed in WHERE", span);
             }
-            let pred = row_expr(w, &scope)?;
-            input = input.filter(pred).map_err(at(w.span()))?;
+            if crate::subquery::has_subquery(w) {
+                input = self.filter_with_subqueries(input, &scope, w)?;
+            } else {
+                let pred = row_expr(w, &scope)?;
+                input = input.filter(pred).map_err(at(w.span()))?;
+            }
         }
         let group_all = match &s.group_by {
             GroupByExpr::All(modifiers) if !modifiers.is_empty() => {
@@ -54,11 +58,38 @@ impl SqlPlanner {
             });
 
         // The select list: (SQL expression when there is one, output name).
-        let items = select_items(s, &scope, aggregating)?;
+        let mut items = select_items(s, &scope, aggregating)?;
+        // Scalar subqueries of the select list: joined to the input rows
+        // (or, when aggregating, to the aggregate's output).
+        let mut scope = scope;
+        let mut after_agg: Vec<(LazyFrame, String)> = Vec::new();
+        for it in &mut items {
+            if let Some(e) = it.sql.as_ref().filter(|e| crate::subquery::has_subquery(e)) {
+                let e = if aggregating {
+                    self.scalars_after_aggregation(&scope, e, &mut after_agg)?
+                } else {
+                    let (lf, sc, e) = self.scalars(input, scope, e)?;
+                    input = lf;
+                    scope = sc;
+                    e
+                };
+                it.sql = Some(e);
+            }
+        }
+        let having = match &s.having {
+            Some(h) if crate::subquery::has_subquery(h) => {
+                Some(self.scalars_after_aggregation(&scope, h, &mut after_agg)?)
+            }
+            other => other.clone(),
+        };
         let distinct = matches!(s.distinct, Some(Distinct::Distinct));
 
         let (frame, outputs, mut mode) = if aggregating {
             let mut state = AggState::new(scope.clone());
+            state.joined = after_agg
+                .iter()
+                .map(|(_, prefix)| format!("{prefix}_v"))
+                .collect();
             let grouping = match &s.group_by {
                 // GROUP BY ALL: every select item without an aggregate.
                 GroupByExpr::All(_) => Grouping {
@@ -84,7 +115,7 @@ impl SqlPlanner {
                     None => Ok(col(it.name.as_str())),
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let having = match &s.having {
+            let having = match &having {
                 Some(h) => Some((state.translate(h)?, h.span())),
                 None => None,
             };
@@ -154,6 +185,7 @@ impl SqlPlanner {
                     return unsupported("an aggregation without its state", s.span());
                 };
                 let mut lf = state.aggregate(&input, s.span())?;
+                lf = crate::subquery::join_after_aggregation(lf, &after_agg, s.span())?;
                 if let Some((pred, span)) = having {
                     lf = lf.filter(pred).map_err(at(span))?;
                 }

@@ -10,6 +10,7 @@ mod joins;
 mod select;
 mod set_ops;
 mod statements;
+mod subqueries;
 mod tpch;
 
 use parframe::prelude::*;
