@@ -99,9 +99,6 @@ const KNOWN_FAILING: &[(&str, &str)] = &[
         "q20",
         "plan: not supported in SQL: the expression 'INTERVAL",
     ),
-    // FROM a, b, ... WHERE joins are cross products until the planner's
-    // optimizer turns them into hash joins; its EXISTS / NOT EXISTS plan.
-    ("q21", CROSS),
 ];
 
 fn repo() -> PathBuf {
