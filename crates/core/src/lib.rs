@@ -21,7 +21,10 @@ mod table;
 
 pub use expr::{CaseBuilder, Expr, ScalarValue, col, lit, when};
 pub use row::{RowFn, RowOptions};
-pub use source::{ChunkIter, ChunkSink, ChunkSource, ColumnStatistics, Precision, Statistics};
+pub use source::{
+    ChunkIter, ChunkSink, ChunkSource, ColumnStatistics, PartitionColumnStatistics, Precision,
+    Statistics,
+};
 pub use table::{ChunkStorage, IntoArray, Table, distinct_buffer_bytes, slice_bytes};
 
 /// Re-exports of the arrow crates parframe's API speaks, so users need not

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use arrow_array::RecordBatch;
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 use parframe_common::Result;
 
@@ -56,6 +56,32 @@ pub trait ChunkSource: Send + Sync + fmt::Debug {
             columns: Vec::new(),
         }
     }
+
+    /// The smallest and largest value, and the null count, of `column` in
+    /// every partition, when the source knows them without reading the data
+    /// (Parquet row-group statistics). Scans use them to skip partitions
+    /// that cannot hold a row their filters keep (`parframe_plan::pruning`).
+    /// The default knows nothing.
+    fn partition_column_statistics(&self, column: &str) -> Option<PartitionColumnStatistics> {
+        let _ = column;
+        None
+    }
+}
+
+/// One column's statistics over every partition of a source, one entry per
+/// partition in partition order (see
+/// [`ChunkSource::partition_column_statistics`]). A null min or max means
+/// "not known" for that partition, never "all null".
+#[derive(Debug, Clone)]
+pub struct PartitionColumnStatistics {
+    /// The smallest non-null value of each partition (the column's type).
+    pub mins: ArrayRef,
+    /// The largest non-null value of each partition.
+    pub maxes: ArrayRef,
+    /// Null values in each partition (`None`: unknown).
+    pub null_counts: Vec<Option<u64>>,
+    /// Rows in each partition (`None`: unknown).
+    pub row_counts: Vec<Option<u64>>,
 }
 
 /// A count that may be exact, estimated or unknown.

@@ -214,8 +214,11 @@ enum Input {
     Source {
         source: Arc<dyn ChunkSource>,
         projection: Option<Vec<usize>>,
+        /// The partitions to read, in order (those the scan's filters may
+        /// keep rows of; see `parframe_plan::pruning`).
+        partitions: Vec<usize>,
+        /// The next index into `partitions`.
         next: usize,
-        count: usize,
     },
     /// Morsels of an in-memory table.
     Morsels(VecDeque<RecordBatch>),
@@ -385,9 +388,11 @@ impl BatchStream {
         let w = self.window();
         let mut units = Vec::with_capacity(w);
         match &mut self.pipeline.input {
-            Input::Source { next, count, .. } => {
-                while units.len() < w && *next < *count {
-                    units.push(Unit::Partition(*next));
+            Input::Source {
+                next, partitions, ..
+            } => {
+                while units.len() < w && *next < partitions.len() {
+                    units.push(Unit::Partition(partitions[*next]));
                     *next += 1;
                 }
             }
@@ -541,7 +546,7 @@ impl BatchStream {
                 }
             }
             let total = match &self.pipeline.input {
-                Input::Source { count, .. } => Some(*count as u64),
+                Input::Source { partitions, .. } => Some(partitions.len() as u64),
                 _ => None,
             };
             self.ctx.report(&Progress {
@@ -615,7 +620,7 @@ impl BatchStream {
                 self.units_done += 1;
             }
             let total = match &self.pipeline.input {
-                Input::Source { count, .. } => Some(*count as u64),
+                Input::Source { partitions, .. } => Some(partitions.len() as u64),
                 _ => None,
             };
             self.ctx.report(&Progress {
@@ -734,6 +739,20 @@ fn batches_bytes(batches: &[RecordBatch]) -> u64 {
 /// Builds the pipelines of `plan` (an optimized logical plan: every node
 /// produces the columns its schema says, scans and tables already
 /// projected by the optimizer).
+/// The partitions of a scan to read: all of them, less those whose
+/// statistics prove that the scan's filters keep none of their rows.
+fn scan_partitions(scan: &parframe_plan::ScanNode) -> Vec<usize> {
+    let count = scan.source.partition_count();
+    if scan.filters.is_empty() || count == 0 {
+        return (0..count).collect();
+    }
+    let source = &scan.source;
+    let keep = parframe_plan::pruning::prune(&scan.filters, count, &|c: &str| {
+        source.partition_column_statistics(c)
+    });
+    (0..count).filter(|&i| keep[i]).collect()
+}
+
 fn build(ctx: &Context, job: &Arc<JobMetrics>, plan: &LogicalPlan) -> Result<Pipeline> {
     let mut p = match plan.node() {
         PlanNode::Scan(scan) => {
@@ -765,7 +784,7 @@ fn build(ctx: &Context, job: &Arc<JobMetrics>, plan: &LogicalPlan) -> Result<Pip
             let metrics = job.operator(plan);
             let mut p = Pipeline {
                 input: Input::Source {
-                    count: scan.source.partition_count(),
+                    partitions: scan_partitions(scan),
                     source: scan.source.clone(),
                     projection: (read.len() < full.fields().len()).then(|| read.clone()),
                     next: 0,

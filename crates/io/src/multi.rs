@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow_array::{ArrayRef, new_null_array};
 use arrow_schema::{Field, Schema, SchemaRef};
 use parframe_common::{Error, Result};
-use parframe_core::{ChunkIter, ChunkSource};
+use parframe_core::{ChunkIter, ChunkSource, PartitionColumnStatistics};
 
 use crate::util::{check_read_args, describe_schema, same_fields, with_schema};
 use crate::{CsvOptions, CsvSource, IpcSource, ParquetSource};
@@ -135,6 +136,59 @@ impl ChunkSource for MultiSource {
 
     fn row_count_hint(&self) -> Option<u64> {
         self.sources.iter().map(|s| s.row_count_hint()).sum()
+    }
+
+    /// Each file's statistics, in partition order, as this source's column
+    /// type; a file without statistics (or whose values do not convert)
+    /// contributes unknown entries.
+    fn partition_column_statistics(&self, column: &str) -> Option<PartitionColumnStatistics> {
+        let t = self
+            .schema
+            .field_with_name(column)
+            .ok()?
+            .data_type()
+            .clone();
+        let mut mins: Vec<ArrayRef> = Vec::new();
+        let mut maxes: Vec<ArrayRef> = Vec::new();
+        let mut null_counts = Vec::new();
+        let mut row_counts = Vec::new();
+        let mut known = false;
+        for src in &self.sources {
+            let n = src.partition_count();
+            let st = src.partition_column_statistics(column).and_then(|st| {
+                let conv = |a: &ArrayRef| arrow_cast::cast(a, &t).ok();
+                let (lo, hi) = (conv(&st.mins)?, conv(&st.maxes)?);
+                (lo.len() == n && hi.len() == n).then_some((lo, hi, st))
+            });
+            match st {
+                Some((lo, hi, st)) => {
+                    known = true;
+                    mins.push(lo);
+                    maxes.push(hi);
+                    null_counts.extend(st.null_counts);
+                    row_counts.extend(st.row_counts);
+                }
+                None => {
+                    mins.push(new_null_array(&t, n));
+                    maxes.push(new_null_array(&t, n));
+                    null_counts.extend(std::iter::repeat_n(None, n));
+                    row_counts.extend(std::iter::repeat_n(None, n));
+                }
+            }
+        }
+        if !known {
+            return None;
+        }
+        let cat = |parts: &[ArrayRef]| {
+            let refs: Vec<&dyn arrow_array::Array> = parts.iter().map(|a| a.as_ref()).collect();
+            arrow_select::concat::concat(&refs).ok()
+        };
+        Some(PartitionColumnStatistics {
+            mins: cat(&mins)?,
+            maxes: cat(&maxes)?,
+            null_counts,
+            row_counts,
+        })
     }
 }
 

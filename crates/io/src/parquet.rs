@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::{ArrowError, SchemaRef};
 use parframe_common::{Error, Result};
-use parframe_core::{ChunkIter, ChunkSink, ChunkSource, Table};
+use parframe_core::{ChunkIter, ChunkSink, ChunkSource, PartitionColumnStatistics, Table};
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
@@ -164,6 +165,32 @@ impl ChunkSource for ParquetSource {
 
     fn row_count_hint(&self) -> Option<u64> {
         u64::try_from(self.metadata.metadata().file_metadata().num_rows()).ok()
+    }
+
+    /// The row groups' min/max/null-count statistics of `column`, converted
+    /// to the column's Arrow type by arrow-rs' `StatisticsConverter`. A null
+    /// count the file does not record is unknown (not zero); a min or max
+    /// it does not record is null.
+    fn partition_column_statistics(&self, column: &str) -> Option<PartitionColumnStatistics> {
+        let md = self.metadata.metadata();
+        let conv = StatisticsConverter::try_new(
+            column,
+            self.metadata.schema(),
+            self.metadata.parquet_schema(),
+        )
+        .ok()?
+        .with_missing_null_counts_as_zero(false)
+        .with_column_orders(md.file_metadata().column_orders().map(|v| v.as_slice()));
+        let groups = md.row_groups();
+        let mins = conv.row_group_mins(groups.iter()).ok()?;
+        let maxes = conv.row_group_maxes(groups.iter()).ok()?;
+        let nulls = conv.row_group_null_counts(groups.iter()).ok()?;
+        Some(PartitionColumnStatistics {
+            mins,
+            maxes,
+            null_counts: nulls.iter().collect(),
+            row_counts: self.row_group_rows().into_iter().map(Some).collect(),
+        })
     }
 }
 

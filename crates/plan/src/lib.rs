@@ -38,6 +38,7 @@ pub mod expr_util;
 pub mod join;
 mod logical;
 pub mod optimizer;
+pub mod pruning;
 pub mod sort;
 pub mod stats;
 pub mod udf;

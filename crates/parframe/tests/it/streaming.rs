@@ -165,3 +165,89 @@ fn relational_basics() {
     let rows: Vec<i64> = rows.as_primitive::<Int64Type>().values().to_vec();
     assert_eq!(rows, vec![1, 10, 11, 12, 14]);
 }
+
+/// A filter on a column the file is sorted by skips the row groups whose
+/// statistics rule them out (only the matching ones are decoded), and the
+/// answer is the same as without statistics; so does a file set.
+#[test]
+fn parquet_row_groups_are_pruned_by_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = sample(10_000);
+    let pq = dir.path().join("t.parquet");
+    // 20 row groups of 500 ids each, in id order.
+    write_parquet(&t, &pq, &ParquetWriteOptions::default().row_group_rows(500)).unwrap();
+    let c = ctx(256);
+    let run = |lf: LazyFrame, f: Expr| {
+        let (out, stats) = lf
+            .filter(f)
+            .unwrap()
+            .select([col("id"), col("name")])
+            .unwrap()
+            .collect_with_stats()
+            .unwrap();
+        // The rows the scan decoded: its operator's input (an in-memory
+        // table has no scan).
+        let scan = stats
+            .operators
+            .iter()
+            .find(|o| o.name.starts_with("Scan"))
+            .map(|o| o.rows_in);
+        (out, scan)
+    };
+    for (f, groups) in [
+        (col("id").gt_eq(lit(9_600i64)), 1u64),
+        (col("id").lt(lit(1_000i64)), 2),
+        (col("id").eq(lit(4_321i64)), 1),
+        (
+            col("id")
+                .lt(lit(400i64))
+                .or(col("id").gt(lit(9_900i64)))
+                .and(col("name").not_eq(lit("n3"))),
+            2,
+        ),
+        (col("id").gt(lit(20_000i64)), 0),
+    ] {
+        let (want, _) = run(c.lazy(t.clone()), f.clone());
+        let (got, read) = run(c.scan_parquet(&pq).unwrap(), f.clone());
+        assert_eq!(
+            got.to_batch().unwrap().columns(),
+            want.to_batch().unwrap().columns(),
+            "{f:?}"
+        );
+        assert_eq!(read, Some(groups * 500), "{f:?}: rows read");
+    }
+    // A filter statistics cannot decide reads everything.
+    let (_, read) = run(
+        c.scan_parquet(&pq).unwrap(),
+        (col("id") % lit(7i64)).eq(lit(0i64)),
+    );
+    assert_eq!(read, Some(10_000));
+
+    // Two files: the statistics of each are used.
+    let sub = dir.path().join("set");
+    std::fs::create_dir(&sub).unwrap();
+    for (i, part) in [t.slice(0, 5_000), t.slice(5_000, 5_000)]
+        .iter()
+        .enumerate()
+    {
+        let p = sub.join(format!("part-{i}.parquet"));
+        write_parquet(
+            part,
+            &p,
+            &ParquetWriteOptions::default().row_group_rows(500),
+        )
+        .unwrap();
+    }
+    let pattern = sub.join("part-*.parquet");
+    let f = col("id").gt_eq(lit(9_000i64));
+    let (got, read) = run(
+        c.scan(parframe::open_sources(pattern.to_str().unwrap()).unwrap()),
+        f.clone(),
+    );
+    let (want, _) = run(c.lazy(t.clone()), f);
+    assert_eq!(
+        got.to_batch().unwrap().columns(),
+        want.to_batch().unwrap().columns()
+    );
+    assert_eq!(read, Some(1_000));
+}
