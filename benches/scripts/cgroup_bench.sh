@@ -5,9 +5,19 @@
 # time), then inside memory cgroups of 2 GiB and 1 GiB with --memory-limit
 # at 75% of the cgroup. Prints a markdown table.
 #
+# With SUITE=tpch it runs TPC-H queries as the specification writes them
+# (datasets/tpch/queries/qNN.sql, comma joins, predicates in WHERE) on the
+# SF tables (issue 12's acceptance: Q3, Q5, Q10, Q12, Q14, Q19 at SF 1 in a
+# 2 GiB cgroup with --memory-limit 1536MiB):
+#   SUITE=tpch CGROUPS=2048 benches/scripts/cgroup_bench.sh
+# Answers are checked against the run without a cgroup (row count and a
+# checksum of the CSV); benches/scripts/e2e.sh checks them against DuckDB.
+#
 # Usage: benches/scripts/cgroup_bench.sh [ROWS]      (default 1e8)
 #   ROWS       rows of G1_<ROWS>_1e2_0_0 (1e6, 1e7, 1e8 ...)
 # Environment:
+#   SUITE      groupby (default) or tpch
+#   SF         TPC-H scale factor (default 1), tables in DATA_DIR/tpch_sf$SF
 #   PARFRAME   the parframe binary (default: $CARGO_TARGET_DIR or ./target,
 #              release/parframe)
 #   DATA_DIR   where the table is generated once (default datasets/generated)
@@ -30,7 +40,13 @@ target=${CARGO_TARGET_DIR:-$here/target}
 PARFRAME=${PARFRAME:-$target/release/parframe}
 DATA_DIR=${DATA_DIR:-$here/datasets/generated}
 CGROUPS=${CGROUPS:-"2048 1024"}
-QUERIES=${QUERIES:-"q1 q3 q5 q10 sort"}
+SUITE=${SUITE:-groupby}
+SF=${SF:-1}
+case $SUITE in
+groupby) QUERIES=${QUERIES:-"q1 q3 q5 q10 sort"} ;;
+tpch) QUERIES=${QUERIES:-"q03 q05 q10 q12 q14 q19"} ;;
+*) echo "SUITE must be groupby or tpch, not $SUITE" >&2; exit 2 ;;
+esac
 threads=()
 [[ -n "${THREADS:-}" ]] && threads=(--threads "$THREADS")
 
@@ -51,12 +67,26 @@ fi
 mkdir -p "$WORK_DIR/spill"
 
 # ------------------------------------------------------------------ data
-data=$(ls "$DATA_DIR"/G1_"$ROWS"_1e2_0_0.parquet 2>/dev/null || true)
-if [[ -z "$data" ]]; then
-    echo "generating G1_${ROWS}_1e2_0_0.parquet in $DATA_DIR ..." >&2
-    data=$("$PARFRAME" -q "${threads[@]}" gen groupby --rows "$ROWS" --k 100 --out "$DATA_DIR")
+tables=() # --table NAME=PATH arguments (TPC-H)
+if [[ $SUITE == tpch ]]; then
+    data=$DATA_DIR/tpch_sf$SF
+    if [[ ! -e $data/lineitem.parquet ]]; then
+        echo "generating TPC-H SF $SF in $data ..." >&2
+        "$PARFRAME" -q "${threads[@]}" gen tpch --scale-factor "$SF" --out "$data" >/dev/null
+    fi
+    for t in customer lineitem nation orders part partsupp region supplier; do
+        tables+=(--table "$t=$data/$t.parquet")
+    done
+    data_label="TPC-H SF $SF ($(du -sh "$data" | cut -f1) Parquet)"
+else
+    data=$(ls "$DATA_DIR"/G1_"$ROWS"_1e2_0_0.parquet 2>/dev/null || true)
+    if [[ -z "$data" ]]; then
+        echo "generating G1_${ROWS}_1e2_0_0.parquet in $DATA_DIR ..." >&2
+        data=$("$PARFRAME" -q "${threads[@]}" gen groupby --rows "$ROWS" --k 100 --out "$DATA_DIR")
+    fi
+    data_label="G1_${ROWS}_1e2_0_0 ($(du -h "$data" | cut -f1) Parquet)"
 fi
-echo "data: $data ($(du -h "$data" | cut -f1))" >&2
+echo "data: $data_label" >&2
 
 # ------------------------------------------------------------------ cgroups
 # Which mechanism: v2, v1, systemd, none.
@@ -100,6 +130,10 @@ trap cleanup EXIT
 # ------------------------------------------------------------------ queries
 sql_of() {
     local f="'$data'"
+    if [[ $SUITE == tpch ]]; then
+        cat "$here/datasets/tpch/queries/$1.sql"
+        return
+    fi
     case $1 in
     q1) echo "SELECT id1, sum(v1) AS v1 FROM $f GROUP BY id1" ;;
     q3) echo "SELECT id3, sum(v1) AS v1, mean(v3) AS v3 FROM $f GROUP BY id3" ;;
@@ -110,7 +144,7 @@ sql_of() {
     esac
 }
 
-declare -A ref_rows ref_secs
+declare -A ref_rows ref_secs ref_sum
 rows_out=() # table lines
 
 # run QUERY CGROUP_MIB (0: no cgroup)
@@ -143,17 +177,21 @@ run() {
     fi
     local start end status=0
     start=$(date +%s.%N)
+    # The query goes through stdin (`sql -`): a text starting with a
+    # comment would read as an option.
+    local cmd=("$PARFRAME" "${threads[@]}" "${limit[@]}" --spill-dir "$WORK_DIR/spill" \
+        -v sql - ${tables[@]+"${tables[@]}"} -o "$out")
     if [[ -n "$current_cg" ]]; then
         # The shell joins the cgroup, then becomes the measured command.
-        bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$current_cg" \
-            /usr/bin/time -v "$PARFRAME" "${threads[@]}" "${limit[@]}" --spill-dir "$WORK_DIR/spill" \
-            -v sql "$(sql_of "$q")" -o "$out" 2>"$err" || status=$?
+        sql_of "$q" | bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$current_cg" \
+            /usr/bin/time -v "${cmd[@]}" 2>"$err" || status=$?
     else
-        "${prefix[@]}" /usr/bin/time -v "$PARFRAME" "${threads[@]}" "${limit[@]}" \
-            --spill-dir "$WORK_DIR/spill" -v sql "$(sql_of "$q")" -o "$out" 2>"$err" || status=$?
+        sql_of "$q" | "${prefix[@]}" /usr/bin/time -v "${cmd[@]}" 2>"$err" || status=$?
     fi
     end=$(date +%s.%N)
-    local secs rss_kib rows spilled cg_peak="" ok
+    local secs rss_kib rows spilled cg_peak="" ok sum=""
+    # Small (CSV) outputs are compared whole; the sort's only by row count.
+    [[ $out == *.csv && -f $out ]] && sum=$(cksum <"$out")
     secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
     rss_kib=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$err")
     rows=$(sed -n 's/^\([0-9_]*\) rows written to .*/\1/p' "$err" | tr -d _)
@@ -171,7 +209,10 @@ run() {
     elif [[ $mib -eq 0 ]]; then
         ref_rows[$q]=$rows
         ref_secs[$q]=$secs
+        ref_sum[$q]=$sum
         ok="ref ($rows rows)"
+    elif [[ "$sum" != "${ref_sum[$q]:-}" ]]; then
+        ok="WRONG: the output differs from the run without a cgroup"
     elif [[ "$rows" == "${ref_rows[$q]:-}" ]]; then
         ok="ok ($rows rows; $(awk -v a="$secs" -v b="${ref_secs[$q]}" 'BEGIN { printf "%.2fx", a / b }') of in-memory)"
     else
@@ -193,7 +234,7 @@ for q in $QUERIES; do
 done
 
 echo
-echo "G1_${ROWS}_1e2_0_0 ($(du -h "$data" | cut -f1) Parquet), $(nproc) cores, threads ${THREADS:-all}, memory cgroups: $cg_mode, --memory-limit 75% of the cgroup"
+echo "$data_label, $(nproc) cores, threads ${THREADS:-all}, memory cgroups: $cg_mode, --memory-limit 75% of the cgroup"
 echo
 echo "| query | cgroup | seconds | peak RSS | spilled | ok |"
 echo "|---|---|---|---|---|---|"
