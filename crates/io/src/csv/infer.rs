@@ -312,7 +312,7 @@ fn read_sample(
         .with_header(false)
         .with_delimiter(options.delimiter)
         .with_quote(options.quote)
-        .with_batch_size(rows.min(8192))
+        .with_batch_size(super::batch_rows(rows.min(8192), n))
         .with_bounds(0, rows)
         .build(file)
         .map_err(|e| Error::format(path, None, e.to_string()))?;

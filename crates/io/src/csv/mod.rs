@@ -21,6 +21,21 @@ use parframe_common::{Error, Result};
 use parframe_core::{ChunkIter, ChunkSource};
 
 use crate::util::{check_read_args, check_regular_file, with_schema};
+
+/// The most fields (rows x the file's columns) one decoded batch holds.
+/// arrow-csv's tokenizer sizes its buffers for a whole batch of every
+/// column of the file, whatever the projection: 8 bytes of offsets plus an
+/// estimated 8 bytes of text per field. Capping the fields bounds those
+/// buffers at about 16 MiB (plus the text itself) per partition being read,
+/// so a file with 10,000 columns reads in batches of 104 rows instead of
+/// asking for gigabytes.
+pub(crate) const MAX_FIELDS_PER_BATCH: usize = 1 << 20;
+
+/// The batch size for a file of `columns` columns: `rows`, or fewer so that
+/// a batch has at most [`MAX_FIELDS_PER_BATCH`] fields.
+pub(crate) fn batch_rows(rows: usize, columns: usize) -> usize {
+    rows.min(MAX_FIELDS_PER_BATCH / columns.max(1)).max(1)
+}
 use locate::{ErrCtx, map_csv_error};
 
 pub use encode::CsvWriter;
@@ -406,7 +421,7 @@ impl ChunkSource for CsvSource {
             .with_header(header_here)
             .with_delimiter(self.options.delimiter)
             .with_quote(self.options.quote)
-            .with_batch_size(chunk_rows)
+            .with_batch_size(batch_rows(chunk_rows, self.schema.fields().len()))
             .with_projection(read_proj.clone())
             .build_buffered(bounded)?;
         Ok(Box::new(CsvChunks {
