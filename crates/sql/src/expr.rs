@@ -22,7 +22,9 @@ pub(crate) fn function_name(f: &ast::Function) -> String {
 
 /// The registry entry of `f` when it calls an aggregate.
 pub(crate) fn aggregate_function(f: &ast::Function) -> Option<&'static Function> {
-    functions::lookup(&function_name(f)).filter(|d| matches!(d.builder, Builder::Aggregate(_)))
+    // `sum(x) OVER (...)` is a window function, not an aggregate.
+    functions::lookup(&function_name(f))
+        .filter(|d| matches!(d.builder, Builder::Aggregate(_)) && f.over.is_none())
 }
 
 /// The span of the first aggregate call inside `e`, if any.

@@ -82,6 +82,7 @@ mod statement;
 mod subquery;
 mod types;
 mod values;
+mod window;
 
 #[cfg(doc)]
 use parframe_common::Error;

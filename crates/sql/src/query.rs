@@ -76,28 +76,40 @@ impl SqlPlanner {
         if !q.pipe_operators.is_empty() {
             return unsupported("pipe operators", q.span());
         }
-        let limit = match &q.limit_clause {
-            None => None,
+        // `LIMIT n OFFSET m` (or MySQL's `LIMIT m, n`): the body keeps its
+        // first n + m rows (a top-k when sorted), then m are skipped.
+        let (limit, offset) = match &q.limit_clause {
+            None => (None, 0),
             Some(LimitClause::LimitOffset {
                 limit,
                 offset,
                 limit_by,
             }) => {
-                if let Some(o) = offset {
-                    return unsupported("OFFSET", o.value.span());
-                }
                 if !limit_by.is_empty() {
                     return unsupported("LIMIT BY", q.span());
                 }
-                match limit {
+                let limit = match limit {
                     None => None,
                     Some(e) => Some(limit_value(e)?),
-                }
+                };
+                let offset = match offset {
+                    None => 0,
+                    Some(o) => limit_value(&o.value)?,
+                };
+                (limit, offset)
             }
-            Some(LimitClause::OffsetCommaLimit { offset, .. }) => {
-                return unsupported("LIMIT offset, count", offset.span());
+            Some(LimitClause::OffsetCommaLimit { offset, limit }) => {
+                (Some(limit_value(limit)?), limit_value(offset)?)
             }
         };
+        let lf = planner.plan_body(q, limit.map(|n| n.saturating_add(offset)))?;
+        Ok(if offset > 0 { lf.offset(offset) } else { lf })
+    }
+
+    /// The body of a query with its `ORDER BY`, keeping the first `limit`
+    /// rows when given.
+    fn plan_body(&self, q: &Query, limit: Option<usize>) -> Result<LazyFrame> {
+        let planner = self;
         let order = match &q.order_by {
             None => Vec::new(),
             Some(o) => {

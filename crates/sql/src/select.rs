@@ -18,6 +18,7 @@ use crate::expr::{find_aggregate, row_expr};
 use crate::planner::SqlPlanner;
 use crate::query::{OrderKey, sort_frame};
 use crate::scope::Scope;
+use crate::window::{Windows, has_window};
 
 impl SqlPlanner {
     pub(crate) fn plan_select(
@@ -82,6 +83,28 @@ impl SqlPlanner {
             }
             other => other.clone(),
         };
+        // Window calls (select list, QUALIFY): over the input rows here,
+        // over the aggregate's output (after HAVING) when aggregating.
+        let mut windows = Windows::default();
+        let mut qualify = s.qualify.clone();
+        if !aggregating {
+            let named = &s.named_window;
+            for e in items
+                .iter_mut()
+                .filter_map(|it| it.sql.as_mut())
+                .chain(qualify.as_mut())
+            {
+                if has_window(e) {
+                    *e =
+                        self.rewrite_windows(e, &mut |x| row_expr(x, &scope), named, &mut windows)?;
+                }
+            }
+            if !windows.is_empty() {
+                input = windows.apply(input, s.span())?;
+                scope = crate::subquery::extended(&scope, &input);
+            }
+        }
+        let mut qualify_pred: Option<(Expr, Span)> = None;
         let distinct = matches!(s.distinct, Some(Distinct::Distinct));
 
         let (frame, outputs, mut mode) = if aggregating {
@@ -103,6 +126,21 @@ impl SqlPlanner {
                 GroupByExpr::Expressions(exprs, modifiers) => grouping(exprs, modifiers, s.span())?,
             };
             let keys = state.add_keys(&grouping.exprs, &items)?;
+            for e in items
+                .iter_mut()
+                .filter_map(|it| it.sql.as_mut())
+                .chain(qualify.as_mut())
+            {
+                if has_window(e) {
+                    *e = self.rewrite_windows(
+                        e,
+                        &mut |x| state.translate(x),
+                        &s.named_window,
+                        &mut windows,
+                    )?;
+                }
+            }
+            state.joined.extend(windows.names.iter().cloned());
             state.sets = grouping.sets.map(|sets| {
                 sets.iter()
                     .map(|set| set.iter().map(|&i| keys[i]).collect())
@@ -119,6 +157,9 @@ impl SqlPlanner {
                 Some(h) => Some((state.translate(h)?, h.span())),
                 None => None,
             };
+            if let Some(q) = &qualify {
+                qualify_pred = Some((state.translate(q)?, q.span()));
+            }
             (
                 FrameAfterAgg::Pending {
                     input: input.clone(),
@@ -128,6 +169,9 @@ impl SqlPlanner {
                 Mode::Agg(Box::new(state)),
             )
         } else {
+            if let Some(q) = &qualify {
+                qualify_pred = Some((row_expr(q, &scope)?, q.span()));
+            }
             let outputs = items
                 .iter()
                 .map(|it| match &it.sql {
@@ -189,8 +233,12 @@ impl SqlPlanner {
                 if let Some((pred, span)) = having {
                     lf = lf.filter(pred).map_err(at(span))?;
                 }
-                lf
+                windows.apply(lf, s.span())?
             }
+        };
+        let base = match qualify_pred {
+            Some((pred, span)) => base.filter(pred).map_err(at(span))?,
+            None => base,
         };
 
         let mut select: Vec<Expr> = outputs
@@ -224,7 +272,7 @@ pub(crate) fn check_select(s: &Select) -> Result<()> {
     if let Some(Distinct::On(_)) = &s.distinct {
         return unsupported("DISTINCT ON", span);
     }
-    let checks: [(bool, &str); 14] = [
+    let checks: [(bool, &str); 12] = [
         (s.top.is_some(), "TOP"),
         (s.into.is_some(), "SELECT INTO"),
         (!s.lateral_views.is_empty(), "LATERAL VIEW"),
@@ -233,8 +281,6 @@ pub(crate) fn check_select(s: &Select) -> Result<()> {
         (!s.cluster_by.is_empty(), "CLUSTER BY"),
         (!s.distribute_by.is_empty(), "DISTRIBUTE BY"),
         (!s.sort_by.is_empty(), "SORT BY"),
-        (!s.named_window.is_empty(), "WINDOW"),
-        (s.qualify.is_some(), "QUALIFY"),
         (s.value_table_mode.is_some(), "SELECT AS VALUE/STRUCT"),
         (s.exclude.is_some(), "EXCLUDE"),
         (s.select_modifiers.is_some(), "select modifiers"),

@@ -77,7 +77,7 @@ pub(crate) fn has_subquery(e: &ast::Expr) -> bool {
 /// node is replaced (and not descended into); otherwise its children are
 /// visited (the constructs [`visit`] reads).
 #[recursive::recursive]
-fn rewrite(
+pub(crate) fn rewrite(
     e: &mut ast::Expr,
     f: &mut dyn FnMut(&ast::Expr) -> Result<Option<ast::Expr>>,
 ) -> Result<()> {
@@ -175,7 +175,7 @@ fn and_all(terms: Vec<ast::Expr>) -> Option<ast::Expr> {
 }
 
 /// A quoted identifier naming a hidden column.
-fn ident(name: &str) -> ast::Expr {
+pub(crate) fn ident(name: &str) -> ast::Expr {
     ast::Expr::Identifier(Ident::with_quote('"', name))
 }
 
@@ -871,7 +871,7 @@ fn is_count(item: &ast::Expr) -> Result<bool> {
 
 /// The scope of `lf`: `scope`'s names, and `lf`'s other columns by their
 /// exact names.
-fn extended(scope: &Scope, lf: &LazyFrame) -> Scope {
+pub(crate) fn extended(scope: &Scope, lf: &LazyFrame) -> Scope {
     Scope {
         schema: lf.schema(),
         ..scope.clone()

@@ -7,11 +7,13 @@ mod errors;
 mod functions;
 mod group_by;
 mod joins;
+mod limit_offset;
 mod select;
 mod set_ops;
 mod statements;
 mod subqueries;
 mod tpch;
+mod windows;
 
 use parframe::prelude::*;
 
