@@ -437,14 +437,15 @@ fn bad_sql_exits_1_with_a_position() {
         .code(1)
         .stderr(contains("'id1' is ambiguous").and(contains("a.id1 or b.id1")));
     let q = format!(
-        "SELECT id6, v3, row_number() OVER (PARTITION BY id6 ORDER BY v3) FROM '{}'",
+        "SELECT id6, sum(v3) OVER (ORDER BY v3 GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW) \
+         FROM '{}'",
         fixture().g1.display()
     );
     parframe()
         .args(["sql", &q])
         .assert()
         .code(1)
-        .stderr(contains("row_number"));
+        .stderr(contains("GROUPS frames"));
     let q = format!("SELECT id1 FROM '{}' GROUP BY id2", fixture().g1.display());
     parframe()
         .args(["sql", &q])
