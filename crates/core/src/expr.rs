@@ -23,7 +23,7 @@
 //! assert_eq!(
 //!     err.to_string(),
 //!     "type error in (col(\"name\") + 1): cannot add Utf8 and Int32: \
-//!      arithmetic needs integer or float operands"
+//!      arithmetic needs integer, float or decimal operands (or temporal ones)"
 //! );
 //! ```
 //!
@@ -101,6 +101,75 @@
 //!    has `a`'s type and is all null; arithmetic or comparison of two nulls
 //!    is null.
 //!
+//! # Decimals
+//!
+//! `Decimal128(p, s)` (and `Decimal256` where arrow-arith has the kernel)
+//! are exact numbers; arrow-arith's decimal kernels compute them and the
+//! types follow the SQL rules of DuckDB/DataFusion (`P` = 38 for
+//! Decimal128, 76 for Decimal256; a Decimal256 operand makes both 256-bit):
+//!
+//! | operation | scale | precision |
+//! | --- | --- | --- |
+//! | `a + b`, `a - b` | `max(s1, s2)` | `max(p1 - s1, p2 - s2) + scale + 1`, at most `P` |
+//! | `a * b` | `s1 + s2` (more than `P` is a type error) | `p1 + p2`, at most `P` |
+//! | `a / b` | `min(s1 + 4, P)` | `p1 - s1 + s2 + scale`, at most `P`; the quotient is truncated toward zero |
+//! | `a % b` | `max(s1, s2)` | `min(p1 - s1, p2 - s2) + scale` |
+//! | `-a` | `s1` | `p1` |
+//!
+//! When the precision was capped at `P`, every result is checked against
+//! it: a value that does not fit is an error naming the expression
+//! (`arithmetic overflow in (col("x") * col("y")): ...`), never a wrong
+//! value. Division by zero is an error.
+//!
+//! Operands meeting a decimal: an integer column becomes `Decimal(d, 0)`
+//! with `d` the digits of its type (3, 5, 10, 19 or 20); an integer literal
+//! `Decimal(digits of the value, 0)` (`1 - col("disc")` with `disc`
+//! `Decimal(15, 2)` is `Decimal(16, 2)`); a float **literal** the exact
+//! decimal of its shortest text (`0.05` is `Decimal(2, 2)`: 5 hundredths,
+//! not the binary float 0.05000000000000000277), so `col("d").between(lit(0.05),
+//! lit(0.07))` compares decimals exactly; a float **column** turns the
+//! operation into Float64. Comparisons (and `CASE` values, `IN` lists) of
+//! decimals meet at the larger scale and the larger number of integer
+//! digits. Casts to and from every integer, float and string type go
+//! through arrow-cast (strict: out of range is an error). Build decimal
+//! literals with [`decimal`] or [`ScalarValue::decimal_from_str`].
+//!
+//! # Dates, timestamps, durations, intervals
+//!
+//! Arithmetic is arrow-arith's, and its result type is the kernel's:
+//! `Date32/Date64/Timestamp ± Interval` (months are calendar months:
+//! `2024-01-31 + 1 month` is `2024-02-29`) keeps the type; `Timestamp -
+//! Timestamp` is a `Duration` of the unit; `Date32 - Date32` is
+//! `Duration(Second)`, `Date64 - Date64` `Duration(Millisecond)`;
+//! `Timestamp ± Duration` of the same unit, `Duration ± Duration`,
+//! `Interval ± Interval` as arrow defines them. A string literal meeting a
+//! date or timestamp in arithmetic is read as an interval
+//! (`col("d") + lit("1 month")`), and in a comparison as a value of the
+//! column's type (`col("t").gt_eq(lit("2013-06-01"))`). Named time zones
+//! (`Timestamp(µs, "Europe/Oslo")`) print, cast and compute through
+//! arrow's `chrono-tz` feature. Functions: [`Expr::dt`] (`year`...`epoch`
+//! via arrow's `date_part` kernel, all Int64; `truncate` = `date_trunc`;
+//! `strftime`; `convert_time_zone`), [`make_date`], `str().strptime`.
+//! `date_trunc` of a zoned timestamp truncates in UTC.
+//!
+//! # String, null and set functions
+//!
+//! [`Expr::str`] holds the string functions (`substring` 1-based with SQL
+//! semantics, `replace`, `split_part`, `strpos`, `trim`/`ltrim`/`rtrim`,
+//! `lpad`/`rpad`, `left`/`right`, `reverse`, `octet_length`, `regexp_like`,
+//! `regexp_replace`, `regexp_extract`, `strptime`), [`Expr::like`] /
+//! [`Expr::ilike`] / [`Expr::like_expr`] general LIKE with escapes
+//! (arrow-string's kernels), [`Expr::concat`] (`||`), [`concat`] and
+//! [`concat_ws`]; they take Utf8, LargeUtf8 and Utf8View and give Utf8.
+//! Regexes are compiled once, when the expression is prepared; an invalid
+//! one is a plan-time error. [`coalesce`], [`ifnull`] and [`nullif`] are
+//! `CASE` expressions (their arguments meet at one type by the `CASE`
+//! rules); [`Expr::is_distinct_from`] uses arrow's `distinct` kernel;
+//! [`Expr::is_in`] tests membership in a hash set of the literals
+//! (row-format bytes), so an 8,000-item `IN` list costs one hash probe per
+//! row. Every function is type-checked when the plan is built, with an
+//! error naming the expression and the argument types.
+//!
 //! # Output names
 //!
 //! [`Expr::output_name`] follows polars: a column keeps its name, an alias
@@ -108,21 +177,32 @@
 //! (or alias) found walking the tree left to right, or `"literal"` when there
 //! is none. `(col("a") + col("b")).output_name()` is `"a"`.
 
+mod api;
+mod decimal;
 mod eval;
+mod func;
 mod plan;
 mod scalar;
 mod strings;
 #[cfg(test)]
 mod tests;
 mod transform;
+#[cfg(test)]
+mod tests_types;
 
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Not, Rem, Sub};
+use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parframe_common::Result;
 
+pub use api::{
+    DtNamespace, StrNamespace, coalesce, concat, concat_ws, date, decimal, ifnull, interval,
+    make_date, nullif,
+};
+pub use func::{Func, TimePart};
 pub use plan::PreparedExpr;
 
 /// A literal value.
@@ -156,6 +236,26 @@ pub enum ScalarValue {
     Utf8(String),
     /// Days since the UNIX epoch.
     Date32(i32),
+    /// Milliseconds since the UNIX epoch (a date).
+    Date64(i64),
+    /// A decimal: the unscaled value, precision and scale
+    /// (`Decimal128(1234, 5, 2)` is `12.34` as `Decimal128(5, 2)`).
+    Decimal128(i128, u8, i8),
+    /// A point in time: ticks of `unit` since the UNIX epoch (UTC), and the
+    /// time zone it is shown in (`None`: a zone-less local timestamp).
+    Timestamp(i64, TimeUnit, Option<Arc<str>>),
+    /// A span of time in ticks of `unit`.
+    Duration(i64, TimeUnit),
+    /// A calendar interval: months, days and nanoseconds, kept apart
+    /// because a month has no fixed length (`Interval(MonthDayNano)`).
+    Interval {
+        /// Whole months.
+        months: i32,
+        /// Whole days.
+        days: i32,
+        /// Nanoseconds.
+        nanos: i64,
+    },
 }
 
 /// Binary operators.
@@ -187,6 +287,10 @@ pub enum BinaryOp {
     And,
     /// `OR` (Kleene logic)
     Or,
+    /// `IS DISTINCT FROM`: `!=` with null equal to null (never null).
+    IsDistinctFrom,
+    /// `IS NOT DISTINCT FROM`: `==` with null equal to null (never null).
+    IsNotDistinctFrom,
 }
 
 /// String functions.
@@ -250,6 +354,24 @@ pub enum Expr {
         expr: Box<Expr>,
         /// Function.
         func: StringFunc,
+    },
+    /// A scalar function ([`Func`]) of argument expressions.
+    Function {
+        /// Which function.
+        func: Func,
+        /// Arguments.
+        args: Vec<Expr>,
+    },
+    /// `expr IN (v1, v2, ...)`: a hash-set membership test against
+    /// literals (null when `expr` is null, or when it is not found and the
+    /// list holds a null, as in SQL).
+    InList {
+        /// The tested value.
+        expr: Box<Expr>,
+        /// The literals.
+        list: Vec<ScalarValue>,
+        /// `NOT IN`.
+        negated: bool,
     },
     /// `CASE WHEN cond THEN value ... ELSE otherwise END`: the value of the
     /// first branch whose condition is `true` (a null condition counts as
@@ -341,7 +463,10 @@ impl Expr {
             Expr::Not(e) | Expr::Negative(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => {
                 e.first_name()
             }
-            Expr::Cast { expr, .. } | Expr::Str { expr, .. } => expr.first_name(),
+            Expr::Cast { expr, .. } | Expr::Str { expr, .. } | Expr::InList { expr, .. } => {
+                expr.first_name()
+            }
+            Expr::Function { args, .. } => args.iter().find_map(Expr::first_name),
             Expr::Case {
                 branches,
                 otherwise,
@@ -397,8 +522,14 @@ impl Expr {
             Expr::Not(e) | Expr::Negative(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => {
                 e.visit_columns(f)
             }
-            Expr::Cast { expr, .. } | Expr::Alias { expr, .. } | Expr::Str { expr, .. } => {
-                expr.visit_columns(f)
+            Expr::Cast { expr, .. }
+            | Expr::Alias { expr, .. }
+            | Expr::Str { expr, .. }
+            | Expr::InList { expr, .. } => expr.visit_columns(f),
+            Expr::Function { args, .. } => {
+                for a in args {
+                    a.visit_columns(f);
+                }
             }
             Expr::Case {
                 branches,
@@ -559,6 +690,8 @@ impl BinaryOp {
             BinaryOp::GtEq => ">=",
             BinaryOp::And => "&",
             BinaryOp::Or => "|",
+            BinaryOp::IsDistinctFrom => "IS DISTINCT FROM",
+            BinaryOp::IsNotDistinctFrom => "IS NOT DISTINCT FROM",
         }
     }
 }
@@ -607,6 +740,58 @@ impl fmt::Display for Expr {
                     write!(f, "{expr}.{}()", func.name())
                 }
             },
+            Expr::Function { func, args } => {
+                match func {
+                    Func::DatePart(p) | Func::DateTrunc(p) => {
+                        write!(f, "{}({:?}", func.name(), p.name())?
+                    }
+                    Func::Strftime(s) | Func::Strptime(s) | Func::ToTimeZone(s) => {
+                        write!(f, "{}({s:?}", func.name())?
+                    }
+                    Func::Like {
+                        escape: Some(c), ..
+                    } => write!(f, "{}[escape {c:?}](", func.name())?,
+                    _ => write!(f, "{}(", func.name())?,
+                }
+                let mut first = !matches!(
+                    func,
+                    Func::DatePart(_)
+                        | Func::DateTrunc(_)
+                        | Func::Strftime(_)
+                        | Func::Strptime(_)
+                        | Func::ToTimeZone(_)
+                );
+                for a in args {
+                    if !first {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a}")?;
+                    first = false;
+                }
+                f.write_str(")")
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                write!(
+                    f,
+                    "{expr}.{}([",
+                    if *negated { "is_not_in" } else { "is_in" }
+                )?;
+                for (i, v) in list.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    if i == 8 && list.len() > 10 {
+                        write!(f, "... {} more", list.len() - 8)?;
+                        break;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("])")
+            }
             Expr::Case {
                 branches,
                 otherwise,

@@ -19,7 +19,10 @@ pub mod row;
 pub mod source;
 mod table;
 
-pub use expr::{CaseBuilder, Expr, ScalarValue, col, lit, when};
+pub use expr::{
+    CaseBuilder, Expr, Func, ScalarValue, TimePart, coalesce, col, concat, concat_ws, ifnull,
+    interval, lit, make_date, nullif, when,
+};
 pub use row::{RowFn, RowOptions};
 pub use source::{
     ChunkIter, ChunkSink, ChunkSource, ColumnStatistics, PartitionColumnStatistics, Precision,

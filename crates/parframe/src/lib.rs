@@ -69,7 +69,10 @@ pub mod datasets;
 pub mod polars;
 
 pub use parframe_common::{ByteSize, Error, Result, format_bytes, parse_byte_size};
-pub use parframe_core::expr::{BinaryOp, CaseBuilder, StringFunc};
+pub use parframe_core::expr::{
+    BinaryOp, CaseBuilder, DtNamespace, Func, StrNamespace, StringFunc, TimePart, coalesce, concat,
+    concat_ws, date, decimal, ifnull, interval, make_date, nullif,
+};
 pub use parframe_core::row::{self, RowOptions};
 pub use parframe_core::{
     ChunkIter, ChunkSink, ChunkSource, Expr, IntoArray, RowFn, ScalarValue, Table, arrow, col, lit,

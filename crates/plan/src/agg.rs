@@ -139,12 +139,14 @@ impl AggFunc {
         Ok(match self {
             AggFunc::CountRows | AggFunc::Count(_) => DataType::Int64,
             AggFunc::NUnique(_) => {
-                if kind_of(&t).is_none() {
+                if kind_of(&t).is_none() && !matches!(t, DataType::Decimal128(_, _)) {
                     return Err(bad("integers, floats, booleans, dates or strings"));
                 }
                 DataType::Int64
             }
             AggFunc::Sum(_) => match t {
+                // Exact, widened to the maximum precision (same scale).
+                DataType::Decimal128(_, s) => DataType::Decimal128(38, s),
                 t if t.is_integer() => DataType::Int64,
                 t if t.is_floating() => DataType::Float64,
                 _ => return Err(bad("a numeric column")),
@@ -173,13 +175,15 @@ impl AggFunc {
                 DataType::Float64
             }
             AggFunc::Min(_) | AggFunc::Max(_) | AggFunc::First(_) | AggFunc::Last(_) => {
-                if kind_of(&t).is_none() {
+                if kind_of(&t).is_none() && !matches!(t, DataType::Decimal128(_, _)) {
                     return Err(bad("integers, floats, booleans, dates or strings"));
                 }
                 t
             }
             AggFunc::TopK(..) | AggFunc::BottomK(..) => {
-                if kind_of(&t).is_none() || t == DataType::Boolean {
+                if (kind_of(&t).is_none() && !matches!(t, DataType::Decimal128(_, _)))
+                    || t == DataType::Boolean
+                {
                     return Err(bad("integers, floats, dates or strings"));
                 }
                 DataType::List(Arc::new(Field::new("item", t, true)))
@@ -561,9 +565,10 @@ pub fn kind_of(dt: &DataType) -> Option<KindTag> {
     }
 }
 
-/// Whether sums and means apply (numbers only).
+/// Whether sums and means apply (numbers only: integers, floats and
+/// Decimal128; means, variances and quantiles of decimals are Float64).
 pub fn is_numeric(dt: &DataType) -> bool {
-    dt.is_integer() || dt.is_floating()
+    dt.is_integer() || dt.is_floating() || matches!(dt, DataType::Decimal128(_, _))
 }
 
 fn cast_to(arr: &ArrayRef, to: &DataType) -> Result<ArrayRef> {

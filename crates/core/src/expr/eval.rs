@@ -4,16 +4,17 @@ use std::sync::Arc;
 
 use arrow_arith::{boolean, numeric};
 use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Decimal256Type};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Datum, RecordBatch, Scalar, UInt64Array, new_null_array,
 };
 use arrow_cast::CastOptions;
-use arrow_schema::ArrowError;
+use arrow_schema::{ArrowError, DataType};
 use parframe_common::{Error, Result};
 
 use super::ScalarValue;
-use super::plan::{Node, StrKernel, Typed, one};
-use super::{BinaryOp, strings};
+use super::plan::{ArithFix, InSet, Node, StrKernel, Typed, one};
+use super::{BinaryOp, func, strings};
 
 /// Casts that fail on values they cannot convert instead of making them null.
 pub(super) const STRICT: CastOptions<'static> = CastOptions {
@@ -126,6 +127,7 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Value> {
             op,
             right,
             ctx,
+            fix,
         } => {
             let (l, r) = (eval(left, batch)?, eval(right, batch)?);
             let kernel = match op {
@@ -136,6 +138,10 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Value> {
                 _ => numeric::rem,
             };
             let out = kernel(l.datum(), r.datum()).map_err(|e| runtime_error(ctx, e))?;
+            let out = match fix {
+                ArithFix::None => out,
+                ArithFix::Decimal { check } => relabel_decimal(out, &t.data_type, *check, ctx)?,
+            };
             wrap(out, l.is_scalar() && r.is_scalar())
         }
         Node::Compare {
@@ -151,6 +157,8 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Value> {
                 BinaryOp::Lt => arrow_ord::cmp::lt,
                 BinaryOp::LtEq => arrow_ord::cmp::lt_eq,
                 BinaryOp::Gt => arrow_ord::cmp::gt,
+                BinaryOp::IsDistinctFrom => arrow_ord::cmp::distinct,
+                BinaryOp::IsNotDistinctFrom => arrow_ord::cmp::not_distinct,
                 _ => arrow_ord::cmp::gt_eq,
             };
             let out = kernel(l.datum(), r.datum()).map_err(|e| runtime_error(ctx, e))?;
@@ -211,6 +219,36 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Value> {
                 Error::Arrow(e) => runtime_error(ctx, e),
                 other => other,
             }),
+        Node::Func { kernel, args, ctx } => {
+            let values = args
+                .iter()
+                .map(|a| eval(a, batch))
+                .collect::<Result<Vec<_>>>()?;
+            let scalar = values.iter().all(Value::is_scalar);
+            let len = if scalar { 1 } else { batch.num_rows() };
+            let arrays = values
+                .into_iter()
+                .map(|v| v.into_array(len))
+                .collect::<Result<Vec<_>>>()?;
+            let out = func::eval(kernel, &arrays, len, ctx).map_err(|e| match e {
+                Error::Arrow(e) => runtime_error(ctx, e),
+                other => other,
+            })?;
+            // Kernels that only relabel (time zone conversion) or compute in
+            // another unit are brought to the planned type here.
+            let out = if out.data_type() == &t.data_type {
+                out
+            } else {
+                arrow_cast::cast_with_options(&out, &t.data_type, &STRICT)
+                    .map_err(|e| runtime_error(ctx, e))?
+            };
+            wrap(out, scalar)
+        }
+        Node::InList {
+            input,
+            set,
+            negated,
+        } => eval(input, batch)?.map(|a| in_list(a, set, *negated)),
         Node::Case {
             branches,
             otherwise,
@@ -220,6 +258,77 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Value> {
             other => other,
         }),
     }
+}
+
+/// `IN (list)` by hashing each row's arrow-row bytes into the list's set.
+fn in_list(a: &dyn Array, set: &InSet, negated: bool) -> Result<ArrayRef> {
+    if a.data_type() == &DataType::Null {
+        return Ok(new_null_array(&DataType::Boolean, a.len()));
+    }
+    let arr = arrow_array::make_array(a.to_data());
+    let rows = set.converter.convert_columns(&[arr])?;
+    let out: BooleanArray = (0..a.len())
+        .map(|i| {
+            if a.is_null(i) {
+                return None;
+            }
+            let found = set.rows.contains(rows.row(i).as_ref());
+            if found {
+                Some(!negated)
+            } else if set.has_null {
+                None
+            } else {
+                Some(negated)
+            }
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// A decimal kernel result given the planned precision (same scale), each
+/// value checked against it when `check` (the planned precision was capped
+/// at the maximum, so a value can exceed it).
+fn relabel_decimal(out: ArrayRef, to: &DataType, check: bool, ctx: &str) -> Result<ArrayRef> {
+    if out.data_type() == to && !check {
+        return Ok(out);
+    }
+    let overflow = |e: ArrowError| {
+        Error::InvalidArgument(format!(
+            "arithmetic overflow in {ctx}: a result does not fit {to} ({e})"
+        ))
+    };
+    match to {
+        DataType::Decimal128(p, s) => {
+            let a = out
+                .as_primitive_opt::<Decimal128Type>()
+                .ok_or_else(|| internal_type(&out, to))?
+                .clone()
+                .with_precision_and_scale(*p, *s)?;
+            if check {
+                a.validate_decimal_precision(*p).map_err(overflow)?;
+            }
+            Ok(Arc::new(a))
+        }
+        DataType::Decimal256(p, s) => {
+            let a = out
+                .as_primitive_opt::<Decimal256Type>()
+                .ok_or_else(|| internal_type(&out, to))?
+                .clone()
+                .with_precision_and_scale(*p, *s)?;
+            if check {
+                a.validate_decimal_precision(*p).map_err(overflow)?;
+            }
+            Ok(Arc::new(a))
+        }
+        _ => Err(internal_type(&out, to)),
+    }
+}
+
+fn internal_type(out: &ArrayRef, to: &DataType) -> Error {
+    Error::InvalidArgument(format!(
+        "internal: a decimal kernel gave {}, expected {to}",
+        out.data_type()
+    ))
 }
 
 /// `CASE WHEN`: starts from the default and, from the last branch back to

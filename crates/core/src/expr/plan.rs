@@ -12,6 +12,7 @@ use parframe_common::{Error, Result, column_not_found};
 
 use super::eval::{self, Value};
 use super::{BinaryOp, Expr, ScalarValue, StringFunc};
+use super::{decimal, func};
 
 /// An expression type-checked against one schema: columns resolved to
 /// positions, implicit casts decided, literal sub-trees computed. Build it
@@ -58,12 +59,15 @@ pub(super) enum Node {
         name: String,
     },
     Literal(Scalar<ArrayRef>),
-    /// `+ - * / %` on operands of `data_type`.
+    /// `+ - * / %`: on operands of `data_type` for numbers; decimal and
+    /// temporal operands keep their own types and the kernel decides the
+    /// output, which `fix` then brings to `data_type`.
     Arith {
         left: Box<Typed>,
         op: BinaryOp,
         right: Box<Typed>,
         ctx: String,
+        fix: ArithFix,
     },
     /// Comparisons on operands of one type.
     Compare {
@@ -98,11 +102,57 @@ pub(super) enum Node {
         func: StrKernel,
         ctx: String,
     },
+    /// A scalar function over arguments already of the kernel's types.
+    Func {
+        kernel: Box<func::Kernel>,
+        args: Vec<Typed>,
+        ctx: String,
+    },
+    /// `IN (list)`: membership of the input's rows (as arrow-row bytes) in
+    /// the set of the literals' rows.
+    InList {
+        input: Box<Typed>,
+        set: Arc<InSet>,
+        negated: bool,
+    },
     /// `CASE WHEN`: Boolean conditions, values all of `data_type`.
     Case {
         branches: Vec<(Typed, Typed)>,
         otherwise: Box<Typed>,
         ctx: String,
+    },
+}
+
+/// The literals of an `IN` list, as row-format bytes of the input's type.
+#[derive(Debug)]
+pub(super) struct InSet {
+    pub converter: arrow_row::RowConverter,
+    pub rows: std::collections::HashSet<Vec<u8>>,
+    /// The list holds a null (a row not found is then null, not false).
+    pub has_null: bool,
+}
+
+impl Typed {
+    /// The value when this is a literal.
+    pub(super) fn literal(&self) -> Option<ArrayRef> {
+        match &self.node {
+            Node::Literal(s) => Some(s.clone().into_inner()),
+            _ => None,
+        }
+    }
+}
+
+/// What happens to an arithmetic kernel's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ArithFix {
+    /// The kernel's output already has the planned type.
+    None,
+    /// A decimal whose planned precision differs from the kernel's
+    /// (same scale): relabel, and check every value against the planned
+    /// precision when `check` (the precision was capped at the maximum).
+    Decimal {
+        /// Check the values.
+        check: bool,
     },
 }
 
@@ -140,7 +190,17 @@ fn plan(expr: &Expr, schema: &Schema) -> Result<Typed> {
                 weak: false,
             })
         }
-        Expr::Literal(v) => Ok(literal(v.to_scalar(), true)),
+        Expr::Literal(v) => {
+            if let ScalarValue::Decimal128(_, p, sc) = v
+                && (*p == 0 || *p > arrow_schema::DECIMAL128_MAX_PRECISION || *sc > *p as i8)
+            {
+                return Err(Error::type_mismatch(
+                    expr.to_string(),
+                    format!("Decimal128({p}, {sc}) is not a valid decimal type"),
+                ));
+            }
+            Ok(literal(v.to_scalar(), true))
+        }
         Expr::Alias { expr, .. } => plan(expr, schema),
         Expr::Binary { left, op, right } => {
             let l = plan(left, schema)?;
@@ -170,11 +230,21 @@ fn plan(expr: &Expr, schema: &Schema) -> Result<Typed> {
             if dt == DataType::Null {
                 return Ok(input);
             }
-            if !(dt.is_signed_integer() || matches!(dt, DataType::Float32 | DataType::Float64)) {
+            let negatable = dt.is_signed_integer()
+                || matches!(
+                    dt,
+                    DataType::Float32
+                        | DataType::Float64
+                        | DataType::Decimal128(_, _)
+                        | DataType::Decimal256(_, _)
+                        | DataType::Duration(_)
+                        | DataType::Interval(_)
+                );
+            if !negatable {
                 let why = if dt.is_unsigned_integer() {
                     "an unsigned integer has no negative; cast it to a signed type first"
                 } else {
-                    "negation needs a signed integer or float operand"
+                    "negation needs a signed integer, float, decimal, duration or interval operand"
                 };
                 return Err(Error::type_mismatch(
                     expr.to_string(),
@@ -235,7 +305,103 @@ fn plan(expr: &Expr, schema: &Schema) -> Result<Typed> {
             branches,
             otherwise,
         } => case(expr, branches, otherwise.as_deref(), schema),
+        Expr::Function { func, args } => {
+            let planned = args
+                .iter()
+                .map(|a| plan(a, schema))
+                .collect::<Result<Vec<_>>>()?;
+            let (kernel, out, targets) = func::plan(expr, func, &planned)?;
+            let nullable = planned.iter().any(|a| a.nullable)
+                || matches!(
+                    kernel,
+                    func::Kernel::RegexpExtract(..) | func::Kernel::DateTrunc(_)
+                );
+            let mut typed = Vec::with_capacity(planned.len());
+            for (a, to) in planned.into_iter().zip(targets) {
+                typed.push(match to {
+                    Some(to) => coerce(a, &to, expr)?,
+                    None => a,
+                });
+            }
+            fold(Typed {
+                node: Node::Func {
+                    kernel: Box::new(kernel),
+                    args: typed,
+                    ctx: expr.to_string(),
+                },
+                data_type: out,
+                nullable,
+                weak: false,
+            })
+        }
+        Expr::InList {
+            expr: inner,
+            list,
+            negated,
+        } => in_list(expr, plan(inner, schema)?, list, *negated),
     }
+}
+
+fn in_list(expr: &Expr, input: Typed, list: &[ScalarValue], negated: bool) -> Result<Typed> {
+    let to = input.data_type.clone();
+    let mut has_null = false;
+    let mut values: Vec<ArrayRef> = Vec::with_capacity(list.len());
+    for v in list {
+        if v.is_null() {
+            has_null = true;
+            continue;
+        }
+        let l = literal(v.to_scalar(), true);
+        if to == DataType::Null {
+            continue;
+        }
+        match compare_type(&input, &l) {
+            // A literal that needs a wider type than the input's can never
+            // equal one of its values (`col("i8").is_in([1000])`).
+            Some(t) if t == to => {
+                values.push(coerce(l, &to, expr)?.literal().ok_or_else(|| {
+                    Error::InvalidArgument("internal: IN literal did not stay a literal".into())
+                })?)
+            }
+            Some(_) => {}
+            None => {
+                return Err(Error::type_mismatch(
+                    expr.to_string(),
+                    format!("cannot compare {to} with {} in an IN list", v.data_type()),
+                ));
+            }
+        }
+    }
+    let field_type = if to == DataType::Null {
+        DataType::Utf8
+    } else {
+        to.clone()
+    };
+    let converter = arrow_row::RowConverter::new(vec![arrow_row::SortField::new(field_type)])?;
+    let mut rows = std::collections::HashSet::with_capacity(values.len());
+    if !values.is_empty() {
+        let refs: Vec<&dyn Array> = values.iter().map(|a| a.as_ref()).collect();
+        let all = arrow_select::concat::concat(&refs)?;
+        let r = converter.convert_columns(&[all])?;
+        for row in r.iter() {
+            rows.insert(row.as_ref().to_vec());
+        }
+    }
+    let nullable = input.nullable || has_null;
+    fold(Typed {
+        node: Node::InList {
+            input: Box::new(input),
+            set: Arc::new(InSet {
+                converter,
+                rows,
+                has_null,
+            }),
+            negated,
+        },
+        data_type: DataType::Boolean,
+        nullable,
+        weak: false,
+    })
 }
 
 fn case(
@@ -378,6 +544,22 @@ fn binary(expr: &Expr, l: Typed, op: BinaryOp, r: Typed) -> Result<Typed> {
     let (lt, rt) = (&l.data_type, &r.data_type);
     match op {
         BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
+            if let Some(t) = special_arith(expr, &l, op, &r)? {
+                let (lt_to, rt_to, out, fix) = t;
+                let (left, right) = (coerce(l, &lt_to, expr)?, coerce(r, &rt_to, expr)?);
+                return fold(Typed {
+                    node: Node::Arith {
+                        left: Box::new(left),
+                        op,
+                        right: Box::new(right),
+                        ctx: expr.to_string(),
+                        fix,
+                    },
+                    data_type: out,
+                    nullable,
+                    weak: false,
+                });
+            }
             let Some(to) = arith_type(&l, &r) else {
                 return Err(Error::type_mismatch(
                     expr.to_string(),
@@ -394,6 +576,7 @@ fn binary(expr: &Expr, l: Typed, op: BinaryOp, r: Typed) -> Result<Typed> {
                     op,
                     right: Box::new(right),
                     ctx: expr.to_string(),
+                    fix: ArithFix::None,
                 },
                 data_type: to,
                 nullable,
@@ -405,16 +588,25 @@ fn binary(expr: &Expr, l: Typed, op: BinaryOp, r: Typed) -> Result<Typed> {
         | BinaryOp::Lt
         | BinaryOp::LtEq
         | BinaryOp::Gt
-        | BinaryOp::GtEq => {
+        | BinaryOp::GtEq
+        | BinaryOp::IsDistinctFrom
+        | BinaryOp::IsNotDistinctFrom => {
             let Some(to) = compare_type(&l, &r) else {
                 return Err(Error::type_mismatch(
                     expr.to_string(),
                     format!("cannot compare {lt} with {rt}"),
                 ));
             };
+            let distinct = matches!(op, BinaryOp::IsDistinctFrom | BinaryOp::IsNotDistinctFrom);
             if to == DataType::Null {
+                if distinct {
+                    // Both sides are null: not distinct.
+                    let v = op == BinaryOp::IsNotDistinctFrom;
+                    return Ok(literal(ScalarValue::Boolean(v).to_scalar(), false));
+                }
                 return Ok(null_literal(DataType::Boolean, false));
             }
+            let nullable = nullable && !distinct;
             let (left, right) = (coerce(l, &to, expr)?, coerce(r, &to, expr)?);
             fold(Typed {
                 node: Node::Compare {
@@ -462,7 +654,147 @@ fn arith_message(op: BinaryOp, l: &DataType, r: &DataType) -> String {
         BinaryOp::Div => format!("cannot divide {l} by {r}"),
         _ => format!("cannot take the remainder of {l} divided by {r}"),
     };
-    format!("{what}: arithmetic needs integer or float operands")
+    format!("{what}: arithmetic needs integer, float or decimal operands (or temporal ones)")
+}
+
+/// Operand types, output type and output fix of arithmetic on decimals
+/// (with integers, weak literals and floats) and on temporal values;
+/// `None` for plain numbers and nulls (handled by [`arith_type`]).
+fn special_arith(
+    expr: &Expr,
+    l: &Typed,
+    op: BinaryOp,
+    r: &Typed,
+) -> Result<Option<(DataType, DataType, DataType, ArithFix)>> {
+    let (a, b) = (&l.data_type, &r.data_type);
+    if a == &DataType::Null || b == &DataType::Null {
+        return Ok(None);
+    }
+    if decimal::is_decimal(a) || decimal::is_decimal(b) {
+        let (Some(da), Some(db)) = (decimal_operand(l, b), decimal_operand(r, a)) else {
+            if (a.is_floating() || b.is_floating()) && (is_arith_numeric(a) || is_arith_numeric(b))
+            {
+                // A decimal with a float column computes in Float64.
+                let f = DataType::Float64;
+                return Ok(Some((f.clone(), f.clone(), f, ArithFix::None)));
+            }
+            return Err(Error::type_mismatch(
+                expr.to_string(),
+                arith_message(op, a, b),
+            ));
+        };
+        let wide =
+            decimal::parts(&da).is_some_and(|p| p.2) || decimal::parts(&db).is_some_and(|p| p.2);
+        let (da, db) = (decimal::widen(&da, wide), decimal::widen(&db, wide));
+        let (out, capped) = decimal::arith_result(op, &da, &db)
+            .map_err(|m| Error::type_mismatch(expr.to_string(), m))?;
+        return Ok(Some((da, db, out, ArithFix::Decimal { check: capped })));
+    }
+    if is_temporal(a) || is_temporal(b) {
+        // Weak string literals meeting a temporal value are read as that
+        // value's partner type: an interval for dates and timestamps
+        // (`col("d") + lit("1 month")`), else the other side's type.
+        let partner = |other: &DataType| match other {
+            DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _) => {
+                DataType::Interval(arrow_schema::IntervalUnit::MonthDayNano)
+            }
+            t => t.clone(),
+        };
+        let lt_to = if is_string(a) && l.weak {
+            partner(b)
+        } else {
+            a.clone()
+        };
+        let rt_to = if is_string(b) && r.weak {
+            partner(a)
+        } else {
+            b.clone()
+        };
+        // Timestamps of one unit and different zones subtract as instants.
+        let rt_to = match (&lt_to, &rt_to) {
+            (DataType::Timestamp(u1, _), DataType::Timestamp(u2, _)) if u1 != u2 => {
+                DataType::Timestamp(*u1, None)
+            }
+            _ => rt_to,
+        };
+        let lt_to = match (&lt_to, &rt_to) {
+            (DataType::Timestamp(u1, _), DataType::Timestamp(_, _)) if op == BinaryOp::Sub => {
+                DataType::Timestamp(*u1, None)
+            }
+            _ => lt_to,
+        };
+        let rt_to = match (&lt_to, &rt_to) {
+            (DataType::Timestamp(_, _), DataType::Timestamp(u2, _)) if op == BinaryOp::Sub => {
+                DataType::Timestamp(*u2, None)
+            }
+            _ => rt_to,
+        };
+        // The output type is whatever arrow's kernel makes of the operand
+        // types: ask it with one null of each.
+        let kernel = match op {
+            BinaryOp::Add => arrow_arith::numeric::add,
+            BinaryOp::Sub => arrow_arith::numeric::sub,
+            BinaryOp::Mul => arrow_arith::numeric::mul,
+            BinaryOp::Div => arrow_arith::numeric::div,
+            _ => arrow_arith::numeric::rem,
+        };
+        let (nl, nr) = (
+            arrow_array::new_null_array(&lt_to, 1),
+            arrow_array::new_null_array(&rt_to, 1),
+        );
+        return match kernel(&nl, &nr) {
+            Ok(out) => Ok(Some((
+                lt_to,
+                rt_to,
+                out.data_type().clone(),
+                ArithFix::None,
+            ))),
+            Err(_) => Err(Error::type_mismatch(
+                expr.to_string(),
+                arith_message(op, a, b),
+            )),
+        };
+    }
+    Ok(None)
+}
+
+/// The decimal type operand `t` takes when it meets `other` (one of the
+/// two is a decimal): a decimal keeps its type, an integer column takes as
+/// many digits as its type needs, a weak integer or float literal its own
+/// exact digits. `None` for anything else (floats, strings...).
+fn decimal_operand(t: &Typed, other: &DataType) -> Option<DataType> {
+    if decimal::is_decimal(&t.data_type) {
+        return Some(t.data_type.clone());
+    }
+    if let Some(v) = weak_value(t) {
+        let exact = match v {
+            ScalarValue::Float32(x) => decimal::float_literal_decimal(f64::from(x)),
+            ScalarValue::Float64(x) => decimal::float_literal_decimal(x),
+            v => v.as_i128().map(decimal::int_literal_decimal),
+        };
+        if let Some(d) = exact {
+            return Some(decimal::widen(
+                &d.data_type(),
+                decimal::parts(other).is_some_and(|p| p.2),
+            ));
+        }
+        return None;
+    }
+    decimal::int_digits(&t.data_type).map(|p| DataType::Decimal128(p, 0))
+}
+
+/// Dates, times, timestamps, durations and intervals.
+fn is_temporal(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Date32
+            | DataType::Date64
+            | DataType::Timestamp(_, _)
+            | DataType::Time32(_)
+            | DataType::Time64(_)
+            | DataType::Duration(_)
+            | DataType::Interval(_)
+    )
 }
 
 /// A one-element array as a [`Scalar`], checking the length instead of
@@ -517,6 +849,20 @@ fn coerce(t: Typed, to: &DataType, expr: &Expr) -> Result<Typed> {
         return Ok(t);
     }
     if let Node::Literal(s) = &t.node {
+        // A float literal becomes a decimal through its shortest text, not
+        // through binary rounding (`0.05` is exactly 5 hundredths).
+        if decimal::is_decimal(to)
+            && t.weak
+            && let Some(exact) = match weak_value(&t) {
+                Some(ScalarValue::Float64(x)) => decimal::float_literal_decimal(x),
+                Some(ScalarValue::Float32(x)) => decimal::float_literal_decimal(f64::from(x)),
+                _ => None,
+            }
+        {
+            let mut lit = literal(exact.to_scalar(), true);
+            lit.nullable |= t.nullable;
+            return coerce(lit, to, expr);
+        }
         let converted =
             arrow_cast::cast_with_options(s.get().0, to, &eval::STRICT).map_err(|e| {
                 let shown = ScalarValue::try_from_array(s.get().0, 0)
@@ -560,6 +906,8 @@ fn fold(t: Typed) -> Result<Typed> {
             otherwise,
             ..
         } => is_lit(otherwise) && branches.iter().all(|(c, v)| is_lit(c) && is_lit(v)),
+        Node::Func { args, .. } => !args.is_empty() && args.iter().all(is_lit),
+        Node::InList { input, .. } => is_lit(input),
     };
     if !constant {
         return Ok(t);
@@ -606,7 +954,9 @@ pub(super) fn arith_type(l: &Typed, r: &Typed) -> Option<DataType> {
     let (a, b) = (&l.data_type, &r.data_type);
     match (a, b) {
         (DataType::Null, DataType::Null) => Some(DataType::Null),
-        (DataType::Null, x) | (x, DataType::Null) => is_arith_numeric(x).then(|| x.clone()),
+        (DataType::Null, x) | (x, DataType::Null) => {
+            (is_arith_numeric(x) || decimal::is_decimal(x)).then(|| x.clone())
+        }
         _ if is_arith_numeric(a) && is_arith_numeric(b) => Some(numeric_type(l, r)),
         _ => None,
     }
@@ -629,6 +979,17 @@ pub(super) fn compare_type(l: &Typed, r: &Typed) -> Option<DataType> {
     match (a, b) {
         (DataType::Null, DataType::Null) => Some(DataType::Null),
         (DataType::Null, x) | (x, DataType::Null) => is_comparable(x).then(|| x.clone()),
+        _ if decimal::is_decimal(a) || decimal::is_decimal(b) => {
+            match (decimal_operand(l, b), decimal_operand(r, a)) {
+                (Some(da), Some(db)) => decimal::common(&da, &db),
+                _ if (a.is_floating() || b.is_floating())
+                    && (is_arith_numeric(a) || is_arith_numeric(b)) =>
+                {
+                    Some(DataType::Float64)
+                }
+                _ => None,
+            }
+        }
         _ if is_arith_numeric(a) && is_arith_numeric(b) => Some(numeric_type(l, r)),
         _ if is_string(a) && is_string(b) => Some(if a == b || r.weak {
             a.clone()

@@ -6,16 +6,22 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
-    UInt16Type, UInt32Type, UInt64Type,
+    Date32Type, Date64Type, Decimal128Type, DurationMicrosecondType, DurationMillisecondType,
+    DurationNanosecondType, DurationSecondType, Float32Type, Float64Type, Int8Type, Int16Type,
+    Int32Type, Int64Type, IntervalMonthDayNanoType, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
 };
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Float32Array, Float64Array, Int8Array, Int16Array,
-    Int32Array, Int64Array, Scalar, StringArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
-    new_null_array,
+    Array, ArrayRef, BooleanArray, Date32Array, Date64Array, Decimal128Array,
+    DurationMicrosecondArray, DurationMillisecondArray, DurationNanosecondArray,
+    DurationSecondArray, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Int64Array,
+    IntervalMonthDayNanoArray, Scalar, StringArray, TimestampMicrosecondArray,
+    TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray, UInt8Array,
+    UInt16Array, UInt32Array, UInt64Array, new_null_array,
 };
-use arrow_buffer::BooleanBuffer;
-use arrow_schema::DataType;
+use arrow_buffer::{BooleanBuffer, IntervalMonthDayNano};
+use arrow_schema::{DataType, IntervalUnit, TimeUnit};
 use parframe_common::{Error, Result};
 
 use super::ScalarValue;
@@ -73,6 +79,14 @@ impl ScalarValue {
             ScalarValue::Float64(_) => DataType::Float64,
             ScalarValue::Utf8(_) => DataType::Utf8,
             ScalarValue::Date32(_) => DataType::Date32,
+            ScalarValue::Date64(_) => DataType::Date64,
+            ScalarValue::Decimal128(_, p, s) => {
+                let (p, s) = valid_decimal(*p, *s);
+                DataType::Decimal128(p, s)
+            }
+            ScalarValue::Timestamp(_, unit, tz) => DataType::Timestamp(*unit, tz.clone()),
+            ScalarValue::Duration(_, unit) => DataType::Duration(*unit),
+            ScalarValue::Interval { .. } => DataType::Interval(IntervalUnit::MonthDayNano),
         }
     }
 
@@ -111,6 +125,43 @@ impl ScalarValue {
             ScalarValue::Float64(v) => Arc::new(Float64Array::from_value(*v, len)),
             ScalarValue::Utf8(v) => Arc::new(StringArray::new_repeated(v, len)),
             ScalarValue::Date32(v) => Arc::new(Date32Array::from_value(*v, len)),
+            ScalarValue::Date64(v) => Arc::new(Date64Array::from_value(*v, len)),
+            ScalarValue::Decimal128(v, p, s) => {
+                let (p, s) = valid_decimal(*p, *s);
+                let a = Decimal128Array::from_value(*v, len);
+                match a.clone().with_precision_and_scale(p, s) {
+                    Ok(a) => Arc::new(a),
+                    Err(_) => Arc::new(a),
+                }
+            }
+            ScalarValue::Timestamp(v, unit, tz) => match unit {
+                TimeUnit::Second => Arc::new(
+                    TimestampSecondArray::from_value(*v, len).with_timezone_opt(tz.clone()),
+                ),
+                TimeUnit::Millisecond => Arc::new(
+                    TimestampMillisecondArray::from_value(*v, len).with_timezone_opt(tz.clone()),
+                ),
+                TimeUnit::Microsecond => Arc::new(
+                    TimestampMicrosecondArray::from_value(*v, len).with_timezone_opt(tz.clone()),
+                ),
+                TimeUnit::Nanosecond => Arc::new(
+                    TimestampNanosecondArray::from_value(*v, len).with_timezone_opt(tz.clone()),
+                ),
+            },
+            ScalarValue::Duration(v, unit) => match unit {
+                TimeUnit::Second => Arc::new(DurationSecondArray::from_value(*v, len)),
+                TimeUnit::Millisecond => Arc::new(DurationMillisecondArray::from_value(*v, len)),
+                TimeUnit::Microsecond => Arc::new(DurationMicrosecondArray::from_value(*v, len)),
+                TimeUnit::Nanosecond => Arc::new(DurationNanosecondArray::from_value(*v, len)),
+            },
+            ScalarValue::Interval {
+                months,
+                days,
+                nanos,
+            } => Arc::new(IntervalMonthDayNanoArray::from_value(
+                IntervalMonthDayNano::new(*months, *days, *nanos),
+                len,
+            )),
         }
     }
 
@@ -151,6 +202,52 @@ impl ScalarValue {
             }
             DataType::Date32 => {
                 ScalarValue::Date32(array.as_primitive::<Date32Type>().value(index))
+            }
+            DataType::Date64 => {
+                ScalarValue::Date64(array.as_primitive::<Date64Type>().value(index))
+            }
+            DataType::Decimal128(p, s) => {
+                ScalarValue::Decimal128(array.as_primitive::<Decimal128Type>().value(index), *p, *s)
+            }
+            DataType::Timestamp(unit, tz) => {
+                let v = match unit {
+                    TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(index),
+                    TimeUnit::Millisecond => array
+                        .as_primitive::<TimestampMillisecondType>()
+                        .value(index),
+                    TimeUnit::Microsecond => array
+                        .as_primitive::<TimestampMicrosecondType>()
+                        .value(index),
+                    TimeUnit::Nanosecond => {
+                        array.as_primitive::<TimestampNanosecondType>().value(index)
+                    }
+                };
+                ScalarValue::Timestamp(v, *unit, tz.clone())
+            }
+            DataType::Duration(unit) => {
+                let v = match unit {
+                    TimeUnit::Second => array.as_primitive::<DurationSecondType>().value(index),
+                    TimeUnit::Millisecond => {
+                        array.as_primitive::<DurationMillisecondType>().value(index)
+                    }
+                    TimeUnit::Microsecond => {
+                        array.as_primitive::<DurationMicrosecondType>().value(index)
+                    }
+                    TimeUnit::Nanosecond => {
+                        array.as_primitive::<DurationNanosecondType>().value(index)
+                    }
+                };
+                ScalarValue::Duration(v, *unit)
+            }
+            DataType::Interval(IntervalUnit::MonthDayNano) => {
+                let v = array
+                    .as_primitive::<IntervalMonthDayNanoType>()
+                    .value(index);
+                ScalarValue::Interval {
+                    months: v.months,
+                    days: v.days,
+                    nanos: v.nanoseconds,
+                }
             }
             DataType::Utf8 => ScalarValue::Utf8(array.as_string::<i32>().value(index).into()),
             DataType::LargeUtf8 => ScalarValue::Utf8(array.as_string::<i64>().value(index).into()),
@@ -202,7 +299,67 @@ impl fmt::Display for ScalarValue {
                 let (y, m, d) = civil_from_days(i64::from(*days));
                 write!(f, "date(\"{y:04}-{m:02}-{d:02}\")")
             }
+            ScalarValue::Decimal128(..) => write!(f, "decimal({:?})", self.arrow_display()),
+            ScalarValue::Date64(_) => write!(f, "date64({:?})", self.arrow_display()),
+            ScalarValue::Timestamp(..) => write!(f, "timestamp({:?})", self.arrow_display()),
+            ScalarValue::Duration(..) => write!(f, "duration({:?})", self.arrow_display()),
+            ScalarValue::Interval { .. } => write!(f, "interval({:?})", self.arrow_display()),
         }
+    }
+}
+
+/// A precision and scale arrow accepts for Decimal128 (others are clamped;
+/// [`Expr::prepare`](super::Expr::prepare) rejects them with an error
+/// first).
+fn valid_decimal(p: u8, s: i8) -> (u8, i8) {
+    let p = p.clamp(1, arrow_schema::DECIMAL128_MAX_PRECISION);
+    (p, s.min(p as i8))
+}
+
+impl ScalarValue {
+    /// The value as arrow prints it (`12.34`, `2024-01-01T00:00:00Z`).
+    fn arrow_display(&self) -> String {
+        let a = self.to_array(1);
+        let opts = arrow_cast::display::FormatOptions::new();
+        match arrow_cast::display::ArrayFormatter::try_new(a.as_ref(), &opts) {
+            Ok(fmt) => fmt.value(0).to_string(),
+            Err(e) => format!("<{e}>"),
+        }
+    }
+
+    /// A Decimal128 value from its text (`"12.34"`, `"-0.05"`, `"7"`): the
+    /// precision is the number of digits, the scale the number after the
+    /// point (at least 1 and at most 38 digits). Exact, unlike a float.
+    pub fn decimal_from_str(text: &str) -> Result<ScalarValue> {
+        let bad = || Error::InvalidArgument(format!("'{text}' is not a decimal number"));
+        let t = text.trim();
+        let (neg, digits) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        };
+        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        if int.is_empty() && frac.is_empty() {
+            return Err(bad());
+        }
+        if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let int = int.trim_start_matches('0');
+        let scale = frac.len();
+        let precision = (int.len() + scale).max(1);
+        if precision > usize::from(arrow_schema::DECIMAL128_MAX_PRECISION) {
+            return Err(Error::InvalidArgument(format!(
+                "'{text}' has more than 38 digits: it does not fit a Decimal128"
+            )));
+        }
+        let mut v: i128 = 0;
+        for b in int.bytes().chain(frac.bytes()) {
+            v = v * 10 + i128::from(b - b'0');
+        }
+        if neg {
+            v = -v;
+        }
+        Ok(ScalarValue::Decimal128(v, precision as u8, scale as i8))
     }
 }
 

@@ -51,6 +51,19 @@ impl Expr {
                     },
                 }
             }
+            Expr::Function { func, args } => Expr::Function {
+                func,
+                args: args.into_iter().map(&mut *f).collect::<Result<_>>()?,
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => Expr::InList {
+                expr: b(expr)?,
+                list,
+                negated,
+            },
         })
     }
 

@@ -47,7 +47,7 @@ fn type_mismatch_names_expression_and_types() {
     assert_eq!(
         err.to_string(),
         "type error in (col(\"name\") + 1): cannot add Utf8 and Int32: \
-         arithmetic needs integer or float operands"
+         arithmetic needs integer, float or decimal operands (or temporal ones)"
     );
 
     let err = col("name").gt(col("id")).to_field(t.schema()).unwrap_err();

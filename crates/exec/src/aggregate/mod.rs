@@ -22,8 +22,10 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type};
-use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, ListArray, StringArray};
+use arrow_array::types::{Decimal128Type, Float64Type, Int64Type};
+use arrow_array::{
+    Array, ArrayRef, Decimal128Array, Float64Array, Int64Array, ListArray, StringArray,
+};
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field};
 use parframe_common::{Error, Result};
@@ -288,6 +290,51 @@ impl Kind for StrKind {
     }
 }
 
+/// Decimal128 values as `i128` (min, max, first, last, n_unique, top_k
+/// keep the column's precision and scale).
+pub(crate) struct DecimalKind;
+impl Kind for DecimalKind {
+    type Native = i128;
+    fn read(arr: &ArrayRef) -> Result<ArrayRef> {
+        match arr.data_type() {
+            DataType::Decimal128(_, _) => Ok(arr.clone()),
+            other => Err(Error::InvalidArgument(format!(
+                "internal: expected Decimal128 values, got {other}"
+            ))),
+        }
+    }
+    fn for_each(arr: &ArrayRef, mut f: impl FnMut(usize, &i128)) {
+        let Some(a) = arr.as_primitive_opt::<Decimal128Type>() else {
+            return;
+        };
+        let v = a.values();
+        match a.nulls().filter(|n| n.null_count() > 0) {
+            None => v.iter().enumerate().for_each(|(i, x)| f(i, x)),
+            Some(n) => n.valid_indices().for_each(|i| f(i, &v[i])),
+        }
+    }
+    fn cmp(a: &i128, b: &i128) -> Ordering {
+        a.cmp(b)
+    }
+    fn build(vals: Vec<Option<i128>>, dt: &DataType) -> Result<ArrayRef> {
+        let a = Decimal128Array::from(vals);
+        let a = match dt {
+            DataType::Decimal128(p, s) => a.with_precision_and_scale(*p, *s)?,
+            _ => a,
+        };
+        Ok(Arc::new(a))
+    }
+    fn native_type() -> DataType {
+        DataType::Decimal128(38, 0)
+    }
+    fn values(arr: &ArrayRef) -> Result<Vec<Option<i128>>> {
+        Ok(Self::read(arr)?
+            .as_primitive::<Decimal128Type>()
+            .iter()
+            .collect())
+    }
+}
+
 /// Reads any numeric column as `f64` values: calls `f(row, x)` for non-null rows.
 pub(crate) fn for_each_f64(arr: &ArrayRef, mut f: impl FnMut(usize, f64)) -> Result<()> {
     let a = FloatKind::read(arr)?;
@@ -312,6 +359,40 @@ pub(crate) fn new_state(func: &AggFunc, arg_types: &[DataType]) -> Result<Box<dy
             format!("{} does not support a {first} column", func.name()),
         )
     };
+    let decimal = matches!(first, DataType::Decimal128(_, _));
+    if decimal {
+        match func {
+            AggFunc::Sum(c) => {
+                let scale = match first {
+                    DataType::Decimal128(_, s) => s,
+                    _ => 0,
+                };
+                return Ok(Box::new(sum::DecimalSumState::new(c.clone(), scale)));
+            }
+            AggFunc::Min(_) | AggFunc::Max(_) => {
+                let is_max = matches!(func, AggFunc::Max(_));
+                return Ok(Box::new(min_max::MinMaxState::<DecimalKind>::new(
+                    is_max, first,
+                )));
+            }
+            AggFunc::First(_) | AggFunc::Last(_) => {
+                let last = matches!(func, AggFunc::Last(_));
+                return Ok(Box::new(first_last::FirstLastState::<DecimalKind>::new(
+                    last, first,
+                )));
+            }
+            AggFunc::NUnique(_) => {
+                return Ok(Box::new(n_unique::NUniqueState::<DecimalKind>::default()));
+            }
+            AggFunc::TopK(_, k) | AggFunc::BottomK(_, k) => {
+                let top = matches!(func, AggFunc::TopK(..));
+                return Ok(Box::new(top_k::TopKState::<DecimalKind>::new(
+                    *k, top, first,
+                )));
+            }
+            _ => {}
+        }
+    }
     Ok(match func {
         AggFunc::CountRows => Box::new(count::CountState::rows()),
         AggFunc::Count(_) => Box::new(count::CountState::non_null()),

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, Int64Array};
+use arrow_array::cast::AsArray;
+use arrow_array::types::Decimal128Type;
+use arrow_array::{Array, ArrayRef, Decimal128Array, Float64Array, Int64Array};
 use arrow_schema::ArrowError;
 use parframe_common::Result;
 
@@ -85,6 +87,93 @@ impl AggState for IntSumState {
     }
     fn size(&self) -> usize {
         self.sums.capacity() * 8 + self.seen.capacity()
+    }
+}
+
+/// Exact sums of Decimal128 values: `i128` per group, checked; the result
+/// is `Decimal128(38, scale)` (the input's scale, widened to the maximum
+/// precision like DuckDB and DataFusion), and a sum beyond 38 digits is an
+/// error naming the column.
+pub(crate) struct DecimalSumState {
+    column: String,
+    scale: i8,
+    sums: Vec<i128>,
+    seen: Vec<bool>,
+}
+
+/// The largest absolute value of 38 decimal digits.
+const MAX_38: i128 = 10i128.pow(38) - 1;
+
+impl DecimalSumState {
+    pub(crate) fn new(column: String, scale: i8) -> Self {
+        DecimalSumState {
+            column,
+            scale,
+            sums: Vec::new(),
+            seen: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, a: &ArrayRef, groups: impl Fn(usize) -> usize) -> Result<()> {
+        let a = a.as_primitive_opt::<Decimal128Type>().ok_or_else(|| {
+            parframe_common::Error::InvalidArgument(format!(
+                "internal: sum({}) expected Decimal128 values, got {}",
+                self.column,
+                a.data_type()
+            ))
+        })?;
+        let vals = a.values();
+        let mut ok = true;
+        let mut one = |i: usize| {
+            let g = groups(i);
+            match self.sums[g].checked_add(vals[i]) {
+                Some(s) if s.abs() <= MAX_38 => self.sums[g] = s,
+                _ => ok = false,
+            }
+            self.seen[g] = true;
+        };
+        match a.nulls().filter(|n| n.null_count() > 0) {
+            None => (0..a.len()).for_each(&mut one),
+            Some(n) => n.valid_indices().for_each(&mut one),
+        }
+        if ok {
+            Ok(())
+        } else {
+            Err(ArrowError::ArithmeticOverflow(format!(
+                "sum({}) does not fit in Decimal128(38, {})",
+                self.column, self.scale
+            ))
+            .into())
+        }
+    }
+}
+
+impl AggState for DecimalSumState {
+    fn update(&mut self, args: &[ArrayRef], groups: &[u32], n: usize, _: UpdateCtx) -> Result<()> {
+        grow(&mut self.sums, n, 0);
+        grow(&mut self.seen, n, false);
+        let Some(a) = args.first() else { return Ok(()) };
+        self.add(a, |i| groups[i] as usize)
+    }
+    fn to_arrow(self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.finish(n)?])
+    }
+    fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], n: usize) -> Result<()> {
+        grow(&mut self.sums, n, 0);
+        grow(&mut self.seen, n, false);
+        let a = state_col(cols, 0, "sum")?;
+        self.add(a, |i| mapping[i] as usize)
+    }
+    fn finish(mut self: Box<Self>, n: usize) -> Result<ArrayRef> {
+        grow(&mut self.sums, n, 0);
+        grow(&mut self.seen, n, false);
+        let a: Decimal128Array = (0..n)
+            .map(|g| self.seen[g].then_some(self.sums[g]))
+            .collect();
+        Ok(Arc::new(a.with_precision_and_scale(38, self.scale)?))
+    }
+    fn size(&self) -> usize {
+        self.sums.capacity() * 16 + self.seen.capacity()
     }
 }
 
