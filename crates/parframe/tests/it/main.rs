@@ -8,3 +8,4 @@ mod joins;
 mod polars;
 mod props;
 mod streaming;
+mod tpch_types;
