@@ -10,9 +10,10 @@ use sqlparser::ast::{
 };
 use sqlparser::tokenizer::Span;
 
-use crate::error::{err, sql_error, unsupported, unsupported_error};
+use crate::error::{err, sql_error, unsupported};
 use crate::functions::{self, Builder, Function, ScalarArgs};
 use crate::scope::{Scope, resolve_compound};
+use crate::syntax;
 use crate::types::sql_type;
 
 /// The lower-case name of a call.
@@ -54,8 +55,44 @@ pub(crate) fn visit(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
         | ast::Expr::Nested(expr)
         | ast::Expr::Cast { expr, .. }
         | ast::Expr::IsNull(expr)
-        | ast::Expr::IsNotNull(expr) => {
+        | ast::Expr::IsNotNull(expr)
+        | ast::Expr::Extract { expr, .. } => {
             visit(expr, f);
+        }
+        ast::Expr::IsDistinctFrom(a, b)
+        | ast::Expr::IsNotDistinctFrom(a, b)
+        | ast::Expr::Position { expr: a, r#in: b }
+        | ast::Expr::AtTimeZone {
+            timestamp: a,
+            time_zone: b,
+        } => {
+            visit(a, f);
+            visit(b, f);
+        }
+        ast::Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            visit(expr, f);
+            for x in substring_from.iter().chain(substring_for.iter()) {
+                visit(x, f);
+            }
+        }
+        ast::Expr::Trim {
+            expr,
+            trim_what,
+            trim_characters,
+            ..
+        } => {
+            visit(expr, f);
+            for x in trim_what.iter() {
+                visit(x, f);
+            }
+            for x in trim_characters.iter().flatten() {
+                visit(x, f);
+            }
         }
         ast::Expr::Between {
             expr, low, high, ..
@@ -185,13 +222,26 @@ pub(crate) fn balanced(mut terms: Vec<Expr>, f: fn(Expr, Expr) -> Expr) -> Optio
 }
 
 /// Division: `/` of two integers is true division (`Float64`), as in
-/// DuckDB, MySQL and polars; `//` is integer division (truncating toward
-/// zero). Other types divide as the expression layer does.
+/// DuckDB, MySQL and polars, and so is `/` with a decimal operand (as in
+/// DuckDB: `sum(a) / sum(b)` of decimals is a `DOUBLE`); `//` is integer
+/// division (truncating toward zero). Other types divide as the
+/// expression layer does.
 fn divide(l: Expr, r: Expr, t: &mut dyn Leaf, integer: bool, span: Span) -> Result<Expr> {
+    let types = (t.data_type(&l), t.data_type(&r));
     let ints = matches!(
-        (t.data_type(&l), t.data_type(&r)),
+        &types,
         (Some(a), Some(b)) if a.is_integer() && b.is_integer()
     );
+    let decimal = |d: &DataType| matches!(d, DataType::Decimal128(..) | DataType::Decimal256(..));
+    let floats = !integer
+        && matches!(
+            &types,
+            (Some(a), Some(b)) if (decimal(a) && (b.is_numeric()))
+                || (decimal(b) && a.is_numeric())
+        );
+    if floats {
+        return Ok(l.cast(DataType::Float64) / r.cast(DataType::Float64));
+    }
     if integer {
         if !ints {
             return unsupported("// on non-integers (cast the operands to integers)", span);
@@ -245,6 +295,7 @@ pub(crate) fn translate_with(e: &ast::Expr, t: &mut dyn Leaf) -> Result<Expr> {
                 BinaryOperator::LtEq => l.lt_eq(r),
                 BinaryOperator::Gt => l.gt(r),
                 BinaryOperator::GtEq => l.gt_eq(r),
+                BinaryOperator::StringConcat => l.concat(r),
                 other => return unsupported(format!("the operator {other}"), e.span()),
             })
         }
@@ -291,10 +342,37 @@ fn translate_rest(e: &ast::Expr, t: &mut dyn Leaf) -> Result<Expr> {
                 return unsupported("GLOBAL IN", span);
             }
             let x = t.leaf(expr)?;
-            let terms = list
+            let items = list.iter().map(|i| t.leaf(i)).collect::<Result<Vec<_>>>()?;
+            if items.is_empty() {
+                return err("IN () needs at least one value", span);
+            }
+            // Literals of the exact kinds (strings, integers, dates...) are
+            // one hash-set test; decimal and float literals, which may equal
+            // a value of another scale, and expressions stay comparisons.
+            let literals: Option<Vec<ScalarValue>> = items
                 .iter()
-                .map(|item| Ok(x.clone().eq(t.leaf(item)?)))
-                .collect::<Result<Vec<_>>>()?;
+                .map(|i| match i {
+                    Expr::Literal(v)
+                        if !matches!(
+                            v,
+                            ScalarValue::Decimal128(..)
+                                | ScalarValue::Float64(_)
+                                | ScalarValue::Float32(_)
+                        ) =>
+                    {
+                        Some(v.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            if let Some(values) = literals {
+                return Ok(if *negated {
+                    x.is_not_in(values)
+                } else {
+                    x.is_in(values)
+                });
+            }
+            let terms = items.into_iter().map(|i| x.clone().eq(i)).collect();
             let Some(acc) = balanced(terms, Expr::or) else {
                 return err("IN () needs at least one value", span);
             };
@@ -315,28 +393,12 @@ fn translate_rest(e: &ast::Expr, t: &mut dyn Leaf) -> Result<Expr> {
             escape_char,
         } => {
             let ilike = matches!(e, ast::Expr::ILike { .. });
-            if *any || escape_char.is_some() {
-                return unsupported("LIKE ANY / ESCAPE", span);
+            if *any {
+                return unsupported("LIKE ANY", span);
             }
-            let Some(p) = string_literal(pattern) else {
-                return unsupported("LIKE with a pattern that is not a string literal", span);
-            };
-            let mut x = t.leaf(expr)?;
-            let p = if ilike {
-                x = x.lower();
-                p.to_lowercase()
-            } else {
-                p
-            };
-            let m = like(x, &p).ok_or_else(|| {
-                unsupported_error(
-                    format!(
-                        "the LIKE pattern '{p}': only 'abc', 'abc%', '%abc' and '%abc%' (no _ or inner %)"
-                    ),
-                    pattern.span(),
-                )
-            })?;
-            Ok(if *negated { m.not() } else { m })
+            let x = t.leaf(expr)?;
+            let p = t.leaf(pattern)?;
+            syntax::like(x, p, ilike, *negated, escape_char.as_deref())
         }
         ast::Expr::Cast {
             kind,
@@ -356,10 +418,47 @@ fn translate_rest(e: &ast::Expr, t: &mut dyn Leaf) -> Result<Expr> {
             let to = sql_type(data_type, span)?;
             Ok(t.leaf(expr)?.cast(to))
         }
-        ast::Expr::TypedString(ts) => {
-            let to = sql_type(&ts.data_type, span)?;
-            Ok(lit(scalar(&ts.value.value, span)?).cast(to))
+        ast::Expr::TypedString(ts) => match ts.value.value.clone().into_string() {
+            Some(text) => syntax::typed_literal(&ts.data_type, &text, span),
+            None => err(
+                format!("{} literal needs a string", ts.data_type),
+                span,
+            ),
+        },
+        ast::Expr::Interval(iv) => syntax::interval_literal(iv, span),
+        ast::Expr::Extract { field, expr, .. } => syntax::extract(field, t.leaf(expr)?, span),
+        ast::Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            let s = t.leaf(expr)?;
+            syntax::substring(s, substring_from.as_deref(), substring_for.as_deref(), t)
         }
+        ast::Expr::Trim {
+            expr,
+            trim_where,
+            trim_what,
+            trim_characters,
+        } => syntax::trim(
+            trim_where.as_ref(),
+            trim_what.as_deref(),
+            expr,
+            trim_characters.as_deref(),
+            t,
+            span,
+        ),
+        ast::Expr::Position { expr, r#in } => {
+            let sub = t.leaf(expr)?;
+            Ok(t.leaf(r#in)?.str().strpos(sub))
+        }
+        ast::Expr::AtTimeZone {
+            timestamp,
+            time_zone,
+        } => syntax::at_time_zone(t.leaf(timestamp)?, time_zone),
+        ast::Expr::IsDistinctFrom(a, b) => Ok(t.leaf(a)?.is_distinct_from(t.leaf(b)?)),
+        ast::Expr::IsNotDistinctFrom(a, b) => Ok(t.leaf(a)?.is_not_distinct_from(t.leaf(b)?)),
         ast::Expr::Function(f) => scalar_function(f, t),
         ast::Expr::Case {
             operand,
@@ -407,33 +506,20 @@ fn translate_rest(e: &ast::Expr, t: &mut dyn Leaf) -> Result<Expr> {
     }
 }
 
-/// `LIKE` as a string test: `abc` (equality), `abc%`, `%abc`, `%abc%`.
-pub(crate) fn like(x: Expr, p: &str) -> Option<Expr> {
-    if p.contains('_') {
-        return None;
-    }
-    let starts = p.starts_with('%');
-    let rest = p.strip_prefix('%').unwrap_or(p);
-    let ends = rest.ends_with('%');
-    let inner = rest.strip_suffix('%').unwrap_or(rest);
-    if inner.contains('%') {
-        return None;
-    }
-    Some(match (starts, ends) {
-        (false, false) => x.eq(lit(inner.to_string())),
-        (false, true) => x.starts_with(inner),
-        (true, false) => x.ends_with(inner),
-        (true, true) => x.contains(inner),
-    })
-}
-
 pub(crate) fn scalar(v: &Value, span: Span) -> Result<ScalarValue> {
     Ok(match v {
+        // Integers are Int64; a number with a point (and no exponent) is
+        // an exact decimal of its digits (`0.06` is Decimal(2, 2)), as the
+        // SQL standard and DuckDB have it, as is an integer too large for
+        // Int64; exponents (`1e3`) and over 38 digits are Float64.
         Value::Number(n, _) => match n.parse::<i64>() {
             Ok(i) => ScalarValue::Int64(i),
-            Err(_) => match n.parse::<f64>() {
-                Ok(f) => ScalarValue::Float64(f),
-                Err(_) => return err(format!("bad number '{n}'"), span),
+            Err(_) => match ScalarValue::decimal_from_str(n) {
+                Ok(d) if !n.contains(['e', 'E']) => d,
+                _ => match n.parse::<f64>() {
+                    Ok(f) => ScalarValue::Float64(f),
+                    Err(_) => return err(format!("bad number '{n}'"), span),
+                },
             },
         },
         Value::SingleQuotedString(s)

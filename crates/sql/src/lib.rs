@@ -80,6 +80,7 @@ mod select;
 mod set_expr;
 mod statement;
 mod subquery;
+mod syntax;
 mod types;
 mod values;
 mod window;

@@ -44,9 +44,37 @@ impl Leaf for Constant {
     }
 }
 
+/// The integer digits and scale of a decimal or integer type.
+fn exact_parts(t: &DataType) -> Option<(i16, i16)> {
+    match t {
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => {
+            Some((i16::from(*p) - i16::from(*s), i16::from(*s)))
+        }
+        DataType::UInt64 => Some((20, 0)),
+        DataType::Int64 => Some((19, 0)),
+        t if t.is_integer() => Some((10, 0)),
+        _ => None,
+    }
+}
+
+/// Decimals meeting integers or decimals: the larger scale and the larger
+/// number of integer digits (at most 38 digits in all; a value that does
+/// not fit is an error when it is cast); meeting a float: `Float64`.
+fn decimal_common(a: &DataType, b: &DataType) -> Option<DataType> {
+    if a.is_floating() || b.is_floating() {
+        return Some(DataType::Float64);
+    }
+    let (ai, as_) = exact_parts(a)?;
+    let (bi, bs) = exact_parts(b)?;
+    let scale = as_.max(bs).min(38);
+    let precision = (ai.max(bi) + scale).clamp(1, 38);
+    Some(DataType::Decimal128(precision as u8, scale as i8))
+}
+
 /// The type a column of mixed literal types becomes: nulls take the
 /// others' type, integers widen to `Int64`, integers with floats to
-/// `Float64`; anything else must agree.
+/// `Float64`, decimals with integers or decimals to a decimal holding
+/// both (with floats to `Float64`); anything else must agree.
 pub(crate) fn common_type(types: &[&DataType]) -> Option<DataType> {
     let mut out: Option<DataType> = None;
     for &t in types {
@@ -60,6 +88,7 @@ pub(crate) fn common_type(types: &[&DataType]) -> Option<DataType> {
             Some(o) if o.is_numeric() && t.is_numeric() && !o.is_decimal() && !t.is_decimal() => {
                 DataType::Float64
             }
+            Some(o) if o.is_numeric() && t.is_numeric() => decimal_common(&o, t)?,
             Some(_) => return None,
         });
     }

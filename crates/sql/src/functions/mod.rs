@@ -7,7 +7,8 @@
 //! # How to add a function
 //!
 //! 1. Write its builder in the file of its family (`string.rs`,
-//!    `aggregate.rs`, or a new file for a new family): a
+//!    `datetime.rs`, `conditional.rs`, `aggregate.rs`, or a new file for
+//!    a new family): a
 //!    `fn(&ScalarArgs) -> Result<Expr>` for a scalar function, a
 //!    `fn(&mut AggArgs) -> Result<AggExpr>` for an aggregate.
 //! 2. Add one line to [`FUNCTIONS`] with [`scalar`] or [`aggregate`]: the
@@ -20,6 +21,8 @@
 //! `ctx.sql`, so an entry that SQL cannot reach fails the build's tests.
 
 mod aggregate;
+mod conditional;
+mod datetime;
 mod string;
 
 use parframe_common::Result;
@@ -30,6 +33,7 @@ use sqlparser::tokenizer::Span;
 
 use crate::error::err;
 use crate::expr::{number_literal, string_literal};
+use sqlparser::ast::Spanned;
 
 /// How many arguments a function takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +171,7 @@ const fn aggregate(
     }
 }
 
-use Arity::{Exact, Range};
+use Arity::{AtLeast, Exact, Range};
 
 /// Every function SQL knows, one line each (see the module docs for how to
 /// add one).
@@ -220,6 +224,312 @@ pub static FUNCTIONS: &[Function] = &[
         "contains(string, 'literal') -> boolean",
         "{}(s, 'a')",
         string::contains,
+    ),
+    scalar(
+        "substring",
+        &["substr"],
+        Range(2, 3),
+        "substring(string, start[, length]) -> string (1-based)",
+        "{}(s, 2, 3)",
+        string::substring,
+    ),
+    scalar(
+        "replace",
+        &[],
+        Exact(3),
+        "replace(string, from, to) -> string (every occurrence)",
+        "{}(s, 'a', 'o')",
+        string::replace,
+    ),
+    scalar(
+        "concat",
+        &[],
+        AtLeast(1),
+        "concat(string, ...) -> string (null if any is null; also a || b)",
+        "{}(s, '-', s)",
+        string::concat,
+    ),
+    scalar(
+        "concat_ws",
+        &[],
+        AtLeast(2),
+        "concat_ws(separator, string, ...) -> string (skips nulls)",
+        "{}(',', s, s)",
+        string::concat_ws,
+    ),
+    scalar(
+        "split_part",
+        &[],
+        Exact(3),
+        "split_part(string, delimiter, n) -> string (1-based; empty when missing)",
+        "{}(s, 'a', 2)",
+        string::split_part,
+    ),
+    scalar(
+        "strpos",
+        &["instr"],
+        Exact(2),
+        "strpos(string, substring) -> int64 (1-based, 0 when absent; also POSITION(sub IN s))",
+        "{}(s, 'an')",
+        string::strpos,
+    ),
+    scalar(
+        "trim",
+        &["btrim"],
+        Range(1, 2),
+        "trim(string[, characters]) -> string (both ends; whitespace by default)",
+        "{}(s, 'a')",
+        string::trim,
+    ),
+    scalar(
+        "ltrim",
+        &[],
+        Range(1, 2),
+        "ltrim(string[, characters]) -> string",
+        "{}(s, 'a')",
+        string::ltrim,
+    ),
+    scalar(
+        "rtrim",
+        &[],
+        Range(1, 2),
+        "rtrim(string[, characters]) -> string",
+        "{}(s, 'a')",
+        string::rtrim,
+    ),
+    scalar(
+        "lpad",
+        &[],
+        Range(2, 3),
+        "lpad(string, length[, fill]) -> string (fill a space by default; truncates)",
+        "{}(s, 8, '*')",
+        string::lpad,
+    ),
+    scalar(
+        "rpad",
+        &[],
+        Range(2, 3),
+        "rpad(string, length[, fill]) -> string",
+        "{}(s, 8)",
+        string::rpad,
+    ),
+    scalar(
+        "left",
+        &[],
+        Exact(2),
+        "left(string, n) -> string (the first n characters)",
+        "{}(s, 2)",
+        string::left,
+    ),
+    scalar(
+        "right",
+        &[],
+        Exact(2),
+        "right(string, n) -> string (the last n characters)",
+        "{}(s, 2)",
+        string::right,
+    ),
+    scalar(
+        "reverse",
+        &[],
+        Exact(1),
+        "reverse(string) -> string",
+        "{}(s)",
+        string::reverse,
+    ),
+    scalar(
+        "octet_length",
+        &[],
+        Exact(1),
+        "octet_length(string) -> int64 (bytes)",
+        "{}(s)",
+        string::octet_length,
+    ),
+    scalar(
+        "regexp_like",
+        &["regexp_matches"],
+        Exact(2),
+        "regexp_like(string, 'pattern') -> boolean (matches somewhere)",
+        "{}(s, '^b.n')",
+        string::regexp_like,
+    ),
+    scalar(
+        "regexp_replace",
+        &[],
+        Exact(3),
+        "regexp_replace(string, 'pattern', 'replacement') -> string (every match; $1 = group 1)",
+        "{}(s, 'a(.)', '<$1>')",
+        string::regexp_replace,
+    ),
+    scalar(
+        "regexp_extract",
+        &[],
+        Range(2, 3),
+        "regexp_extract(string, 'pattern'[, group]) -> string (first match; null when none)",
+        "{}(s, '(a)(.)', 2)",
+        string::regexp_extract,
+    ),
+    // ---- dates and times (datetime.rs)
+    scalar(
+        "date_part",
+        &["datepart"],
+        Exact(2),
+        "date_part('part', date/timestamp) -> int64 (also EXTRACT(part FROM x); parts year quarter month week day dow doy hour minute second epoch)",
+        "{}('month', DATE '2024-03-05')",
+        datetime::date_part,
+    ),
+    scalar(
+        "date_trunc",
+        &["datetrunc"],
+        Exact(2),
+        "date_trunc('part', date/timestamp) -> same type (the start of the period)",
+        "{}('month', TIMESTAMP '2024-03-05 10:20:30')",
+        datetime::date_trunc,
+    ),
+    scalar(
+        "year",
+        &[],
+        Exact(1),
+        "year(date/timestamp) -> int64",
+        "{}(DATE '2024-03-05')",
+        datetime::named_part,
+    ),
+    scalar(
+        "quarter",
+        &[],
+        Exact(1),
+        "quarter(date/timestamp) -> int64 (1 to 4)",
+        "{}(DATE '2024-03-05')",
+        datetime::named_part,
+    ),
+    scalar(
+        "month",
+        &[],
+        Exact(1),
+        "month(date/timestamp) -> int64 (1 to 12)",
+        "{}(DATE '2024-03-05')",
+        datetime::named_part,
+    ),
+    scalar(
+        "week",
+        &["weekofyear"],
+        Exact(1),
+        "week(date/timestamp) -> int64 (ISO week)",
+        "{}(DATE '2024-03-05')",
+        datetime::named_part,
+    ),
+    scalar(
+        "day",
+        &["dayofmonth"],
+        Exact(1),
+        "day(date/timestamp) -> int64 (day of the month)",
+        "{}(DATE '2024-03-05')",
+        datetime::named_part,
+    ),
+    scalar(
+        "dayofweek",
+        &["weekday", "dow"],
+        Exact(1),
+        "dayofweek(date/timestamp) -> int64 (Sunday = 0)",
+        "{}(DATE '2024-03-05')",
+        datetime::named_part,
+    ),
+    scalar(
+        "dayofyear",
+        &["doy"],
+        Exact(1),
+        "dayofyear(date/timestamp) -> int64 (1 to 366)",
+        "{}(DATE '2024-03-05')",
+        datetime::named_part,
+    ),
+    scalar(
+        "hour",
+        &[],
+        Exact(1),
+        "hour(timestamp) -> int64",
+        "{}(TIMESTAMP '2024-03-05 10:20:30')",
+        datetime::named_part,
+    ),
+    scalar(
+        "minute",
+        &[],
+        Exact(1),
+        "minute(timestamp) -> int64",
+        "{}(TIMESTAMP '2024-03-05 10:20:30')",
+        datetime::named_part,
+    ),
+    scalar(
+        "second",
+        &[],
+        Exact(1),
+        "second(timestamp) -> int64",
+        "{}(TIMESTAMP '2024-03-05 10:20:30')",
+        datetime::named_part,
+    ),
+    scalar(
+        "epoch",
+        &[],
+        Exact(1),
+        "epoch(date/timestamp) -> int64 (seconds since 1970-01-01 UTC)",
+        "{}(TIMESTAMP '2024-03-05 10:20:30')",
+        datetime::named_part,
+    ),
+    scalar(
+        "make_date",
+        &[],
+        Exact(3),
+        "make_date(year, month, day) -> date (an impossible date is an error)",
+        "{}(2024, 2, i)",
+        datetime::make_date,
+    ),
+    scalar(
+        "strftime",
+        &[],
+        Exact(2),
+        "strftime(date/timestamp, 'format') -> string (chrono % format: '%Y-%m-%d')",
+        "{}(DATE '2024-03-05', '%d.%m.%Y')",
+        datetime::strftime,
+    ),
+    scalar(
+        "strptime",
+        &[],
+        Exact(2),
+        "strptime(string, 'format') -> timestamp (chrono % format)",
+        "{}('05.03.2024 10:20', '%d.%m.%Y %H:%M')",
+        datetime::strptime,
+    ),
+    scalar(
+        "timezone",
+        &[],
+        Exact(2),
+        "timezone('zone', timestamp) -> timestamp in zone (also x AT TIME ZONE 'zone')",
+        "{}('Europe/Oslo', TIMESTAMPTZ '2024-03-05 10:20:30')",
+        datetime::timezone,
+    ),
+    // ---- null functions (conditional.rs)
+    scalar(
+        "coalesce",
+        &[],
+        AtLeast(1),
+        "coalesce(x, ...) -> x (the first non-null argument)",
+        "{}(NULL, i, 0)",
+        conditional::coalesce,
+    ),
+    scalar(
+        "ifnull",
+        &["nvl"],
+        Exact(2),
+        "ifnull(x, y) -> x (y where x is null)",
+        "{}(NULL, f)",
+        conditional::coalesce,
+    ),
+    scalar(
+        "nullif",
+        &[],
+        Exact(2),
+        "nullif(x, y) -> x (null where x = y)",
+        "{}(i, 2)",
+        conditional::nullif,
     ),
     // ---- aggregates (aggregate.rs)
     aggregate(
@@ -356,6 +666,30 @@ impl ScalarArgs<'_> {
             .unwrap_or(Expr::Literal(ScalarValue::Null))
     }
 
+    /// Where argument `i` is in the query (the call when it is missing).
+    pub fn arg_span(&self, i: usize) -> Span {
+        self.sql.get(i).map_or(self.span, |e| e.span())
+    }
+
+    /// Argument `i`, which must be an integer literal.
+    pub fn int_literal(&self, i: usize) -> Result<i64> {
+        let v = literal_arg(
+            self.name,
+            &self.sql,
+            i,
+            self.span,
+            number_literal,
+            "an integer literal",
+        )?;
+        if v.fract() != 0.0 || v.abs() > 9.0e15 {
+            return err(
+                format!("{}: argument {} must be an integer", self.name, i + 1),
+                self.arg_span(i),
+            );
+        }
+        Ok(v as i64)
+    }
+
     /// Argument `i`, which must be a string literal.
     pub fn string_literal(&self, i: usize) -> Result<String> {
         literal_arg(
@@ -431,7 +765,6 @@ fn literal_arg<T>(
     read: fn(&ast::Expr) -> Option<T>,
     what: &str,
 ) -> Result<T> {
-    use sqlparser::ast::Spanned;
     match sql.get(i) {
         Some(e) => match read(e) {
             Some(v) => Ok(v),

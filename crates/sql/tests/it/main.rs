@@ -3,14 +3,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod case;
+mod datetime;
+mod decimals;
 mod errors;
 mod functions;
 mod group_by;
 mod joins;
 mod limit_offset;
+mod null_functions;
 mod select;
 mod set_ops;
 mod statements;
+mod strings;
 mod subqueries;
 mod tpch;
 mod windows;
