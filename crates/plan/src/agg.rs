@@ -524,9 +524,10 @@ pub fn corr(a: &str, b: &str) -> AggExpr {
     AggFunc::Corr(a.into(), b.into()).into()
 }
 
-/// Whether a column type can be a group-by key.
+/// Whether a column type can be a group-by key (decimals group by their
+/// arrow-row bytes, as multi-column keys do).
 pub fn is_key_type(dt: &DataType) -> bool {
-    kind_of(dt).is_some()
+    kind_of(dt).is_some() || matches!(dt, DataType::Decimal128(..) | DataType::Decimal256(..))
 }
 
 /// The physical value family an aggregate works on.

@@ -758,7 +758,7 @@ fn derive_schema(node: &mut PlanNode) -> Result<SchemaRef> {
                     return Err(Error::type_mismatch(
                         format!("group_by({k})"),
                         format!(
-                            "key '{k}' is {}; keys must be integers, floats, booleans, dates or strings",
+                            "key '{k}' is {}; keys must be integers, floats, decimals, booleans, dates or strings",
                             f.data_type()
                         ),
                     ));

@@ -219,7 +219,7 @@ fn bad_temporal_literals_are_errors_with_positions() {
     );
     assert!(e.contains("fortnight") && e.contains("line 1"), "{e}");
     let e = error_of(
-        c.sql("SELECT DATE '2024-01-01' + INTERVAL '2' fortnight AS x")
+        c.sql("SELECT DATE '2024-01-01' + INTERVAL '2 fortnights' AS x")
             .and_then(|l| l.collect()),
         "interval",
     );

@@ -141,3 +141,25 @@ fn casts_to_decimal_check_their_type_and_range() {
     );
     assert!(!e.is_empty(), "{e}");
 }
+
+#[test]
+fn decimals_are_group_join_and_sort_keys() {
+    let both = "(SELECT CAST(p AS DECIMAL(15, 2)) AS p FROM items \
+                UNION ALL SELECT CAST(p AS DECIMAL(15, 2)) AS p FROM items) AS x";
+    let t = query(&format!(
+        "SELECT p, count(*) AS n FROM {both} GROUP BY p ORDER BY p DESC"
+    ));
+    let mut sorted = CENTS.to_vec();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    let want: Vec<String> = sorted.iter().map(|&c| text(i128::from(c), 2)).collect();
+    assert_eq!(strings(&t, "p"), want);
+    assert_eq!(strings(&t, "n"), vec!["2"; CENTS.len()]);
+    let t = query(
+        "SELECT a.q AS q FROM (SELECT CAST(p AS DECIMAL(15, 2)) AS p, q FROM items) AS a \
+         JOIN (SELECT CAST(p AS DECIMAL(15, 2)) AS p2 FROM items) AS b ON a.p = b.p2 ORDER BY q",
+    );
+    let mut q = QTY.to_vec();
+    q.sort_unstable();
+    let want: Vec<String> = q.iter().map(|v| v.to_string()).collect();
+    assert_eq!(strings(&t, "q"), want);
+}
