@@ -186,9 +186,9 @@ mod scalar;
 mod strings;
 #[cfg(test)]
 mod tests;
-mod transform;
 #[cfg(test)]
 mod tests_types;
+mod transform;
 
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Not, Rem, Sub};

@@ -420,10 +420,7 @@ fn translate_rest(e: &ast::Expr, t: &mut dyn Leaf) -> Result<Expr> {
         }
         ast::Expr::TypedString(ts) => match ts.value.value.clone().into_string() {
             Some(text) => syntax::typed_literal(&ts.data_type, &text, span),
-            None => err(
-                format!("{} literal needs a string", ts.data_type),
-                span,
-            ),
+            None => err(format!("{} literal needs a string", ts.data_type), span),
         },
         ast::Expr::Interval(iv) => syntax::interval_literal(iv, span),
         ast::Expr::Extract { field, expr, .. } => syntax::extract(field, t.leaf(expr)?, span),

@@ -101,7 +101,10 @@ fn interval_text(e: &ast::Expr) -> Option<String> {
 /// an `Interval(MonthDayNano)` literal.
 pub(crate) fn interval_literal(iv: &ast::Interval, span: Span) -> Result<Expr> {
     if iv.last_field.is_some() {
-        return unsupported("INTERVAL ... TO ... (write INTERVAL '1 year 2 months')", span);
+        return unsupported(
+            "INTERVAL ... TO ... (write INTERVAL '1 year 2 months')",
+            span,
+        );
     }
     let Some(text) = interval_text(&iv.value) else {
         return unsupported(
@@ -120,7 +123,7 @@ pub(crate) fn interval_literal(iv: &ast::Interval, span: Span) -> Result<Expr> {
         }
         None => {
             let words: Vec<&str> = text.split_whitespace().collect();
-            if words.is_empty() || words.len() % 2 != 0 {
+            if words.is_empty() || !words.len().is_multiple_of(2) {
                 return bad("expected pairs of a number and a unit ('1 year 2 days')");
             }
             for w in words.chunks(2) {

@@ -132,8 +132,7 @@ pub(super) fn regexp_like(a: &ScalarArgs<'_>) -> Result<Expr> {
 }
 
 pub(super) fn regexp_replace(a: &ScalarArgs<'_>) -> Result<Expr> {
-    Ok(a
-        .expr(0)
+    Ok(a.expr(0)
         .str()
         .regexp_replace(a.string_literal(1)?, a.string_literal(2)?))
 }

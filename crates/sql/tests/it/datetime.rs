@@ -57,7 +57,8 @@ fn one(q: &str) -> String {
 
 #[test]
 fn extract_and_date_part_match_chrono() {
-    let cases: [(&str, fn(NaiveDate) -> i64); 7] = [
+    type Part = fn(NaiveDate) -> i64;
+    let cases: [(&str, Part); 7] = [
         ("year", |d| d.year().into()),
         ("quarter", |d| (d.month0() / 3 + 1).into()),
         ("month", |d| d.month().into()),
@@ -199,7 +200,8 @@ fn timestamps_literals_casts_and_zones() {
 fn bad_temporal_literals_are_errors_with_positions() {
     let c = ctx();
     let e = error_of(
-        c.sql("SELECT 1 AS a,\n  DATE '2024-02-30' AS b").and_then(|l| l.collect()),
+        c.sql("SELECT 1 AS a,\n  DATE '2024-02-30' AS b")
+            .and_then(|l| l.collect()),
         "date",
     );
     assert!(

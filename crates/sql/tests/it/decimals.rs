@@ -45,12 +45,7 @@ fn text(v: i128, scale: u32) -> String {
     if scale == 0 {
         return format!("{sign}{a}");
     }
-    format!(
-        "{sign}{}.{:0width$}",
-        a / p,
-        a % p,
-        width = scale as usize
-    )
+    format!("{sign}{}.{:0width$}", a / p, a % p, width = scale as usize)
 }
 
 const PRICES: &str = "(SELECT CAST(p AS DECIMAL(15, 2)) AS p, q FROM items) AS x";
@@ -91,7 +86,9 @@ fn arithmetic_follows_the_precision_and_scale_rules() {
     let (_, v) = typed(&format!("SELECT p < 0.06 AS r FROM {PRICES}"));
     let want: Vec<String> = CENTS.iter().map(|&c| (c < 6).to_string()).collect();
     assert_eq!(v, want);
-    let (_, v) = typed(&format!("SELECT p BETWEEN 0.05 AND 19.99 AS r FROM {PRICES}"));
+    let (_, v) = typed(&format!(
+        "SELECT p BETWEEN 0.05 AND 19.99 AS r FROM {PRICES}"
+    ));
     let want: Vec<String> = CENTS
         .iter()
         .map(|&c| (5..=1999).contains(&c).to_string())

@@ -49,19 +49,13 @@ fn coalesce_ifnull_nullif() {
 
 #[test]
 fn distinct_from_treats_null_as_a_value() {
-    assert_eq!(
-        column("a IS DISTINCT FROM b"),
-        naive(|a, b| Some(a != b))
-    );
+    assert_eq!(column("a IS DISTINCT FROM b"), naive(|a, b| Some(a != b)));
     assert_eq!(
         column("a IS NOT DISTINCT FROM b"),
         naive(|a, b| Some(a == b))
     );
     // `=` is null where either side is.
-    assert_eq!(
-        column("a = b"),
-        naive(|a, b| Some(a? == b?))
-    );
+    assert_eq!(column("a = b"), naive(|a, b| Some(a? == b?)));
 }
 
 #[test]
@@ -107,9 +101,13 @@ fn null_function_errors_name_the_call() {
         c.sql("SELECT nullif(a) FROM n").and_then(|l| l.collect()),
         "nullif",
     );
-    assert!(e.contains("nullif takes 2 arguments") && e.contains("line 1"), "{e}");
+    assert!(
+        e.contains("nullif takes 2 arguments") && e.contains("line 1"),
+        "{e}"
+    );
     let e = error_of(
-        c.sql("SELECT coalesce(a, 'x') FROM n").and_then(|l| l.collect()),
+        c.sql("SELECT coalesce(a, 'x') FROM n")
+            .and_then(|l| l.collect()),
         "coalesce",
     );
     assert!(e.contains("Int64") && e.contains("Utf8"), "{e}");

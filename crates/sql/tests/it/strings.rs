@@ -107,7 +107,10 @@ fn position_counts_characters_from_one() {
 
 #[test]
 fn replace_pad_left_right_reverse_lengths() {
-    assert_eq!(column("replace(s, 'a', 'AA')"), naive(|s| s.replace('a', "AA")));
+    assert_eq!(
+        column("replace(s, 'a', 'AA')"),
+        naive(|s| s.replace('a', "AA"))
+    );
     let pad = |left: bool| {
         move |s: &str| {
             let c = chars(s);
@@ -163,16 +166,7 @@ fn like(s: &[char], p: &[char], escape: char) -> bool {
 #[test]
 fn like_and_ilike_match_a_naive_matcher() {
     for p in [
-        "%an%",
-        "a%e",
-        "_pple",
-        "%a%b%",
-        "%",
-        "",
-        "ch%\\%",
-        "%\\_%",
-        "%s_l%",
-        "Ær%",
+        "%an%", "a%e", "_pple", "%a%b%", "%", "", "ch%\\%", "%\\_%", "%s_l%", "Ær%",
     ] {
         let pc = chars(p);
         let want = naive(|s| like(&chars(s), &pc, '\\').to_string());
@@ -202,7 +196,10 @@ fn like_and_ilike_match_a_naive_matcher() {
         naive(|s| like(&chars(s), &pc, '#').to_string())
     );
     // A pattern from a column.
-    assert_eq!(column("s LIKE s"), naive(|s| like(&chars(s), &chars(s), '\\').to_string()));
+    assert_eq!(
+        column("s LIKE s"),
+        naive(|s| like(&chars(s), &chars(s), '\\').to_string())
+    );
 }
 
 #[test]
@@ -232,22 +229,26 @@ fn regexps() {
 fn bad_string_calls_are_errors_with_positions() {
     let c = ctx();
     let e = error_of(
-        c.sql("SELECT s LIKE 'a' ESCAPE 'xy' FROM w").and_then(|l| l.collect()),
+        c.sql("SELECT s LIKE 'a' ESCAPE 'xy' FROM w")
+            .and_then(|l| l.collect()),
         "escape",
     );
     assert!(e.contains("one character") && e.contains("line 1"), "{e}");
     let e = error_of(
-        c.sql("SELECT regexp_like(s, s) FROM w").and_then(|l| l.collect()),
+        c.sql("SELECT regexp_like(s, s) FROM w")
+            .and_then(|l| l.collect()),
         "regexp",
     );
     assert!(e.contains("argument 2 must be a string literal"), "{e}");
     let e = error_of(
-        c.sql("SELECT regexp_like(s, '(') FROM w").and_then(|l| l.collect()),
+        c.sql("SELECT regexp_like(s, '(') FROM w")
+            .and_then(|l| l.collect()),
         "regexp",
     );
     assert!(e.to_lowercase().contains("regex"), "{e}");
     let e = error_of(
-        c.sql("SELECT substring(s, 'a') FROM w").and_then(|l| l.collect()),
+        c.sql("SELECT substring(s, 'a') FROM w")
+            .and_then(|l| l.collect()),
         "substring",
     );
     assert!(e.contains("substring"), "{e}");
