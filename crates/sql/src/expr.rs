@@ -270,12 +270,14 @@ pub(crate) fn translate_with(e: &ast::Expr, t: &mut dyn Leaf) -> Result<Expr> {
                 .into_iter()
                 .map(|x| t.leaf(x))
                 .collect::<Result<Vec<_>>>()?;
-            let f = if *op == BinaryOperator::And {
-                Expr::and
+            let out = if *op == BinaryOperator::And {
+                balanced(terms, Expr::and)
             } else {
-                Expr::or
+                // Conjuncts shared by every branch move out of the OR, so
+                // a join condition written in each branch becomes a key.
+                crate::factor::or_factored(terms)
             };
-            balanced(terms, f).ok_or_else(|| sql_error("empty AND/OR", e.span()))
+            out.ok_or_else(|| sql_error("empty AND/OR", e.span()))
         }
         ast::Expr::BinaryOp { left, op, right } => {
             let l = t.leaf(left)?;

@@ -71,6 +71,7 @@
 mod aggregate;
 mod error;
 mod expr;
+mod factor;
 pub mod functions;
 mod planner;
 mod query;

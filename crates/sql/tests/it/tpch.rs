@@ -33,12 +33,7 @@ const CROSS: &str = "cross product";
 
 /// Queries that do not pass yet, and why (the first words of the error, or
 /// [`CROSS`]).
-const KNOWN_FAILING: &[(&str, &str)] = &[
-    // The join condition `p_partkey = l_partkey` sits inside each OR
-    // branch: no optimizer rule factors a conjunct common to all branches
-    // out of the OR yet, so the plan keeps a cross product.
-    ("q19", CROSS),
-];
+const KNOWN_FAILING: &[(&str, &str)] = &[];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
