@@ -891,17 +891,20 @@ fn build(ctx: &Context, job: &Arc<JobMetrics>, plan: &LogicalPlan) -> Result<Pip
             input,
             window,
             exprs,
+            fetch,
         } => {
             let metrics = job.operator(plan);
             let start = Instant::now();
             let p = build(ctx, job, input)?;
             let stream = stream_of(ctx, job, p, input.schema());
-            let out = run_window(ctx, &metrics, stream, window, exprs, None)?;
+            let out: Box<dyn Iterator<Item = Result<RecordBatch>> + Send + Sync> = match fetch {
+                Some(k) if crate::window::topk::applies(exprs) => {
+                    crate::window::topk::run_window_topk(ctx, &metrics, stream, window, exprs, *k)?
+                }
+                _ => Box::new(run_window(ctx, &metrics, stream, window, exprs, None)?),
+            };
             metrics.add_elapsed(start.elapsed());
-            return Ok(Pipeline::over(
-                Input::Operator(Box::new(out)),
-                Some(metrics),
-            ));
+            return Ok(Pipeline::over(Input::Operator(out), Some(metrics)));
         }
         PlanNode::Join(spec) => {
             let metrics = job.operator(plan);

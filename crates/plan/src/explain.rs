@@ -118,13 +118,19 @@ pub fn describe(plan: &LogicalPlan) -> String {
         }
         PlanNode::Union { inputs } => format!("Union [{} inputs]", inputs.len()),
         PlanNode::Explode { column, .. } => format!("Explode {column}"),
-        PlanNode::Window { window, exprs, .. } => format!(
-            "Window {window} [{}]",
+        PlanNode::Window {
+            window,
+            exprs,
+            fetch,
+            ..
+        } => format!(
+            "Window {window} [{}]{}",
             exprs
                 .iter()
                 .map(|e| format!("{} AS {}", e.func, e.name))
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            fetch.map_or(String::new(), |k| format!(" top {k} per partition"))
         ),
     }
 }

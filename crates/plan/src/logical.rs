@@ -327,6 +327,11 @@ pub enum PlanNode {
         window: Window,
         /// The window expressions, one output column each.
         exprs: Vec<WindowExpr>,
+        /// A top-k per partition: set (by the `window_topk` rule) only when
+        /// the one expression is `row_number()` and whatever reads the
+        /// node keeps only rows numbered `<= fetch`; the node may then
+        /// produce just those.
+        fetch: Option<usize>,
     },
 }
 
@@ -630,6 +635,7 @@ impl LogicalPlan {
             input: Arc::clone(input),
             window,
             exprs,
+            fetch: None,
         })
     }
 
@@ -827,7 +833,16 @@ fn derive_schema(node: &mut PlanNode) -> Result<SchemaRef> {
             input,
             window,
             exprs,
+            fetch,
         } => {
+            if fetch.is_some()
+                && !(exprs.len() == 1
+                    && matches!(exprs[0].func, crate::window::WindowFunction::RowNumber))
+            {
+                return Err(Error::InvalidArgument(
+                    "internal: a window top-k (fetch) needs exactly one row_number()".into(),
+                ));
+            }
             if let Some(e) = exprs.iter().find(|e| !e.window.same_ordering(window)) {
                 return Err(Error::InvalidArgument(format!(
                     "internal: window expression {e} does not share the node's window {window}"

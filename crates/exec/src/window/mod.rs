@@ -57,6 +57,13 @@
 //! Sliding aggregates are O(n) per partition: removable accumulators for
 //! count/sum/mean/var/std, a monotonic deque for min/max.
 //!
+//! A filter `row_number() <= k` over a window computing only that row
+//! number (db-benchmark q8: the two largest `v3` per `id6`) runs as a
+//! top-k per partition instead (the plan rule `window_topk`, then
+//! `topk.rs`): one pass with a bounded heap per partition, no sort, handing
+//! over to the general operator when `k` rows per partition exceed the
+//! budget.
+//!
 //! A partition that does not fit the memory budget is written to a spill
 //! file as it arrives and evaluated from the file's memory map, in output
 //! chunks, without being held in memory (frames reaching far ahead, such as
@@ -79,3 +86,4 @@ mod funcs;
 mod segment;
 #[cfg(test)]
 mod tests;
+pub(crate) mod topk;

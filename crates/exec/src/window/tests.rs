@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array};
-use parframe_core::{ScalarValue, Table};
+use parframe_core::{ScalarValue, Table, col, lit};
 use proptest::prelude::*;
 
 use super::*;
@@ -786,4 +786,91 @@ fn explain_and_stats_show_the_window() {
     let (_, stats) = lf.collect_with_stats().unwrap();
     let op = stats.operator(0).unwrap();
     assert_eq!(op.rows_out, 100);
+}
+
+/// (partition key, row number, order key) of the rows a top-k keeps,
+/// sorted: what any correct top-k gives whatever it does with ties.
+fn topk_triples(t: &Table, order: &str) -> Vec<(Option<i64>, i64, Option<i64>)> {
+    let b = t.to_batch().unwrap();
+    let k = b.column_by_name("k").unwrap().as_primitive::<Int64Type>();
+    let rn = b.column_by_name("rn").unwrap().as_primitive::<Int64Type>();
+    let o = b.column_by_name(order).unwrap().as_primitive::<Int64Type>();
+    let opt =
+        |a: &arrow_array::PrimitiveArray<Int64Type>, i: usize| a.is_valid(i).then(|| a.value(i));
+    let mut out: Vec<_> = (0..b.num_rows())
+        .map(|i| (opt(k, i), rn.value(i), opt(o, i)))
+        .collect();
+    out.sort();
+    out
+}
+
+fn topk_case(ctx: &Context, rows: &[Row], window: &Window, k: i64) {
+    let lf = ctx
+        .lazy(table(rows))
+        .with_window_columns([row_number().over(window.clone()).alias("rn")])
+        .unwrap()
+        .filter(col("rn").lt_eq(lit(k)))
+        .unwrap();
+    assert!(
+        lf.explain().contains(&format!("top {k} per partition")),
+        "{}",
+        lf.explain()
+    );
+    let fast = lf.collect().unwrap();
+    // The general operator: no optimizer rules at all.
+    let general = lf
+        .collect_with_optimizer(&parframe_plan::Optimizer::with_rules(vec![]))
+        .unwrap();
+    assert_eq!(fast.schema(), general.schema());
+    let order = window.order_by.first().map_or("v", |s| s.column.as_str());
+    assert_eq!(topk_triples(&fast, order), topk_triples(&general, order));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 30, ..ProptestConfig::default() })]
+
+    /// `row_number() <= k` through the heap top-k gives the rows of the
+    /// general window operator (up to ties), in memory and at budgets that
+    /// push it onto the general operator midway.
+    #[test]
+    fn window_top_k_matches_the_general_operator(
+        rows in prop::collection::vec(row_strategy(6, 8), 0..120),
+        desc in any::<bool>(),
+        nulls_last in any::<bool>(),
+        partitioned in any::<bool>(),
+        k in 0i64..4,
+        threads in 1usize..3,
+        chunk in 1usize..20,
+    ) {
+        let key = if desc { SortKey::desc("o") } else { SortKey::asc("o") }.nulls_last(nulls_last);
+        let w = Window::new().order_by([key]);
+        let w = if partitioned { w.partition_by(["k"]) } else { w };
+        topk_case(&ctx(threads, chunk, None), &rows, &w, k);
+    }
+}
+
+/// With a budget far below k rows per partition, the top-k hands its rows
+/// and the rest of the input to the general operator, which spills; the
+/// answer is the same and the pool stays within its limit.
+#[test]
+fn window_top_k_over_budget_falls_back_and_spills() {
+    let rows = big_rows(30_000, 5_000, 11);
+    let limit = data_size(&rows) / 20;
+    let c = ctx(2, 512, Some(limit));
+    let w = Window::new()
+        .partition_by(["k"])
+        .order_by([SortKey::desc("o")]);
+    topk_case(&c, &rows, &w, 3);
+    assert!(c.memory_pool().peak() <= limit);
+    // In memory the heap holds it all: nothing spills.
+    let c = ctx(2, 512, None);
+    let lf = c
+        .lazy(table(&rows))
+        .with_window_columns([row_number().over(w).alias("rn")])
+        .unwrap()
+        .filter(col("rn").lt_eq(lit(3i64)))
+        .unwrap();
+    let (out, stats) = lf.collect_with_stats().unwrap();
+    assert!(out.num_rows() > 3_000);
+    assert_eq!(stats.spilled.files, 0);
 }

@@ -14,6 +14,9 @@
 //!    estimates see the filters and the graph sees every condition).
 //! 3. [`sort_limit::SortLimit`]: a limit over a sort becomes a top-k sort
 //!    (`Sort` with a fetch).
+//! 3. (also) [`window_topk::WindowTopK`]: a filter `row_number() <= k`
+//!    over the window node computing it makes that node a top-k per
+//!    partition (after pushdown, which brings the filter next to it).
 //! 3. (also) [`limit_pushdown::LimitPushdown`]: limits move below selects,
 //!    into scans and into union inputs (after top-k, which takes limits
 //!    over sorts first).
@@ -51,6 +54,7 @@ pub mod predicate_pushdown;
 pub mod projection_pushdown;
 pub mod simplify;
 pub mod sort_limit;
+pub mod window_topk;
 
 /// Most passes over the rule list before the optimizer stops even when a
 /// rule still changes the plan (a rule pair undoing each other).
@@ -79,6 +83,7 @@ impl Default for Optimizer {
                 Box::new(predicate_pushdown::PredicatePushdown),
                 Box::new(join_reorder::JoinReorder),
                 Box::new(sort_limit::SortLimit),
+                Box::new(window_topk::WindowTopK),
                 Box::new(limit_pushdown::LimitPushdown),
                 Box::new(projection_pushdown::ProjectionPushdown),
                 Box::new(build_side::ChooseBuildSide),

@@ -104,6 +104,7 @@ fn push(plan: &Arc<LogicalPlan>, mut preds: Vec<Expr>) -> Result<Arc<LogicalPlan
             input,
             window,
             exprs,
+            ..
         } => {
             let (below, above): (Vec<_>, Vec<_>) = preds.into_iter().partition(|p| {
                 let cols = p.columns();

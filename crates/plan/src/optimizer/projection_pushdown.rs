@@ -176,6 +176,7 @@ fn prune(plan: &Arc<LogicalPlan>, needed: Option<&[String]>) -> Result<Arc<Logic
             input,
             window,
             exprs,
+            fetch,
         } => {
             let kept: Vec<_> = exprs.iter().filter(|e| wanted(&e.name)).cloned().collect();
             if kept.is_empty() {
@@ -201,6 +202,7 @@ fn prune(plan: &Arc<LogicalPlan>, needed: Option<&[String]>) -> Result<Arc<Logic
                     input: child,
                     window: window.clone(),
                     exprs: kept,
+                    fetch: *fetch,
                 },
             )
         }
