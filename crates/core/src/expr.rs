@@ -150,7 +150,8 @@
 //! arrow's `chrono-tz` feature. Functions: [`Expr::dt`] (`year`...`epoch`
 //! via arrow's `date_part` kernel, all Int64; `truncate` = `date_trunc`;
 //! `strftime`; `convert_time_zone`), [`make_date`], `str().strptime`.
-//! `date_trunc` of a zoned timestamp truncates in UTC.
+//! `date_trunc` of a zoned timestamp truncates in its zone (local
+//! midnight of `America/New_York` for `'month'`); a naive one in UTC.
 //!
 //! # String, null and set functions
 //!

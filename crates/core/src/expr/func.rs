@@ -1130,27 +1130,63 @@ fn date_trunc(a: &ArrayRef, p: TimePart) -> Result<ArrayRef> {
                 TimeUnit::Microsecond => 1_000_000,
                 TimeUnit::Nanosecond => 1_000_000_000,
             };
+            // A zoned timestamp truncates in its own zone (a month of
+            // `America/New_York` times starts at local midnight), as DuckDB
+            // and polars do; a naive one in UTC.
+            let zone = match tz {
+                Some(name) => Some(name.parse::<arrow_array::timezone::Tz>().map_err(|e| {
+                    Error::InvalidArgument(format!("date_trunc: time zone '{name}': {e}"))
+                })?),
+                None => None,
+            };
             let micros = arrow_cast::cast(a, &DataType::Int64)?;
             let v = micros.as_primitive::<Int64Type>();
+            let failed: std::cell::Cell<Option<i64>> = std::cell::Cell::new(None);
             let out: arrow_array::Int64Array = v.unary_opt(|t| {
                 let secs = t.div_euclid(per_sec);
-                let sub = t.rem_euclid(per_sec);
-                let dt = chrono::DateTime::from_timestamp(secs, 0)?.naive_utc();
+                let utc = chrono::DateTime::from_timestamp(secs, 0)?.naive_utc();
+                let dt = match &zone {
+                    Some(z) => chrono::TimeZone::from_utc_datetime(z, &utc).naive_local(),
+                    None => utc,
+                };
                 let truncated = match p {
                     TimePart::Year
                     | TimePart::Quarter
                     | TimePart::Month
                     | TimePart::Week
-                    | TimePart::Day => trunc_date(dt.date()).and_hms_opt(0, 0, 0)?,
-                    TimePart::Hour => dt.date().and_hms_opt(dt.hour(), 0, 0)?,
-                    TimePart::Minute => dt.date().and_hms_opt(dt.hour(), dt.minute(), 0)?,
-                    _ => {
-                        let _ = sub;
-                        dt
-                    }
+                    | TimePart::Day => trunc_date(dt.date()).and_hms_opt(0, 0, 0),
+                    TimePart::Hour => dt.date().and_hms_opt(dt.hour(), 0, 0),
+                    TimePart::Minute => dt.date().and_hms_opt(dt.hour(), dt.minute(), 0),
+                    _ => Some(dt),
                 };
-                truncated.and_utc().timestamp().checked_mul(per_sec)
+                // Back to an instant: a local time a DST change skips is
+                // taken at its earliest existing instant after the gap.
+                let instant = truncated.and_then(|l| match &zone {
+                    Some(z) => {
+                        let r = chrono::TimeZone::from_local_datetime(z, &l);
+                        r.earliest()
+                            .or_else(|| {
+                                chrono::TimeZone::from_local_datetime(
+                                    z,
+                                    &(l + chrono::Duration::hours(1)),
+                                )
+                                .earliest()
+                            })
+                            .map(|d| d.timestamp())
+                    }
+                    None => Some(l.and_utc().timestamp()),
+                });
+                let out = instant.and_then(|s| s.checked_mul(per_sec));
+                if out.is_none() && failed.get().is_none() {
+                    failed.set(Some(t));
+                }
+                out
             });
+            if let Some(t) = failed.get() {
+                return Err(Error::InvalidArgument(format!(
+                    "date_trunc: the timestamp {t} ({unit:?}) is out of range"
+                )));
+            }
             let ty = DataType::Timestamp(*unit, tz.clone());
             Ok(arrow_cast::cast(&(Arc::new(out) as ArrayRef), &ty)?)
         }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, Datum, RecordBatch, Scalar, StringArray};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parframe_common::{Error, Result, column_not_found};
 
 use super::eval::{self, Value};
@@ -729,6 +729,34 @@ fn special_arith(
             }
             _ => rt_to,
         };
+        // A date plus or minus a literal interval with a time-of-day part
+        // (`d + INTERVAL '8' HOUR`) is a timestamp, as in DuckDB: arrow's
+        // date kernels keep whole days only.
+        let sub_day = |t: &Typed| {
+            t.literal().is_some_and(|a| {
+                arrow_array::cast::AsArray::as_primitive_opt::<
+                    arrow_array::types::IntervalMonthDayNanoType,
+                >(&a)
+                .is_some_and(|p| {
+                    p.len() == 1
+                        && p.is_valid(0)
+                        && p.value(0).nanoseconds % 86_400_000_000_000 != 0
+                })
+            })
+        };
+        let timestamp = DataType::Timestamp(TimeUnit::Microsecond, None);
+        let is_date = |t: &DataType| matches!(t, DataType::Date32 | DataType::Date64);
+        let lt_to = if is_date(&lt_to) && matches!(op, BinaryOp::Add | BinaryOp::Sub) && sub_day(r)
+        {
+            timestamp.clone()
+        } else {
+            lt_to
+        };
+        let rt_to = if is_date(&rt_to) && op == BinaryOp::Add && sub_day(l) {
+            timestamp
+        } else {
+            rt_to
+        };
         // The output type is whatever arrow's kernel makes of the operand
         // types: ask it with one null of each.
         let kernel = match op {
@@ -1003,8 +1031,29 @@ pub(super) fn compare_type(l: &Typed, r: &Typed) -> Option<DataType> {
         _ if is_time(a) && is_string(b) && r.weak => Some(a.clone()),
         _ if is_string(a) && l.weak && is_time(b) => Some(b.clone()),
         _ if a == b && is_comparable(a) => Some(a.clone()),
+        // Timestamps compare as instants at the finer unit: zoned ones in
+        // any zones directly; a zone-less one meeting a zoned one is read
+        // as wall-clock time in that zone (arrow-cast's rule, and polars').
+        // A date meets a timestamp as its midnight.
+        (DataType::Timestamp(u1, z1), DataType::Timestamp(u2, z2)) => Some(DataType::Timestamp(
+            finer_unit(*u1, *u2),
+            z1.clone().or_else(|| z2.clone()),
+        )),
+        (DataType::Date32 | DataType::Date64, t @ DataType::Timestamp(..))
+        | (t @ DataType::Timestamp(..), DataType::Date32 | DataType::Date64) => Some(t.clone()),
         _ => None,
     }
+}
+
+/// The finer of two time units.
+fn finer_unit(a: TimeUnit, b: TimeUnit) -> TimeUnit {
+    let rank = |u: TimeUnit| match u {
+        TimeUnit::Second => 0,
+        TimeUnit::Millisecond => 1,
+        TimeUnit::Microsecond => 2,
+        TimeUnit::Nanosecond => 3,
+    };
+    if rank(a) >= rank(b) { a } else { b }
 }
 
 /// The common type of two numeric operands, letting a weak literal adopt

@@ -106,6 +106,19 @@ fn interval_arithmetic_is_calendar_arithmetic() {
             fmt(d.checked_sub_months(Months::new(14)).unwrap() - chrono::Duration::days(3))
         })
     );
+    // A time-of-day part makes a timestamp; whole days keep a date.
+    assert_eq!(
+        one("SELECT DATE '2013-06-01' + INTERVAL '8' HOUR AS x"),
+        "2013-06-01T08:00:00"
+    );
+    assert_eq!(
+        one("SELECT DATE '2013-06-01' - INTERVAL '1 day 30 minutes' AS x"),
+        "2013-05-30T23:30:00"
+    );
+    assert_eq!(
+        one("SELECT INTERVAL '2' DAY + DATE '2013-06-01' AS x"),
+        "2013-06-03"
+    );
     // The TPC-H forms, folded to a constant.
     assert_eq!(
         one("SELECT DATE '1998-12-01' - INTERVAL '90' DAY AS x"),
@@ -238,4 +251,84 @@ fn bad_temporal_literals_are_errors_with_positions() {
         "make_date",
     );
     assert!(e.contains("2023"), "{e}");
+}
+
+/// Seconds since the epoch of a UTC date and time.
+fn utc(text: &str) -> i64 {
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+        .unwrap()
+        .and_utc()
+        .timestamp()
+}
+
+#[test]
+fn zoned_timestamps_truncate_in_their_zone_compare_and_print() {
+    use std::sync::Arc;
+
+    use parframe::arrow::array::{ArrayRef, Int64Array, RecordBatch, TimestampMicrosecondArray};
+
+    // nycflights13's `time_hour`: Timestamp(µs, "America/New_York"). New
+    // York is UTC-4 from 2013-03-10 to 2013-11-03, UTC-5 otherwise.
+    let instants = [
+        Some("2013-05-15 12:00"), // May
+        Some("2013-06-01 12:00"), // June 1, 08:00 local
+        Some("2013-06-30 23:00"), // June 30, 19:00 local
+        Some("2013-07-01 02:00"), // June 30, 22:00 local: July in UTC
+        Some("2013-07-15 12:00"), // July
+        Some("2013-11-30 12:00"), // November (EST)
+        None,
+    ];
+    let micros: Vec<Option<i64>> = instants
+        .iter()
+        .map(|t| t.map(|t| utc(t) * 1_000_000))
+        .collect();
+    let time: ArrayRef =
+        Arc::new(TimestampMicrosecondArray::from(micros).with_timezone("America/New_York"));
+    let delay: ArrayRef = Arc::new(Int64Array::from(vec![1i64, 2, 4, 8, 16, 32, 64]));
+    let batch = RecordBatch::try_from_iter([("time_hour", time), ("dep_delay", delay)]).unwrap();
+    let ctx = Context::builder().threads(2).build().unwrap();
+    ctx.register_table(
+        "flights",
+        ctx.lazy(Table::from_batches(vec![batch]).unwrap()),
+    );
+    let q = "SELECT date_trunc('month', time_hour) AS m, count(*) AS n, sum(dep_delay) AS d \
+             FROM flights WHERE time_hour >= TIMESTAMPTZ '2013-06-01 00:00:00-04:00' \
+             GROUP BY m ORDER BY m";
+    let t = ctx.sql(q).and_then(|l| l.collect()).unwrap();
+    assert_eq!(
+        strings(&t, "m"),
+        [
+            "2013-06-01T00:00:00-04:00",
+            "2013-07-01T00:00:00-04:00",
+            "2013-11-01T00:00:00-04:00"
+        ]
+    );
+    assert_eq!(strings(&t, "n"), ["3", "1", "1"]);
+    assert_eq!(strings(&t, "d"), ["14", "16", "32"]);
+    // The table prints (this needed arrow's chrono-tz for named zones).
+    let shown = t.to_string();
+    assert!(shown.contains("2013-07-01T00:00:00-04:00"), "{shown}");
+    let t = ctx
+        .sql("SELECT time_hour, EXTRACT(hour FROM time_hour) AS h FROM flights ORDER BY time_hour LIMIT 2")
+        .and_then(|l| l.collect())
+        .unwrap();
+    assert_eq!(
+        strings(&t, "time_hour"),
+        ["2013-05-15T08:00:00-04:00", "2013-06-01T08:00:00-04:00"]
+    );
+    // Hours in the column's zone, as arrow's date_part gives them.
+    assert_eq!(strings(&t, "h"), ["8", "8"]);
+    // A zone-less literal is wall-clock time in the column's zone; a
+    // zoned one in another zone compares as the same instant.
+    for filter in [
+        "time_hour >= TIMESTAMP '2013-06-01 08:00:00'",
+        "time_hour >= TIMESTAMPTZ '2013-06-01 12:00:00Z'",
+        "time_hour >= DATE '2013-06-01' + INTERVAL '8' HOUR",
+    ] {
+        let t = ctx
+            .sql(&format!("SELECT count(*) AS n FROM flights WHERE {filter}"))
+            .and_then(|l| l.collect())
+            .unwrap_or_else(|e| panic!("{filter}: {e}"));
+        assert_eq!(strings(&t, "n"), ["5"], "{filter}");
+    }
 }
