@@ -126,6 +126,17 @@ def query_sets(data, quick):
         "tpch": dict(title=f"TPC-H SF {sf}", tables=tpch, queries=tpch_queries()),
         "csv": dict(title=f"CSV: {csv.name}", tables={"x": csv},
                     queries=[q for q in GROUPBY if q[0] in ("q1", "q3")]),
+        # Issue 13's benchmark: decimal arithmetic and a decimal sum over
+        # lineitem's Decimal128(15,2) money; q8 of db-benchmark as a window
+        # (issue 17): the two largest v3 per id6.
+        "decimal": dict(title=f"decimal money, TPC-H SF {sf} lineitem",
+                        tables={"lineitem": tpch["lineitem"]},
+                        queries=[("revenue", "SELECT sum(l_extendedprice * (1 - l_discount)) "
+                                             "AS revenue FROM lineitem")]),
+        "window": dict(title=f"db-benchmark q8 as a window, {g1.name}", tables={"x": g1},
+                       queries=[("q8 window", "SELECT count(*) AS n, sum(v3) AS v3 FROM ("
+                                 "SELECT id6, v3, row_number() OVER (PARTITION BY id6 "
+                                 "ORDER BY v3 DESC) AS rn FROM x) t WHERE rn <= 2")]),
     }
 
 
@@ -512,7 +523,7 @@ def main():
     p.add_argument("--quick", action="store_true", help="1e5 rows, TPC-H SF 0.01")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--sets", default="groupby,join,tpch,csv")
+    p.add_argument("--sets", default="groupby,join,tpch,csv,decimal,window")
     p.add_argument("--engines", default=",".join(ENGINES))
     p.add_argument("--timeout", type=int, default=300, help="seconds per query and engine")
     p.add_argument("--out", default=None, help="markdown file to write")
