@@ -408,17 +408,17 @@ fn translate_rest(e: &ast::Expr, t: &mut dyn Leaf) -> Result<Expr> {
             data_type,
             format,
         } => {
-            if matches!(kind, CastKind::TryCast | CastKind::SafeCast) {
-                return unsupported(
-                    "TRY_CAST (casts are strict: a value that does not convert is an error)",
-                    span,
-                );
-            }
             if format.is_some() {
                 return unsupported("CAST ... FORMAT", span);
             }
             let to = sql_type(data_type, span)?;
-            Ok(t.leaf(expr)?.cast(to))
+            // CAST is strict; TRY_CAST (SAFE_CAST) gives null where a
+            // value does not convert.
+            Ok(if matches!(kind, CastKind::TryCast | CastKind::SafeCast) {
+                t.leaf(expr)?.try_cast(to)
+            } else {
+                t.leaf(expr)?.cast(to)
+            })
         }
         ast::Expr::TypedString(ts) => match ts.value.value.clone().into_string() {
             Some(text) => syntax::typed_literal(&ts.data_type, &text, span),

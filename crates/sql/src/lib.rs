@@ -33,7 +33,9 @@
 //! them; `CAST`/`::`; `LIKE` prefix/suffix/substring patterns; `IN (list)`,
 //! `BETWEEN`, `IS [NOT] NULL`, `CASE`; `DISTINCT`; `ORDER BY` with
 //! `ASC`/`DESC`, `NULLS FIRST`/`LAST` (default: nulls last, as DuckDB),
-//! output names or positions; `LIMIT`; `UNION [ALL]`; `VALUES` lists
+//! output names or positions; `LIMIT` / `OFFSET`; window functions
+//! (`f(...) OVER (PARTITION BY ... ORDER BY ... ROWS|RANGE ...)`, `WINDOW`,
+//! `QUALIFY`: see `window.rs`); `UNION [ALL]`; `VALUES` lists
 //! (columns `column1`, `column2`, ...); `SELECT` without `FROM`;
 //! `FILTER (WHERE ...)` on aggregates; subqueries in `WHERE`, the select
 //! list and `HAVING` (`[NOT] IN (SELECT ...)`, `[NOT] EXISTS`, scalar
@@ -53,13 +55,14 @@
 //! division truncating toward zero (DuckDB's operator); other types divide
 //! as the expression layer does. Otherwise semantics follow the expression
 //! layer: `sum` of integers is `Int64`, `avg` is `Float64`, casts are
-//! strict (a value that does not convert is an error, not a null). Unquoted names match columns case-insensitively when that is
+//! strict (a value that does not convert is an error, not a null;
+//! `TRY_CAST` / `SAFE_CAST` give null instead). Unquoted names match columns case-insensitively when that is
 //! unambiguous. Unaliased expressions are named as written (`sum(v1)`).
 //!
 //! # Layout
 //!
 //! As datafusion-sql and polars-sql are split: [`planner`](crate) (the
-//! statement), `query.rs` (`WITH`, `ORDER BY`, `LIMIT`), `set_expr.rs`
+//! statement), `query.rs` (`WITH`, `ORDER BY`, `LIMIT`, `OFFSET`), `window.rs` (`OVER`, `QUALIFY`), `set_expr.rs`
 //! (`UNION`, `VALUES`), `select.rs` (the select list, `DISTINCT`),
 //! `aggregate.rs` (`GROUP BY`, `HAVING`, aggregates), `relation.rs`
 //! (`FROM`, joins, table functions), `scope.rs` (name resolution),

@@ -26,6 +26,11 @@
 //!   of an aggregating query) uncorrelated ones are joined after the
 //!   aggregation.
 //!
+//! - `IN` / `EXISTS` elsewhere (inside `OR`, `NOT (...)`, `CASE`, the
+//!   select list): a "mark join", a left join with the distinct keys
+//!   that tells whether a row matched, with `IN`'s three-valued result
+//!   from the counts above.
+//!
 //! The joins use exec's hash join (null keys never match, which is SQL's
 //! `=`); a one-row table is joined on a constant key column, a hash join
 //! with a one-row build side rather than a cross product.
@@ -33,15 +38,14 @@
 //! Refused (with the position): correlated subqueries with `ORDER BY`,
 //! `LIMIT`, `GROUP BY` or set operations, outer columns in a subquery's
 //! select list, correlation to a query two levels out, correlated scalar
-//! subqueries without an aggregate, and `IN`/`EXISTS` nested in `OR`,
-//! `NOT (...)` of other terms, `CASE` or the select list (a "mark join",
-//! not built).
+//! subqueries without an aggregate, and `IN`/`EXISTS` in `HAVING` or the
+//! select list of an aggregation.
 
 use std::sync::atomic::Ordering;
 
 use arrow_array::{Array, Int64Array, RecordBatch};
 use parframe_common::{Error, Result};
-use parframe_core::{Expr, ScalarValue, col, lit};
+use parframe_core::{Expr, ScalarValue, col, lit, when};
 use parframe_exec::agg::{count, count_rows, first};
 use parframe_exec::window::{Window, row_number};
 use parframe_exec::{JoinOptions, JoinType, LazyFrame};
@@ -179,29 +183,43 @@ pub(crate) fn ident(name: &str) -> ast::Expr {
     ast::Expr::Identifier(Ident::with_quote('"', name))
 }
 
+/// Whether a column reference `e` names a column of the outer query: it
+/// does not resolve in the subquery's own tables (which take precedence,
+/// as in SQL; an ambiguous name there is theirs, and an error later) and
+/// resolves in the outer query's.
+fn is_outer(e: &ast::Expr, inner: &Scope, outer: &Scope) -> bool {
+    match e {
+        ast::Expr::Identifier(id) => {
+            let ambiguous = inner
+                .ambiguous
+                .iter()
+                .any(|a| a == &id.value || a.eq_ignore_ascii_case(&id.value));
+            !ambiguous && inner.resolve(id).is_err() && outer.resolve(id).is_ok()
+        }
+        ast::Expr::CompoundIdentifier(parts) => {
+            resolve_compound(inner, parts, e.span()).is_err()
+                && resolve_compound(outer, parts, e.span()).is_ok()
+        }
+        _ => false,
+    }
+}
+
 /// Which scopes the columns of `e` come from: (some inner, some outer).
 /// Columns of neither are counted as inner (planning the subquery reports
 /// them).
 fn sides(e: &ast::Expr, inner: &Scope, outer: &Scope) -> (bool, bool) {
     let (mut i, mut o) = (false, false);
-    visit(e, &mut |sub| match sub {
-        ast::Expr::Identifier(id) => {
-            if inner.resolve(id).is_err() && outer.resolve(id).is_ok() {
+    visit(e, &mut |sub| {
+        if matches!(
+            sub,
+            ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_)
+        ) {
+            if is_outer(sub, inner, outer) {
                 o = true;
             } else {
                 i = true;
             }
         }
-        ast::Expr::CompoundIdentifier(parts) => {
-            if resolve_compound(inner, parts, sub.span()).is_err()
-                && resolve_compound(outer, parts, sub.span()).is_ok()
-            {
-                o = true;
-            } else {
-                i = true;
-            }
-        }
-        _ => {}
     });
     (i, o)
 }
@@ -229,6 +247,22 @@ struct Sub {
     /// The names of the hidden columns of this subquery start so.
     prefix: String,
     span: Span,
+}
+
+impl Sub {
+    /// The same subquery without a value or conditions (for the extra
+    /// joins of `IN`).
+    fn clone_keys(&self) -> Sub {
+        Sub {
+            frame: self.frame.clone(),
+            keys: self.keys.clone(),
+            value: None,
+            residual: Vec::new(),
+            count: false,
+            prefix: self.prefix.clone(),
+            span: self.span,
+        }
+    }
 }
 
 impl SqlPlanner {
@@ -348,12 +382,8 @@ impl SqlPlanner {
             let mut r = c.clone();
             rewrite(&mut r, &mut |x| {
                 let inner_col = match x {
-                    ast::Expr::Identifier(id) => {
-                        inner.resolve(id).is_ok() || outer.resolve(id).is_err()
-                    }
-                    ast::Expr::CompoundIdentifier(parts) => {
-                        resolve_compound(&inner, parts, x.span()).is_ok()
-                            || resolve_compound(outer, parts, x.span()).is_err()
+                    ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) => {
+                        !is_outer(x, &inner, outer)
                     }
                     ast::Expr::Subquery(_) | ast::Expr::Exists { .. } => {
                         return unsupported(
@@ -553,15 +583,28 @@ impl SqlPlanner {
                 scope = s;
                 Ok(Some(value))
             }
-            ast::Expr::Exists { .. }
-            | ast::Expr::In {
-                target: InTarget::Subquery(_),
-                ..
-            } => unsupported(
-                "IN / EXISTS subqueries inside OR, NOT, CASE or the select list (only as \
-                 conditions of WHERE joined by AND)",
-                x.span(),
-            ),
+            ast::Expr::Exists { subquery, negated } => {
+                let sub = self.plan_subquery(subquery, &scope, Kind::Exists, x.span())?;
+                let (l, s, value) = self.mark_exists(lf.clone(), &scope, sub, *negated)?;
+                lf = l;
+                scope = s;
+                Ok(Some(value))
+            }
+            ast::Expr::In {
+                expr,
+                target: InTarget::Subquery(q),
+                negated,
+                global: false,
+            } => {
+                if has_subquery(expr) {
+                    return unsupported("a subquery on the left of IN (subquery)", expr.span());
+                }
+                let sub = self.plan_subquery(q, &scope, Kind::In, x.span())?;
+                let (l, s, value) = self.mark_in(lf.clone(), &scope, expr, sub, *negated)?;
+                lf = l;
+                scope = s;
+                Ok(Some(value))
+            }
             _ => Ok(None),
         })?;
         Ok((lf, scope, out))
@@ -595,7 +638,7 @@ impl SqlPlanner {
                 target: InTarget::Subquery(_),
                 ..
             } => unsupported(
-                "IN / EXISTS subqueries in the select list or HAVING",
+                "IN / EXISTS subqueries in the select list or HAVING of an aggregation",
                 x.span(),
             ),
             _ => Ok(None),
@@ -689,14 +732,32 @@ impl SqlPlanner {
             let scope = extended(&scope, &lf);
             return Ok((lf, scope));
         }
-        // Conditions beyond equalities: number the outer rows, find the
-        // numbers whose pairs pass them, and semi/anti join on those.
+        // Conditions beyond equalities: semi/anti join on the numbers of
+        // the outer rows whose pairs pass them.
+        let (numbered, ids, rid) = self.passing_rows(lf, &scope, &sub)?;
+        let lf = numbered
+            .join(&ids, [rid.as_str()], [rid.as_str()], how)
+            .map_err(at(span))?;
+        let scope = extended(&scope, &lf);
+        Ok((lf, scope))
+    }
+
+    /// For `EXISTS` with correlated conditions beyond equalities: the outer
+    /// rows numbered, and the numbers of those with a pair of outer and
+    /// inner rows that matches the equalities and passes the conditions.
+    fn passing_rows(
+        &self,
+        lf: LazyFrame,
+        scope: &Scope,
+        sub: &Sub,
+    ) -> Result<(LazyFrame, LazyFrame, String)> {
+        let span = sub.span;
         let rid = format!("{}_row", sub.prefix);
         let numbered = lf
             .with_window_columns([row_number().over(Window::new()).alias(rid.as_str())])
             .map_err(at(span))?;
-        let nscope = extended(&scope, &numbered);
-        let (left, lk, frame, rk) = align_keys(&numbered, &nscope, &sub)?;
+        let nscope = extended(scope, &numbered);
+        let (left, lk, frame, rk) = align_keys(&numbered, &nscope, sub)?;
         // No equality at all: every pair (a cross product).
         let how_pairs = if lk.is_empty() {
             JoinType::Cross
@@ -723,11 +784,166 @@ impl SqlPlanner {
             pairs = pairs.filter(p).map_err(at(span))?;
         }
         let ids = pairs.select([col(rid.as_str())]).map_err(at(span))?;
-        let lf = numbered
-            .join(&ids, [rid.as_str()], [rid.as_str()], how)
+        Ok((numbered, ids, rid))
+    }
+
+    /// `[NOT] EXISTS` as a value (inside `OR`, `CASE`, the select list): a
+    /// left join with the distinct correlation keys (a "mark join"); the
+    /// value is whether a row matched.
+    fn mark_exists(
+        &self,
+        lf: LazyFrame,
+        scope: &Scope,
+        sub: Sub,
+        negated: bool,
+    ) -> Result<(LazyFrame, Scope, ast::Expr)> {
+        let span = sub.span;
+        let m = format!("{}_m", sub.prefix);
+        let flag = format!("{}_flag", sub.prefix);
+        let mark = |f: LazyFrame, cols: Vec<Expr>| -> Result<LazyFrame> {
+            f.select(cols)
+                .and_then(|f| f.distinct())
+                .and_then(|f| f.with_column(lit(true).alias(m.as_str())))
+                .map_err(at(span))
+        };
+        let (joined, found) = if sub.keys.is_empty() && sub.residual.is_empty() {
+            let n = format!("{}_n", sub.prefix);
+            let one = sub
+                .frame
+                .limit(1)
+                .group_by(Vec::<Expr>::new())
+                .agg([count_rows().alias(n.as_str())])
+                .map_err(at(span))?;
+            let joined = join_constant(&lf, &one, &sub.prefix, span)?;
+            (joined, col(n.as_str()).gt(lit(0i64)))
+        } else if sub.residual.is_empty() {
+            let (l, lk, frame, rk) = align_keys(&lf, scope, &sub)?;
+            let marks = mark(frame, rk.iter().map(|k| col(k.as_str())).collect())?;
+            let joined = l
+                .join_with(
+                    &marks,
+                    lk,
+                    rk,
+                    JoinType::Left,
+                    JoinOptions::new().coalesce_keys(false),
+                )
+                .map_err(at(span))?;
+            (joined, col(m.as_str()).is_not_null())
+        } else {
+            let (numbered, ids, rid) = self.passing_rows(lf, scope, &sub)?;
+            let marks = mark(ids, vec![col(rid.as_str())])?;
+            let joined = numbered
+                .join_with(
+                    &marks,
+                    [rid.as_str()],
+                    [rid.as_str()],
+                    JoinType::Left,
+                    JoinOptions::new().coalesce_keys(false),
+                )
+                .map_err(at(span))?;
+            (joined, col(m.as_str()).is_not_null())
+        };
+        let value = if negated { found.not() } else { found };
+        let lf = joined
+            .with_column(value.alias(flag.as_str()))
             .map_err(at(span))?;
-        let scope = extended(&scope, &lf);
-        Ok((lf, scope))
+        let scope = extended(scope, &lf);
+        Ok((lf, scope, ident(&flag)))
+    }
+
+    /// `x [NOT] IN (subquery)` as a value: SQL's three-valued result from
+    /// a mark join on (correlation keys, x = y) and the count of rows and
+    /// of non-null `y` per correlation key: true on a match; false when
+    /// the subquery is empty; null when x is null or a `y` is; else false.
+    fn mark_in(
+        &self,
+        lf: LazyFrame,
+        scope: &Scope,
+        x: &ast::Expr,
+        sub: Sub,
+        negated: bool,
+    ) -> Result<(LazyFrame, Scope, ast::Expr)> {
+        let span = sub.span;
+        if !sub.residual.is_empty() {
+            return unsupported(
+                "a correlated condition that is not an equality in an IN subquery",
+                sub.residual[0].span(),
+            );
+        }
+        let Some(value) = sub.value.clone() else {
+            return err("IN needs a subquery with one column", span);
+        };
+        let (m, n, nv, flag) = (
+            format!("{}_m", sub.prefix),
+            format!("{}_n", sub.prefix),
+            format!("{}_nv", sub.prefix),
+            format!("{}_flag", sub.prefix),
+        );
+        let corr_keys = sub.keys.clone();
+        let mut with_x = sub.clone_keys();
+        with_x.keys.push((x.clone(), value.clone()));
+        let (l, lk, frame, rk) = align_keys(&lf, scope, &with_x)?;
+        let marks = frame
+            .select(rk.iter().map(|k| col(k.as_str())))
+            .and_then(|f| f.distinct())
+            .and_then(|f| f.with_column(lit(true).alias(m.as_str())))
+            .map_err(at(span))?;
+        let l = l
+            .join_with(
+                &marks,
+                lk,
+                rk,
+                JoinType::Left,
+                JoinOptions::new().coalesce_keys(false),
+            )
+            .map_err(at(span))?;
+        let stats = sub
+            .frame
+            .group_by(
+                corr_keys
+                    .iter()
+                    .map(|(_, k)| col(k.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+            .agg([
+                count_rows().alias(n.as_str()),
+                count(value.as_str()).alias(nv.as_str()),
+            ])
+            .map_err(at(span))?;
+        let lscope = extended(scope, &l);
+        let l = if corr_keys.is_empty() {
+            join_constant(&l, &stats, &sub.prefix, span)?
+        } else {
+            let mut stats_sub = sub.clone_keys();
+            stats_sub.frame = stats;
+            let (l, lk, frame, rk) = align_keys(&l, &lscope, &stats_sub)?;
+            l.join_with(
+                &frame,
+                lk,
+                rk,
+                JoinType::Left,
+                JoinOptions::new().coalesce_keys(false),
+            )
+            .map_err(at(span))?
+        };
+        let x_expr = row_expr(x, scope)?;
+        let (cm, cn, cnv) = (col(m.as_str()), col(n.as_str()), col(nv.as_str()));
+        let found = when(cm.is_not_null(), lit(true))
+            .when(
+                cn.clone().is_null().or(cn.clone().eq(lit(0i64))),
+                lit(false),
+            )
+            .when(
+                x_expr.is_null().or(cnv.lt(cn)),
+                lit(ScalarValue::Null).cast(arrow_schema::DataType::Boolean),
+            )
+            .otherwise(lit(false));
+        let value = if negated { found.not() } else { found };
+        let lf = l
+            .with_column(value.alias(flag.as_str()))
+            .map_err(at(span))?;
+        let scope = extended(scope, &lf);
+        Ok((lf, scope, ident(&flag)))
     }
 
     /// `x [NOT] IN (subquery)`.

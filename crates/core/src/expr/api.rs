@@ -10,6 +10,12 @@ fn call(func: Func, args: Vec<Expr>) -> Expr {
 }
 
 impl Expr {
+    /// `TRY_CAST`: the cast, with null where a value does not convert
+    /// ([`Expr::cast`] is strict: such a value is an error).
+    pub fn try_cast(self, to: arrow_schema::DataType) -> Expr {
+        call(Func::TryCast(to), vec![self])
+    }
+
     /// Date/time functions: `col("t").dt().year()`.
     pub fn dt(self) -> DtNamespace {
         DtNamespace(self)

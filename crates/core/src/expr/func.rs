@@ -120,6 +120,9 @@ impl TimePart {
 /// [`Expr`] for each one's arguments and result.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Func {
+    /// `TRY_CAST(x AS t)`: the cast, with null where a value does not
+    /// convert (arrow's non-strict cast; `CAST` is strict).
+    TryCast(DataType),
     /// `extract(part FROM t)` / `date_part(part, t)`: Int64.
     DatePart(TimePart),
     /// `date_trunc(part, t)`: the start of the part's period, same type.
@@ -188,6 +191,7 @@ impl Func {
     /// The function's name as printed and in SQL.
     pub fn name(&self) -> &'static str {
         match self {
+            Func::TryCast(_) => "try_cast",
             Func::DatePart(_) => "date_part",
             Func::DateTrunc(_) => "date_trunc",
             Func::MakeDate => "make_date",
@@ -227,6 +231,7 @@ impl Func {
 /// A function with its constant arguments prepared.
 #[derive(Debug, Clone)]
 pub(super) enum Kernel {
+    TryCast(DataType),
     DatePart(TimePart),
     DateTrunc(TimePart),
     MakeDate,
@@ -338,6 +343,14 @@ pub(super) fn plan(
     let i64t = Some(DataType::Int64);
     let str_args = |n: usize| -> Vec<Option<DataType>> { vec![utf8.clone(); n] };
     Ok(match func {
+        Func::TryCast(to) => {
+            arity(1, 1)?;
+            sig(
+                arrow_cast::can_cast_types(types[0], to),
+                &format!("a value that can be cast to {to}"),
+            )?;
+            (Kernel::TryCast(to.clone()), to.clone(), vec![None])
+        }
         Func::DatePart(p) => {
             arity(1, 1)?;
             sig(
@@ -752,6 +765,13 @@ pub(super) fn eval(kernel: &Kernel, args: &[ArrayRef], len: usize, ctx: &str) ->
         })
     };
     Ok(match kernel {
+        Kernel::TryCast(to) => {
+            let safe = arrow_cast::CastOptions {
+                safe: true,
+                format_options: Default::default(),
+            };
+            arrow_cast::cast_with_options(arg(0)?, to, &safe)?
+        }
         Kernel::DatePart(p) => {
             let a = arg(0)?;
             if a.data_type() == &DataType::Null {

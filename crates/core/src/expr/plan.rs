@@ -314,7 +314,9 @@ fn plan(expr: &Expr, schema: &Schema) -> Result<Typed> {
             let nullable = planned.iter().any(|a| a.nullable)
                 || matches!(
                     kernel,
-                    func::Kernel::RegexpExtract(..) | func::Kernel::DateTrunc(_)
+                    func::Kernel::RegexpExtract(..)
+                        | func::Kernel::DateTrunc(_)
+                        | func::Kernel::TryCast(_)
                 );
             let mut typed = Vec::with_capacity(planned.len());
             for (a, to) in planned.into_iter().zip(targets) {

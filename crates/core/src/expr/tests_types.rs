@@ -656,3 +656,27 @@ fn decimals_in_lists() {
         vec![Some(false), Some(true), Some(true), Some(false)]
     );
 }
+
+#[test]
+fn try_cast_is_null_where_cast_fails() {
+    let b = batch(vec![(
+        "s",
+        Arc::new(StringArray::from(vec![
+            Some("7"),
+            Some("x"),
+            None,
+            Some("300"),
+        ])) as ArrayRef,
+    )]);
+    let out = col("s").try_cast(DataType::Int64).evaluate(&b).unwrap();
+    let got: Vec<Option<i64>> = out.as_primitive::<Int64Type>().iter().collect();
+    assert_eq!(got, vec![Some(7), None, None, Some(300)]);
+    // Out of range: null, where the strict cast is an error.
+    let out = col("s").try_cast(DataType::Int8).evaluate(&b).unwrap();
+    assert_eq!(out.null_count(), 3);
+    assert!(col("s").cast(DataType::Int64).evaluate(&b).is_err());
+    // Always nullable, whatever the input.
+    let schema = Schema::new(vec![Field::new("i", DataType::Int64, false)]);
+    let f = col("i").try_cast(DataType::Int8).to_field(&schema).unwrap();
+    assert!(f.is_nullable());
+}

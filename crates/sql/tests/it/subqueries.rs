@@ -137,6 +137,41 @@ fn exists_and_not_exists() {
 }
 
 #[test]
+fn in_and_exists_as_values() {
+    let c = ctx();
+    let t = run_on(
+        &c,
+        "SELECT x FROM t WHERE x = 1 OR k IN (SELECT k FROM u WHERE name = 'bob') ORDER BY x",
+    );
+    assert_eq!(ints(&t, "x"), ["1", "2", "5"]);
+    let t = run_on(
+        &c,
+        "SELECT x, k IN (SELECT k FROM u) AS f, \
+         EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND u.x > 15) AS e, \
+         NOT EXISTS (SELECT 1 FROM u WHERE u.x > t.x * 10) AS ne \
+         FROM t ORDER BY x",
+    );
+    assert_eq!(strings(&t, "f"), ["true", "true", "true", "false", "true"]);
+    assert_eq!(
+        strings(&t, "e"),
+        ["false", "true", "false", "false", "true"]
+    );
+    assert_eq!(
+        strings(&t, "ne"),
+        ["false", "false", "true", "true", "true"]
+    );
+    let n = table!("v" => [Some(1i64), None, Some(3)]).unwrap();
+    c.register_table("n", c.lazy(n));
+    let t = run_on(
+        &c,
+        "SELECT v, v NOT IN (SELECT x FROM t WHERE x > 2) AS f, \
+         v IN (SELECT column1 FROM (VALUES (1), (NULL)) AS w) AS g FROM n ORDER BY v",
+    );
+    assert_eq!(strings(&t, "f"), ["true", "false", "null"]);
+    assert_eq!(strings(&t, "g"), ["true", "null", "null"]);
+}
+
+#[test]
 fn scalar_subqueries() {
     let c = ctx();
     let t = run_on(
@@ -213,9 +248,9 @@ fn correlated_scalar_subqueries_are_decorrelated() {
 
 #[test]
 fn unsupported_subqueries_name_their_position() {
-    let e = error("SELECT x FROM t WHERE x = 1 OR k IN (SELECT k FROM u)");
+    let e = error("SELECT k, count(*) FROM t GROUP BY k HAVING k IN (SELECT k FROM u)");
     assert!(
-        e.contains("inside OR") && e.contains("line 1, column 32"),
+        e.contains("HAVING of an aggregation") && e.contains("line 1, column 45"),
         "{e}"
     );
     let e = error("SELECT x FROM t WHERE x IN (SELECT k, x FROM u)");
@@ -328,6 +363,24 @@ fn in_exists_and_scalars_match_a_naive_reference_with_nulls() {
         assert_eq!(
             ids("EXISTS (SELECT 1 FROM b WHERE b.k = a.k)"),
             expect(&|i| Some(!group(i).is_empty())),
+            "{ctx_msg}"
+        );
+        // The same through mark joins (inside OR).
+        assert_eq!(
+            ids("id < 0 OR v NOT IN (SELECT b.v FROM b WHERE b.k = a.k)"),
+            expect(&|i| naive_in(av[i], &group(i)).map(|b| !b)),
+            "{ctx_msg}"
+        );
+        assert_eq!(
+            ids("id < 0 OR v IN (SELECT v FROM b)"),
+            expect(&|i| naive_in(av[i], &bv)),
+            "{ctx_msg}"
+        );
+        assert_eq!(
+            ids("id < 0 OR NOT EXISTS (SELECT 1 FROM b WHERE b.k = a.k AND b.v > a.v)"),
+            expect(&|i| Some(!(0..n_b).any(|j| ak[i].is_some()
+                && bk[j] == ak[i]
+                && matches!((bv[j], av[i]), (Some(x), Some(y)) if x > y)))),
             "{ctx_msg}"
         );
         assert_eq!(
