@@ -182,6 +182,7 @@ mod api;
 mod decimal;
 mod eval;
 mod func;
+mod math;
 mod plan;
 mod scalar;
 mod strings;
@@ -204,6 +205,7 @@ pub use api::{
     make_date, nullif,
 };
 pub use func::{Func, TimePart};
+pub use math::MathFunc;
 pub use plan::PreparedExpr;
 
 /// A literal value.

@@ -56,7 +56,9 @@ pub(crate) fn visit(e: &ast::Expr, f: &mut dyn FnMut(&ast::Expr)) {
         | ast::Expr::Cast { expr, .. }
         | ast::Expr::IsNull(expr)
         | ast::Expr::IsNotNull(expr)
-        | ast::Expr::Extract { expr, .. } => {
+        | ast::Expr::Extract { expr, .. }
+        | ast::Expr::Floor { expr, .. }
+        | ast::Expr::Ceil { expr, .. } => {
             visit(expr, f);
         }
         ast::Expr::IsDistinctFrom(a, b)
@@ -456,6 +458,20 @@ fn translate_rest(e: &ast::Expr, t: &mut dyn Leaf) -> Result<Expr> {
             timestamp,
             time_zone,
         } => syntax::at_time_zone(t.leaf(timestamp)?, time_zone),
+        ast::Expr::Floor { expr, field } | ast::Expr::Ceil { expr, field } => {
+            if !matches!(
+                field,
+                ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime)
+            ) {
+                return unsupported("FLOOR/CEIL with a scale or TO unit", span);
+            }
+            let f = if matches!(e, ast::Expr::Floor { .. }) {
+                parframe_core::MathFunc::Floor
+            } else {
+                parframe_core::MathFunc::Ceil
+            };
+            Ok(t.leaf(expr)?.math(f))
+        }
         ast::Expr::IsDistinctFrom(a, b) => Ok(t.leaf(a)?.is_distinct_from(t.leaf(b)?)),
         ast::Expr::IsNotDistinctFrom(a, b) => Ok(t.leaf(a)?.is_not_distinct_from(t.leaf(b)?)),
         ast::Expr::Function(f) => scalar_function(f, t),

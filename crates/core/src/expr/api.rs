@@ -3,6 +3,7 @@
 //! ([`coalesce`], [`nullif`], [`concat`]...).
 
 use super::func::{Func, TimePart};
+use super::math::MathFunc;
 use super::{BinaryOp, Expr, ScalarValue, lit};
 
 fn call(func: Func, args: Vec<Expr>) -> Expr {
@@ -91,6 +92,22 @@ impl Expr {
             },
             vec![self, pattern],
         )
+    }
+
+    /// A numeric function of this expression: `col("x").math(MathFunc::Sqrt)`
+    /// (see [`MathFunc`] for the types and domain errors).
+    pub fn math(self, f: MathFunc) -> Expr {
+        call(Func::Math(f), vec![self])
+    }
+
+    /// `round(x, digits)`: half away from zero (exact for decimals).
+    pub fn round(self, digits: i64) -> Expr {
+        call(Func::Math(MathFunc::Round), vec![self, lit(digits)])
+    }
+
+    /// `power(x, exponent)`: Float64.
+    pub fn pow(self, exponent: Expr) -> Expr {
+        call(Func::Math(MathFunc::Power), vec![self, exponent])
     }
 
     /// `||`: string concatenation, null when either side is null.

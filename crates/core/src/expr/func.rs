@@ -32,6 +32,7 @@ use parframe_common::{Error, Result};
 use regex::Regex;
 
 use super::Expr;
+use super::math::{self, MathFunc, MathKernel};
 use super::plan::Typed;
 
 /// A part of a date or time, for [`Func::DatePart`] and [`Func::DateTrunc`].
@@ -178,6 +179,8 @@ pub enum Func {
     /// `regexp_extract(s, pattern[, group])`: the first match's group
     /// (0 = whole match); null when there is no match.
     RegexpExtract,
+    /// A numeric function (`abs`, `round`, `sqrt`...; see [`MathFunc`]).
+    Math(MathFunc),
     /// `s LIKE pattern` (`%`, `_`; `escape` quotes them).
     Like {
         /// ILIKE.
@@ -224,6 +227,7 @@ impl Func {
                 ..
             } => "like",
             Func::Like { .. } => "ilike",
+            Func::Math(m) => m.name(),
         }
     }
 }
@@ -258,6 +262,7 @@ pub(super) enum Kernel {
     RegexpLike(Regex),
     RegexpReplace(Regex, String),
     RegexpExtract(Regex, usize),
+    Math(MathKernel),
     /// The pattern rewritten to arrow's `\` escapes, as a Utf8 scalar, or
     /// `None` to take it from the argument row by row.
     Like {
@@ -577,6 +582,39 @@ pub(super) fn plan(
                     (Kernel::RegexpExtract(re, group), DataType::Utf8, to)
                 }
             }
+        }
+        Func::Math(m) => {
+            let power = *m == MathFunc::Power;
+            if power {
+                arity(2, 2)?;
+            } else if *m == MathFunc::Round {
+                arity(1, 2)?;
+            } else {
+                arity(1, 1)?;
+            }
+            let digits = if *m == MathFunc::Round && args.len() == 2 {
+                const_int(&args[1]).ok_or_else(|| {
+                    err(format!(
+                        "round needs a constant integer number of digits, got ({shown})"
+                    ))
+                })?
+            } else {
+                0
+            };
+            let (kernel, out, cast) = math::plan(*m, types[0], digits).map_err(err)?;
+            let mut casts = vec![Some(cast)];
+            if power {
+                if !(types[1].is_integer()
+                    || types[1].is_floating()
+                    || matches!(types[1], DataType::Decimal128(..) | DataType::Null))
+                {
+                    return Err(err(format!("power needs numbers, got ({shown})")));
+                }
+                casts.push(Some(DataType::Float64));
+            } else if args.len() == 2 {
+                casts.push(None);
+            }
+            (Kernel::Math(kernel), out, casts)
         }
         Func::Like {
             case_insensitive,
@@ -1090,6 +1128,7 @@ pub(super) fn eval(kernel: &Kernel, args: &[ArrayRef], len: usize, ctx: &str) ->
                 }
             })?
         }
+        Kernel::Math(k) => math::eval(k, args, ctx)?,
         Kernel::Like {
             case_insensitive,
             pattern,
@@ -1113,8 +1152,8 @@ fn days_of(d: NaiveDate) -> i32 {
     d.num_days_from_ce() - 719_163
 }
 
-/// `date_trunc` of dates (Date32/Date64) and timestamps of any unit. Time
-/// zones: a zoned timestamp is truncated in UTC (documented limitation).
+/// `date_trunc` of dates (Date32/Date64) and timestamps of any unit (a
+/// zoned timestamp in its zone).
 fn date_trunc(a: &ArrayRef, p: TimePart) -> Result<ArrayRef> {
     let trunc_date = |d: NaiveDate| -> NaiveDate {
         let first = |y, m| NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(d);

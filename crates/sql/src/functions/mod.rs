@@ -23,6 +23,7 @@
 mod aggregate;
 mod conditional;
 mod datetime;
+mod math;
 mod string;
 
 use parframe_common::Result;
@@ -368,6 +369,103 @@ pub static FUNCTIONS: &[Function] = &[
         "regexp_extract(string, 'pattern'[, group]) -> string (first match; null when none)",
         "{}(s, '(a)(.)', 2)",
         string::regexp_extract,
+    ),
+    // ---- numbers (math.rs)
+    scalar(
+        "abs",
+        &[],
+        Exact(1),
+        "abs(number) -> number (same type; integers Int64)",
+        "{}(f)",
+        math::math,
+    ),
+    scalar(
+        "sign",
+        &[],
+        Exact(1),
+        "sign(number) -> -1, 0 or 1",
+        "{}(f)",
+        math::math,
+    ),
+    scalar(
+        "floor",
+        &[],
+        Exact(1),
+        "floor(number) -> number (decimals scale 0)",
+        "{}(f)",
+        math::math,
+    ),
+    scalar(
+        "ceil",
+        &["ceiling"],
+        Exact(1),
+        "ceil(number) -> number (decimals scale 0)",
+        "{}(f)",
+        math::math,
+    ),
+    scalar(
+        "round",
+        &[],
+        Range(1, 2),
+        "round(number[, digits]) -> number (half away from zero; decimals exact)",
+        "{}(f, 1)",
+        math::math,
+    ),
+    scalar(
+        "sqrt",
+        &[],
+        Exact(1),
+        "sqrt(number) -> float64 (an error below 0)",
+        "{}(i)",
+        math::math,
+    ),
+    scalar(
+        "cbrt",
+        &[],
+        Exact(1),
+        "cbrt(number) -> float64",
+        "{}(f)",
+        math::math,
+    ),
+    scalar(
+        "exp",
+        &[],
+        Exact(1),
+        "exp(number) -> float64",
+        "{}(f)",
+        math::math,
+    ),
+    scalar(
+        "ln",
+        &[],
+        Exact(1),
+        "ln(number) -> float64 (an error at or below 0)",
+        "{}(i)",
+        math::math,
+    ),
+    scalar(
+        "log10",
+        &["log"],
+        Exact(1),
+        "log10(number) -> float64 (an error at or below 0)",
+        "{}(i)",
+        math::math,
+    ),
+    scalar(
+        "log2",
+        &[],
+        Exact(1),
+        "log2(number) -> float64 (an error at or below 0)",
+        "{}(i)",
+        math::math,
+    ),
+    scalar(
+        "power",
+        &["pow"],
+        Exact(2),
+        "power(number, number) -> float64",
+        "{}(f, 2)",
+        math::math,
     ),
     // ---- dates and times (datetime.rs)
     scalar(

@@ -11,6 +11,7 @@ mod functions;
 mod group_by;
 mod joins;
 mod limit_offset;
+mod math;
 mod null_functions;
 mod select;
 mod set_ops;
