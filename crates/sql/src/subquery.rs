@@ -19,12 +19,14 @@
 //! - Scalar subqueries `(SELECT ...)` anywhere in `WHERE` and the select
 //!   list: an uncorrelated one is aggregated to one row (its value, or
 //!   null when it has no rows; more than one row is an error, as SQL
-//!   requires) and joined to every row. A correlated one must aggregate
-//!   (`SELECT min(c) FROM ... WHERE inner = outer`): it is grouped by the
-//!   inner correlation keys and left-joined on them, a `count` giving 0
-//!   where the outer row has no group. In `HAVING` (and the select list
-//!   of an aggregating query) uncorrelated ones are joined after the
-//!   aggregation.
+//!   requires) and joined to every row. A correlated one with an
+//!   aggregate (`SELECT min(c) FROM ... WHERE inner = outer`) is grouped
+//!   by the inner correlation keys and left-joined on them, a `count`
+//!   giving 0 where the outer row has no group; a correlated lookup
+//!   without one (`SELECT name FROM u WHERE u.id = t.id`) likewise, with
+//!   each key's row count checked when run (more than one row is an
+//!   error). In `HAVING` (and the select list of an aggregating query)
+//!   uncorrelated ones are joined after the aggregation.
 //!
 //! - `IN` / `EXISTS` elsewhere (inside `OR`, `NOT (...)`, `CASE`, the
 //!   select list): a "mark join", a left join with the distinct keys
@@ -37,9 +39,9 @@
 //!
 //! Refused (with the position): correlated subqueries with `ORDER BY`,
 //! `LIMIT`, `GROUP BY` or set operations, outer columns in a subquery's
-//! select list, correlation to a query two levels out, correlated scalar
-//! subqueries without an aggregate, and `IN`/`EXISTS` in `HAVING` or the
-//! select list of an aggregation.
+//! select list, correlation to a query two levels out, correlated
+//! `DISTINCT` lookups, and `IN`/`EXISTS` in `HAVING` or the select list
+//! of an aggregation.
 
 use std::sync::atomic::Ordering;
 
@@ -244,6 +246,9 @@ struct Sub {
     residual: Vec<ast::Expr>,
     /// A correlated `count(...)`: 0 where there is no group.
     count: bool,
+    /// A correlated lookup without an aggregate: the column counting the
+    /// rows of each key (more than one is an error).
+    single: Option<String>,
     /// The names of the hidden columns of this subquery start so.
     prefix: String,
     span: Span,
@@ -259,6 +264,7 @@ impl Sub {
             value: None,
             residual: Vec::new(),
             count: false,
+            single: None,
             prefix: self.prefix.clone(),
             span: self.span,
         }
@@ -297,6 +303,7 @@ impl SqlPlanner {
                 value,
                 residual: Vec::new(),
                 count: false,
+                single: None,
                 prefix: prefix.clone(),
                 span,
             })
@@ -408,6 +415,7 @@ impl SqlPlanner {
         }
         let mut value = None;
         let mut count = false;
+        let mut single = None;
         let mut ns: Select = (**s).clone();
         ns.selection = and_all(keep);
         ns.distinct = None;
@@ -439,11 +447,26 @@ impl SqlPlanner {
                 }
                 if kind == Kind::Scalar {
                     if !aggregating {
-                        return unsupported(
-                            "a correlated scalar subquery without an aggregate (it could return \
-                             several rows per outer row); aggregate it, e.g. min(...)",
-                            span,
-                        );
+                        // A lookup (`SELECT name FROM u WHERE u.id = t.id`):
+                        // at most one row per key, checked when run: its
+                        // value as min(...) of its group, and the group's
+                        // row count.
+                        if s.distinct.is_some() {
+                            return unsupported(
+                                "DISTINCT in a correlated scalar subquery without an aggregate",
+                                span,
+                            );
+                        }
+                        if let Some(SelectItem::ExprWithAlias { expr, .. }) = projection.last_mut()
+                        {
+                            *expr = call("min", vec![item.clone()]);
+                        }
+                        let n = format!("{prefix}_n");
+                        projection.push(SelectItem::ExprWithAlias {
+                            expr: call("count", Vec::new()),
+                            alias: Ident::new(n.as_str()),
+                        });
+                        single = Some(n);
                     }
                     if !residual.is_empty() {
                         return unsupported(
@@ -451,7 +474,7 @@ impl SqlPlanner {
                             residual[0].span(),
                         );
                     }
-                    count = is_count(item)?;
+                    count = aggregating && is_count(item)?;
                     ns.group_by = GroupByExpr::Expressions(
                         keys.iter().map(|(_, i)| i.clone()).collect(),
                         Vec::new(),
@@ -467,6 +490,7 @@ impl SqlPlanner {
             value,
             residual,
             count,
+            single,
             prefix,
             span,
         })
@@ -673,6 +697,10 @@ impl SqlPlanner {
                 JoinOptions::new().coalesce_keys(false),
             )
             .map_err(at(sub.span))?;
+        let lf = match &sub.single {
+            Some(n) => at_most_one_row(lf, n, sub.span)?,
+            None => lf,
+        };
         let scope = extended(scope, &lf);
         let v = ident(&value);
         let v = if sub.count {
@@ -972,6 +1000,7 @@ impl SqlPlanner {
             value: None,
             residual: Vec::new(),
             count: false,
+            single: None,
             prefix: sub.prefix.clone(),
             span,
         };
@@ -1024,6 +1053,7 @@ impl SqlPlanner {
                 value: None,
                 residual: Vec::new(),
                 count: false,
+                single: None,
                 prefix: sub.prefix.clone(),
                 span,
             };
@@ -1160,27 +1190,56 @@ fn one_row(sub: &Sub) -> Result<(LazyFrame, String)> {
             first(v.as_str()).alias(value.as_str()),
         ])
         .map_err(at(sub.span))?;
-    let schema = agg.schema();
-    let pos = position(sub.span);
+    Ok((at_most_one_row(agg, &n, sub.span)?, value))
+}
+
+/// `lf` unchanged, or an error when it is run if its row-count column `n`
+/// exceeds 1 somewhere (a scalar subquery with more than one row).
+fn at_most_one_row(lf: LazyFrame, n: &str, span: Span) -> Result<LazyFrame> {
+    let schema = lf.schema();
+    let pos = position(span);
     let idx = schema
-        .index_of(&n)
+        .index_of(n)
         .map_err(|e| Error::sql(e.to_string(), pos))?;
-    let checked = agg
-        .map_batches_with_schema(schema, move |batch: RecordBatch| {
-            let c = batch.column(idx);
-            let c = arrow_cast::cast(c, &arrow_schema::DataType::Int64)?;
-            if let Some(a) = c.as_any().downcast_ref::<Int64Array>()
-                && a.iter().flatten().any(|rows| rows > 1)
-            {
-                return Err(Error::sql(
-                    "a scalar subquery returned more than one row",
-                    pos,
-                ));
-            }
-            Ok(batch)
-        })
-        .map_err(at(sub.span))?;
-    Ok((checked, value))
+    lf.map_batches_with_schema(schema, move |batch: RecordBatch| {
+        let c = batch.column(idx);
+        let c = arrow_cast::cast(c, &arrow_schema::DataType::Int64)?;
+        if let Some(a) = c.as_any().downcast_ref::<Int64Array>()
+            && a.iter().flatten().any(|rows| rows > 1)
+        {
+            return Err(Error::sql(
+                "a scalar subquery returned more than one row",
+                pos,
+            ));
+        }
+        Ok(batch)
+    })
+    .map_err(at(span))
+}
+
+/// A call `name(args)` (`name(*)` without arguments) as SQL.
+fn call(name: &str, args: Vec<ast::Expr>) -> ast::Expr {
+    let args = if args.is_empty() {
+        vec![FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]
+    } else {
+        args.into_iter()
+            .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+            .collect()
+    };
+    ast::Expr::Function(ast::Function {
+        name: ast::ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(ast::FunctionArgumentList {
+            duplicate_treatment: None,
+            args,
+            clauses: Vec::new(),
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: Vec::new(),
+    })
 }
 
 /// `lf` with the one row of `one` on every row: a left join on a constant

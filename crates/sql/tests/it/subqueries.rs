@@ -237,6 +237,18 @@ fn correlated_scalar_subqueries_are_decorrelated() {
         "SELECT k, (SELECT count(*) FROM u WHERE u.k = t.k) AS n FROM t ORDER BY x",
     );
     assert_eq!(ints(&t, "n"), ["1", "1", "1", "0", "1"]);
+    // A lookup without an aggregate: at most one row per outer row.
+    let t = run_on(
+        &c,
+        "SELECT x, (SELECT name FROM u WHERE u.k = t.k) AS n FROM t ORDER BY x",
+    );
+    assert_eq!(strings(&t, "n"), ["ann", "bob", "ann", "null", "bob"]);
+    let t = run_on(
+        &c,
+        "SELECT name FROM u WHERE x > (SELECT t.x + 8 FROM t WHERE t.k = u.k AND t.x > 2) \
+         ORDER BY name",
+    );
+    assert_eq!(strings(&t, "name"), ["bob"]);
     // Nested: an IN subquery holding a correlated scalar subquery (Q20's form).
     let t = run_on(
         &c,
@@ -259,9 +271,10 @@ fn unsupported_subqueries_name_their_position() {
         "SELECT x FROM t WHERE x = (SELECT max(x) FROM u WHERE u.k = t.k ORDER BY 1 LIMIT 1)",
     );
     assert!(e.contains("LIMIT in a correlated subquery"), "{e}");
-    let e = error("SELECT x FROM t WHERE x = (SELECT u.x FROM u WHERE u.k = t.k)");
+    // A correlated lookup with two rows for a key.
+    let e = error("SELECT x, (SELECT t2.y FROM t AS t2 WHERE t2.k = t.k) AS v FROM t");
     assert!(
-        e.contains("without an aggregate") && e.contains("column 28"),
+        e.contains("more than one row") && e.contains("column 12"),
         "{e}"
     );
     let e = error("SELECT x FROM t WHERE x = (SELECT max(u.x) + t.x FROM u WHERE u.k = t.k)");
