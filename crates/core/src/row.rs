@@ -8,15 +8,21 @@
 //! inlines the closure into.
 //!
 //! Parameter types ([`ArgType`]): every Arrow integer and float width,
-//! `bool`, `&str` (over Utf8, LargeUtf8 and Utf8View columns), and
-//! `Option<T>` of those for columns with nulls. A column whose type differs
+//! `bool`, `&str` (over Utf8, LargeUtf8 and Utf8View columns),
+//! `chrono::NaiveDate` (Date32/Date64), `chrono::DateTime<Utc>`
+//! (timestamps of any unit and zone, as instants), `chrono::TimeDelta`
+//! (durations), `i128` (a Decimal128 column's unscaled values; the scale is
+//! the column's), and `Option<T>` of those for columns with nulls. chrono's
+//! own types rather than new ones: they are what Rust code already uses
+//! for dates and times. A column whose type differs
 //! from the parameter's is converted once per chunk when that loses nothing
 //! (an `Int32` column for an `i64` or `f64` parameter, dictionary-encoded
 //! strings for `&str`); anything else is a type error raised when the plan
 //! is built.
 //!
 //! Output types ([`OutputValue`]): the same primitives, `bool`, `String`,
-//! and `Option<_>` of each for a nullable output.
+//! `chrono::NaiveDate` (Date32), `chrono::DateTime<Utc>` (`Timestamp(µs,
+//! "UTC")`), and `Option<_>` of each for a nullable output.
 //!
 //! Nulls: a non-`Option` parameter over a null value is an error naming the
 //! column and row, unless [`RowOptions::skip_nulls`] is set, in which case
@@ -564,6 +570,292 @@ string_out!(String, |b, v| b.append_value(v));
 string_out!(Option<String>, |b, v| b.append_option(v));
 
 // ---------------------------------------------------------------------------
+// Dates, timestamps, durations and decimals (chrono types, i128)
+
+/// Days since the epoch as a date, when chrono can hold it.
+fn date_of_days(d: i32) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::from_num_days_from_ce_opt(d.checked_add(719_163)?)
+}
+
+/// A timestamp of `unit` as an instant, when chrono can hold it.
+fn instant_of(v: i64, unit: arrow_schema::TimeUnit) -> Option<chrono::DateTime<chrono::Utc>> {
+    use arrow_schema::TimeUnit as U;
+    match unit {
+        U::Second => chrono::DateTime::from_timestamp(v, 0),
+        U::Millisecond => chrono::DateTime::from_timestamp_millis(v),
+        U::Microsecond => chrono::DateTime::from_timestamp_micros(v),
+        U::Nanosecond => Some(chrono::DateTime::from_timestamp_nanos(v)),
+    }
+}
+
+/// A duration of `unit` as a `chrono::TimeDelta`, when it can hold it.
+fn delta_of(v: i64, unit: arrow_schema::TimeUnit) -> Option<chrono::TimeDelta> {
+    use arrow_schema::TimeUnit as U;
+    match unit {
+        U::Second => chrono::TimeDelta::try_seconds(v),
+        U::Millisecond => chrono::TimeDelta::try_milliseconds(v),
+        U::Microsecond => Some(chrono::TimeDelta::microseconds(v)),
+        U::Nanosecond => Some(chrono::TimeDelta::nanoseconds(v)),
+    }
+}
+
+/// The values and nulls of a primitive column, when every non-null value
+/// converts with `ok` (checked once per chunk, so [`Accessor::get`] cannot
+/// meet a value out of chrono's range).
+fn checked_values<P: ArrowPrimitiveType>(
+    array: &ArrayRef,
+    ok: impl Fn(P::Native) -> bool,
+) -> Option<(&[P::Native], Option<&NullBuffer>)> {
+    let a = array.as_any().downcast_ref::<PrimitiveArray<P>>()?;
+    let all = (0..a.len()).all(|i| a.is_null(i) || ok(a.value(i)));
+    all.then(|| (a.values().as_ref(), a.nulls()))
+}
+
+/// A `Date32` column as `chrono::NaiveDate` values.
+pub struct DateAccessor<'a> {
+    values: &'a [i32],
+    nulls: Option<&'a NullBuffer>,
+}
+
+impl Accessor for DateAccessor<'_> {
+    type Item = chrono::NaiveDate;
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> chrono::NaiveDate {
+        // Valid slots were checked when bound; a null slot's stored value
+        // is never handed to the closure.
+        date_of_days(self.values[i]).unwrap_or(chrono::NaiveDate::MIN)
+    }
+    fn nulls(&self) -> Option<&NullBuffer> {
+        self.nulls
+    }
+}
+
+impl ArgType for chrono::NaiveDate {
+    type Item<'a> = chrono::NaiveDate;
+    type Accessor<'a> = DateAccessor<'a>;
+    const NULLABLE: bool = false;
+    fn describe() -> String {
+        "chrono::NaiveDate".into()
+    }
+    fn accept(dt: &DataType) -> Option<DataType> {
+        matches!(dt, DataType::Date32 | DataType::Date64).then_some(DataType::Date32)
+    }
+    fn bind(array: &ArrayRef) -> Option<Self::Accessor<'_>> {
+        let (values, nulls) = checked_values::<Date32Type>(array, |d| date_of_days(d).is_some())?;
+        Some(DateAccessor { values, nulls })
+    }
+}
+
+/// A timestamp column of any unit and zone as `chrono::DateTime<Utc>`
+/// instants.
+pub struct InstantAccessor<'a> {
+    values: &'a [i64],
+    unit: arrow_schema::TimeUnit,
+    nulls: Option<&'a NullBuffer>,
+}
+
+impl Accessor for InstantAccessor<'_> {
+    type Item = chrono::DateTime<chrono::Utc>;
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> chrono::DateTime<chrono::Utc> {
+        instant_of(self.values[i], self.unit).unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+    }
+    fn nulls(&self) -> Option<&NullBuffer> {
+        self.nulls
+    }
+}
+
+impl ArgType for chrono::DateTime<chrono::Utc> {
+    type Item<'a> = chrono::DateTime<chrono::Utc>;
+    type Accessor<'a> = InstantAccessor<'a>;
+    const NULLABLE: bool = false;
+    fn describe() -> String {
+        "chrono::DateTime<Utc>".into()
+    }
+    fn accept(dt: &DataType) -> Option<DataType> {
+        matches!(dt, DataType::Timestamp(..)).then(|| dt.clone())
+    }
+    fn bind(array: &ArrayRef) -> Option<Self::Accessor<'_>> {
+        use arrow_schema::TimeUnit as U;
+        let DataType::Timestamp(unit, _) = array.data_type() else {
+            return None;
+        };
+        let unit = *unit;
+        let ok = |v: i64| instant_of(v, unit).is_some();
+        let (values, nulls) = match unit {
+            U::Second => checked_values::<TimestampSecondType>(array, ok)?,
+            U::Millisecond => checked_values::<TimestampMillisecondType>(array, ok)?,
+            U::Microsecond => checked_values::<TimestampMicrosecondType>(array, ok)?,
+            U::Nanosecond => checked_values::<TimestampNanosecondType>(array, ok)?,
+        };
+        Some(InstantAccessor {
+            values,
+            unit,
+            nulls,
+        })
+    }
+}
+
+/// A duration column of any unit as `chrono::TimeDelta` values.
+pub struct DeltaAccessor<'a> {
+    values: &'a [i64],
+    unit: arrow_schema::TimeUnit,
+    nulls: Option<&'a NullBuffer>,
+}
+
+impl Accessor for DeltaAccessor<'_> {
+    type Item = chrono::TimeDelta;
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> chrono::TimeDelta {
+        delta_of(self.values[i], self.unit).unwrap_or_default()
+    }
+    fn nulls(&self) -> Option<&NullBuffer> {
+        self.nulls
+    }
+}
+
+impl ArgType for chrono::TimeDelta {
+    type Item<'a> = chrono::TimeDelta;
+    type Accessor<'a> = DeltaAccessor<'a>;
+    const NULLABLE: bool = false;
+    fn describe() -> String {
+        "chrono::TimeDelta".into()
+    }
+    fn accept(dt: &DataType) -> Option<DataType> {
+        matches!(dt, DataType::Duration(_)).then(|| dt.clone())
+    }
+    fn bind(array: &ArrayRef) -> Option<Self::Accessor<'_>> {
+        use arrow_schema::TimeUnit as U;
+        let DataType::Duration(unit) = array.data_type() else {
+            return None;
+        };
+        let unit = *unit;
+        let ok = |v: i64| delta_of(v, unit).is_some();
+        let (values, nulls) = match unit {
+            U::Second => checked_values::<DurationSecondType>(array, ok)?,
+            U::Millisecond => checked_values::<DurationMillisecondType>(array, ok)?,
+            U::Microsecond => checked_values::<DurationMicrosecondType>(array, ok)?,
+            U::Nanosecond => checked_values::<DurationNanosecondType>(array, ok)?,
+        };
+        Some(DeltaAccessor {
+            values,
+            unit,
+            nulls,
+        })
+    }
+}
+
+/// A `Decimal128(p, s)` column as its unscaled `i128` values (the scale is
+/// the column's: `12.34` in `Decimal128(5, 2)` is `1234`).
+impl ArgType for i128 {
+    type Item<'a> = i128;
+    type Accessor<'a> = PrimitiveAccessor<'a, i128>;
+    const NULLABLE: bool = false;
+    fn describe() -> String {
+        "i128 (unscaled decimal)".into()
+    }
+    fn accept(dt: &DataType) -> Option<DataType> {
+        matches!(dt, DataType::Decimal128(..)).then(|| dt.clone())
+    }
+    fn bind(array: &ArrayRef) -> Option<Self::Accessor<'_>> {
+        let a = array
+            .as_any()
+            .downcast_ref::<PrimitiveArray<Decimal128Type>>()?;
+        Some(PrimitiveAccessor {
+            values: a.values().as_ref(),
+            nulls: a.nulls(),
+        })
+    }
+}
+
+/// A converting output: values become `P::Native` with `to`.
+macro_rules! mapped_out {
+    ($t:ty, $arrow:ty, $dt:expr, |$v:ident| $to:expr) => {
+        impl OutputValue for $t {
+            type Builder = PrimitiveOut<$arrow>;
+            fn data_type() -> DataType {
+                $dt
+            }
+        }
+        impl OutputBuilder<$t> for PrimitiveOut<$arrow> {
+            fn with_capacity(rows: usize) -> Self {
+                PrimitiveOut {
+                    values: Vec::with_capacity(rows),
+                    validity: None,
+                }
+            }
+            fn len(&self) -> usize {
+                self.values.len()
+            }
+            #[inline(always)]
+            fn push(&mut self, $v: $t) {
+                self.values.push($to);
+                if let Some(b) = self.validity.as_mut() {
+                    b.append(true);
+                }
+            }
+            fn push_null(&mut self) {
+                self.null_slot()
+            }
+            fn finish(self) -> ArrayRef {
+                let dt = <$t as OutputValue>::data_type();
+                let a = self.finish_array();
+                // Only the zone differs from the builder's own type.
+                arrow_cast::cast(&a, &dt).unwrap_or(a)
+            }
+        }
+        impl OutputValue for Option<$t> {
+            type Builder = PrimitiveOut<$arrow>;
+            fn data_type() -> DataType {
+                $dt
+            }
+        }
+        impl OutputBuilder<Option<$t>> for PrimitiveOut<$arrow> {
+            fn with_capacity(rows: usize) -> Self {
+                <Self as OutputBuilder<$t>>::with_capacity(rows)
+            }
+            fn len(&self) -> usize {
+                self.values.len()
+            }
+            #[inline(always)]
+            fn push(&mut self, v: Option<$t>) {
+                match v {
+                    Some(v) => OutputBuilder::<$t>::push(self, v),
+                    None => self.null_slot(),
+                }
+            }
+            fn push_null(&mut self) {
+                self.null_slot()
+            }
+            fn finish(self) -> ArrayRef {
+                <Self as OutputBuilder<$t>>::finish(self)
+            }
+        }
+    };
+}
+
+// `NaiveDate` spans ±262,143 years, well inside Date32's days.
+mapped_out!(chrono::NaiveDate, Date32Type, DataType::Date32, |v| {
+    chrono::Datelike::num_days_from_ce(&v) - 719_163
+});
+// Microseconds since the epoch (chrono's range fits i64 microseconds).
+mapped_out!(
+    chrono::DateTime<chrono::Utc>,
+    TimestampMicrosecondType,
+    DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some("UTC".into())),
+    |v| v.timestamp_micros()
+);
+
+// ---------------------------------------------------------------------------
 // Closures
 
 /// A closure over typed row values, callable chunk by chunk.
@@ -912,6 +1204,64 @@ mod tests {
 
     fn run<M, F: RowFn<M>>(t: &crate::Table, cols: &[&str], f: F) -> Result<ArrayRef> {
         apply_to_batch(&t.chunks()[0], cols, "out", &RowOptions::default(), &f)
+    }
+
+    #[test]
+    fn dates_timestamps_durations_and_decimals() {
+        use arrow_array::{
+            Date32Array, Decimal128Array, DurationMillisecondArray, TimestampNanosecondArray,
+        };
+        use chrono::{Datelike, NaiveDate, TimeDelta, Timelike};
+        let days: ArrayRef = Arc::new(Date32Array::from(vec![Some(19_782), None, Some(0)]));
+        let ts: ArrayRef = Arc::new(
+            TimestampNanosecondArray::from(vec![Some(1_370_080_800_123_456_789), Some(0), None])
+                .with_timezone("Europe/Oslo"),
+        );
+        let dur: ArrayRef = Arc::new(DurationMillisecondArray::from(vec![1_500, -2, 0]));
+        let dec: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![1234, -5, 0])
+                .with_precision_and_scale(6, 2)
+                .unwrap(),
+        );
+        let batch =
+            RecordBatch::try_from_iter([("d", days), ("t", ts), ("u", dur), ("m", dec)]).unwrap();
+        let t = crate::Table::from_batches(vec![batch]).unwrap();
+        // Dates in and out: the next day, nulls staying null.
+        let out = run(&t, &["d"], |d: Option<NaiveDate>| {
+            d.map(|d| d.succ_opt().unwrap_or(d))
+        })
+        .unwrap();
+        assert_eq!(out.data_type(), &DataType::Date32);
+        let v: Vec<_> = out.as_primitive::<Date32Type>().iter().collect();
+        assert_eq!(v, vec![Some(19_783), None, Some(1)]);
+        // Zoned nanosecond timestamps arrive as exact instants.
+        let out = run(&t, &["t"], |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| i64::from(t.hour()) * 1_000_000_000 + i64::from(t.nanosecond()))
+        })
+        .unwrap();
+        let v: Vec<_> = out.as_primitive::<Int64Type>().iter().collect();
+        assert_eq!(
+            v,
+            vec![Some(10 * 1_000_000_000 + 123_456_789), Some(0), None]
+        );
+        let out = run(&t, &["t"], |t: Option<chrono::DateTime<chrono::Utc>>| t).unwrap();
+        assert_eq!(
+            out.data_type(),
+            &DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some("UTC".into()))
+        );
+        let out = run(&t, &["u"], |u: TimeDelta| u.num_milliseconds() * 2).unwrap();
+        let v: Vec<_> = out.as_primitive::<Int64Type>().values().to_vec();
+        assert_eq!(v, vec![3_000, -4, 0]);
+        // Decimals as unscaled i128 (scale 2 here).
+        let out = run(&t, &["m", "d"], |(m, d): (i128, Option<NaiveDate>)| {
+            (m as i64) * 10 + i64::from(d.map_or(0, |d| d.month()))
+        })
+        .unwrap();
+        let v: Vec<_> = out.as_primitive::<Int64Type>().values().to_vec();
+        assert_eq!(v, vec![12_342, -50, 1]); // day 19,782 is 2024-02-29
+        // A date column for an f64 parameter is still a type error.
+        let e = run(&t, &["d"], |x: f64| x).unwrap_err().to_string();
+        assert!(e.contains("Date32"), "{e}");
     }
 
     #[test]
