@@ -158,6 +158,17 @@ pub(crate) fn typed_literal(data_type: &ast::DataType, text: &str, span: Span) -
     if to == DataType::Utf8 {
         return Ok(lit(text.to_string()));
     }
+    // `'2013-06-01 10:00'` (no seconds), as DuckDB and PostgreSQL read
+    // it; arrow's parser wants the seconds.
+    let text = match to {
+        DataType::Timestamp(..) | DataType::Time32(_) | DataType::Time64(_)
+            if minutes_only(text) =>
+        {
+            format!("{text}:00")
+        }
+        _ => text.to_string(),
+    };
+    let text = text.as_str();
     let input: ArrayRef = std::sync::Arc::new(StringArray::from(vec![text]));
     let opts = CastOptions {
         safe: false,
@@ -168,6 +179,17 @@ pub(crate) fn typed_literal(data_type: &ast::DataType, text: &str, span: Span) -
     let v = ScalarValue::try_from_array(out.as_ref(), 0)
         .map_err(|e| sql_error(format!("{data_type} literal '{text}': {e}"), span))?;
     Ok(lit(v))
+}
+
+/// Whether `text` ends in hours and minutes without seconds:
+/// `2013-06-01 10:00`, `2013-06-01T10:00`, `10:00`.
+fn minutes_only(text: &str) -> bool {
+    let b = text.as_bytes();
+    let n = b.len();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let hm =
+        |at: usize| n == at + 5 && digits(at..at + 2) && b[at + 2] == b':' && digits(at + 3..n);
+    hm(0) || (n == 16 && matches!(b[10], b' ' | b'T') && digits(0..4) && hm(11))
 }
 
 /// `SUBSTRING(s FROM a FOR b)` / `SUBSTRING(s, a, b)` (1-based).
@@ -277,6 +299,16 @@ mod tests {
         );
         assert!(interval_of(1.5, "day", span()).is_err());
         assert!(interval_of(1.0, "fortnight", span()).is_err());
+    }
+
+    #[test]
+    fn minutes_without_seconds() {
+        assert!(minutes_only("2013-06-01 10:00"));
+        assert!(minutes_only("2013-06-01T10:00"));
+        assert!(minutes_only("10:00"));
+        assert!(!minutes_only("2013-06-01 10:00:00"));
+        assert!(!minutes_only("2013-06-01"));
+        assert!(!minutes_only("2013-06-01 10:0x"));
     }
 
     #[test]

@@ -185,6 +185,14 @@ fn timestamps_literals_casts_and_zones() {
         "10"
     );
     assert_eq!(
+        one("SELECT TIMESTAMP '2013-06-01 10:20' AS x"),
+        "2013-06-01T10:20:00"
+    );
+    assert_eq!(
+        one("SELECT TIMESTAMP '2013-06-01' AS x"),
+        "2013-06-01T00:00:00"
+    );
+    assert_eq!(
         one("SELECT CAST('2013-06-01 10:20:30' AS TIMESTAMP) - INTERVAL '2' HOUR AS x"),
         "2013-06-01T08:20:30"
     );
