@@ -753,6 +753,7 @@ fn scan_partitions(scan: &parframe_plan::ScanNode) -> Vec<usize> {
     (0..count).filter(|&i| keep[i]).collect()
 }
 
+#[recursive::recursive]
 fn build(ctx: &Context, job: &Arc<JobMetrics>, plan: &LogicalPlan) -> Result<Pipeline> {
     let mut p = match plan.node() {
         PlanNode::Scan(scan) => {

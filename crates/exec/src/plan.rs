@@ -148,7 +148,12 @@ impl LazyFrame {
         if let Some(p) = self.optimized.get() {
             return Ok(Arc::clone(p));
         }
-        let p = Optimizer::default().optimize(&self.plan)?;
+        // The rules recurse through the plan: a deep one (nested SQL
+        // subqueries) runs on a stack grown for it (virtual memory, touched
+        // only as deep as the recursion goes) instead of overflowing.
+        let p = stacker::maybe_grow(OPTIMIZER_RED_ZONE, OPTIMIZER_STACK, || {
+            Optimizer::default().optimize(&self.plan)
+        })?;
         Ok(Arc::clone(self.optimized.get_or_init(|| p)))
     }
 
@@ -567,3 +572,8 @@ impl Context {
         LazyFrame::from_plan(self.clone(), LogicalPlan::scan(source))
     }
 }
+
+/// Below this much free stack the optimizer runs on a grown stack.
+const OPTIMIZER_RED_ZONE: usize = 32 << 20;
+/// The stack the optimizer is given then.
+const OPTIMIZER_STACK: usize = 256 << 20;

@@ -422,3 +422,29 @@ fn in_exists_and_scalars_match_a_naive_reference_with_nulls() {
         );
     }
 }
+
+#[test]
+fn deeply_nested_subqueries_do_not_crash() {
+    // A value or a clean error, never a stack overflow (on a test
+    // thread's small stack: planning, optimizing and lowering grow it;
+    // a few hundred levels still overflow elsewhere on a 2 MiB thread).
+    for depth in [40, 100] {
+        let q = format!(
+            "SELECT {}1{} AS v",
+            "(SELECT ".repeat(depth),
+            ")".repeat(depth)
+        );
+        match ctx().sql(&q).and_then(|lf| lf.collect()) {
+            Ok(t) => assert_eq!(strings(&t, "v"), ["1"], "depth {depth}"),
+            Err(e) => assert!(e.to_string().contains("deep"), "depth {depth}: {e}"),
+        }
+        let q = format!(
+            "SELECT x FROM t WHERE {}",
+            vec!["x IN (SELECT x FROM t)"; depth].join(" AND ")
+        );
+        match ctx().sql(&q).and_then(|lf| lf.collect()) {
+            Ok(t) => assert_eq!(t.num_rows(), 5, "depth {depth}"),
+            Err(e) => assert!(e.to_string().contains("deep"), "depth {depth}: {e}"),
+        }
+    }
+}
