@@ -8,4 +8,7 @@ mod joins;
 mod polars;
 mod props;
 mod streaming;
+// Needs the TPC-H generator (the `tpch` feature, on in `cargo test --workspace`
+// through the CLI).
+#[cfg(feature = "tpch")]
 mod tpch_types;
