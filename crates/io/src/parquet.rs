@@ -4,10 +4,14 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use arrow_array::Array;
 use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::{ArrowError, SchemaRef};
 use parframe_common::{Error, Result};
-use parframe_core::{ChunkIter, ChunkSink, ChunkSource, PartitionColumnStatistics, Table};
+use parframe_core::{
+    ChunkIter, ChunkSink, ChunkSource, ColumnStatistics, PartitionColumnStatistics, Precision,
+    ScalarValue, Statistics, Table,
+};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
@@ -165,6 +169,50 @@ impl ChunkSource for ParquetSource {
 
     fn row_count_hint(&self) -> Option<u64> {
         u64::try_from(self.metadata.metadata().file_metadata().num_rows()).ok()
+    }
+
+    /// The row count, and per column the file's min and max (over its row
+    /// groups' statistics) and null count, when every row group records
+    /// them. Distinct counts are unknown (writers rarely record them).
+    fn statistics(&self) -> Statistics {
+        let num_rows = self
+            .row_count_hint()
+            .map_or(Precision::Unknown, Precision::Exact);
+        let columns = self
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                let Some(st) = self.partition_column_statistics(f.name()) else {
+                    return ColumnStatistics::default();
+                };
+                // A row group without a bound leaves the file's unknown.
+                let bound = |a: &arrow_array::ArrayRef, max: bool| -> Option<ScalarValue> {
+                    if a.null_count() > 0 || a.is_empty() {
+                        return None;
+                    }
+                    let cmp =
+                        arrow_ord::ord::make_comparator(a.as_ref(), a.as_ref(), Default::default())
+                            .ok()?;
+                    let mut idx = 0;
+                    for i in 1..a.len() {
+                        let o = cmp(i, idx);
+                        if (max && o.is_gt()) || (!max && o.is_lt()) {
+                            idx = i;
+                        }
+                    }
+                    ScalarValue::try_from_array(a.as_ref(), idx).ok()
+                };
+                let nulls: Option<u64> = st.null_counts.iter().copied().sum();
+                ColumnStatistics {
+                    min: bound(&st.mins, false),
+                    max: bound(&st.maxes, true),
+                    null_count: nulls.map_or(Precision::Unknown, Precision::Exact),
+                    distinct: Precision::Unknown,
+                }
+            })
+            .collect();
+        Statistics { num_rows, columns }
     }
 
     /// The row groups' min/max/null-count statistics of `column`, converted

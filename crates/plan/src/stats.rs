@@ -22,10 +22,11 @@
 //!   rows (an upper bound).
 //! - **Sort**: the input's rows, capped by the fetch.
 //! - **Join** (equi): `|L| × |R| / max(d(l), d(r))` over the most selective
-//!   key pair, where `d` is a key's distinct count, or when unknown its
-//!   side's row count (so a key is assumed unique on the side it comes
-//!   from: the foreign-key/primary-key case, which gives `max(|L|, |R|)`
-//!   for unfiltered inputs). Left/right/full joins at least keep their
+//!   key pair, where `d` is a key's distinct count; when unknown, for an
+//!   integer or date key with a known min and max, `max − min + 1` capped
+//!   by its side's rows, else its side's row count (so a key is assumed
+//!   unique on the side it comes from: the foreign-key/primary-key case,
+//!   which gives `max(|L|, |R|)` for unfiltered inputs). Left/right/full joins at least keep their
 //!   preserved sides; semi joins `min(|L|, inner)`; anti joins
 //!   `max(|L| − inner, |L| / 10)`; a residual filter multiplies by
 //!   [`DEFAULT_SELECTIVITY`]. Cross joins: `|L| × |R|`.
@@ -290,10 +291,20 @@ impl Named {
     }
 
     fn distinct_or_rows(&self, name: &str) -> f64 {
-        self.column(name)
-            .and_then(|c| c.distinct.value())
-            .or(self.rows.value())
-            .unwrap_or(1) as f64
+        let c = self.column(name);
+        let rows = self.rows.value();
+        if let Some(d) = c.and_then(|c| c.distinct.value()) {
+            return d as f64;
+        }
+        // An integer or date key holds at most max - min + 1 values: a
+        // nation key in [0, 24] is not unique over 10^4 suppliers.
+        let range =
+            c.and_then(|c| Some(int_value(c.max.as_ref()?)? - int_value(c.min.as_ref()?)? + 1));
+        match (range, rows) {
+            (Some(n), Some(r)) if n > 0 => (n as f64).min(r as f64),
+            (Some(n), None) if n > 0 => n as f64,
+            _ => rows.unwrap_or(1) as f64,
+        }
     }
 
     fn filtered(mut self, predicate: &Expr) -> Self {
@@ -324,6 +335,22 @@ impl Named {
             columns,
         }
     }
+}
+
+/// An integer-like statistic as `i128` (dates as days).
+fn int_value(v: &ScalarValue) -> Option<i128> {
+    Some(match v {
+        ScalarValue::Int8(x) => *x as i128,
+        ScalarValue::Int16(x) => *x as i128,
+        ScalarValue::Int32(x) => *x as i128,
+        ScalarValue::Int64(x) => *x as i128,
+        ScalarValue::UInt8(x) => *x as i128,
+        ScalarValue::UInt16(x) => *x as i128,
+        ScalarValue::UInt32(x) => *x as i128,
+        ScalarValue::UInt64(x) => *x as i128,
+        ScalarValue::Date32(x) => *x as i128,
+        _ => return None,
+    })
 }
 
 /// The estimated fraction of rows `predicate` keeps (see the module docs).
@@ -375,4 +402,55 @@ fn eq_selectivity(left: &Expr, right: &Expr, st: &Named) -> f64 {
         .and_then(|c| c.distinct.value())
         .filter(|d| *d > 0)
         .map_or(EQ_SELECTIVITY, |d| 1.0 / d as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(min: Option<ScalarValue>, max: Option<ScalarValue>, rows: u64) -> Named {
+        Named {
+            names: vec!["k".into()],
+            rows: Precision::Exact(rows),
+            columns: vec![ColumnStatistics {
+                min,
+                max,
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn integer_ranges_bound_distinct_counts() {
+        // A nation key in [0, 24] over 10^4 rows: 25 values, not 10^4.
+        let n = named(
+            Some(ScalarValue::Int64(0)),
+            Some(ScalarValue::Int64(24)),
+            10_000,
+        );
+        assert_eq!(n.distinct_or_rows("k"), 25.0);
+        // A range wider than the rows: the rows.
+        let n = named(
+            Some(ScalarValue::Int32(1)),
+            Some(ScalarValue::Int32(1 << 30)),
+            100,
+        );
+        assert_eq!(n.distinct_or_rows("k"), 100.0);
+        // Dates count days.
+        let n = named(
+            Some(ScalarValue::Date32(0)),
+            Some(ScalarValue::Date32(9)),
+            1_000,
+        );
+        assert_eq!(n.distinct_or_rows("k"), 10.0);
+        // Unknown bounds or other types: the rows (the key is taken as unique).
+        let n = named(None, Some(ScalarValue::Int64(24)), 10_000);
+        assert_eq!(n.distinct_or_rows("k"), 10_000.0);
+        let n = named(
+            Some(ScalarValue::Utf8("a".into())),
+            Some(ScalarValue::Utf8("b".into())),
+            7,
+        );
+        assert_eq!(n.distinct_or_rows("k"), 7.0);
+    }
 }
