@@ -10,6 +10,21 @@ use parframe_core::{Expr, ScalarValue};
 
 use crate::join::joinable;
 
+/// The value of an integer literal as `i128` (`None` for other types).
+pub fn integer_value(v: &ScalarValue) -> Option<i128> {
+    Some(match v {
+        ScalarValue::Int8(x) => *x as i128,
+        ScalarValue::Int16(x) => *x as i128,
+        ScalarValue::Int32(x) => *x as i128,
+        ScalarValue::Int64(x) => *x as i128,
+        ScalarValue::UInt8(x) => *x as i128,
+        ScalarValue::UInt16(x) => *x as i128,
+        ScalarValue::UInt32(x) => *x as i128,
+        ScalarValue::UInt64(x) => *x as i128,
+        _ => return None,
+    })
+}
+
 /// The conjuncts of `e` (`a AND (b AND c)` gives `[a, b, c]`).
 pub fn split_conjunction(e: &Expr) -> Vec<Expr> {
     let mut out = Vec::new();

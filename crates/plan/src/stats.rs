@@ -339,18 +339,10 @@ impl Named {
 
 /// An integer-like statistic as `i128` (dates as days).
 fn int_value(v: &ScalarValue) -> Option<i128> {
-    Some(match v {
-        ScalarValue::Int8(x) => *x as i128,
-        ScalarValue::Int16(x) => *x as i128,
-        ScalarValue::Int32(x) => *x as i128,
-        ScalarValue::Int64(x) => *x as i128,
-        ScalarValue::UInt8(x) => *x as i128,
-        ScalarValue::UInt16(x) => *x as i128,
-        ScalarValue::UInt32(x) => *x as i128,
-        ScalarValue::UInt64(x) => *x as i128,
-        ScalarValue::Date32(x) => *x as i128,
-        _ => return None,
-    })
+    match v {
+        ScalarValue::Date32(x) => Some(*x as i128),
+        other => crate::expr_util::integer_value(other),
+    }
 }
 
 /// The estimated fraction of rows `predicate` keeps (see the module docs).

@@ -13,10 +13,10 @@
 use std::sync::Arc;
 
 use parframe_common::Result;
+use parframe_core::Expr;
 use parframe_core::expr::BinaryOp;
-use parframe_core::{Expr, ScalarValue};
 
-use crate::expr_util::split_conjunction;
+use crate::expr_util::{integer_value, split_conjunction};
 use crate::logical::{LogicalPlan, PlanNode};
 use crate::optimizer::OptimizerRule;
 use crate::window::WindowFunction;
@@ -84,7 +84,7 @@ fn bound(c: &Expr, rn: &str) -> Option<usize> {
         (Expr::Literal(v), Expr::Column(n)) if n == rn => (flip(*op)?, v),
         _ => return None,
     };
-    let v = integer(value)?;
+    let v = integer_value(value)?;
     let k = match op {
         BinaryOp::LtEq => v,
         BinaryOp::Lt => v - 1,
@@ -99,20 +99,6 @@ fn flip(op: BinaryOp) -> Option<BinaryOp> {
         BinaryOp::GtEq => BinaryOp::LtEq,
         BinaryOp::Gt => BinaryOp::Lt,
         BinaryOp::Eq => BinaryOp::Eq,
-        _ => return None,
-    })
-}
-
-fn integer(v: &ScalarValue) -> Option<i128> {
-    Some(match v {
-        ScalarValue::Int8(x) => *x as i128,
-        ScalarValue::Int16(x) => *x as i128,
-        ScalarValue::Int32(x) => *x as i128,
-        ScalarValue::Int64(x) => *x as i128,
-        ScalarValue::UInt8(x) => *x as i128,
-        ScalarValue::UInt16(x) => *x as i128,
-        ScalarValue::UInt32(x) => *x as i128,
-        ScalarValue::UInt64(x) => *x as i128,
         _ => return None,
     })
 }
