@@ -1,5 +1,6 @@
 //! The error type of every parframe crate.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use arrow_schema::ArrowError;
@@ -9,7 +10,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in parframe, phrased for the user: each
 /// variant says what was wrong, and names the column, file or row involved.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same message as `Display`, so a
+/// `fn main() -> parframe::Result<()>` that fails shows
+/// `Error: column 'x' not found; available columns: [a, b]` rather than
+/// the variant's fields. Match on the variants to tell errors apart.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A column name that is not in the schema; lists what is.
@@ -35,10 +41,11 @@ pub enum Error {
     /// An argument outside its allowed range or form.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
-    /// An operating-system I/O failure on a named file.
-    #[error("I/O error on '{path}': {source}")]
+    /// An operating-system I/O failure on a named file (an empty path when
+    /// the error came through `?` from a `std::io::Error`, with no file).
+    #[error("I/O error{}: {source}", io_path(path))]
     Io {
-        /// The file or directory involved.
+        /// The file or directory involved (empty when unknown).
         path: PathBuf,
         /// The underlying error.
         #[source]
@@ -115,6 +122,32 @@ pub enum Error {
         /// The library's message.
         message: String,
     },
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// ` on 'path'`, or nothing for an unknown (empty) path.
+fn io_path(path: &std::path::Path) -> String {
+    if path.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!(" on '{}'", path.display())
+    }
+}
+
+/// `?` on a `std::io::Error` in a function returning [`Result`]: an
+/// [`Error::Io`] without a path (prefer [`Error::io`], which names the file).
+impl From<std::io::Error> for Error {
+    fn from(source: std::io::Error) -> Self {
+        Error::Io {
+            path: PathBuf::new(),
+            source,
+        }
+    }
 }
 
 impl Error {
@@ -235,5 +268,19 @@ mod tests {
             bails().unwrap_err().to_string(),
             "invalid argument: n must be > 0"
         );
+    }
+
+    #[test]
+    fn debug_reads_like_display_and_io_errors_convert() {
+        let e = column_not_found("x", ["a"]);
+        assert_eq!(format!("{e:?}"), e.to_string());
+        fn read() -> Result<Vec<u8>> {
+            Ok(std::fs::read("/nonexistent/parframe/file")?)
+        }
+        let e = read().unwrap_err();
+        assert!(matches!(e, Error::Io { .. }));
+        assert!(e.to_string().starts_with("I/O error: "), "{e}");
+        let named = Error::io("a.csv", std::io::Error::other("boom"));
+        assert_eq!(named.to_string(), "I/O error on 'a.csv': boom");
     }
 }

@@ -40,9 +40,9 @@
 //! Sub-trees made only of literals are folded once, when the expression is
 //! prepared.
 //!
-//! * Integer arithmetic is checked: overflow and division (or `%`) by zero
-//!   are errors naming the expression ([`Error::InvalidArgument`](parframe_common::Error::InvalidArgument)). `/` on
-//!   integers is integer division, truncating toward zero. Float arithmetic
+//! * Integer arithmetic is checked: overflow and `div_trunc` (or `%`) by zero
+//!   are errors naming the expression ([`Error::InvalidArgument`](parframe_common::Error::InvalidArgument)).
+//!   `/` is true division (see [Division](#division)). Float arithmetic
 //!   follows IEEE 754 (`x / 0.0` is infinite).
 //! * Comparisons of floats use the IEEE total order, like arrow: `NaN`
 //!   equals `NaN` and is greater than every number, and `-0.0 < 0.0`.
@@ -101,6 +101,30 @@
 //!    has `a`'s type and is all null; arithmetic or comparison of two nulls
 //!    is null.
 //!
+//! # Division
+//!
+//! `/` is **true division**, in the Rust API and in SQL alike (polars and
+//! DuckDB do the same): two integers divide as `Float64` (`lit(7) / 2` is
+//! `3.5`, `col("distance") / col("air_time") * 60` keeps the fraction),
+//! and so does a decimal with any number (DuckDB: `sum(a) / sum(b)` of
+//! decimals is a double); floats divide as floats. Integer division is
+//! explicit: [`Expr::div_trunc`] (SQL `//`) truncates toward zero and
+//! keeps the operands' common integer type; `%` is the matching
+//! remainder (the sign of the dividend). As the quotient is a float, `/`
+//! by zero is IEEE infinity or NaN (as in polars); `div_trunc` and `%` by
+//! zero are errors naming the expression.
+//!
+//! ```
+//! use parframe_core::{col, lit, table};
+//! use parframe_core::arrow::array::{cast::AsArray, types::{Float64Type, Int64Type}};
+//!
+//! let t = table!("a" => [7i64, -7]).unwrap();
+//! let q = (col("a") / 2).evaluate(&t.chunks()[0]).unwrap();
+//! assert_eq!(q.as_primitive::<Float64Type>().values().to_vec(), vec![3.5, -3.5]);
+//! let q = col("a").div_trunc(2).evaluate(&t.chunks()[0]).unwrap();
+//! assert_eq!(q.as_primitive::<Int64Type>().values().to_vec(), vec![3, -3]);
+//! ```
+//!
 //! # Decimals
 //!
 //! `Decimal128(p, s)` (and `Decimal256` where arrow-arith has the kernel)
@@ -112,9 +136,10 @@
 //! | --- | --- | --- |
 //! | `a + b`, `a - b` | `max(s1, s2)` | `max(p1 - s1, p2 - s2) + scale + 1`, at most `P` |
 //! | `a * b` | `s1 + s2` (more than `P` is a type error) | `p1 + p2`, at most `P` |
-//! | `a / b` | `min(s1 + 4, P)` | `p1 - s1 + s2 + scale`, at most `P`; the quotient is truncated toward zero |
 //! | `a % b` | `max(s1, s2)` | `min(p1 - s1, p2 - s2) + scale` |
 //! | `-a` | `s1` | `p1` |
+//!
+//! `a / b` with a decimal operand is `Float64` (see [Division](#division)).
 //!
 //! When the precision was capped at `P`, every result is checked against
 //! it: a value that does not fit is an error naming the expression
@@ -182,6 +207,7 @@ mod api;
 mod decimal;
 mod eval;
 mod func;
+mod into;
 mod math;
 mod plan;
 mod scalar;
@@ -193,7 +219,7 @@ mod tests_types;
 mod transform;
 
 use std::fmt;
-use std::ops::{Add, Div, Mul, Neg, Not, Rem, Sub};
+use std::ops::{Neg, Not};
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch};
@@ -205,6 +231,7 @@ pub use api::{
     make_date, nullif,
 };
 pub use func::{Func, TimePart};
+pub use into::IntoExpr;
 pub use math::MathFunc;
 pub use plan::PreparedExpr;
 
@@ -270,8 +297,12 @@ pub enum BinaryOp {
     Sub,
     /// `*`
     Mul,
-    /// `/`
+    /// `/`: true division. Integers (and decimals) divide as `Float64`
+    /// (`7 / 2` is `3.5`), as in polars, DuckDB and this crate's SQL.
     Div,
+    /// `//` ([`Expr::div_trunc`]): integer division of integers,
+    /// truncating toward zero (`-7 // 2` is `-3`), of their common type.
+    IntDiv,
     /// `%`
     Rem,
     /// `==`
@@ -584,6 +615,10 @@ impl Expr {
         Expr::IsNotNull(Box::new(self))
     }
 
+    fn binary_any(self, op: BinaryOp, other: impl IntoExpr) -> Expr {
+        self.binary(op, other.into_expr())
+    }
+
     fn binary(self, op: BinaryOp, other: Expr) -> Expr {
         Expr::Binary {
             left: Box::new(self),
@@ -593,43 +628,51 @@ impl Expr {
     }
 
     /// `==`
-    pub fn eq(self, other: Expr) -> Expr {
-        self.binary(BinaryOp::Eq, other)
+    pub fn eq(self, other: impl IntoExpr) -> Expr {
+        self.binary_any(BinaryOp::Eq, other)
     }
 
     /// `!=`
-    pub fn not_eq(self, other: Expr) -> Expr {
-        self.binary(BinaryOp::NotEq, other)
+    pub fn not_eq(self, other: impl IntoExpr) -> Expr {
+        self.binary_any(BinaryOp::NotEq, other)
     }
 
     /// `<`
-    pub fn lt(self, other: Expr) -> Expr {
-        self.binary(BinaryOp::Lt, other)
+    pub fn lt(self, other: impl IntoExpr) -> Expr {
+        self.binary_any(BinaryOp::Lt, other)
     }
 
     /// `<=`
-    pub fn lt_eq(self, other: Expr) -> Expr {
-        self.binary(BinaryOp::LtEq, other)
+    pub fn lt_eq(self, other: impl IntoExpr) -> Expr {
+        self.binary_any(BinaryOp::LtEq, other)
     }
 
     /// `>`
-    pub fn gt(self, other: Expr) -> Expr {
-        self.binary(BinaryOp::Gt, other)
+    pub fn gt(self, other: impl IntoExpr) -> Expr {
+        self.binary_any(BinaryOp::Gt, other)
     }
 
     /// `>=`
-    pub fn gt_eq(self, other: Expr) -> Expr {
-        self.binary(BinaryOp::GtEq, other)
+    pub fn gt_eq(self, other: impl IntoExpr) -> Expr {
+        self.binary_any(BinaryOp::GtEq, other)
+    }
+
+    /// `//`: integer division of integer operands, truncating toward zero
+    /// (`-7 // 2` is `-3`), of their common integer type; other operand
+    /// types are a type error. `/` is true division (see the
+    /// [module docs](self#division)).
+    pub fn div_trunc(self, other: impl IntoExpr) -> Expr {
+        self.binary_any(BinaryOp::IntDiv, other)
     }
 
     /// Logical `AND` (Kleene logic: `false AND null` is `false`).
-    pub fn and(self, other: Expr) -> Expr {
-        self.binary(BinaryOp::And, other)
+    pub fn and(self, other: impl IntoExpr) -> Expr {
+        self.binary_any(BinaryOp::And, other)
     }
 
     /// Logical `OR` (Kleene logic: `true OR null` is `true`).
-    pub fn or(self, other: Expr) -> Expr {
-        self.binary(BinaryOp::Or, other)
+    pub fn or(self, other: impl IntoExpr) -> Expr {
+        self.binary_any(BinaryOp::Or, other)
     }
 
     /// Logical `NOT` (also `!expr`).
@@ -684,6 +727,7 @@ impl BinaryOp {
             BinaryOp::Sub => "-",
             BinaryOp::Mul => "*",
             BinaryOp::Div => "/",
+            BinaryOp::IntDiv => "//",
             BinaryOp::Rem => "%",
             BinaryOp::Eq => "==",
             BinaryOp::NotEq => "!=",
@@ -811,26 +855,6 @@ impl fmt::Display for Expr {
         }
     }
 }
-
-macro_rules! binop {
-    ($tr:ident, $m:ident, $op:ident) => {
-        impl $tr for Expr {
-            type Output = Expr;
-            fn $m(self, rhs: Expr) -> Expr {
-                Expr::Binary {
-                    left: Box::new(self),
-                    op: BinaryOp::$op,
-                    right: Box::new(rhs),
-                }
-            }
-        }
-    };
-}
-binop!(Add, add, Add);
-binop!(Sub, sub, Sub);
-binop!(Mul, mul, Mul);
-binop!(Div, div, Div);
-binop!(Rem, rem, Rem);
 
 impl Neg for Expr {
     type Output = Expr;

@@ -12,7 +12,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, SchemaRef};
 use parframe_common::{Error, Result, column_not_found};
 use parframe_core::row::{ChunkContext, RowFn, RowOptions, check_row_fn, convert_inputs};
-use parframe_core::{ChunkSource, Expr, Table, col};
+use parframe_core::{ChunkSource, Expr, IntoExpr, Table, col};
 use parframe_plan::udf::RowUdf;
 use parframe_plan::{LogicalPlan, Optimizer};
 
@@ -171,26 +171,32 @@ impl LazyFrame {
         }
     }
 
-    /// Keeps the given expressions as the columns of the output.
-    pub fn select(&self, exprs: impl IntoIterator<Item = Expr>) -> Result<LazyFrame> {
-        let plan = LogicalPlan::select(&self.plan, exprs.into_iter().collect())?;
+    /// Keeps the given expressions as the columns of the output: `Expr`s,
+    /// or column names (`select(["a", "b"])`; see [`IntoExpr`]).
+    pub fn select<E: IntoExpr>(&self, exprs: impl IntoIterator<Item = E>) -> Result<LazyFrame> {
+        let exprs = exprs.into_iter().map(IntoExpr::into_expr).collect();
+        let plan = LogicalPlan::select(&self.plan, exprs)?;
         Ok(self.with_plan(plan))
     }
 
     /// Keeps the rows where `predicate` is true (null counts as false).
-    pub fn filter(&self, predicate: Expr) -> Result<LazyFrame> {
-        Ok(self.with_plan(LogicalPlan::filter(&self.plan, predicate)?))
+    pub fn filter(&self, predicate: impl IntoExpr) -> Result<LazyFrame> {
+        Ok(self.with_plan(LogicalPlan::filter(&self.plan, predicate.into_expr())?))
     }
 
     /// Adds (or replaces, by output name) one column.
-    pub fn with_column(&self, expr: Expr) -> Result<LazyFrame> {
-        self.with_columns([expr])
+    pub fn with_column(&self, expr: impl IntoExpr) -> Result<LazyFrame> {
+        self.with_columns([expr.into_expr()])
     }
 
     /// Adds (or replaces, by output name) columns; every expression sees the
     /// input, not the other new columns.
-    pub fn with_columns(&self, exprs: impl IntoIterator<Item = Expr>) -> Result<LazyFrame> {
-        let plan = LogicalPlan::with_columns(&self.plan, exprs.into_iter().collect())?;
+    pub fn with_columns<E: IntoExpr>(
+        &self,
+        exprs: impl IntoIterator<Item = E>,
+    ) -> Result<LazyFrame> {
+        let exprs = exprs.into_iter().map(IntoExpr::into_expr).collect();
+        let plan = LogicalPlan::with_columns(&self.plan, exprs)?;
         Ok(self.with_plan(plan))
     }
 
@@ -293,8 +299,8 @@ impl LazyFrame {
     /// assert_eq!(v.num_rows(), 4);
     /// # Ok::<(), parframe_common::Error>(())
     /// ```
-    pub fn sort(&self, keys: impl IntoIterator<Item = SortKey>) -> Result<LazyFrame> {
-        self.sort_limit(keys.into_iter().collect(), None)
+    pub fn sort<K: Into<SortKey>>(&self, keys: impl IntoIterator<Item = K>) -> Result<LazyFrame> {
+        self.sort_limit(keys.into_iter().map(Into::into).collect(), None)
     }
 
     /// The first `k` rows in the order of `keys`, as [`LazyFrame::sort`]
@@ -312,8 +318,12 @@ impl LazyFrame {
     /// assert_eq!(out.num_rows(), 2);
     /// # Ok::<(), parframe_common::Error>(())
     /// ```
-    pub fn top_k(&self, keys: impl IntoIterator<Item = SortKey>, k: usize) -> Result<LazyFrame> {
-        self.sort_limit(keys.into_iter().collect(), Some(k))
+    pub fn top_k<K: Into<SortKey>>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+        k: usize,
+    ) -> Result<LazyFrame> {
+        self.sort_limit(keys.into_iter().map(Into::into).collect(), Some(k))
     }
 
     fn sort_limit(&self, keys: Vec<SortKey>, limit: Option<usize>) -> Result<LazyFrame> {
@@ -477,6 +487,8 @@ impl GroupBy {
     /// the wrong type is [`Error::TypeMismatch`] naming both.
     pub fn agg(&self, aggs: impl IntoIterator<Item = AggExpr>) -> Result<LazyFrame> {
         let aggs: Vec<AggExpr> = aggs.into_iter().collect();
+        // Aggregates over expressions read hidden columns computed first.
+        let (hidden, aggs) = crate::agg::lower(&aggs, &self.lf.schema())?;
         let mut lf = self.lf.clone();
         let mut computed = Vec::new();
         let mut keys = Vec::new();
@@ -489,6 +501,7 @@ impl GroupBy {
                 }
             }
         }
+        computed.extend(hidden.into_iter().map(|(n, e)| e.alias(n)));
         if !computed.is_empty() {
             lf = lf.with_columns(computed)?;
         }
@@ -504,7 +517,8 @@ impl GroupBy {
 }
 
 impl LazyFrame {
-    /// Groups by key expressions (usually columns: `[col("a"), col("b")]`);
+    /// Groups by key expressions (usually columns: `["a", "b"]` or
+    /// `[col("a"), col("b")]`);
     /// finish with [`GroupBy::agg`]. Keys may be integers of any width,
     /// booleans, dates, floats or strings (Utf8, LargeUtf8, Utf8View).
     ///
@@ -519,10 +533,10 @@ impl LazyFrame {
     /// assert_eq!(out.num_rows(), 2);
     /// # Ok::<(), parframe_common::Error>(())
     /// ```
-    pub fn group_by(&self, keys: impl IntoIterator<Item = Expr>) -> GroupBy {
+    pub fn group_by<E: IntoExpr>(&self, keys: impl IntoIterator<Item = E>) -> GroupBy {
         GroupBy {
             lf: self.clone(),
-            keys: keys.into_iter().collect(),
+            keys: keys.into_iter().map(IntoExpr::into_expr).collect(),
             sorted: false,
         }
     }
@@ -530,7 +544,7 @@ impl LazyFrame {
     /// Aggregates the whole input into one row (no keys). On empty input
     /// counts are 0 and other aggregates null.
     pub fn agg(&self, aggs: impl IntoIterator<Item = AggExpr>) -> Result<LazyFrame> {
-        self.group_by([]).agg(aggs)
+        self.group_by(Vec::<Expr>::new()).agg(aggs)
     }
 
     /// The distinct rows of the given columns (order unspecified).

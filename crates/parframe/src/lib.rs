@@ -75,10 +75,12 @@ pub use parframe_core::expr::{
 };
 pub use parframe_core::row::{self, RowOptions};
 pub use parframe_core::{
-    ChunkIter, ChunkSink, ChunkSource, Expr, IntoArray, RowFn, ScalarValue, Table, arrow, col, lit,
-    table, when,
+    ChunkIter, ChunkSink, ChunkSource, Expr, IntoArray, IntoExpr, RowFn, ScalarValue, Table, arrow,
+    col, lit, table, when,
 };
-pub use parframe_exec::agg::{self, AggExpr, AggFunc};
+pub use parframe_exec::agg::{self, AggExpr, AggFunc, AggregateExt};
+/// Window functions: [`window::Window`], [`window::AggOver`] (`sum("v").over(w)`).
+pub use parframe_exec::window;
 pub use parframe_exec::{
     BatchStream, Config, Context, ContextBuilder, IntoColumnNames, JobStats, LazyFrame,
     OperatorStats, Progress, SpillStats,
@@ -100,10 +102,22 @@ pub use parframe_sql as sql;
 pub use parframe_sql::SqlContext;
 
 /// The names most programs need: `use parframe::prelude::*;`.
+///
+/// Frames and expressions (`Context`, `LazyFrame`, `col`, `lit`, `when`,
+/// `coalesce`, [`IntoExpr`]), sort keys, the aggregate functions (`sum`,
+/// `mean`, `count_rows`...) and [`AggregateExt`] (the same as `Expr`
+/// methods: `col("x").sum()`), windows (`Window`, `AggOver`,
+/// `row_number`, `rank`), join types, I/O options, and Arrow's `DataType`.
 pub mod prelude {
+    pub use crate::agg::{
+        AggExpr, AggregateExt, count, count_rows, first, last, max, mean, median, min, n_unique,
+        quantile, std, sum, var,
+    };
+    pub use crate::arrow::schema::DataType;
+    pub use crate::window::{AggOver, Window, dense_rank, lag, lead, rank, row_number};
     pub use crate::{
-        Context, CsvOptions, CsvWriteOptions, Expr, JoinType, LazyFrame, ParquetCompression,
-        ParquetWriteOptions, Result, RowOptions, SqlContext, Table, col, lit, table, write_csv,
-        write_ipc, write_parquet,
+        Context, CsvOptions, CsvWriteOptions, Error, Expr, IntoExpr, JoinOptions, JoinType,
+        LazyFrame, ParquetCompression, ParquetWriteOptions, Result, RowOptions, SortKey,
+        SqlContext, Table, coalesce, col, lit, table, when, write_csv, write_ipc, write_parquet,
     };
 }

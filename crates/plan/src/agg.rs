@@ -31,7 +31,7 @@ use arrow_array::{ArrayRef, Float64Array, RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, Field, Schema};
 use parframe_common::{Error, Result, column_not_found};
 use parframe_core::expr::BinaryOp;
-use parframe_core::{Expr, ScalarValue, col, lit};
+use parframe_core::{Expr, IntoExpr, ScalarValue, col, lit};
 
 /// One aggregate function over named columns.
 #[derive(Debug, Clone, PartialEq)]
@@ -236,6 +236,18 @@ pub enum AggExpr {
         /// New name.
         name: String,
     },
+    /// An aggregate over computed inputs (`(col("a") * col("b")).sum()`):
+    /// `func` reads hidden columns, each computed by its expression from
+    /// the aggregate's input rows. `LazyFrame`'s `agg` adds those columns
+    /// before aggregating (see [`lower`]).
+    Computed {
+        /// The aggregate, over the hidden columns' names.
+        func: AggFunc,
+        /// The hidden columns: name and expression.
+        inputs: Vec<(String, Expr)>,
+        /// The output name (the expression's, as polars names it).
+        name: String,
+    },
 }
 
 impl AggExpr {
@@ -269,13 +281,14 @@ impl AggExpr {
             AggExpr::Literal(_) => None,
             AggExpr::Binary { left, right, .. } => left.first_name().or_else(|| right.first_name()),
             AggExpr::Pow { base, exponent } => base.first_name().or_else(|| exponent.first_name()),
+            AggExpr::Computed { name, .. } => Some(name.clone()),
         }
     }
 
     /// Adds the aggregates of the tree to `out`, without duplicates.
     pub fn collect_leaves(&self, out: &mut Vec<AggFunc>) {
         match self {
-            AggExpr::Agg(f) => {
+            AggExpr::Agg(f) | AggExpr::Computed { func: f, .. } => {
                 if !out.contains(f) {
                     out.push(f.clone());
                 }
@@ -297,6 +310,9 @@ impl AggExpr {
     pub fn output_type(&self, schema: &Schema) -> Result<DataType> {
         match self {
             AggExpr::Agg(f) => f.output_type(schema),
+            AggExpr::Computed { func, inputs, .. } => {
+                func.output_type(&with_inputs(schema, inputs)?)
+            }
             AggExpr::Literal(v) => Ok(v.data_type()),
             AggExpr::Alias { expr, .. } => expr.output_type(schema),
             AggExpr::Binary { left, op, right } => {
@@ -327,7 +343,7 @@ impl AggExpr {
     /// holds `arrays[i]`), `n` groups.
     pub fn evaluate(&self, leaves: &[AggFunc], arrays: &[ArrayRef], n: usize) -> Result<ArrayRef> {
         match self {
-            AggExpr::Agg(f) => leaves
+            AggExpr::Agg(f) | AggExpr::Computed { func: f, .. } => leaves
                 .iter()
                 .position(|l| l == f)
                 .and_then(|i| arrays.get(i).cloned())
@@ -418,6 +434,13 @@ impl fmt::Display for AggExpr {
             AggExpr::Binary { left, op, right } => write!(f, "({left} {} {right})", op.symbol()),
             AggExpr::Pow { base, exponent } => write!(f, "{base}.pow({exponent})"),
             AggExpr::Alias { expr, name } => write!(f, "{expr} AS {name}"),
+            AggExpr::Computed { func, inputs, .. } => {
+                let mut text = func.to_string();
+                for (hidden, e) in inputs {
+                    text = text.replace(hidden.as_str(), &e.to_string());
+                }
+                f.write_str(&text)
+            }
         }
     }
 }
@@ -462,66 +485,300 @@ agg_binop!(Div, div, Div);
 pub fn count_rows() -> AggExpr {
     AggFunc::CountRows.into()
 }
-/// Non-null values of `column`.
-pub fn count(column: &str) -> AggExpr {
-    AggFunc::Count(column.into()).into()
+
+/// The hidden column an expression argument is computed into: named after
+/// the expression, so equal arguments share one column.
+fn hidden_name(e: &Expr) -> String {
+    format!("__pf_expr:{e}")
 }
-/// Sum of `column`: `Int64` for integers (overflow is an error naming the
-/// column), `Float64` for floats.
-pub fn sum(column: &str) -> AggExpr {
-    AggFunc::Sum(column.into()).into()
+
+/// An aggregate of one argument: a column as it is, any other expression
+/// through a hidden computed column (an alias names the output).
+fn over1(e: impl IntoExpr, f: impl FnOnce(String) -> AggFunc) -> AggExpr {
+    match e.into_expr() {
+        Expr::Column(c) => f(c).into(),
+        Expr::Alias { expr, name } => over1(*expr, f).alias(name),
+        other => {
+            let hidden = hidden_name(&other);
+            AggExpr::Computed {
+                func: f(hidden.clone()),
+                name: other.output_name(),
+                inputs: vec![(hidden, other)],
+            }
+        }
+    }
 }
-/// Mean of `column`, `Float64`.
-pub fn mean(column: &str) -> AggExpr {
-    AggFunc::Mean(column.into()).into()
+
+/// Non-null values of `e` (a column name or any expression).
+pub fn count(e: impl IntoExpr) -> AggExpr {
+    over1(e, AggFunc::Count)
 }
-/// Smallest value of `column`, of its type.
-pub fn min(column: &str) -> AggExpr {
-    AggFunc::Min(column.into()).into()
+/// Sum of `e` (a column name or any expression): `Int64` for integers
+/// (overflow is an error naming the column) and booleans (the number of
+/// `true`), `Float64` for floats, `Decimal128(38, s)` for decimals.
+pub fn sum(e: impl IntoExpr) -> AggExpr {
+    over1(e, AggFunc::Sum)
 }
-/// Largest value of `column`, of its type.
-pub fn max(column: &str) -> AggExpr {
-    AggFunc::Max(column.into()).into()
+/// Mean of `e`, `Float64`; of a boolean, the share of `true`
+/// (`mean(col("delay").gt(15))`).
+pub fn mean(e: impl IntoExpr) -> AggExpr {
+    over1(e, AggFunc::Mean)
 }
-/// First non-null value of `column` in input order.
-pub fn first(column: &str) -> AggExpr {
-    AggFunc::First(column.into()).into()
+/// Smallest value of `e`, of its type.
+pub fn min(e: impl IntoExpr) -> AggExpr {
+    over1(e, AggFunc::Min)
 }
-/// Last non-null value of `column` in input order.
-pub fn last(column: &str) -> AggExpr {
-    AggFunc::Last(column.into()).into()
+/// Largest value of `e`, of its type.
+pub fn max(e: impl IntoExpr) -> AggExpr {
+    over1(e, AggFunc::Max)
 }
-/// Median of `column` (linear interpolation), `Float64`.
-pub fn median(column: &str) -> AggExpr {
-    AggFunc::Median(column.into()).into()
+/// First non-null value of `e` in input order.
+pub fn first(e: impl IntoExpr) -> AggExpr {
+    over1(e, AggFunc::First)
 }
-/// Quantile `q` of `column` (linear interpolation, as polars), `Float64`.
-pub fn quantile(column: &str, q: f64) -> AggExpr {
-    AggFunc::Quantile(column.into(), q).into()
+/// Last non-null value of `e` in input order.
+pub fn last(e: impl IntoExpr) -> AggExpr {
+    over1(e, AggFunc::Last)
 }
-/// Sample variance of `column` (ddof 1), `Float64`.
-pub fn var(column: &str) -> AggExpr {
-    AggFunc::Var(column.into()).into()
+/// Median of `e` (linear interpolation), `Float64`.
+pub fn median(e: impl IntoExpr) -> AggExpr {
+    over1(e, AggFunc::Median)
 }
-/// Sample standard deviation of `column` (ddof 1), `Float64`.
-pub fn std(column: &str) -> AggExpr {
-    AggFunc::Std(column.into()).into()
+/// Quantile `q` of `e` (linear interpolation, as polars), `Float64`.
+pub fn quantile(e: impl IntoExpr, q: f64) -> AggExpr {
+    over1(e, |c| AggFunc::Quantile(c, q))
 }
-/// Distinct non-null values of `column`, `Int64`.
-pub fn n_unique(column: &str) -> AggExpr {
-    AggFunc::NUnique(column.into()).into()
+/// Sample variance of `e` (ddof 1), `Float64`.
+pub fn var(e: impl IntoExpr) -> AggExpr {
+    over1(e, AggFunc::Var)
 }
-/// The `k` largest values of `column`, largest first, as a list column.
-pub fn top_k(column: &str, k: usize) -> AggExpr {
-    AggFunc::TopK(column.into(), k).into()
+/// Sample standard deviation of `e` (ddof 1), `Float64`.
+pub fn std(e: impl IntoExpr) -> AggExpr {
+    over1(e, AggFunc::Std)
 }
-/// The `k` smallest values of `column`, smallest first, as a list column.
-pub fn bottom_k(column: &str, k: usize) -> AggExpr {
-    AggFunc::BottomK(column.into(), k).into()
+/// Distinct non-null values of `e`, `Int64`.
+pub fn n_unique(e: impl IntoExpr) -> AggExpr {
+    over1(e, AggFunc::NUnique)
+}
+/// The `k` largest values of `e`, largest first, as a list column.
+pub fn top_k(e: impl IntoExpr, k: usize) -> AggExpr {
+    over1(e, |c| AggFunc::TopK(c, k))
+}
+/// The `k` smallest values of `e`, smallest first, as a list column.
+pub fn bottom_k(e: impl IntoExpr, k: usize) -> AggExpr {
+    over1(e, |c| AggFunc::BottomK(c, k))
 }
 /// Pearson correlation of `a` and `b` (rows with a null in either skipped).
-pub fn corr(a: &str, b: &str) -> AggExpr {
-    AggFunc::Corr(a.into(), b.into()).into()
+pub fn corr(a: impl IntoExpr, b: impl IntoExpr) -> AggExpr {
+    let (a, b) = (a.into_expr(), b.into_expr());
+    match (a, b) {
+        (Expr::Column(a), Expr::Column(b)) => AggFunc::Corr(a, b).into(),
+        (a, b) => {
+            let name = a.output_name();
+            let mut inputs = Vec::new();
+            let mut column = |e: Expr| match e {
+                Expr::Column(c) => c,
+                other => {
+                    let hidden = hidden_name(&other);
+                    inputs.push((hidden.clone(), other));
+                    hidden
+                }
+            };
+            let (a, b) = (column(a), column(b));
+            AggExpr::Computed {
+                func: AggFunc::Corr(a, b),
+                inputs,
+                name,
+            }
+        }
+    }
+}
+
+/// Aggregates as methods of expressions, as in polars:
+/// `col("delay").gt(lit(15)).mean()`, `(col("a") * col("b")).sum()`.
+/// Each is the free function of the same name (see [`sum`]).
+///
+/// ```
+/// use parframe_core::{col, lit};
+/// use parframe_plan::agg::{AggregateExt, mean, sum};
+///
+/// assert_eq!(col("x").sum(), sum("x"));
+/// assert_eq!(col("delay").gt(lit(15)).mean().output_name(), "delay");
+/// ```
+pub trait AggregateExt: IntoExpr + Sized {
+    /// [`count`].
+    fn count(self) -> AggExpr {
+        count(self)
+    }
+    /// [`sum`].
+    fn sum(self) -> AggExpr {
+        sum(self)
+    }
+    /// [`mean`].
+    fn mean(self) -> AggExpr {
+        mean(self)
+    }
+    /// [`min`].
+    fn min(self) -> AggExpr {
+        min(self)
+    }
+    /// [`max`].
+    fn max(self) -> AggExpr {
+        max(self)
+    }
+    /// [`first`].
+    fn first(self) -> AggExpr {
+        first(self)
+    }
+    /// [`last`].
+    fn last(self) -> AggExpr {
+        last(self)
+    }
+    /// [`median`].
+    fn median(self) -> AggExpr {
+        median(self)
+    }
+    /// [`quantile`].
+    fn quantile(self, q: f64) -> AggExpr {
+        quantile(self, q)
+    }
+    /// [`var`].
+    fn var(self) -> AggExpr {
+        var(self)
+    }
+    /// [`std`].
+    fn std(self) -> AggExpr {
+        std(self)
+    }
+    /// [`n_unique`].
+    fn n_unique(self) -> AggExpr {
+        n_unique(self)
+    }
+    /// [`top_k`].
+    fn top_k(self, k: usize) -> AggExpr {
+        top_k(self, k)
+    }
+    /// [`bottom_k`].
+    fn bottom_k(self, k: usize) -> AggExpr {
+        bottom_k(self, k)
+    }
+    /// [`corr`].
+    fn corr(self, other: impl IntoExpr) -> AggExpr {
+        corr(self, other)
+    }
+}
+
+impl AggregateExt for Expr {}
+
+/// Hidden input columns of aggregates: name and expression.
+pub type HiddenColumns = Vec<(String, Expr)>;
+
+/// The input schema with the hidden columns of `inputs` appended.
+fn with_inputs(schema: &Schema, inputs: &[(String, Expr)]) -> Result<Schema> {
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for (name, e) in inputs {
+        if schema.index_of(name).is_err() {
+            fields.push(e.to_field(schema)?.with_name(name.as_str()));
+        }
+    }
+    Ok(Schema::new(fields))
+}
+
+/// Prepares aggregates for an aggregation over `schema`: returns the
+/// hidden columns to compute first (name, expression; each once) and the
+/// aggregates rewritten over plain columns. Numeric aggregates (sum, mean,
+/// median, quantile, var, std) of a boolean read it as `Int64` (0 or 1),
+/// so `mean(col("x").gt(15))` is the share of rows where it holds.
+pub fn lower(aggs: &[AggExpr], schema: &Schema) -> Result<(HiddenColumns, Vec<AggExpr>)> {
+    let mut hidden: Vec<(String, Expr)> = Vec::new();
+    let out = aggs
+        .iter()
+        .map(|a| lower_one(a, schema, &mut hidden))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((hidden, out))
+}
+
+fn lower_one(a: &AggExpr, schema: &Schema, hidden: &mut Vec<(String, Expr)>) -> Result<AggExpr> {
+    Ok(match a {
+        AggExpr::Agg(f) => match boolean_as_int(f, &[], schema)? {
+            Some((func, inputs)) => {
+                let name = AggExpr::Agg(f.clone()).output_name();
+                add_hidden(hidden, inputs);
+                AggExpr::Agg(func).alias(name)
+            }
+            None => a.clone(),
+        },
+        AggExpr::Computed { func, inputs, name } => {
+            let (func, inputs) = boolean_as_int(func, inputs, schema)?
+                .unwrap_or_else(|| (func.clone(), inputs.clone()));
+            add_hidden(hidden, inputs);
+            AggExpr::Agg(func).alias(name.as_str())
+        }
+        AggExpr::Literal(_) => a.clone(),
+        AggExpr::Binary { left, op, right } => AggExpr::Binary {
+            left: Box::new(lower_one(left, schema, hidden)?),
+            op: *op,
+            right: Box::new(lower_one(right, schema, hidden)?),
+        },
+        AggExpr::Pow { base, exponent } => AggExpr::Pow {
+            base: Box::new(lower_one(base, schema, hidden)?),
+            exponent: Box::new(lower_one(exponent, schema, hidden)?),
+        },
+        AggExpr::Alias { expr, name } => AggExpr::Alias {
+            expr: Box::new(lower_one(expr, schema, hidden)?),
+            name: name.clone(),
+        },
+    })
+}
+
+fn add_hidden(hidden: &mut Vec<(String, Expr)>, inputs: Vec<(String, Expr)>) {
+    for (n, e) in inputs {
+        if !hidden.iter().any(|(h, _)| h == &n) {
+            hidden.push((n, e));
+        }
+    }
+}
+
+/// A numeric aggregate over a boolean input, rewritten to read it cast to
+/// `Int64` (through a hidden column); `None` when nothing changes.
+fn boolean_as_int(
+    f: &AggFunc,
+    inputs: &[(String, Expr)],
+    schema: &Schema,
+) -> Result<Option<(AggFunc, HiddenColumns)>> {
+    let numeric = matches!(
+        f,
+        AggFunc::Sum(_)
+            | AggFunc::Mean(_)
+            | AggFunc::Median(_)
+            | AggFunc::Quantile(..)
+            | AggFunc::Var(_)
+            | AggFunc::Std(_)
+    );
+    let Some(&c) = f.columns().first() else {
+        return Ok(None);
+    };
+    if !numeric {
+        return Ok(None);
+    }
+    let input = match inputs.iter().find(|(n, _)| n == c) {
+        Some((_, e)) => e.clone(),
+        None => col(c),
+    };
+    if input.to_field(schema)?.data_type() != &DataType::Boolean {
+        return Ok(None);
+    }
+    let cast = input.cast(DataType::Int64);
+    let name = hidden_name(&cast);
+    let func = match f {
+        AggFunc::Sum(_) => AggFunc::Sum(name.clone()),
+        AggFunc::Mean(_) => AggFunc::Mean(name.clone()),
+        AggFunc::Median(_) => AggFunc::Median(name.clone()),
+        AggFunc::Quantile(_, q) => AggFunc::Quantile(name.clone(), *q),
+        AggFunc::Var(_) => AggFunc::Var(name.clone()),
+        _ => AggFunc::Std(name.clone()),
+    };
+    Ok(Some((func, vec![(name, cast)])))
 }
 
 /// Whether a column type can be a group-by key (decimals group by their

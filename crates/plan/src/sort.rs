@@ -61,6 +61,27 @@ impl SortKey {
     }
 }
 
+/// A column name sorts ascending, nulls last: `sort(["a", "b"])`.
+impl From<&str> for SortKey {
+    fn from(column: &str) -> Self {
+        SortKey::asc(column)
+    }
+}
+
+/// A column name sorts ascending, nulls last.
+impl From<String> for SortKey {
+    fn from(column: String) -> Self {
+        SortKey::asc(column)
+    }
+}
+
+/// A column name sorts ascending, nulls last.
+impl From<&String> for SortKey {
+    fn from(column: &String) -> Self {
+        SortKey::asc(column.as_str())
+    }
+}
+
 impl fmt::Display for SortKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -223,38 +223,23 @@ pub(crate) fn balanced(mut terms: Vec<Expr>, f: fn(Expr, Expr) -> Expr) -> Optio
     terms.pop()
 }
 
-/// Division: `/` of two integers is true division (`Float64`), as in
-/// DuckDB, MySQL and polars, and so is `/` with a decimal operand (as in
-/// DuckDB: `sum(a) / sum(b)` of decimals is a `DOUBLE`); `//` is integer
-/// division (truncating toward zero). Other types divide as the
-/// expression layer does.
+/// Division: `/` is the expression layer's true division (integers and
+/// decimals divide as `Float64`, as in DuckDB and polars: one rule for SQL
+/// and the Rust API, see `parframe_core::expr`'s "Division"); `//` is
+/// [`Expr::div_trunc`], integer division truncating toward zero.
 fn divide(l: Expr, r: Expr, t: &mut dyn Leaf, integer: bool, span: Span) -> Result<Expr> {
-    let types = (t.data_type(&l), t.data_type(&r));
-    let ints = matches!(
-        &types,
-        (Some(a), Some(b)) if a.is_integer() && b.is_integer()
-    );
-    let decimal = |d: &DataType| matches!(d, DataType::Decimal128(..) | DataType::Decimal256(..));
-    let floats = !integer
-        && matches!(
-            &types,
-            (Some(a), Some(b)) if (decimal(a) && (b.is_numeric()))
-                || (decimal(b) && a.is_numeric())
-        );
-    if floats {
-        return Ok(l.cast(DataType::Float64) / r.cast(DataType::Float64));
-    }
-    if integer {
-        if !ints {
-            return unsupported("// on non-integers (cast the operands to integers)", span);
-        }
+    if !integer {
         return Ok(l / r);
     }
-    Ok(if ints {
-        l.cast(DataType::Float64) / r.cast(DataType::Float64)
-    } else {
-        l / r
-    })
+    let ints = match (t.data_type(&l), t.data_type(&r)) {
+        (Some(a), Some(b)) => a.is_integer() && b.is_integer(),
+        // Unknown here: the expression layer checks the types.
+        _ => true,
+    };
+    if !ints {
+        return unsupported("// on non-integers (cast the operands to integers)", span);
+    }
+    Ok(l.div_trunc(r))
 }
 
 /// Translates the structure of `e` (operators, literals, casts, scalar

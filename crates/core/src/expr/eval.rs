@@ -134,7 +134,8 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Value> {
                 BinaryOp::Add => numeric::add,
                 BinaryOp::Sub => numeric::sub,
                 BinaryOp::Mul => numeric::mul,
-                BinaryOp::Div => numeric::div,
+                // On integers arrow's div truncates toward zero (`//`).
+                BinaryOp::Div | BinaryOp::IntDiv => numeric::div,
                 _ => numeric::rem,
             };
             let out = kernel(l.datum(), r.datum()).map_err(|e| runtime_error(ctx, e))?;

@@ -545,6 +545,34 @@ fn binary(expr: &Expr, l: Typed, op: BinaryOp, r: Typed) -> Result<Typed> {
     let weak = l.weak && r.weak;
     let (lt, rt) = (&l.data_type, &r.data_type);
     match op {
+        BinaryOp::IntDiv => {
+            let to = arith_type(&l, &r).filter(|t| t.is_integer() || *t == DataType::Null);
+            let Some(to) = to else {
+                return Err(Error::type_mismatch(
+                    expr.to_string(),
+                    format!(
+                        "div_trunc (//) needs integer operands, got {lt} and {rt} (use / for \
+                         true division)"
+                    ),
+                ));
+            };
+            if to == DataType::Null {
+                return Ok(null_literal(DataType::Null, weak));
+            }
+            let (left, right) = (coerce(l, &to, expr)?, coerce(r, &to, expr)?);
+            fold(Typed {
+                node: Node::Arith {
+                    left: Box::new(left),
+                    op,
+                    right: Box::new(right),
+                    ctx: expr.to_string(),
+                    fix: ArithFix::None,
+                },
+                data_type: to,
+                nullable,
+                weak,
+            })
+        }
         BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
             if let Some(t) = special_arith(expr, &l, op, &r)? {
                 let (lt_to, rt_to, out, fix) = t;
@@ -571,6 +599,13 @@ fn binary(expr: &Expr, l: Typed, op: BinaryOp, r: Typed) -> Result<Typed> {
             if to == DataType::Null {
                 return Ok(null_literal(DataType::Null, weak));
             }
+            // True division: integers divide as Float64 (`//` is
+            // BinaryOp::IntDiv); a weak literal pair stays weak.
+            let to = if op == BinaryOp::Div && to.is_integer() {
+                DataType::Float64
+            } else {
+                to
+            };
             let (left, right) = (coerce(l, &to, expr)?, coerce(r, &to, expr)?);
             fold(Typed {
                 node: Node::Arith {
@@ -653,7 +688,7 @@ fn arith_message(op: BinaryOp, l: &DataType, r: &DataType) -> String {
         BinaryOp::Add => format!("cannot add {l} and {r}"),
         BinaryOp::Sub => format!("cannot subtract {r} from {l}"),
         BinaryOp::Mul => format!("cannot multiply {l} by {r}"),
-        BinaryOp::Div => format!("cannot divide {l} by {r}"),
+        BinaryOp::Div | BinaryOp::IntDiv => format!("cannot divide {l} by {r}"),
         _ => format!("cannot take the remainder of {l} divided by {r}"),
     };
     format!("{what}: arithmetic needs integer, float or decimal operands (or temporal ones)")
@@ -685,6 +720,12 @@ fn special_arith(
                 arith_message(op, a, b),
             ));
         };
+        if op == BinaryOp::Div {
+            // True division of decimals is Float64, as in DuckDB (and this
+            // crate's SQL): `sum(a) / sum(b)` of decimals is a double.
+            let f = DataType::Float64;
+            return Ok(Some((f.clone(), f.clone(), f, ArithFix::None)));
+        }
         let wide =
             decimal::parts(&da).is_some_and(|p| p.2) || decimal::parts(&db).is_some_and(|p| p.2);
         let (da, db) = (decimal::widen(&da, wide), decimal::widen(&db, wide));

@@ -179,7 +179,7 @@ fn arithmetic_values() {
     let v: Vec<Option<i32>> = out.as_primitive::<Int32Type>().iter().collect();
     assert_eq!(v, vec![Some(2), None, Some(-2), Some(41)]);
 
-    let out = eval(col("i64") / lit(7) % lit(3));
+    let out = eval(col("i64").div_trunc(lit(7)) % lit(3));
     assert_eq!(
         out.as_primitive::<Int64Type>().values().to_vec(),
         vec![1, 2, 1, 2]
@@ -209,13 +209,21 @@ fn arithmetic_values() {
 #[test]
 fn integer_errors_name_the_expression() {
     let b = sample();
-    let err = (col("i64") / (col("i8") - lit(1)))
+    let err = col("i64")
+        .div_trunc(col("i8") - lit(1))
         .evaluate(&b)
         .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)));
     assert_eq!(
         err.to_string(),
-        "invalid argument: division by zero in (col(\"i64\") / (col(\"i8\") - 1))"
+        "invalid argument: division by zero in (col(\"i64\") // (col(\"i8\") - 1))"
+    );
+    // `//` takes integers only.
+    let err = col("f64").div_trunc(lit(2)).evaluate(&b).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("div_trunc (//) needs integer operands"),
+        "{err}"
     );
     let err = (col("i64") % lit(0)).evaluate(&b).unwrap_err().to_string();
     assert!(
@@ -231,11 +239,14 @@ fn integer_errors_name_the_expression() {
         .to_string();
     assert!(err.contains("(col(\"u64\") + col(\"i64\"))"), "{err}");
     // Folded at plan time.
-    let err = (lit(1) / lit(0))
+    let err = lit(1)
+        .div_trunc(lit(0))
         .to_field(&b.schema())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("division by zero in (1 / 0)"), "{err}");
+    assert!(err.contains("division by zero in (1 // 0)"), "{err}");
+    // True division of integer literals folds to a float.
+    assert_eq!(ty(lit(7) / lit(2)), DataType::Float64);
     // Floats follow IEEE.
     let out = eval(col("f64") / lit(0));
     assert!(out.as_primitive::<Float64Type>().value(0).is_infinite());
@@ -511,7 +522,10 @@ fn prepared_expressions_check_the_chunk_schema() {
 #[test]
 fn empty_chunks() {
     let b = sample().slice(0, 0);
-    assert_eq!((col("i64") / lit(0)).evaluate(&b).unwrap().len(), 0);
+    assert_eq!(
+        (col("i64").div_trunc(lit(0))).evaluate(&b).unwrap().len(),
+        0
+    );
     assert_eq!(lit(1).evaluate(&b).unwrap().len(), 0);
     assert_eq!(col("s").upper().evaluate(&b).unwrap().len(), 0);
 }

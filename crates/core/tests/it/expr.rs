@@ -143,12 +143,17 @@ fn filter_style_predicates() {
 #[test]
 fn division_by_zero_is_an_error_naming_the_expression() {
     let t = table!("a" => [10i64, 20], "b" => [2i64, 0]).unwrap();
-    let err = eval_table(&t, &(col("a") / col("b"))).unwrap_err();
+    let err = eval_table(&t, &col("a").div_trunc(col("b"))).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "invalid argument: division by zero in (col(\"a\") / col(\"b\"))"
+        "invalid argument: division by zero in (col(\"a\") // col(\"b\"))"
     );
-    let out = eval_table(&t, &(col("a") / lit(3))).unwrap();
+    // True division of integers is a float: IEEE infinity, as in polars.
+    let out = eval_table(&t, &(col("a") / col("b"))).unwrap();
+    let v = f64s(&out);
+    assert_eq!(v[0], Some(5.0));
+    assert!(v[1].is_some_and(f64::is_infinite));
+    let out = eval_table(&t, &col("a").div_trunc(lit(3))).unwrap();
     assert_eq!(i64s(&out), vec![Some(3), Some(6)]);
 }
 

@@ -34,10 +34,10 @@ pub(super) fn count(a: &mut AggArgs<'_>) -> Result<AggExpr> {
     })
 }
 
-fn one(a: &mut AggArgs<'_>, f: fn(&str) -> AggExpr) -> Result<AggExpr> {
+fn one(a: &mut AggArgs<'_>, f: fn(String) -> AggExpr) -> Result<AggExpr> {
     a.no_distinct()?;
     let c = a.column(0)?;
-    Ok(f(&c))
+    Ok(f(c))
 }
 
 pub(super) fn sum(a: &mut AggArgs<'_>) -> Result<AggExpr> {
