@@ -38,6 +38,10 @@ pub struct Cli {
     /// Directory for spill files (default: the OS temp dir).
     #[arg(long, global = true, value_name = "DIR")]
     pub spill_dir: Option<PathBuf>,
+    /// Rows per chunk that operators pass on (default 131072); for
+    /// experiments, the default is what the benchmarks measure.
+    #[arg(long, global = true, value_name = "N", value_parser = parse_chunk_rows)]
+    pub chunk_rows: Option<usize>,
     /// Print the plan and timings to stderr.
     #[arg(short, long, global = true)]
     pub verbose: bool,
@@ -391,6 +395,13 @@ pub struct DemoArgs {
     pub dir: Option<PathBuf>,
 }
 
+fn parse_chunk_rows(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("expected a number of rows >= 1, got '{s}'")),
+    }
+}
+
 fn parse_threads(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
@@ -530,6 +541,9 @@ impl Env {
         let mut b = Context::builder();
         if let Some(t) = cli.threads {
             b = b.threads(t);
+        }
+        if let Some(n) = cli.chunk_rows {
+            b = b.chunk_rows(n);
         }
         match (&cli.memory_limit, default_memory) {
             (Some(m), _) => b = b.memory_limit_str(m)?,

@@ -230,6 +230,7 @@ pub use api::{
     DtNamespace, StrNamespace, coalesce, concat, concat_ws, date, decimal, ifnull, interval,
     make_date, nullif,
 };
+pub use decimal::magnitude_bits;
 pub use func::{Func, TimePart};
 pub use into::IntoExpr;
 pub use math::MathFunc;

@@ -14,7 +14,7 @@ use parframe_common::{Error, Result};
 
 use super::ScalarValue;
 use super::plan::{ArithFix, InSet, Node, StrKernel, Typed, one};
-use super::{BinaryOp, func, strings};
+use super::{BinaryOp, decimal, func, strings};
 
 /// Casts that fail on values they cannot convert instead of making them null.
 pub(super) const STRICT: CastOptions<'static> = CastOptions {
@@ -130,6 +130,11 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Value> {
             fix,
         } => {
             let (l, r) = (eval(left, batch)?, eval(right, batch)?);
+            if matches!(fix, ArithFix::Decimal { .. })
+                && let Some(out) = decimal::exact_arith(*op, l.datum(), r.datum(), &t.data_type)
+            {
+                return wrap(out, l.is_scalar() && r.is_scalar());
+            }
             let kernel = match op {
                 BinaryOp::Add => numeric::add,
                 BinaryOp::Sub => numeric::sub,

@@ -369,6 +369,13 @@ pub(crate) fn new_state(func: &AggFunc, arg_types: &[DataType]) -> Result<Box<dy
                 };
                 return Ok(Box::new(sum::DecimalSumState::new(c.clone(), scale)));
             }
+            AggFunc::Mean(c) => {
+                let scale = match first {
+                    DataType::Decimal128(_, s) => s,
+                    _ => 0,
+                };
+                return Ok(Box::new(mean::DecimalMeanState::new(c.clone(), scale)));
+            }
             AggFunc::Min(_) | AggFunc::Max(_) => {
                 let is_max = matches!(func, AggFunc::Max(_));
                 return Ok(Box::new(min_max::MinMaxState::<DecimalKind>::new(
