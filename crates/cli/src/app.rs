@@ -13,10 +13,9 @@ use parframe::arrow::schema::DataType;
 use parframe::datasets::tpch::{self, TpchTable};
 use parframe::datasets::{G1, J1, J1Table, g1_name};
 use parframe::{
-    ByteSize, ChunkSink, ChunkSource, Context, CsvOptions, CsvSink, CsvSource, CsvWriteOptions,
-    IpcSink, IpcWriteOptions, LazyFrame, MultiSource, ParquetCompression, ParquetSink,
-    ParquetWriteOptions, RowOptions, SortKey, SqlContext, col, format_bytes,
-    open_sources as open_path,
+    ByteSize, ChunkSource, Context, CsvOptions, CsvSource, FileFormat, LazyFrame, MultiSource,
+    ParquetCompression, ParquetWriteOptions, ReadOptions, RowOptions, SortKey, SqlContext,
+    WriteOptions, col, format_bytes, open_sources as open_path,
 };
 
 use crate::output::{
@@ -144,23 +143,14 @@ fn parse_type(name: &str) -> anyhow::Result<DataType> {
 /// Opens a file argument: CSV files (`.csv`, `.tsv`) with the CSV flags
 /// when any is given, anything else as its extension says.
 fn open_input(csv: &CsvArgs, file: &str) -> anyhow::Result<Arc<dyn ChunkSource>> {
-    let is_csv = |p: &Path| {
-        p.extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv"))
-    };
+    let is_csv = |p: &Path| FileFormat::from_path(p) == Some(FileFormat::Csv);
     let paths = parframe::expand_glob(file)?;
     if !csv.any() || !paths.iter().all(|p| is_csv(p)) {
         return Ok(open_path(file)?);
     }
     let mut sources: Vec<Arc<dyn ChunkSource>> = Vec::new();
     for p in &paths {
-        let tsv = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
-        let base = if tsv {
-            CsvOptions::default().delimiter(b'\t')
-        } else {
-            CsvOptions::default()
-        };
+        let base = ReadOptions::for_path(p).csv;
         sources.push(Arc::new(CsvSource::try_new(p, csv.options(base)?)?));
     }
     Ok(match sources.len() {
@@ -371,12 +361,17 @@ pub enum GenFormat {
 }
 
 impl GenFormat {
-    fn extension(self) -> &'static str {
+    /// The library's format (its registry names the extensions).
+    fn file_format(self) -> FileFormat {
         match self {
-            GenFormat::Parquet => "parquet",
-            GenFormat::Csv => "csv",
-            GenFormat::Ipc => "arrow",
+            GenFormat::Parquet => FileFormat::Parquet,
+            GenFormat::Csv => FileFormat::Csv,
+            GenFormat::Ipc => FileFormat::Ipc,
         }
+    }
+
+    fn extension(self) -> &'static str {
+        self.file_format().extensions()[0]
     }
 }
 
@@ -865,11 +860,11 @@ fn write_chunks(
     env: &Env,
 ) -> anyhow::Result<Duration> {
     let start = Instant::now();
-    let mut sink: Box<dyn ChunkSink> = match format {
-        GenFormat::Parquet => Box::new(ParquetSink::try_new(path, schema, parquet)?),
-        GenFormat::Csv => Box::new(CsvSink::try_new(path, schema, CsvWriteOptions::default())?),
-        GenFormat::Ipc => Box::new(IpcSink::try_new(path, schema, IpcWriteOptions::default())?),
+    let options = WriteOptions {
+        parquet,
+        ..WriteOptions::for_path(path)
     };
+    let mut sink = format.file_format().create_sink(path, schema, &options)?;
     let mut done = 0u64;
     for chunk in chunks {
         let chunk = chunk?;

@@ -11,8 +11,7 @@ use clap::ValueEnum;
 use parframe::arrow::RecordBatch;
 use parframe::arrow::schema::{ArrowError, SchemaRef};
 use parframe::{
-    BatchStream, CsvSink, CsvWriteOptions, CsvWriter, IpcSink, IpcWriteOptions, JobStats,
-    LazyFrame, OutputFile, ParquetSink, ParquetWriteOptions, Table,
+    BatchStream, CsvWriter, FileFormat, JobStats, LazyFrame, OutputFile, Table, WriteOptions,
 };
 
 /// stdout was closed by its reader (`parframe ... | head -1`): the command
@@ -90,17 +89,33 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format a file name asks for, by extension.
+    /// The format a file name asks for, by extension: the library's
+    /// [`FileFormat`] registry, and `.txt` for a table.
     pub fn from_path(path: &Path) -> Option<Format> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        Some(match ext.as_str() {
-            "csv" | "tsv" => Format::Csv,
-            "json" | "jsonl" | "ndjson" => Format::Json,
-            "parquet" | "pq" => Format::Parquet,
-            "arrow" | "ipc" | "feather" => Format::Ipc,
-            "txt" => Format::Table,
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("txt"))
+        {
+            return Some(Format::Table);
+        }
+        Some(match FileFormat::from_path(path)? {
+            FileFormat::Csv => Format::Csv,
+            FileFormat::Json => Format::Json,
+            FileFormat::Parquet => Format::Parquet,
+            FileFormat::Ipc => Format::Ipc,
             _ => return None,
         })
+    }
+
+    /// The library's file format, for the formats that are one.
+    fn file_format(self) -> Option<FileFormat> {
+        match self {
+            Format::Table => None,
+            Format::Csv => Some(FileFormat::Csv),
+            Format::Json => Some(FileFormat::Json),
+            Format::Parquet => Some(FileFormat::Parquet),
+            Format::Ipc => Some(FileFormat::Ipc),
+        }
     }
 }
 
@@ -149,34 +164,16 @@ pub fn write_result(lf: &LazyFrame, spec: &OutputSpec) -> anyhow::Result<(u64, J
             flush_stdout(out.flush())?;
             Ok((rows, stream.stats()))
         }
-        Some(path) => match format {
-            Format::Csv => {
-                let tsv = path
-                    .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
-                let opts = if tsv {
-                    CsvWriteOptions::default().delimiter(b'\t')
-                } else {
-                    CsvWriteOptions::default()
-                };
-                Ok(lf.sink_with_stats(Box::new(CsvSink::try_new(path, lf.schema(), opts)?))?)
+        Some(path) => match format.file_format() {
+            // Streamed through the library's sink for the format (options
+            // from the extension: `.tsv` is tab-separated).
+            Some(f) => {
+                let sink = f.create_sink(path, lf.schema(), &WriteOptions::for_path(path))?;
+                Ok(lf.sink_with_stats(sink)?)
             }
-            Format::Parquet => Ok(lf.sink_with_stats(Box::new(ParquetSink::try_new(
-                path,
-                lf.schema(),
-                ParquetWriteOptions::default(),
-            )?))?),
-            Format::Ipc => Ok(lf.sink_with_stats(Box::new(IpcSink::try_new(
-                path,
-                lf.schema(),
-                IpcWriteOptions::default(),
-            )?))?),
-            Format::Json | Format::Table => {
+            None => {
                 let mut stream = lf.stream()?;
-                let rows = write_file(path, |w| match format {
-                    Format::Json => write_json(&mut stream, w),
-                    _ => write_table(&mut stream, spec.max_rows, w),
-                })?;
+                let rows = write_file(path, |w| write_table(&mut stream, spec.max_rows, w))?;
                 Ok((rows, stream.stats()))
             }
         },

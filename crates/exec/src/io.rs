@@ -8,8 +8,9 @@ use arrow_array::RecordBatch;
 use parframe_common::{Error, Result};
 use parframe_core::{ChunkSink, Table};
 use parframe_io::{
-    CsvOptions, CsvSink, CsvSource, CsvWriteOptions, IpcSink, IpcSource, IpcWriteOptions,
-    ParquetSink, ParquetSource, ParquetWriteOptions,
+    CsvOptions, CsvSink, CsvSource, CsvWriteOptions, DatasetOptions, DatasetSource, IpcSink,
+    IpcSource, IpcWriteOptions, ParquetSink, ParquetSource, ParquetWriteOptions, PartitionedSink,
+    PartitionedWriteOptions, WriteOptions,
 };
 
 use crate::physical;
@@ -168,6 +169,74 @@ impl LazyFrame {
         )?))
     }
 
+    /// Streams the result to a file in the format of its extension (the
+    /// [`FileFormat`](parframe_io::FileFormat) registry: `.csv`, `.tsv`,
+    /// `.parquet`, `.arrow`, `.ndjson`...), each format with its field of
+    /// `options`; returns the rows written.
+    pub fn sink_file(&self, path: impl AsRef<Path>, options: &WriteOptions) -> Result<u64> {
+        self.sink(parframe_io::create_sink(
+            path.as_ref(),
+            self.schema(),
+            options,
+        )?)
+    }
+
+    /// Streams the result into a hive-partitioned dataset `dir/k1=v1/.../
+    /// part-00000.<ext>` (see [`PartitionedSink`]): one directory per
+    /// distinct value of the columns `by`, which the files leave out; the
+    /// dataset appears at `dir` only when the whole write succeeded.
+    /// Returns the rows written.
+    ///
+    /// ```
+    /// use parframe_core::{col, lit, table};
+    /// use parframe_exec::Context;
+    /// use parframe_io::PartitionedWriteOptions;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let out = dir.path().join("sales");
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = table!("year" => [2023i64, 2024, 2024], "amount" => [1.0, 2.5, 4.0])?;
+    /// ctx.lazy(t).sink_partitioned(&out, &["year"], PartitionedWriteOptions::default())?;
+    /// assert!(out.join("year=2024/part-00000.parquet").exists());
+    ///
+    /// let back = ctx.scan_dataset(out.to_str().unwrap(), Default::default())?;
+    /// let n = back.filter(col("year").eq(lit(2024i64)))?.collect()?.num_rows();
+    /// assert_eq!(n, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sink_partitioned(
+        &self,
+        dir: impl AsRef<Path>,
+        by: &[&str],
+        options: PartitionedWriteOptions,
+    ) -> Result<u64> {
+        self.sink(Box::new(PartitionedSink::try_new(
+            dir,
+            self.schema(),
+            by,
+            options,
+        )?))
+    }
+
+    /// [`sink_partitioned`](Self::sink_partitioned) into Parquet files
+    /// written with `options`.
+    pub fn sink_parquet_partitioned(
+        &self,
+        dir: impl AsRef<Path>,
+        by: &[&str],
+        options: ParquetWriteOptions,
+    ) -> Result<u64> {
+        let write = WriteOptions {
+            parquet: options,
+            ..WriteOptions::default()
+        };
+        self.sink_partitioned(
+            dir,
+            by,
+            PartitionedWriteOptions::default().write_options(write),
+        )
+    }
+
     /// Streams the result to an Arrow IPC file; returns the rows written.
     pub fn sink_ipc(&self, path: impl AsRef<Path>) -> Result<u64> {
         self.sink(Box::new(IpcSink::try_new(
@@ -189,6 +258,13 @@ impl Context {
     /// only the columns the plan uses are read.
     pub fn scan_parquet(&self, path: impl AsRef<Path>) -> Result<LazyFrame> {
         Ok(self.scan(Arc::new(ParquetSource::try_new(path)?)))
+    }
+
+    /// A lazy scan of a dataset: a directory tree (or glob) of files with
+    /// hive `key=value` directories as columns; filters on those columns
+    /// skip the other directories' files unopened (see [`DatasetSource`]).
+    pub fn scan_dataset(&self, path: &str, options: DatasetOptions) -> Result<LazyFrame> {
+        Ok(self.scan(Arc::new(DatasetSource::try_new(path, options)?)))
     }
 
     /// A lazy scan of an Arrow IPC file.

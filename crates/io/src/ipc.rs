@@ -2,19 +2,19 @@
 //! [`IpcSink`] writes chunks.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use arrow_array::RecordBatch;
 use arrow_buffer::{Buffer, MutableBuffer};
 use arrow_ipc::reader::{FileDecoder, read_footer_length};
 use arrow_ipc::writer::FileWriter;
 use arrow_ipc::{Block, MetadataVersion};
 use arrow_schema::{ArrowError, SchemaRef};
 use parframe_common::{Error, Result};
-use parframe_core::{ChunkIter, ChunkSink, ChunkSource, Table};
+use parframe_core::{ChunkIter, ChunkSource, Table};
 
-use crate::util::{OutputFile, check_read_args, conform_to_sink, split_batch, with_schema};
+use crate::sink::{FileSink, SinkOutput};
+use crate::util::{check_read_args, split_batch, with_schema};
 
 fn ipc_err(path: &Path, location: Option<String>, e: ArrowError) -> Error {
     match e {
@@ -179,29 +179,9 @@ impl ChunkSource for IpcSource {
 pub struct IpcWriteOptions {}
 
 /// Writes chunks to an Arrow IPC file (file format, uncompressed), one
-/// record batch per chunk.
-///
-/// Like every parframe sink, it writes a fresh temporary file beside the
-/// target (see [`OutputFile`](crate::OutputFile)) and renames it onto the
-/// target in [`ChunkSink::finish`]; on an error or a drop without `finish`
-/// the temporary file is removed, so a failed job never leaves a partial
-/// file at the target path. A target that is not a regular file (a
-/// device, a FIFO) is written directly.
-pub struct IpcSink {
-    schema: SchemaRef,
-    target: PathBuf,
-    /// The writer, then the temporary file: dropped in that order.
-    state: Option<(FileWriter<BufWriter<File>>, OutputFile)>,
-}
-
-impl std::fmt::Debug for IpcSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IpcSink")
-            .field("target", &self.target)
-            .field("schema", &self.schema)
-            .finish()
-    }
-}
+/// record batch per chunk, through arrow-ipc's `FileWriter`; written and
+/// committed as every [`FileSink`] is (no partial file on error).
+pub type IpcSink = FileSink<FileWriter<SinkOutput>>;
 
 impl IpcSink {
     /// Starts writing `path` (its directory must exist).
@@ -211,49 +191,10 @@ impl IpcSink {
         options: IpcWriteOptions,
     ) -> Result<IpcSink> {
         let IpcWriteOptions {} = options;
-        let target = path.as_ref().to_path_buf();
-        let (temp, file) = OutputFile::create(&target)?;
-        let writer = FileWriter::try_new(BufWriter::with_capacity(1 << 17, file), &schema)
-            .map_err(|e| ipc_err(&target, None, e))?;
-        Ok(IpcSink {
-            schema,
-            target,
-            state: Some((writer, temp)),
+        let s = schema.clone();
+        FileSink::create("IPC", path.as_ref(), schema, move |out| {
+            FileWriter::try_new(out, &s)
         })
-    }
-
-    fn failed(&self) -> Error {
-        Error::InvalidArgument(format!(
-            "the IPC sink for '{}' failed earlier; nothing more can be written",
-            self.target.display()
-        ))
-    }
-}
-
-impl ChunkSink for IpcSink {
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let batch = conform_to_sink(batch, &self.schema, &self.target)?;
-        let Some((writer, _)) = self.state.as_mut() else {
-            return Err(self.failed());
-        };
-        if let Err(e) = writer.write(&batch) {
-            self.state = None;
-            return Err(ipc_err(&self.target, None, e));
-        }
-        Ok(())
-    }
-
-    fn finish(mut self: Box<Self>) -> Result<()> {
-        let Some((writer, temp)) = self.state.take() else {
-            return Err(self.failed());
-        };
-        // Writes the footer and flushes.
-        let mut buf = writer
-            .into_inner()
-            .map_err(|e| ipc_err(&self.target, None, e))?;
-        buf.flush().map_err(|e| Error::io(&self.target, e))?;
-        drop(buf);
-        temp.commit()
     }
 }
 

@@ -1,4 +1,5 @@
-//! Reading and writing parframe tables: CSV, Parquet and Arrow IPC files as
+//! Reading and writing parframe tables: CSV, Parquet, Arrow IPC and
+//! newline-delimited JSON files (the [`FileFormat`] registry) as
 //! [`ChunkSource`]s that a plan scans, [`ChunkSink`]s that a plan writes
 //! into, and eager helpers for whole [`Table`]s.
 //!
@@ -46,17 +47,27 @@
 #![forbid(unsafe_code)]
 
 mod csv;
+mod dataset;
+mod format;
 mod ipc;
+mod json;
 mod multi;
 mod parquet;
+mod sink;
 mod util;
 
 pub use crate::csv::{CsvOptions, CsvSink, CsvSource, CsvWriteOptions, CsvWriter, write_csv};
+pub use crate::dataset::{
+    DatasetOptions, DatasetSource, HIVE_NULL, PartitionedSink, PartitionedWriteOptions,
+};
+pub use crate::format::{FileFormat, ReadOptions, WriteOptions, create_sink, open_source};
 pub use crate::ipc::{IpcSink, IpcSource, IpcWriteOptions, write_ipc};
-pub use crate::multi::{MultiSource, expand_glob, open_source, open_sources};
+pub use crate::json::{JsonOptions, JsonSink, JsonSource, JsonWriteOptions, write_json};
+pub use crate::multi::{MultiSource, expand_glob, is_glob, open_sources};
 pub use crate::parquet::{
     ParquetCompression, ParquetSink, ParquetSource, ParquetWriteOptions, write_parquet,
 };
+pub use crate::sink::{FileSink, SinkOutput};
 pub use crate::util::{OutputFile, remove_unfinished_outputs};
 
 use parframe_common::Result;

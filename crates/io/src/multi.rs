@@ -1,4 +1,4 @@
-//! Several files read as one table, and opening files by extension.
+//! Several files read as one table, and glob patterns.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,8 +8,8 @@ use arrow_schema::{Field, Schema, SchemaRef};
 use parframe_common::{Error, Result};
 use parframe_core::{ChunkIter, ChunkSource, PartitionColumnStatistics};
 
+use crate::format::open_source;
 use crate::util::{check_read_args, describe_schema, same_fields, with_schema};
-use crate::{CsvOptions, CsvSource, IpcSource, ParquetSource};
 
 /// Sources with the same columns, concatenated: the partitions are those
 /// of the first source, then those of the second, and so on, so reading
@@ -192,41 +192,18 @@ impl ChunkSource for MultiSource {
     }
 }
 
-/// Opens a file as a source, choosing the reader by extension
-/// (case-insensitive): `.csv` (comma separated, header detected), `.tsv`
-/// (tab separated), `.parquet` / `.pq`, `.arrow` / `.ipc` / `.feather`
-/// (Arrow IPC file format).
-pub fn open_source(path: &Path) -> Result<Arc<dyn ChunkSource>> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    Ok(match ext.as_str() {
-        "csv" => Arc::new(CsvSource::try_new(path, CsvOptions::default())?),
-        "tsv" => Arc::new(CsvSource::try_new(
-            path,
-            CsvOptions::default().delimiter(b'\t'),
-        )?),
-        "parquet" | "pq" => Arc::new(ParquetSource::try_new(path)?),
-        "arrow" | "ipc" | "feather" => Arc::new(IpcSource::try_new(path)?),
-        _ => {
-            return Err(Error::NotSupported(format!(
-                "cannot tell the format of '{}' from its extension; expected .csv, .tsv, \
-                 .parquet, .pq, .arrow, .ipc or .feather",
-                path.display()
-            )));
-        }
-    })
-}
-
 /// Opens the files matching `pattern` as one source (see [`MultiSource`]),
-/// in name order, each with [`open_source`]. Wildcards `*` (any run of
-/// characters) and `?` (one character) are allowed in the file name only,
-/// not in directory names: `data/part-*.parquet`. Names starting with `.`
-/// match only a pattern starting with `.`. A pattern without wildcards is
-/// a single file; no match is [`Error::Io`] (not found) naming the pattern.
+/// in name order, each with [`open_source`]. A directory, or a glob whose
+/// files sit in hive `key=value` directories, is a
+/// [`DatasetSource`](crate::DatasetSource) (key columns, files opened only
+/// when read). See [`expand_glob`] for the
+/// wildcards (`*`, `?`, `[...]`, and `**` for any depth of directories:
+/// `data/**/*.parquet`). A pattern without wildcards is a single file; no
+/// match is [`Error::Io`] (not found) naming the pattern.
 pub fn open_sources(pattern: &str) -> Result<Arc<dyn ChunkSource>> {
+    if let Some(dataset) = crate::dataset::open_if_dataset(pattern)? {
+        return Ok(dataset);
+    }
     let matches = expand_glob(pattern)?;
     match matches.as_slice() {
         [one] => open_source(one),
@@ -240,43 +217,68 @@ pub fn open_sources(pattern: &str) -> Result<Arc<dyn ChunkSource>> {
     }
 }
 
-/// The files matching `pattern`, in name order. Wildcards `*` and `?` may
-/// stand in the file name, not in directory names; names starting with `.`
-/// match only a pattern starting with `.`. A pattern without wildcards is
-/// itself (whether or not it exists: opening it reports a missing file). No
-/// match is [`Error::Io`] (not found) naming the pattern.
+/// Whether `pattern` has glob wildcards (`*`, `?` or `[`).
+pub fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '['])
+}
+
+/// The files matching `pattern`, in name order, by the `glob` crate:
+/// `*` (any run of characters but `/`), `?` (one character), `[abc]` /
+/// `[!a-z]` (one of / none of), and `**` as a whole path component (any
+/// number of directories, none included): `logs/2024-*/**/*.parquet`.
+/// Names starting with `.` (hidden files and directories, and the
+/// temporaries of unfinished sinks) match only a pattern component that
+/// starts with `.`. Directories are never matches. A pattern without
+/// wildcards is itself (whether or not it exists: opening it reports a
+/// missing file). No match is [`Error::Io`] (not found) naming the
+/// pattern; a bad pattern (`a/**b`) is [`Error::InvalidArgument`].
 pub fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>> {
-    let path = Path::new(pattern);
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let wild_dir = |p: &Path| p.to_string_lossy().contains(['*', '?']);
-    if path.parent().is_some_and(wild_dir) {
-        return Err(Error::NotSupported(format!(
-            "wildcards in directory names ('{pattern}'); only the file name may have them"
-        )));
+    if !is_glob(pattern) {
+        return Ok(vec![PathBuf::from(pattern)]);
     }
-    if !name.contains(['*', '?']) {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
     };
-    let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
-    let mut matches: Vec<PathBuf> = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(&dir, e))?;
-        let file_name = entry.file_name();
-        let Some(file_name) = file_name.to_str() else {
-            continue;
-        };
-        if file_name.starts_with('.') && !name.starts_with('.') {
-            continue;
-        }
-        let is_file = entry.file_type().map(|t| !t.is_dir()).unwrap_or(false);
-        if is_file && wildcard_match(name, file_name) {
-            matches.push(dir.join(file_name));
+    let bad = |pos: usize, msg: &str| {
+        Error::InvalidArgument(format!(
+            "bad glob pattern '{pattern}' at character {pos}: {msg}"
+        ))
+    };
+    let matcher = glob::Pattern::new(pattern).map_err(|e| bad(e.pos, e.msg))?;
+    // The walk starts at the longest directory prefix without wildcards;
+    // it is written here rather than with `glob::glob` because glob 0.3
+    // never lists a hidden name (even for a pattern `.*`) and panics on a
+    // name that is not UTF-8. Matching is `glob::Pattern`'s.
+    let path = Path::new(pattern);
+    let mut base = PathBuf::new();
+    let mut rest: Vec<String> = Vec::new();
+    for c in path.components() {
+        let text = c.as_os_str().to_string_lossy();
+        if rest.is_empty() && !is_glob(&text) {
+            base.push(c);
+        } else {
+            rest.push(text.into_owned());
         }
     }
+    let walk = GlobWalk {
+        matcher: &matcher,
+        options,
+        max_depth: if rest.iter().any(|c| c == "**") {
+            usize::MAX
+        } else {
+            rest.len()
+        },
+        hidden: rest.iter().any(|c| c.starts_with('.')),
+    };
+    let start = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base.clone()
+    };
+    let mut matches: Vec<PathBuf> = Vec::new();
+    walk.visit(&start, base.as_os_str().is_empty(), 1, &mut matches)?;
     matches.sort();
     if matches.is_empty() {
         return Err(Error::io(
@@ -287,29 +289,58 @@ pub fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>> {
     Ok(matches)
 }
 
-/// Whether `name` matches `pattern` with `*` and `?` wildcards.
-fn wildcard_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    let (mut pi, mut ni) = (0, 0);
-    // Where the last `*` was, and the name position it is retried from.
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ni));
-            pi += 1;
-        } else if let Some((sp, sn)) = star {
-            pi = sp + 1;
-            ni = sn + 1;
-            star = Some((sp, sn + 1));
-        } else {
-            return false;
+/// A directory walk for [`expand_glob`].
+struct GlobWalk<'a> {
+    matcher: &'a glob::Pattern,
+    options: glob::MatchOptions,
+    /// Path components below the base a match can have.
+    max_depth: usize,
+    /// Whether hidden names are visited (the pattern has a component
+    /// starting with `.`; the matcher decides which ones match).
+    hidden: bool,
+}
+
+impl GlobWalk<'_> {
+    /// Visits the entries of `dir` (`depth` components below the base);
+    /// `relative`: the base is the current directory, and matches are
+    /// named without a leading `./`.
+    fn visit(
+        &self,
+        dir: &Path,
+        relative: bool,
+        depth: usize,
+        out: &mut Vec<PathBuf>,
+    ) -> Result<()> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            // A base that does not exist matches nothing.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && depth == 1 => return Ok(()),
+            Err(e) => return Err(Error::io(dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let name = entry.file_name();
+            if !self.hidden && name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = if relative {
+                PathBuf::from(&name)
+            } else {
+                dir.join(&name)
+            };
+            let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
+            // Symbolic links are followed to files, never into
+            // directories (no loops).
+            let is_dir = kind.is_dir();
+            let is_file = !is_dir && std::fs::metadata(&path).is_ok_and(|m| !m.is_dir());
+            if is_file && self.matcher.matches_path_with(&path, self.options) {
+                out.push(path);
+            } else if is_dir && depth < self.max_depth {
+                self.visit(&path, false, depth + 1, out)?;
+            }
         }
+        Ok(())
     }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
@@ -318,19 +349,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wildcards() {
-        assert!(wildcard_match("*.csv", "a.csv"));
-        assert!(wildcard_match("part-?.pq", "part-1.pq"));
-        assert!(!wildcard_match("part-?.pq", "part-10.pq"));
-        assert!(wildcard_match("a*b*c", "aXXbYYc"));
-        assert!(!wildcard_match("a*b*c", "aXXbYY"));
-        assert!(wildcard_match("*", ""));
-        assert!(!wildcard_match("?", ""));
+    fn globs_with_double_star_and_hidden_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for f in [
+            "a.csv",
+            "b.csv",
+            "part-1.pq",
+            "part-10.pq",
+            "x/c.csv",
+            "x/y/d.csv",
+            ".hidden/e.csv",
+            "x/.f.csv",
+        ] {
+            let p = d.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, "a\n1\n").unwrap();
+        }
+        let names = |pat: &str| -> Vec<String> {
+            expand_glob(&format!("{}/{pat}", d.display()))
+                .unwrap()
+                .iter()
+                .map(|p| p.strip_prefix(d).unwrap().display().to_string())
+                .collect()
+        };
+        assert_eq!(names("*.csv"), ["a.csv", "b.csv"]);
+        assert_eq!(names("part-?.pq"), ["part-1.pq"]);
+        assert_eq!(names("part-[0-9]*.pq"), ["part-1.pq", "part-10.pq"]);
+        assert_eq!(
+            names("**/*.csv"),
+            ["a.csv", "b.csv", "x/c.csv", "x/y/d.csv"]
+        );
+        assert_eq!(names("x/**/*.csv"), ["x/c.csv", "x/y/d.csv"]);
+        assert_eq!(names("*/*.csv"), ["x/c.csv"]);
+        assert_eq!(names("x/.*.csv"), ["x/.f.csv"]);
+        let none = expand_glob(&format!("{}/*.json", d.display())).unwrap_err();
+        assert!(none.to_string().contains("no file matches"), "{none}");
+        let bad = expand_glob(&format!("{}/**x/*.csv", d.display())).unwrap_err();
+        assert!(matches!(bad, Error::InvalidArgument(_)), "{bad}");
     }
 
     #[test]
     fn unknown_extension() {
-        let e = open_source(Path::new("x.json")).err().unwrap();
+        let e = open_source(Path::new("x.xlsx")).err().unwrap();
         assert!(matches!(e, Error::NotSupported(_)), "{e}");
+        assert!(e.to_string().contains(".ndjson"), "{e}");
     }
 }

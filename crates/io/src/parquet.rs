@@ -9,8 +9,8 @@ use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::{ArrowError, SchemaRef};
 use parframe_common::{Error, Result};
 use parframe_core::{
-    ChunkIter, ChunkSink, ChunkSource, ColumnStatistics, PartitionColumnStatistics, Precision,
-    ScalarValue, Statistics, Table,
+    ChunkIter, ChunkSource, ColumnStatistics, PartitionColumnStatistics, Precision, ScalarValue,
+    Statistics, Table,
 };
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
@@ -22,7 +22,8 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 
-use crate::util::{OutputFile, check_read_args, conform_to_sink, with_schema};
+use crate::sink::{FileSink, SinkOutput};
+use crate::util::{check_read_args, with_schema};
 
 /// Maps a Parquet error on `path` to [`Error`].
 fn parquet_err(path: &Path, location: Option<String>, e: ParquetError) -> Error {
@@ -319,30 +320,12 @@ impl ParquetWriteOptions {
     }
 }
 
-/// Writes chunks to a Parquet file, with the Arrow schema embedded so types
-/// such as `LargeUtf8` or timestamps read back as written.
-///
-/// Like every parframe sink, it writes a fresh temporary file beside the
-/// target (see [`OutputFile`](crate::OutputFile)) and renames it onto the
-/// target in [`ChunkSink::finish`]; on an error or a drop without `finish`
-/// the temporary file is removed, so a failed job never leaves a partial
-/// file at the target path. A target that is not a regular file (a
-/// device, a FIFO) is written directly.
-pub struct ParquetSink {
-    schema: SchemaRef,
-    target: PathBuf,
-    /// The writer, then the temporary file: dropped in that order.
-    state: Option<(ArrowWriter<File>, OutputFile)>,
-}
-
-impl std::fmt::Debug for ParquetSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParquetSink")
-            .field("target", &self.target)
-            .field("schema", &self.schema)
-            .finish()
-    }
-}
+/// Writes chunks to a Parquet file through parquet's `ArrowWriter`, with
+/// the Arrow schema embedded so types such as `LargeUtf8` or timestamps
+/// read back as written, and column statistics (min/max/null count per
+/// row group and page) for readers to prune with. Written and committed as
+/// every [`FileSink`] is (no partial file on error).
+pub type ParquetSink = FileSink<ArrowWriter<SinkOutput>>;
 
 impl ParquetSink {
     /// Starts writing `path` (its directory must exist).
@@ -351,48 +334,11 @@ impl ParquetSink {
         schema: SchemaRef,
         options: ParquetWriteOptions,
     ) -> Result<ParquetSink> {
-        let target = path.as_ref().to_path_buf();
         let props = options.properties()?;
-        let (temp, file) = OutputFile::create(&target)?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-            .map_err(|e| parquet_err(&target, None, e))?;
-        Ok(ParquetSink {
-            schema,
-            target,
-            state: Some((writer, temp)),
+        let s = schema.clone();
+        FileSink::create("Parquet", path.as_ref(), schema, move |out| {
+            ArrowWriter::try_new(out, s, Some(props)).map_err(ArrowError::from)
         })
-    }
-
-    fn failed(&self) -> Error {
-        Error::InvalidArgument(format!(
-            "the Parquet sink for '{}' failed earlier; nothing more can be written",
-            self.target.display()
-        ))
-    }
-}
-
-impl ChunkSink for ParquetSink {
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let batch = conform_to_sink(batch, &self.schema, &self.target)?;
-        let Some((writer, _)) = self.state.as_mut() else {
-            return Err(self.failed());
-        };
-        if let Err(e) = writer.write(&batch) {
-            self.state = None;
-            return Err(parquet_err(&self.target, None, e));
-        }
-        Ok(())
-    }
-
-    fn finish(mut self: Box<Self>) -> Result<()> {
-        let Some((writer, temp)) = self.state.take() else {
-            return Err(self.failed());
-        };
-        let file = writer
-            .into_inner()
-            .map_err(|e| parquet_err(&self.target, None, e))?;
-        drop(file);
-        temp.commit()
     }
 }
 

@@ -187,7 +187,12 @@ fn unfinished() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
 /// destructors do not run. Outputs committed already stay.
 pub fn remove_unfinished_outputs() {
     for p in unfinished().drain(..) {
-        let _ = std::fs::remove_file(p);
+        // Temporary directories of partitioned writes, and files.
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+            let _ = std::fs::remove_dir_all(p);
+        } else {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
@@ -278,6 +283,121 @@ impl Drop for OutputFile {
         if let Some(tmp) = &self.tmp {
             // The `TempPath` removes the file itself.
             unfinished().retain(|p| p.as_path() != &**tmp);
+        }
+    }
+}
+
+/// The directory of a partitioned write while it is being written: a
+/// fresh temporary directory beside the target
+/// (`.<name>.<random>.parframe-tmp`, created by `tempfile`), which
+/// [`OutputDir::commit`] renames onto the target, so readers never see a
+/// half-written dataset. Dropped without a commit, it is removed with
+/// everything in it; [`remove_unfinished_outputs`] removes it too.
+#[derive(Debug)]
+pub(crate) struct OutputDir {
+    tmp: Option<tempfile::TempDir>,
+    target: PathBuf,
+}
+
+impl OutputDir {
+    /// Creates the temporary directory for `target`. A target that is a
+    /// file, or a non-empty directory unless `overwrite`, is an error
+    /// naming it; its parent must exist.
+    pub(crate) fn create(target: &Path, overwrite: bool) -> Result<OutputDir> {
+        let Some(name) = target.file_name() else {
+            return Err(Error::InvalidArgument(format!(
+                "'{}' does not name a directory to write",
+                target.display()
+            )));
+        };
+        match std::fs::metadata(target) {
+            Ok(m) if !m.is_dir() => {
+                return Err(Error::InvalidArgument(format!(
+                    "'{}' is a file; a partitioned write needs a directory",
+                    target.display()
+                )));
+            }
+            Ok(_) if !overwrite => {
+                let mut entries = std::fs::read_dir(target).map_err(|e| Error::io(target, e))?;
+                if entries.next().is_some() {
+                    return Err(Error::io(
+                        target,
+                        std::io::Error::new(
+                            std::io::ErrorKind::AlreadyExists,
+                            "the directory exists and is not empty (pass overwrite to replace it)",
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut prefix = OsString::from(".");
+        prefix.push(name);
+        prefix.push(".");
+        let mut list = unfinished();
+        let tmp = tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(".parframe-tmp")
+            .tempdir_in(dir)
+            .map_err(|e| Error::io(target, e))?;
+        list.push(tmp.path().to_path_buf());
+        Ok(OutputDir {
+            tmp: Some(tmp),
+            target: target.to_path_buf(),
+        })
+    }
+
+    /// The temporary directory to write into.
+    pub(crate) fn path(&self) -> &Path {
+        self.tmp.as_ref().map_or(&self.target, |t| t.path())
+    }
+
+    /// Moves the temporary directory onto the target. An existing target
+    /// (empty, or any with `overwrite`) is first renamed aside and removed
+    /// after the new one is in place.
+    pub(crate) fn commit(mut self) -> Result<()> {
+        let Some(tmp) = self.tmp.take() else {
+            return Ok(());
+        };
+        let mut list = unfinished();
+        list.retain(|p| p.as_path() != tmp.path());
+        let tmp = tmp.keep();
+        let mut old: Option<PathBuf> = None;
+        if std::fs::symlink_metadata(&self.target).is_ok() {
+            let mut aside = tmp.clone().into_os_string();
+            aside.push(".old");
+            let aside = PathBuf::from(aside);
+            if let Err(e) = std::fs::rename(&self.target, &aside) {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(Error::io(&self.target, e));
+            }
+            old = Some(aside);
+        }
+        if let Err(e) = std::fs::rename(&tmp, &self.target) {
+            // Put the old dataset back.
+            if let Some(old) = &old {
+                let _ = std::fs::rename(old, &self.target);
+            }
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(Error::io(&self.target, e));
+        }
+        drop(list);
+        if let Some(old) = old {
+            std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OutputDir {
+    fn drop(&mut self) {
+        if let Some(tmp) = &self.tmp {
+            // The `TempDir` removes the directory itself.
+            unfinished().retain(|p| p.as_path() != tmp.path());
         }
     }
 }

@@ -88,9 +88,11 @@ pub use parframe_exec::{
 pub use parframe_exec::{BuildSide, JoinOptions, JoinType, JoinValidation};
 pub use parframe_exec::{GroupBy, SortKey};
 pub use parframe_io::{
-    CsvOptions, CsvSink, CsvSource, CsvWriteOptions, CsvWriter, IpcSink, IpcSource,
-    IpcWriteOptions, MultiSource, ParquetCompression, ParquetSink, ParquetSource,
-    ParquetWriteOptions, expand_glob, open_source, open_sources, write_csv, write_ipc,
+    CsvOptions, CsvSink, CsvSource, CsvWriteOptions, CsvWriter, DatasetOptions, DatasetSource,
+    FileFormat, FileSink, IpcSink, IpcSource, IpcWriteOptions, JsonOptions, JsonSink, JsonSource,
+    JsonWriteOptions, MultiSource, ParquetCompression, ParquetSink, ParquetSource,
+    ParquetWriteOptions, PartitionedSink, PartitionedWriteOptions, ReadOptions, WriteOptions,
+    create_sink, expand_glob, open_source, open_sources, write_csv, write_ipc, write_json,
     write_parquet,
 };
 pub use parframe_io::{OutputFile, remove_unfinished_outputs};

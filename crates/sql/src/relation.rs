@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parframe_common::Result;
 use parframe_core::{ChunkSource, Expr, col};
 use parframe_exec::{JoinOptions, JoinType, LazyFrame};
-use parframe_io::{CsvOptions, CsvSource, MultiSource};
+use parframe_io::{CsvOptions, CsvSource, FileFormat, MultiSource};
 use sqlparser::ast::{
     self, BinaryOperator, FunctionArg, FunctionArgExpr, FunctionArgOperator, Ident, JoinConstraint,
     JoinOperator, ObjectName, ObjectNamePart, Select, Spanned, TableFactor, TableWithJoins, Value,
@@ -421,25 +421,25 @@ impl SqlPlanner {
                 }
                 open_csv(&path, &opts).map_err(|e| sql_error(e.to_string(), span))?
             }
-            "read_parquet" | "parquet_scan" | "read_ipc" | "read_arrow" | "read_feather" => {
+            "read_parquet" | "parquet_scan" | "read_ipc" | "read_arrow" | "read_feather"
+            | "read_json" | "read_ndjson" | "read_json_auto" => {
                 if let Some((key, _, vspan)) = named.first() {
                     return err(format!("{fname} takes no option '{key}'"), *vspan);
                 }
-                let (want, exts): (&str, &[&str]) = if fname.contains("parquet") {
-                    ("Parquet", &["parquet", "pq"])
+                let want = if fname.contains("parquet") {
+                    FileFormat::Parquet
+                } else if fname.contains("json") {
+                    FileFormat::Json
                 } else {
-                    ("Arrow IPC", &["arrow", "ipc", "feather"])
+                    FileFormat::Ipc
                 };
-                let ext = Path::new(&path)
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                if !exts.contains(&ext.as_str()) {
+                // A glob or directory is checked file by file when opened.
+                let got = FileFormat::from_path(Path::new(&path));
+                if got != Some(want) && !parframe_io::is_glob(&path) {
                     return err(
                         format!(
                             "{fname}: '{path}' does not end in .{}; {want} files are recognised by extension",
-                            exts.join(" or .")
+                            want.extensions().join(" or .")
                         ),
                         span,
                     );
@@ -448,7 +448,9 @@ impl SqlPlanner {
             }
             _ => {
                 return unsupported(
-                    format!("the table function '{fname}'; use read_csv, read_parquet or read_ipc"),
+                    format!(
+                        "the table function '{fname}'; use read_csv, read_parquet, read_ipc or read_json"
+                    ),
                     span,
                 );
             }

@@ -9,7 +9,7 @@ use arrow_array::{ArrayRef, Int64Array, StringArray};
 use parframe_common::Result;
 use parframe_core::Table;
 use parframe_exec::{Context, LazyFrame};
-use parframe_io::{CsvWriteOptions, ParquetCompression, ParquetWriteOptions};
+use parframe_io::{FileFormat, WriteOptions};
 use sqlparser::ast::{CopyLegacyOption, CopyOption, CopySource, CopyTarget};
 use sqlparser::tokenizer::Span;
 
@@ -26,27 +26,8 @@ pub(crate) fn lines_frame<'a>(
     Ok(ctx.lazy(Table::from_columns(vec![(column.to_string(), values)])?))
 }
 
-/// The formats `COPY ... TO` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CopyFormat {
-    Parquet,
-    Csv,
-    Ipc,
-}
-
-impl CopyFormat {
-    fn from_name(name: &str) -> Option<CopyFormat> {
-        match name.to_ascii_lowercase().as_str() {
-            "parquet" | "pq" => Some(CopyFormat::Parquet),
-            "csv" | "tsv" => Some(CopyFormat::Csv),
-            "ipc" | "arrow" | "feather" => Some(CopyFormat::Ipc),
-            _ => None,
-        }
-    }
-}
-
 impl SqlPlanner {
-    /// `COPY (query) TO 'file' [(FORMAT parquet|csv|ipc, HEADER, DELIMITER
+    /// `COPY (query) TO 'file' [(FORMAT parquet|csv|ipc|json, HEADER, DELIMITER
     /// ',', COMPRESSION zstd|snappy|uncompressed)]`: runs the query at once,
     /// streaming it into the file (one chunk in memory at a time), and
     /// returns one row with the rows written (`count`), as DuckDB does.
@@ -95,31 +76,28 @@ impl SqlPlanner {
                 span,
             );
         }
-        let ext = Path::new(filename)
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("");
-        let mut format = CopyFormat::from_name(ext);
-        let mut csv = CsvWriteOptions::default();
-        if ext.eq_ignore_ascii_case("tsv") {
-            csv = csv.delimiter(b'\t');
-        }
+        let mut format = FileFormat::from_path(Path::new(filename));
+        let mut write = WriteOptions::for_path(Path::new(filename));
         for o in options {
             match o {
                 CopyOption::Format(name) => {
-                    format = Some(CopyFormat::from_name(&name.value).ok_or_else(|| {
+                    format = Some(FileFormat::from_name(&name.value).ok_or_else(|| {
                         crate::error::sql_error(
                             format!(
-                                "COPY: unknown FORMAT '{}'; known: parquet, csv, ipc",
-                                name.value
+                                "COPY: unknown FORMAT '{}'; known: {}",
+                                name.value,
+                                FileFormat::known_names()
                             ),
                             name.span,
                         )
                     })?);
+                    if name.value.eq_ignore_ascii_case("tsv") {
+                        write.csv = write.csv.delimiter(b'\t');
+                    }
                 }
-                CopyOption::Header(h) => csv = csv.header(*h),
+                CopyOption::Header(h) => write.csv = write.csv.header(*h),
                 CopyOption::Delimiter(c) if c.is_ascii() => {
-                    csv = csv.delimiter(*c as u8);
+                    write.csv = write.csv.delimiter(*c as u8);
                 }
                 other => {
                     return unsupported(
@@ -133,19 +111,13 @@ impl SqlPlanner {
             return err(
                 format!(
                     "COPY: cannot tell the format of '{filename}' from its extension; \
-                     add (FORMAT parquet), (FORMAT csv) or (FORMAT ipc)"
+                     add (FORMAT name), one of {}",
+                    FileFormat::known_names()
                 ),
                 span,
             );
         };
-        let rows = match format {
-            CopyFormat::Parquet => lf.sink_parquet(
-                filename,
-                ParquetWriteOptions::default().compression(ParquetCompression::default()),
-            )?,
-            CopyFormat::Csv => lf.sink_csv(filename, csv)?,
-            CopyFormat::Ipc => lf.sink_ipc(filename)?,
-        };
+        let rows = lf.sink(format.create_sink(Path::new(filename), lf.schema(), &write)?)?;
         let count: ArrayRef = Arc::new(Int64Array::from(vec![rows as i64]));
         Ok(self
             .ctx

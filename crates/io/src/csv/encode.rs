@@ -14,7 +14,7 @@
 
 use std::io::Write;
 
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, RecordBatch, RecordBatchWriter};
 use arrow_buffer::NullBuffer;
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{ArrowError, DataType, SchemaRef};
@@ -164,6 +164,17 @@ fn push_field(line: &mut Vec<u8>, value: &str, delimiter: u8, quote_empty: bool)
         line.push(b);
     }
     line.push(b'"');
+}
+
+/// So that [`FileSink`](crate::FileSink) can drive it like arrow's writers.
+impl<W: Write> RecordBatchWriter for CsvWriter<W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        CsvWriter::write(self, batch)
+    }
+
+    fn close(self) -> Result<(), ArrowError> {
+        self.finish().map(|_| ())
+    }
 }
 
 #[cfg(test)]

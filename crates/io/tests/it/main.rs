@@ -4,7 +4,9 @@
 
 mod common;
 mod csv_options;
+mod dataset;
 mod errors;
+mod formats;
 mod multi;
 mod props;
 mod roundtrip;

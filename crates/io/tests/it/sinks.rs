@@ -8,8 +8,9 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parframe_common::Error;
 use parframe_core::{ChunkSink, Table, table};
 use parframe_io::{
-    CsvOptions, CsvSink, CsvSource, CsvWriteOptions, IpcSink, IpcWriteOptions, ParquetSink,
-    ParquetWriteOptions, open_source, read_all, write_csv,
+    CsvOptions, CsvSink, CsvSource, CsvWriteOptions, IpcSink, IpcWriteOptions, JsonSink,
+    JsonWriteOptions, ParquetSink, ParquetWriteOptions, WriteOptions, create_sink, open_source,
+    read_all, write_csv,
 };
 
 use crate::common::tmp;
@@ -32,15 +33,9 @@ fn batch() -> RecordBatch {
     .unwrap()
 }
 
+/// The registry's sink for the path's extension.
 fn sink_for(path: &Path) -> Box<dyn ChunkSink> {
-    let ext = path.extension().unwrap().to_str().unwrap();
-    match ext {
-        "csv" => Box::new(CsvSink::try_new(path, schema(), CsvWriteOptions::default()).unwrap()),
-        "parquet" => {
-            Box::new(ParquetSink::try_new(path, schema(), ParquetWriteOptions::default()).unwrap())
-        }
-        _ => Box::new(IpcSink::try_new(path, schema(), IpcWriteOptions::default()).unwrap()),
-    }
+    create_sink(path, schema(), &WriteOptions::default()).unwrap()
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -55,7 +50,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 #[test]
 fn dropped_sink_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["o.csv", "o.parquet", "o.arrow"] {
+    for name in ["o.csv", "o.parquet", "o.arrow", "o.ndjson"] {
         let p = tmp(&dir, name);
         let mut sink = sink_for(&p);
         sink.write(&batch()).unwrap();
@@ -75,7 +70,7 @@ fn dropped_sink_leaves_no_file() {
 #[test]
 fn finished_sink_replaces_target() {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["f.csv", "f.parquet", "f.arrow"] {
+    for name in ["f.csv", "f.parquet", "f.arrow", "f.ndjson"] {
         let p = tmp(&dir, name);
         std::fs::write(&p, "old").unwrap();
         let mut sink = sink_for(&p);
@@ -87,13 +82,16 @@ fn finished_sink_replaces_target() {
         let t = read_all(open_source(&p).unwrap().as_ref(), None, 100).unwrap();
         assert_eq!(t.num_rows(), 4, "{name}");
     }
-    assert_eq!(files_in(dir.path()), vec!["f.arrow", "f.csv", "f.parquet"]);
+    assert_eq!(
+        files_in(dir.path()),
+        vec!["f.arrow", "f.csv", "f.ndjson", "f.parquet"]
+    );
 }
 
 #[test]
 fn failed_write_removes_the_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["w.csv", "w.parquet", "w.arrow"] {
+    for name in ["w.csv", "w.parquet", "w.arrow", "w.ndjson"] {
         let p = tmp(&dir, name);
         let mut sink = sink_for(&p);
         sink.write(&batch()).unwrap();
@@ -147,4 +145,26 @@ fn csv_write_options() {
     assert_eq!(std::fs::read_to_string(&p).unwrap(), "1;\"x;y\"\n2;\n");
     let d = CsvWriteOptions::default();
     assert_eq!((d.delimiter, d.header), (b',', true));
+}
+
+/// A full disk (`/dev/full`: every write fails with ENOSPC) is an I/O
+/// error naming the file, from each format's sink, at the latest when the
+/// sink finishes (the last buffered bytes are flushed by the sink itself,
+/// not dropped with an ignored error).
+#[cfg(target_os = "linux")]
+#[test]
+fn full_disk_is_an_io_error_naming_the_file() {
+    let full = Path::new("/dev/full");
+    let sinks: Vec<Box<dyn ChunkSink>> = vec![
+        Box::new(CsvSink::try_new(full, schema(), CsvWriteOptions::default()).unwrap()),
+        Box::new(ParquetSink::try_new(full, schema(), ParquetWriteOptions::default()).unwrap()),
+        Box::new(IpcSink::try_new(full, schema(), IpcWriteOptions::default()).unwrap()),
+        Box::new(JsonSink::try_new(full, schema(), JsonWriteOptions::default()).unwrap()),
+    ];
+    for mut sink in sinks {
+        let r = sink.write(&batch()).and_then(|()| sink.finish());
+        let e = r.unwrap_err();
+        assert!(matches!(e, Error::Io { .. }), "{e}");
+        assert!(e.to_string().contains("/dev/full"), "{e}");
+    }
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the parframe facade: files in, plans, files out.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod datasets;
 mod errors;
 mod fixtures;
 mod joins;

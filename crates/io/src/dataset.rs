@@ -1,0 +1,1100 @@
+//! Hive-partitioned datasets: a directory tree `dir/year=2013/month=1/
+//! part-00000.parquet` whose `key=value` directory names are columns.
+//!
+//! - [`PartitionedSink`] writes one: rows are routed to a file under their
+//!   key values' directory, at most `max_open_files` files open at once
+//!   (the least recently written is finished, and the partition gets a new
+//!   file, `part-00001`, when rows for it come again), files rolled at
+//!   `max_rows_per_file`; everything is written under a temporary
+//!   directory renamed onto the target at the end, so a failed job leaves
+//!   nothing.
+//! - [`DatasetSource`] reads one: the files under a directory (or matching
+//!   a glob), the `key=value` directories as typed columns (`Int64` when
+//!   every value is an integer, `Date32` when every value is a date, else
+//!   `Utf8`; `__HIVE_DEFAULT_PARTITION__` is null), one partition per file,
+//!   opened only when read, so a scan whose filters rule out a key value
+//!   (`WHERE year = 2013`) never opens the other directories' files (its
+//!   [`ChunkSource::partition_column_statistics`] give each file's key
+//!   values to the planner's pruning). Schemas are matched by column name.
+//!
+//! Values in directory names are percent-encoded (`/`, `=`, `%`, `:`,
+//! control characters and the characters Windows forbids), as Hive and
+//! Spark write them.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray, UInt32Array};
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use parframe_common::{Error, Result};
+use parframe_core::{ChunkIter, ChunkSink, ChunkSource, PartitionColumnStatistics};
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+
+use crate::format::{FileFormat, ReadOptions, WriteOptions};
+use crate::util::{OutputDir, check_read_args, conform_to_sink, describe_schema, with_schema};
+
+/// The directory name of a null key value (Hive's).
+pub const HIVE_NULL: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// Characters percent-encoded in a directory name's value.
+const ENCODED: &AsciiSet = &CONTROLS
+    .add(b'/')
+    .add(b'\\')
+    .add(b'=')
+    .add(b'%')
+    .add(b':')
+    .add(b'*')
+    .add(b'?')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'|')
+    .add(b'#');
+
+// ---------------------------------------------------------------------------
+// Writing
+
+/// How to write a hive-partitioned dataset.
+#[derive(Clone, Debug)]
+pub struct PartitionedWriteOptions {
+    /// The files' format; default Parquet.
+    pub format: FileFormat,
+    /// The format's options.
+    pub write: WriteOptions,
+    /// Files open at once; default 128. Each open file holds what its
+    /// encoder buffers (for Parquet, up to one row group:
+    /// `ParquetWriteOptions::row_group_rows` rows; CSV, JSON and IPC about
+    /// one chunk), so the write holds at most this many row groups: with
+    /// many partitions of wide rows, lower `row_group_rows` or this. With
+    /// more partitions than this, the least recently written file is
+    /// finished and its partition gets a new file when rows come for it
+    /// again (small files when the input is not clustered by the keys;
+    /// input sorted by the keys never reopens one).
+    pub max_open_files: usize,
+    /// Rows after which a file is finished and the next one started in the
+    /// same directory; default `None` (no limit).
+    pub max_rows_per_file: Option<u64>,
+    /// Whether an existing non-empty target directory is replaced (after
+    /// the new one is complete); default `false`: it is an error.
+    pub overwrite: bool,
+}
+
+impl Default for PartitionedWriteOptions {
+    fn default() -> Self {
+        PartitionedWriteOptions {
+            format: FileFormat::Parquet,
+            write: WriteOptions::default(),
+            max_open_files: 128,
+            max_rows_per_file: None,
+            overwrite: false,
+        }
+    }
+}
+
+impl PartitionedWriteOptions {
+    /// Sets the format.
+    pub fn format(mut self, format: FileFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Sets the format options.
+    pub fn write_options(mut self, write: WriteOptions) -> Self {
+        self.write = write;
+        self
+    }
+
+    /// Sets the number of files open at once.
+    pub fn max_open_files(mut self, n: usize) -> Self {
+        self.max_open_files = n;
+        self
+    }
+
+    /// Sets the rows after which a file is rolled.
+    pub fn max_rows_per_file(mut self, rows: u64) -> Self {
+        self.max_rows_per_file = Some(rows);
+        self
+    }
+
+    /// Says whether an existing dataset is replaced.
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+}
+
+/// One partition of a write: its directory, the next file number, its
+/// open file if any.
+struct PartitionState {
+    dir: PathBuf,
+    next_file: u32,
+    open: Option<OpenFile>,
+}
+
+struct OpenFile {
+    sink: Box<dyn ChunkSink>,
+    rows: u64,
+    last_used: u64,
+}
+
+/// Writes chunks into a hive-partitioned directory (see the module docs):
+/// `dir/k1=v1/k2=v2/part-00000.<ext>`, the key columns left out of the
+/// files (their values are in the path). Nothing appears at `dir` until
+/// [`ChunkSink::finish`] succeeds; dropped unfinished or after an error,
+/// the temporary directory is removed.
+pub struct PartitionedSink {
+    target: PathBuf,
+    schema: SchemaRef,
+    /// Indices of the key columns, in `by` order.
+    keys: Vec<usize>,
+    /// Indices of the other columns, and their schema (the files').
+    data: Vec<usize>,
+    data_schema: SchemaRef,
+    options: PartitionedWriteOptions,
+    extension: &'static str,
+    converter: arrow_row::RowConverter,
+    /// Partitions by their keys' row encoding.
+    index: HashMap<Vec<u8>, usize>,
+    partitions: Vec<PartitionState>,
+    /// Partitions with an open file.
+    open: Vec<usize>,
+    clock: u64,
+    failed: bool,
+    /// Dropped last: removes everything unless committed.
+    out: Option<OutputDir>,
+}
+
+impl std::fmt::Debug for PartitionedSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionedSink")
+            .field("target", &self.target)
+            .field("format", &self.options.format)
+            .field("partitions", &self.partitions.len())
+            .field("open", &self.open.len())
+            .finish()
+    }
+}
+
+impl PartitionedSink {
+    /// Starts writing the dataset `dir` (its parent must exist; `dir`
+    /// itself must not exist or be empty, unless `options.overwrite`),
+    /// partitioned by the columns `by` (at least one, not every column;
+    /// not nested types).
+    pub fn try_new(
+        dir: impl AsRef<Path>,
+        schema: SchemaRef,
+        by: &[&str],
+        options: PartitionedWriteOptions,
+    ) -> Result<PartitionedSink> {
+        let target = dir.as_ref().to_path_buf();
+        if by.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "a partitioned write of '{}' needs at least one partition column",
+                target.display()
+            )));
+        }
+        if options.max_open_files == 0 || options.max_rows_per_file == Some(0) {
+            return Err(Error::InvalidArgument(
+                "max_open_files and max_rows_per_file must be > 0".into(),
+            ));
+        }
+        let mut keys = Vec::with_capacity(by.len());
+        for name in by {
+            let i = schema.index_of(name).map_err(|_| {
+                parframe_common::column_not_found(
+                    name,
+                    schema.fields().iter().map(|f| f.name().as_str()),
+                )
+            })?;
+            if keys.contains(&i) {
+                return Err(Error::InvalidArgument(format!(
+                    "partition column '{name}' is named twice"
+                )));
+            }
+            let t = schema.field(i).data_type();
+            if t.is_nested() {
+                return Err(Error::NotSupported(format!(
+                    "partitioning by '{name}' of type {t}; partition by a column of a scalar type"
+                )));
+            }
+            keys.push(i);
+        }
+        let data: Vec<usize> = (0..schema.fields().len())
+            .filter(|i| !keys.contains(i))
+            .collect();
+        if data.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "every column of {} is a partition column; the files would have none",
+                describe_schema(&schema)
+            )));
+        }
+        let data_schema = Arc::new(schema.project(&data)?);
+        let converter = arrow_row::RowConverter::new(
+            keys.iter()
+                .map(|&i| arrow_row::SortField::new(schema.field(i).data_type().clone()))
+                .collect(),
+        )?;
+        let out = OutputDir::create(&target, options.overwrite)?;
+        Ok(PartitionedSink {
+            target,
+            schema,
+            keys,
+            data,
+            data_schema,
+            extension: options.format.extensions()[0],
+            options,
+            converter,
+            index: HashMap::new(),
+            partitions: Vec::new(),
+            open: Vec::new(),
+            clock: 0,
+            failed: false,
+            out: Some(out),
+        })
+    }
+
+    /// The directory, relative to the dataset, of the key values in row
+    /// `row` of `batch`: `k1=v1/k2=v2`.
+    fn partition_dir(&self, batch: &RecordBatch, row: usize) -> Result<PathBuf> {
+        let mut dir = PathBuf::new();
+        let options = FormatOptions::default();
+        for &k in &self.keys {
+            let col = batch.column(k);
+            let value = if col.is_null(row) {
+                HIVE_NULL.to_string()
+            } else {
+                let f = ArrayFormatter::try_new(col.as_ref(), &options)?;
+                let text = f.value(row).to_string();
+                let enc = utf8_percent_encode(&text, ENCODED).to_string();
+                // `.` and `..` would not be directories of their own.
+                match enc.as_str() {
+                    "." => "%2E".to_string(),
+                    ".." => "%2E%2E".to_string(),
+                    _ => enc,
+                }
+            };
+            dir.push(format!("{}={value}", self.schema.field(k).name()));
+        }
+        Ok(dir)
+    }
+
+    /// The partition of key row `row`, created when new.
+    fn partition_of(&mut self, key: &[u8], batch: &RecordBatch, row: usize) -> Result<usize> {
+        if let Some(&p) = self.index.get(key) {
+            return Ok(p);
+        }
+        let dir = self.partition_dir(batch, row)?;
+        let p = self.partitions.len();
+        self.partitions.push(PartitionState {
+            dir,
+            next_file: 0,
+            open: None,
+        });
+        self.index.insert(key.to_vec(), p);
+        Ok(p)
+    }
+
+    /// Finishes the open file of partition `p`.
+    fn close(&mut self, p: usize) -> Result<()> {
+        self.open.retain(|&q| q != p);
+        if let Some(f) = self.partitions[p].open.take() {
+            f.sink.finish()?;
+        }
+        Ok(())
+    }
+
+    /// Opens a new file for partition `p`, first closing the least
+    /// recently written file when `max_open_files` are open.
+    fn open_file(&mut self, p: usize) -> Result<()> {
+        if self.open.len() >= self.options.max_open_files {
+            let lru = self
+                .open
+                .iter()
+                .copied()
+                .min_by_key(|&q| self.partitions[q].open.as_ref().map_or(0, |f| f.last_used));
+            if let Some(q) = lru {
+                self.close(q)?;
+            }
+        }
+        let Some(root) = self.out.as_ref().map(|o| o.path().to_path_buf()) else {
+            return Err(self.failed_error());
+        };
+        let part = &mut self.partitions[p];
+        let dir = root.join(&part.dir);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let file = dir.join(format!("part-{:05}.{}", part.next_file, self.extension));
+        part.next_file += 1;
+        let sink = self.options.format.create_sink(
+            &file,
+            self.data_schema.clone(),
+            &self.options.write,
+        )?;
+        part.open = Some(OpenFile {
+            sink,
+            rows: 0,
+            last_used: 0,
+        });
+        self.open.push(p);
+        Ok(())
+    }
+
+    /// Writes `rows` (already without key columns) to partition `p`,
+    /// rolling files at `max_rows_per_file`.
+    fn write_to(&mut self, p: usize, mut rows: RecordBatch) -> Result<()> {
+        while rows.num_rows() > 0 {
+            if self.partitions[p].open.is_none() {
+                self.open_file(p)?;
+            }
+            self.clock += 1;
+            let clock = self.clock;
+            let limit = self.options.max_rows_per_file;
+            let Some(f) = self.partitions[p].open.as_mut() else {
+                return Err(self.failed_error());
+            };
+            let room = limit.map_or(u64::MAX, |l| l.saturating_sub(f.rows));
+            let take = (rows.num_rows() as u64).min(room) as usize;
+            f.sink.write(&rows.slice(0, take))?;
+            f.rows += take as u64;
+            f.last_used = clock;
+            let full = limit.is_some_and(|l| f.rows >= l);
+            rows = rows.slice(take, rows.num_rows() - take);
+            if full {
+                self.close(p)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn failed_error(&self) -> Error {
+        Error::InvalidArgument(format!(
+            "the partitioned sink for '{}' failed earlier; nothing more can be written",
+            self.target.display()
+        ))
+    }
+
+    fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
+        let batch = conform_to_sink(batch, &self.schema, &self.target)?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let key_cols: Vec<ArrayRef> = self.keys.iter().map(|&k| batch.column(k).clone()).collect();
+        let rows = self.converter.convert_columns(&key_cols)?;
+        // Row indices per partition, in first-seen order.
+        let mut groups: Vec<(usize, Vec<u32>)> = Vec::new();
+        let mut slot: HashMap<usize, usize> = HashMap::new();
+        for i in 0..batch.num_rows() {
+            let p = self.partition_of(rows.row(i).as_ref(), &batch, i)?;
+            let g = *slot.entry(p).or_insert_with(|| {
+                groups.push((p, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push(i as u32);
+        }
+        let data = batch.project(&self.data)?;
+        let data = with_schema(data, &self.data_schema)?;
+        let single = groups.len() == 1;
+        for (p, idx) in groups {
+            let part = if single {
+                data.clone()
+            } else {
+                let idx = UInt32Array::from(idx);
+                let cols = data
+                    .columns()
+                    .iter()
+                    .map(|c| arrow_select::take::take(c.as_ref(), &idx, None))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                RecordBatch::try_new_with_options(
+                    self.data_schema.clone(),
+                    cols,
+                    &RecordBatchOptions::new().with_row_count(Some(idx.len())),
+                )?
+            };
+            self.write_to(p, part)?;
+        }
+        Ok(())
+    }
+}
+
+impl ChunkSink for PartitionedSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if self.failed {
+            return Err(self.failed_error());
+        }
+        let r = self.write_batch(batch);
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        if self.failed {
+            return Err(self.failed_error());
+        }
+        for p in self.open.clone() {
+            self.close(p)?;
+        }
+        match self.out.take() {
+            Some(out) => out.commit(),
+            None => Err(self.failed_error()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+
+/// How to read a dataset: a directory tree or glob of files.
+#[derive(Clone, Debug, Default)]
+pub struct DatasetOptions {
+    /// The files' format; default: from their extensions (which must all
+    /// be of one format).
+    pub format: Option<FileFormat>,
+    /// The format's options.
+    pub read: ReadOptions,
+    /// Whether the schema is the union of every file's, by column name
+    /// (every file's footer or header is read when the source is opened;
+    /// types are widened: integers to the widest, integers and floats to
+    /// `Float64`, `Utf8` and `LargeUtf8` to `LargeUtf8`; other differences
+    /// are an error naming both files). Default `false`: the first file's
+    /// schema, so that only the files a scan reads are opened; a later
+    /// file's column of a narrower compatible type is widened when read,
+    /// a missing one is null, one of another type is an error naming both
+    /// files, and columns only later files have are not read.
+    pub union_by_name: bool,
+}
+
+impl DatasetOptions {
+    /// Sets the format.
+    pub fn format(mut self, format: FileFormat) -> Self {
+        self.format = Some(format);
+        self
+    }
+
+    /// Sets the format's reading options.
+    pub fn read_options(mut self, read: ReadOptions) -> Self {
+        self.read = read;
+        self
+    }
+
+    /// Says whether the schema is the union of every file's.
+    pub fn union_by_name(mut self, union: bool) -> Self {
+        self.union_by_name = union;
+        self
+    }
+}
+
+/// One file of a dataset.
+#[derive(Debug)]
+struct DatasetFile {
+    path: PathBuf,
+    /// The file, once opened.
+    source: OnceLock<Arc<dyn ChunkSource>>,
+    /// Whether a scan read its data.
+    read: std::sync::atomic::AtomicBool,
+}
+
+/// The files of a directory tree (or glob) as one [`ChunkSource`], with
+/// hive `key=value` directories as columns after the files' own (see the
+/// module docs). Each file is one partition, opened when it is first read
+/// (with [`DatasetOptions::union_by_name`], all are opened at once for
+/// their schemas); a file's own partitions (Parquet row groups) are read
+/// one after the other within it.
+pub struct DatasetSource {
+    root: PathBuf,
+    format: FileFormat,
+    options: ReadOptions,
+    files: Vec<DatasetFile>,
+    /// The files' columns (all nullable: a file may lack one).
+    data_schema: SchemaRef,
+    /// Which file the schema came from (for messages).
+    schema_from: PathBuf,
+    /// `data_schema` then the partition columns.
+    schema: SchemaRef,
+    /// Per partition column, its value for each file.
+    key_values: Vec<ArrayRef>,
+    opened: AtomicU64,
+}
+
+impl std::fmt::Debug for DatasetSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatasetSource")
+            .field("root", &self.root)
+            .field("format", &self.format)
+            .field("files", &self.files.len())
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+/// `key=value` directory components of `rel` (the file name excluded).
+fn hive_pairs(rel: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    for c in parent.components() {
+        if let Component::Normal(s) = c
+            && let Some(s) = s.to_str()
+            && let Some((k, v)) = s.split_once('=')
+            && !k.is_empty()
+        {
+            let v = percent_decode_str(v).decode_utf8_lossy().into_owned();
+            out.push((k.to_string(), v));
+        }
+    }
+    out
+}
+
+/// The typed array of one partition column's values: `Int64` when every
+/// non-null value is an integer, `Date32` when every one is a date, else
+/// `Utf8`.
+fn typed_values(values: &[Option<String>]) -> Result<ArrayRef> {
+    let text: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
+    let strict = arrow_cast::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
+    for t in [DataType::Int64, DataType::Date32] {
+        let all_look_right = values.iter().flatten().all(|v| match t {
+            // arrow's string-to-int cast accepts nothing but digits.
+            DataType::Int64 => !v.is_empty(),
+            // A date is YYYY-MM-DD, not a timestamp.
+            _ => v.len() == 10,
+        });
+        if all_look_right && let Ok(a) = arrow_cast::cast_with_options(&text, &t, &strict) {
+            return Ok(a);
+        }
+    }
+    Ok(text)
+}
+
+/// The type that holds values of both `a` and `b`, when they are
+/// compatible: the same, null and anything, integers (the wider; signed
+/// with unsigned as `Int64`), integers and floats (`Float64`), strings
+/// (`LargeUtf8` when either is).
+fn widen(a: &DataType, b: &DataType) -> Option<DataType> {
+    use DataType::*;
+    if a == b {
+        return Some(a.clone());
+    }
+    let int_width = |t: &DataType| match t {
+        Int8 | UInt8 => Some(1),
+        Int16 | UInt16 => Some(2),
+        Int32 | UInt32 => Some(4),
+        Int64 | UInt64 => Some(8),
+        _ => None,
+    };
+    let signed = |t: &DataType| matches!(t, Int8 | Int16 | Int32 | Int64);
+    let float = |t: &DataType| matches!(t, Float16 | Float32 | Float64);
+    let string = |t: &DataType| matches!(t, Utf8 | LargeUtf8 | Utf8View);
+    Some(match (a, b) {
+        (Null, t) | (t, Null) => t.clone(),
+        _ if int_width(a).is_some() && int_width(b).is_some() => {
+            let (wa, wb) = (int_width(a)?, int_width(b)?);
+            if signed(a) == signed(b) {
+                if wa >= wb { a.clone() } else { b.clone() }
+            } else if wa.max(wb) < 8 {
+                Int64
+            } else {
+                return None;
+            }
+        }
+        _ if (float(a) || int_width(a).is_some()) && (float(b) || int_width(b).is_some()) => {
+            Float64
+        }
+        _ if string(a) && string(b) => {
+            if matches!(a, LargeUtf8) || matches!(b, LargeUtf8) {
+                LargeUtf8
+            } else {
+                Utf8
+            }
+        }
+        _ => return None,
+    })
+}
+
+impl DatasetSource {
+    /// Opens the dataset at `path`: a directory (every file below it whose
+    /// name does not start with `.` or `_`) or a glob pattern
+    /// (`dir/**/*.parquet`). Hive keys are read from the directories below
+    /// the directory, or below the pattern's part without wildcards; every
+    /// file must have the same keys in the same order (an error names two
+    /// files that differ). No file is [`Error::Io`] (not found).
+    pub fn try_new(path: &str, options: DatasetOptions) -> Result<DatasetSource> {
+        let (root, paths) = dataset_files(path)?;
+        let format = match options.format {
+            Some(f) => f,
+            None => {
+                let mut format: Option<(FileFormat, &PathBuf)> = None;
+                for p in &paths {
+                    let f = FileFormat::for_path(p)?;
+                    match format {
+                        None => format = Some((f, p)),
+                        Some((g, q)) if g != f => {
+                            return Err(Error::InvalidArgument(format!(
+                                "the dataset '{path}' mixes formats: '{}' is {g}, '{}' is {f}; \
+                                 pass a glob such as '{path}/**/*.parquet'",
+                                q.display(),
+                                p.display()
+                            )));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                format.map_or(FileFormat::Parquet, |(f, _)| f)
+            }
+        };
+        // Hive keys: the same names, in the same order, for every file.
+        let mut names: Option<(Vec<String>, &PathBuf)> = None;
+        let mut values: Vec<Vec<Option<String>>> = Vec::new();
+        for p in &paths {
+            let rel = p.strip_prefix(&root).unwrap_or(p);
+            let pairs = hive_pairs(rel);
+            let these: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
+            match &names {
+                None => {
+                    values = vec![Vec::with_capacity(paths.len()); these.len()];
+                    names = Some((these, p));
+                }
+                Some((first, q)) if *first != these => {
+                    return Err(Error::SchemaMismatch(format!(
+                        "the dataset '{path}' has files with different partition keys: \
+                         '{}' has ({}), '{}' has ({})",
+                        q.display(),
+                        first.join(", "),
+                        p.display(),
+                        these.join(", ")
+                    )));
+                }
+                Some(_) => {}
+            }
+            for (slot, (_, v)) in values.iter_mut().zip(pairs) {
+                slot.push((v != HIVE_NULL).then_some(v));
+            }
+        }
+        let key_names = names.map(|(n, _)| n).unwrap_or_default();
+        let key_values: Vec<ArrayRef> = values
+            .iter()
+            .map(|v| typed_values(v))
+            .collect::<Result<_>>()?;
+
+        let files: Vec<DatasetFile> = paths
+            .into_iter()
+            .map(|path| DatasetFile {
+                path,
+                source: OnceLock::new(),
+                read: Default::default(),
+            })
+            .collect();
+        let mut source = DatasetSource {
+            root,
+            format,
+            options: options.read,
+            files,
+            data_schema: Arc::new(Schema::empty()),
+            schema_from: PathBuf::new(),
+            schema: Arc::new(Schema::empty()),
+            key_values,
+            opened: AtomicU64::new(0),
+        };
+        // The files' schema: the first file's, or the union of all.
+        let first = source.file_source(0)?.schema();
+        let mut fields: Vec<Field> = first.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut from: Vec<PathBuf> = vec![source.files[0].path.clone(); fields.len()];
+        if options.union_by_name {
+            for i in 1..source.files.len() {
+                let s = source.file_source(i)?.schema();
+                for f in s.fields() {
+                    match fields.iter().position(|g| g.name() == f.name()) {
+                        None => {
+                            fields.push(f.as_ref().clone());
+                            from.push(source.files[i].path.clone());
+                        }
+                        Some(j) => {
+                            let Some(t) = widen(fields[j].data_type(), f.data_type()) else {
+                                return Err(Error::SchemaMismatch(format!(
+                                    "column '{}' is {} in '{}' but {} in '{}'",
+                                    f.name(),
+                                    fields[j].data_type(),
+                                    from[j].display(),
+                                    f.data_type(),
+                                    source.files[i].path.display()
+                                )));
+                            };
+                            fields[j] = fields[j].clone().with_data_type(t);
+                        }
+                    }
+                }
+            }
+        }
+        // A column named like a key is the key (its value is the path's).
+        let fields: Vec<Field> = fields
+            .into_iter()
+            .filter(|f| !key_names.contains(f.name()))
+            .map(|f| f.with_nullable(true))
+            .collect();
+        let data_schema = Arc::new(Schema::new(fields.clone()));
+        let mut all = fields;
+        for (name, v) in key_names.iter().zip(&source.key_values) {
+            all.push(Field::new(name, v.data_type().clone(), true));
+        }
+        source.schema_from = source.files[0].path.clone();
+        source.data_schema = data_schema;
+        source.schema = Arc::new(Schema::new(all));
+        Ok(source)
+    }
+
+    /// The dataset's directory (for a glob: its part without wildcards).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The files' format.
+    pub fn format(&self) -> FileFormat {
+        self.format
+    }
+
+    /// The files, in name order (partition `i` is file `i`).
+    pub fn files(&self) -> Vec<&Path> {
+        self.files.iter().map(|f| f.path.as_path()).collect()
+    }
+
+    /// How many files have been opened (to read a schema or data).
+    pub fn files_opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    /// The files whose data a scan has read so far, in name order.
+    pub fn files_read(&self) -> Vec<&Path> {
+        self.files
+            .iter()
+            .filter(|f| f.read.load(Ordering::Relaxed))
+            .map(|f| f.path.as_path())
+            .collect()
+    }
+
+    /// The partition columns' names, in directory order.
+    pub fn partition_columns(&self) -> Vec<&str> {
+        let n = self.data_schema.fields().len();
+        self.schema.fields()[n..]
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect()
+    }
+
+    /// File `i`'s source, opened on first use.
+    fn file_source(&self, i: usize) -> Result<&Arc<dyn ChunkSource>> {
+        let f = &self.files[i];
+        if let Some(s) = f.source.get() {
+            return Ok(s);
+        }
+        let s = self.format.open_source(&f.path, &self.options)?;
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        // Another thread may have opened it meanwhile: either is fine.
+        Ok(f.source.get_or_init(|| s))
+    }
+
+    /// Conforms one chunk of file `i` (its columns `file_cols`, `None` for
+    /// a column the file lacks) to `out_schema`, adding key columns.
+    fn conform(
+        &self,
+        i: usize,
+        batch: RecordBatch,
+        plan: &[ColumnPlan],
+        out_schema: &SchemaRef,
+    ) -> Result<RecordBatch> {
+        let rows = batch.num_rows();
+        let mut cols: Vec<ArrayRef> = Vec::with_capacity(plan.len());
+        for (c, field) in plan.iter().zip(out_schema.fields()) {
+            let t = field.data_type();
+            cols.push(match c {
+                ColumnPlan::File(j) => {
+                    let a = batch.column(*j);
+                    if a.data_type() == t {
+                        a.clone()
+                    } else {
+                        arrow_cast::cast(a.as_ref(), t).map_err(|e| {
+                            Error::format(
+                                &self.files[i].path,
+                                None,
+                                format!("column '{}': {e}", field.name()),
+                            )
+                        })?
+                    }
+                }
+                ColumnPlan::Missing => arrow_array::new_null_array(t, rows),
+                ColumnPlan::Key(k) => {
+                    let idx = UInt32Array::from(vec![i as u32; rows]);
+                    arrow_select::take::take(self.key_values[*k].as_ref(), &idx, None)?
+                }
+            });
+        }
+        Ok(RecordBatch::try_new_with_options(
+            out_schema.clone(),
+            cols,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?)
+    }
+
+    /// Where each projected column of file `i` comes from, and the file's
+    /// projection.
+    fn column_plan(&self, i: usize, projection: &[usize]) -> Result<(Vec<ColumnPlan>, Vec<usize>)> {
+        let file_schema = self.file_source(i)?.schema();
+        let n_data = self.data_schema.fields().len();
+        let mut plan = Vec::with_capacity(projection.len());
+        let mut file_proj: Vec<usize> = Vec::new();
+        for &c in projection {
+            if c >= n_data {
+                plan.push(ColumnPlan::Key(c - n_data));
+                continue;
+            }
+            let field = self.data_schema.field(c);
+            match file_schema.index_of(field.name()) {
+                Err(_) => plan.push(ColumnPlan::Missing),
+                Ok(j) => {
+                    let have = file_schema.field(j).data_type();
+                    if have != field.data_type()
+                        && widen(have, field.data_type()).as_ref() != Some(field.data_type())
+                    {
+                        let msg = format!(
+                            "column '{}' is {} in '{}' but {} in '{}' (read with union_by_name \
+                             to widen compatible types)",
+                            field.name(),
+                            field.data_type(),
+                            self.schema_from.display(),
+                            have,
+                            self.files[i].path.display()
+                        );
+                        return Err(Error::SchemaMismatch(msg));
+                    }
+                    plan.push(ColumnPlan::File(file_proj.len()));
+                    file_proj.push(j);
+                }
+            }
+        }
+        Ok((plan, file_proj))
+    }
+}
+
+/// Where an output column of a dataset read comes from.
+#[derive(Debug, Clone, Copy)]
+enum ColumnPlan {
+    /// The file's projected column at this position.
+    File(usize),
+    /// The file lacks it: nulls.
+    Missing,
+    /// A partition column (its index).
+    Key(usize),
+}
+
+/// The root and files of a dataset path (directory or glob).
+fn dataset_files(path: &str) -> Result<(PathBuf, Vec<PathBuf>)> {
+    if crate::multi::is_glob(path) {
+        let files = crate::multi::expand_glob(path)?;
+        let mut root = PathBuf::new();
+        for c in Path::new(path).components() {
+            if crate::multi::is_glob(&c.as_os_str().to_string_lossy()) {
+                break;
+            }
+            root.push(c);
+        }
+        return Ok((root, files));
+    }
+    let root = PathBuf::from(path);
+    let mut files = Vec::new();
+    walk_dataset(&root, &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::io(
+            &root,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the dataset directory holds no file",
+            ),
+        ));
+    }
+    Ok((root, files))
+}
+
+/// Every file below `dir` whose name (and whose directories' names) do not
+/// start with `.` (hidden, unfinished writes) or `_` (`_SUCCESS` markers,
+/// metadata). Symbolic links are followed to files, never into
+/// directories.
+fn walk_dataset(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let n = name.to_string_lossy();
+        if n.starts_with('.') || n.starts_with('_') {
+            continue;
+        }
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
+        if kind.is_dir() {
+            walk_dataset(&path, out)?;
+        } else if std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+impl ChunkSource for DatasetSource {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} dataset '{}' ({} files)",
+            self.format,
+            self.root.display(),
+            self.files.len()
+        )
+    }
+
+    fn partition_count(&self) -> usize {
+        self.files.len()
+    }
+
+    fn read_partition(
+        &self,
+        index: usize,
+        projection: Option<&[usize]>,
+        chunk_rows: usize,
+    ) -> Result<ChunkIter<'_>> {
+        let out_schema = check_read_args(
+            &self.describe(),
+            &self.schema,
+            index,
+            self.files.len(),
+            projection,
+            chunk_rows,
+        )?;
+        let all: Vec<usize>;
+        let projection = match projection {
+            Some(p) => p,
+            None => {
+                all = (0..self.schema.fields().len()).collect();
+                &all
+            }
+        };
+        let (plan, file_proj) = self.column_plan(index, projection)?;
+        let src = self.file_source(index)?;
+        self.files[index].read.store(true, Ordering::Relaxed);
+        let chunks = file_chunks(src.as_ref(), file_proj, chunk_rows);
+        Ok(Box::new(chunks.map(move |b| {
+            b.and_then(|b| self.conform(index, b, &plan, &out_schema))
+        })))
+    }
+
+    /// Each file's key values (min = max = the value; null counts 0 for a
+    /// value, unknown for a null key); other columns are unknown without
+    /// opening the files.
+    fn partition_column_statistics(&self, column: &str) -> Option<PartitionColumnStatistics> {
+        let n_data = self.data_schema.fields().len();
+        let k = self.schema.index_of(column).ok()?.checked_sub(n_data)?;
+        let values = self.key_values.get(k)?.clone();
+        let null_counts = (0..values.len())
+            .map(|i| (!values.is_null(i)).then_some(0))
+            .collect();
+        Some(PartitionColumnStatistics {
+            mins: values.clone(),
+            maxes: values,
+            null_counts,
+            row_counts: vec![None; self.files.len()],
+        })
+    }
+}
+
+/// The chunks of every partition of `src`, one partition after the other.
+fn file_chunks<'a>(
+    src: &'a dyn ChunkSource,
+    projection: Vec<usize>,
+    chunk_rows: usize,
+) -> impl Iterator<Item = Result<RecordBatch>> + Send + 'a {
+    (0..src.partition_count()).flat_map(move |j| -> ChunkIter<'a> {
+        match src.read_partition(j, Some(&projection), chunk_rows) {
+            Ok(it) => it,
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        }
+    })
+}
+
+/// Opens `path` as a dataset when it is one: a directory, or a glob
+/// whose files sit in `key=value` directories. `None` for a file or a
+/// plain glob.
+pub(crate) fn open_if_dataset(path: &str) -> Result<Option<Arc<dyn ChunkSource>>> {
+    if !crate::multi::is_glob(path) {
+        if Path::new(path).is_dir() {
+            return Ok(Some(Arc::new(DatasetSource::try_new(
+                path,
+                DatasetOptions::default(),
+            )?)));
+        }
+        return Ok(None);
+    }
+    let (root, files) = dataset_files(path)?;
+    let hive = files
+        .iter()
+        .any(|f| !hive_pairs(f.strip_prefix(&root).unwrap_or(f)).is_empty());
+    if !hive {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(DatasetSource::try_new(
+        path,
+        DatasetOptions::default(),
+    )?)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use arrow_array::cast::AsArray;
+
+    #[test]
+    fn key_values_are_typed() {
+        let v = |xs: &[Option<&str>]| -> Vec<Option<String>> {
+            xs.iter().map(|x| x.map(str::to_string)).collect()
+        };
+        let ints = typed_values(&v(&[Some("7"), None, Some("-12")])).unwrap();
+        assert_eq!(ints.data_type(), &DataType::Int64);
+        assert!(ints.is_null(1));
+        let dates = typed_values(&v(&[Some("2024-01-31"), Some("1999-12-01")])).unwrap();
+        assert_eq!(dates.data_type(), &DataType::Date32);
+        let text = typed_values(&v(&[Some("7"), Some("x")])).unwrap();
+        assert_eq!(text.as_string::<i32>().value(1), "x");
+        let empty = typed_values(&v(&[Some("")])).unwrap();
+        assert_eq!(empty.data_type(), &DataType::Utf8);
+    }
+
+    #[test]
+    fn hive_pairs_decode() {
+        let p = hive_pairs(Path::new("a=1/b=x%2Fy/notakey/c=/f.parquet"));
+        assert_eq!(
+            p,
+            vec![
+                ("a".to_string(), "1".to_string()),
+                ("b".to_string(), "x/y".to_string()),
+                ("c".to_string(), String::new())
+            ]
+        );
+        assert!(hive_pairs(Path::new("k=v.parquet")).is_empty());
+    }
+
+    #[test]
+    fn widening() {
+        use DataType::*;
+        assert_eq!(widen(&Int32, &Int64), Some(Int64));
+        assert_eq!(widen(&UInt8, &Int16), Some(Int64));
+        assert_eq!(widen(&Int64, &Float32), Some(Float64));
+        assert_eq!(widen(&Utf8, &LargeUtf8), Some(LargeUtf8));
+        assert_eq!(widen(&Null, &Date32), Some(Date32));
+        assert_eq!(widen(&Utf8, &Int64), None);
+        assert_eq!(widen(&UInt64, &Int64), None);
+    }
+}
