@@ -20,9 +20,12 @@
 //! strings for `&str`); anything else is a type error raised when the plan
 //! is built.
 //!
-//! Output types ([`OutputValue`]): the same primitives, `bool`, `String`,
+//! Output types ([`OutputValue`]): the same primitives, `bool`, strings
+//! (`String`, `&'static str`, `Cow<'static, str>`: Utf8),
 //! `chrono::NaiveDate` (Date32), `chrono::DateTime<Utc>` (`Timestamp(µs,
-//! "UTC")`), and `Option<_>` of each for a nullable output.
+//! "UTC")`), and `Option<_>` of each for a nullable output. An output
+//! cannot borrow from the row's `&str` inputs (they live only as long as
+//! their chunk): return `s.to_string()` (or a `Cow::Owned`) for that.
 //!
 //! Nulls: a non-`Option` parameter over a null value is an error naming the
 //! column and row, unless [`RowOptions::skip_nulls`] is set, in which case
@@ -48,8 +51,10 @@
 //! ```
 
 use std::any::Any;
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::Once;
 
 use arrow_array::types::*;
 use arrow_array::{
@@ -94,6 +99,13 @@ pub struct ChunkContext<'a> {
 
 /// A parameter type of a row closure: how a column of some Arrow type is
 /// seen as values of a Rust type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a parameter of a row closure",
+    label = "this parameter type is not supported",
+    note = "row closure parameters may be: i8..i64, u8..u64, f32, f64, bool, &str, \
+            chrono::NaiveDate, chrono::DateTime<Utc>, chrono::TimeDelta, i128 (decimals), or \
+            Option<_> of one of these for a column with nulls"
+)]
 pub trait ArgType {
     /// The value handed to the closure, borrowing from the chunk.
     type Item<'a>;
@@ -354,6 +366,13 @@ impl<T: ArgType> ArgType for Option<T> {
 // Outputs
 
 /// A closure's return type: a value that becomes one slot of the output column.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned by a row closure",
+    label = "this closure's return type is not supported",
+    note = "row closures may return: i8..i64, u8..u64, f32, f64, bool, String, &'static str, \
+            Cow<'static, str>, chrono::NaiveDate, chrono::DateTime<Utc>, or Option<_> of one \
+            of these (None is a null)"
+)]
 pub trait OutputValue: Sized {
     /// Collects values into an Arrow array.
     type Builder: OutputBuilder<Self>;
@@ -568,6 +587,13 @@ macro_rules! string_out {
 }
 string_out!(String, |b, v| b.append_value(v));
 string_out!(Option<String>, |b, v| b.append_option(v));
+// A closure's output cannot borrow from its inputs (their lifetime ends
+// with the chunk), so borrowed strings are `'static` ones (constants).
+string_out!(&'static str, |b, v| b.append_value(v));
+string_out!(Option<&'static str>, |b, v| b.append_option(v));
+string_out!(std::borrow::Cow<'static, str>, |b, v| b.append_value(v));
+string_out!(Option<std::borrow::Cow<'static, str>>, |b, v| b
+    .append_option(v));
 
 // ---------------------------------------------------------------------------
 // Dates, timestamps, durations and decimals (chrono types, i128)
@@ -864,6 +890,16 @@ mapped_out!(
 /// packed in a tuple, and for `Fn(A) -> R`, where every parameter is an
 /// [`ArgType`] and `R` an [`OutputValue`]. `M` is an inference marker; users
 /// never name it.
+#[diagnostic::on_unimplemented(
+    message = "this closure cannot be used as a row function (`apply`)",
+    label = "expected `Fn(A) -> R` or `Fn((A, B, ...)) -> R` (up to 12 parameters), Send + Sync + 'static",
+    note = "parameters may be: i8..i64, u8..u64, f32, f64, bool, &str, chrono::NaiveDate, \
+            chrono::DateTime<Utc>, chrono::TimeDelta, i128 (decimals), or Option<_> of these \
+            for columns with nulls; annotate them: `|(a, s): (f64, &str)| ...`",
+    note = "return types may be: i8..i64, u8..u64, f32, f64, bool, String, &'static str, \
+            Cow<'static, str>, chrono::NaiveDate, chrono::DateTime<Utc>, or Option<_> of these; \
+            a returned string cannot borrow from an input `&str` (return `s.to_string()`)"
+)]
 pub trait RowFn<M>: Send + Sync + 'static {
     /// The closure's return type.
     type Output: OutputValue;
@@ -879,6 +915,40 @@ pub trait RowFn<M>: Send + Sync + 'static {
     /// Runs the closure over one chunk's columns (already converted to the
     /// accepted types), returning the output column.
     fn call_chunk(&self, columns: &[ArrayRef], ctx: &ChunkContext<'_>) -> Result<ArrayRef>;
+}
+
+thread_local! {
+    /// Whether this thread is running a user closure under
+    /// [`catch_user_panic`].
+    static IN_USER_CODE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs user code (a row closure, a `map_batches` function), turning a
+/// panic into `Err` with its payload, **without** the panic hook's
+/// `thread '...' panicked at ...` line on stderr: the panic becomes
+/// [`Error::UserCode`] naming the column and row, and the pool would
+/// otherwise print it once per worker thread that hit it.
+///
+/// How: the first call installs a process-wide panic hook that wraps the
+/// one in place (the default, or the program's own) and calls it for
+/// every panic except those raised while this thread is inside
+/// `catch_user_panic`. Panics anywhere else are reported exactly as
+/// before; a hook the program sets later replaces this one (and then
+/// closure panics print again, nothing else changes).
+pub fn catch_user_panic<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_USER_CODE.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let outer = IN_USER_CODE.with(|c| c.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    IN_USER_CODE.with(|c| c.set(outer));
+    result
 }
 
 fn panic_message(p: &(dyn Any + Send)) -> String {
@@ -980,7 +1050,7 @@ macro_rules! row_fn_tuple {
                 let mut out = <R::Builder as OutputBuilder<R>>::with_capacity(rows);
                 // The loop runs under catch_unwind so that a panicking closure
                 // becomes an error; the builder's length tells which row failed.
-                let result = catch_unwind(AssertUnwindSafe(|| match &validity {
+                let result = catch_user_panic(|| match &validity {
                     None => {
                         for i in 0..rows {
                             out.push(self(($($a.get(i),)+)));
@@ -995,7 +1065,7 @@ macro_rules! row_fn_tuple {
                             }
                         }
                     }
-                }));
+                });
                 match result {
                     Ok(()) => Ok(out.finish()),
                     Err(p) => Err(Error::UserCode {
@@ -1066,7 +1136,7 @@ where
     let a = A::bind(col).ok_or_else(|| internal_bind_error(ctx, 0, col))?;
     let validity = required_validity(&[(a.nulls(), A::NULLABLE)], ctx)?;
     let mut out = <R::Builder as OutputBuilder<R>>::with_capacity(rows);
-    let result = catch_unwind(AssertUnwindSafe(|| match &validity {
+    let result = catch_user_panic(|| match &validity {
         None => {
             for i in 0..rows {
                 out.push(w((a.get(i),)));
@@ -1081,7 +1151,7 @@ where
                 }
             }
         }
-    }));
+    });
     match result {
         Ok(()) => Ok(out.finish()),
         Err(p) => Err(Error::UserCode {
@@ -1204,6 +1274,108 @@ mod tests {
 
     fn run<M, F: RowFn<M>>(t: &crate::Table, cols: &[&str], f: F) -> Result<ArrayRef> {
         apply_to_batch(&t.chunks()[0], cols, "out", &RowOptions::default(), &f)
+    }
+
+    /// Run by `user_panics_do_not_reach_the_panic_hook` in a child process.
+    #[test]
+    fn panic_probe() {
+        if std::env::var_os("PARFRAME_PANIC_PROBE").is_none() {
+            return;
+        }
+        let t = table!("x" => [1i64, 2, 3]).unwrap();
+        let e = run(&t, &["x"], |x: i64| -> i64 {
+            if x == 2 {
+                panic!("boom-in-closure");
+            }
+            x
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("boom-in-closure"), "{e}");
+        let threads: Vec<_> = (0..3)
+            .map(|_| std::thread::spawn(|| catch_user_panic(|| panic!("boom-in-pool")).is_err()))
+            .collect();
+        for t in threads {
+            assert!(t.join().unwrap());
+        }
+        // Outside user code the hook still reports panics.
+        let _ = std::panic::catch_unwind(|| panic!("boom-elsewhere"));
+    }
+
+    #[test]
+    fn user_panics_do_not_reach_the_panic_hook() {
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new(exe)
+            .args([
+                "row::tests::panic_probe",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("PARFRAME_PANIC_PROBE", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(!stderr.contains("boom-in-closure"), "{stderr}");
+        assert!(!stderr.contains("boom-in-pool"), "{stderr}");
+        assert!(stderr.contains("boom-elsewhere"), "{stderr}");
+    }
+
+    #[test]
+    fn static_str_cow_and_option_outputs() {
+        use std::borrow::Cow;
+        let t = table!("x" => [Some(1i64), Some(20), None, Some(-3)]).unwrap();
+        let strs = |a: &ArrayRef| -> Vec<Option<String>> {
+            a.as_string::<i32>()
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect()
+        };
+        let label = |x: Option<i64>| match x {
+            Some(x) if x > 10 => "big",
+            Some(_) => "small",
+            None => "none",
+        };
+        let out = run(&t, &["x"], label).unwrap();
+        assert_eq!(out.data_type(), &DataType::Utf8);
+        assert_eq!(
+            strs(&out),
+            ["small", "big", "none", "small"].map(|s| Some(s.to_string()))
+        );
+        let out = run(&t, &["x"], |x: Option<i64>| {
+            x.map(|x| if x > 0 { "+" } else { "-" })
+        })
+        .unwrap();
+        assert_eq!(
+            strs(&out),
+            vec![Some("+".into()), Some("+".into()), None, Some("-".into())]
+        );
+        let cow = |x: i64| -> Cow<'static, str> {
+            if x > 10 {
+                Cow::Borrowed("big")
+            } else {
+                Cow::Owned(format!("n={x}"))
+            }
+        };
+        let opts = RowOptions::default().skip_nulls(true);
+        let out = apply_to_batch(&t.chunks()[0], &["x"], "out", &opts, &cow).unwrap();
+        assert_eq!(
+            strs(&out),
+            vec![
+                Some("n=1".into()),
+                Some("big".into()),
+                None,
+                Some("n=-3".into())
+            ]
+        );
+        let out = run(&t, &["x"], |x: Option<i64>| -> Option<Cow<'static, str>> {
+            x.filter(|x| *x > 0).map(|x| Cow::Owned(x.to_string()))
+        })
+        .unwrap();
+        assert_eq!(
+            strs(&out),
+            vec![Some("1".into()), Some("20".into()), None, None]
+        );
     }
 
     #[test]

@@ -14,7 +14,6 @@
 //! as taken and spill earlier instead of the process passing its budget.
 
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -133,12 +132,13 @@ impl Op {
             Op::Explode(column) => explode_batch(&batch, column),
             Op::MapBatches { udf, schema } => {
                 let rows = batch.num_rows();
-                let out =
-                    catch_unwind(AssertUnwindSafe(|| udf(batch))).map_err(|p| Error::UserCode {
+                let out = parframe_core::row::catch_user_panic(|| udf(batch)).map_err(|p| {
+                    Error::UserCode {
                         column: "map_batches".into(),
                         row: row_offset,
                         message: panic_text(p.as_ref()),
-                    })?;
+                    }
+                })?;
                 let out = out.map_err(|e| match e {
                     Error::UserCode { .. } => e,
                     other => Error::UserCode {

@@ -5,7 +5,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
 
 use arrow_array::{ArrayRef, RecordBatch};
@@ -395,7 +394,7 @@ impl LazyFrame {
     {
         let empty = RecordBatch::new_empty(self.plan.schema());
         let probe =
-            catch_unwind(AssertUnwindSafe(|| f(empty))).map_err(|p| Error::UserCode {
+            parframe_core::row::catch_user_panic(|| f(empty)).map_err(|p| Error::UserCode {
                 column: "map_batches".into(),
                 row: 0,
                 message: format!(

@@ -14,7 +14,7 @@ use super::{BinaryOp, Expr, ScalarValue, col, lit};
 /// `String`, `&String`) or a literal (integers, floats, `bool`, a
 /// [`ScalarValue`]).
 ///
-/// Anything implementing `Into<Expr>` is one.
+/// Each of these also converts with `Into<Expr>`.
 ///
 /// ```
 /// use parframe_core::{IntoExpr, col, lit};
@@ -35,9 +35,23 @@ pub trait IntoExpr {
     fn into_expr(self) -> Expr;
 }
 
-impl<T: Into<Expr>> IntoExpr for T {
+/// `IntoExpr` for types that are `Into<Expr>`, one by one (a blanket impl
+/// would hide the trait's own error message behind `From`'s).
+macro_rules! into_expr_via_from {
+    ($($t:ty),*) => {$(
+        impl IntoExpr for $t {
+            fn into_expr(self) -> Expr {
+                self.into()
+            }
+        }
+    )*};
+}
+into_expr_via_from!(&str, String, &String, &Expr, ScalarValue);
+into_expr_via_from!(bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+
+impl IntoExpr for Expr {
     fn into_expr(self) -> Expr {
-        self.into()
+        self
     }
 }
 

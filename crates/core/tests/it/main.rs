@@ -3,5 +3,6 @@
 
 mod case;
 mod common;
+mod compile_fail;
 mod expr;
 mod expr_props;
