@@ -124,8 +124,8 @@ pub fn sql(ctx: &Context, query: &str) -> Result<LazyFrame> {
     // Our own recursion is guarded by `recursive` as well.
     let stack = STACK_MIN.max(query.len().saturating_mul(STACK_PER_BYTE));
     stacker::grow(stack, || {
-        let statement = planner::parse(query)?;
-        planner::SqlPlanner::new(ctx.clone()).statement(&statement)
+        let parsed = planner::parse(query)?;
+        planner::SqlPlanner::new(ctx.clone()).statement(&parsed)
     })
 }
 

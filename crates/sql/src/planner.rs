@@ -31,18 +31,42 @@ pub(crate) struct SqlPlanner {
     pub(crate) next_id: Arc<AtomicUsize>,
 }
 
+/// One parsed statement, with what sqlparser does not parse.
+pub(crate) struct Parsed {
+    /// The statement.
+    pub(crate) statement: ast::Statement,
+    /// `COPY ... TO 'dir' (PARTITION_BY (a, b))`'s columns (empty: none),
+    /// taken out of the tokens before parsing (see
+    /// `statement::take_partition_by`).
+    pub(crate) partition_by: Vec<ast::Ident>,
+}
+
 /// Parses one statement.
-pub(crate) fn parse(sql: &str) -> Result<ast::Statement> {
+pub(crate) fn parse(sql: &str) -> Result<Parsed> {
     let dialect = GenericDialect {};
+    let tokens = sqlparser::tokenizer::Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| syntax_error(ParserError::from(e)))?;
+    let (tokens, partition_by) = crate::statement::take_partition_by(tokens)?;
     let statements = Parser::new(&dialect)
         .with_recursion_limit(PARSER_RECURSION_LIMIT)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_statements())
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
         .map_err(syntax_error)?;
     let mut statements = statements.into_iter();
     match (statements.next(), statements.next()) {
         (None, _) => Err(Error::sql("SQL error: the query is empty", None)),
-        (Some(one), None) => Ok(one),
+        (Some(statement), None) => {
+            if let Some(first) = partition_by.first()
+                && !matches!(statement, ast::Statement::Copy { .. })
+            {
+                return unsupported("PARTITION_BY outside COPY ... TO", first.span);
+            }
+            Ok(Parsed {
+                statement,
+                partition_by,
+            })
+        }
         (Some(_), Some(second)) => unsupported("more than one statement", second.span()),
     }
 }
@@ -87,7 +111,8 @@ impl SqlPlanner {
     }
 
     /// Plans (or, for `COPY` and `EXPLAIN ANALYZE`, runs) one statement.
-    pub(crate) fn statement(&self, statement: &ast::Statement) -> Result<LazyFrame> {
+    pub(crate) fn statement(&self, parsed: &Parsed) -> Result<LazyFrame> {
+        let statement = &parsed.statement;
         match statement {
             ast::Statement::Query(q) => self.plan_query(q),
             ast::Statement::Explain {
@@ -104,21 +129,7 @@ impl SqlPlanner {
                 }
                 self.explain(statement, *analyze)
             }
-            ast::Statement::Copy {
-                source,
-                to,
-                target,
-                options,
-                legacy_options,
-                ..
-            } => self.copy(
-                source,
-                *to,
-                target,
-                options,
-                legacy_options,
-                statement.span(),
-            ),
+            ast::Statement::Copy { .. } => self.copy(statement, &parsed.partition_by),
             other => unsupported(
                 format!(
                     "the statement '{}'; SELECT queries, EXPLAIN [ANALYZE] and COPY (query) TO \

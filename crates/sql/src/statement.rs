@@ -9,9 +9,10 @@ use arrow_array::{ArrayRef, Int64Array, StringArray};
 use parframe_common::Result;
 use parframe_core::Table;
 use parframe_exec::{Context, LazyFrame};
-use parframe_io::{FileFormat, WriteOptions};
-use sqlparser::ast::{CopyLegacyOption, CopyOption, CopySource, CopyTarget};
-use sqlparser::tokenizer::Span;
+use parframe_io::{FileFormat, PartitionedWriteOptions, WriteOptions};
+use sqlparser::ast::{CopyOption, CopySource, CopyTarget, Ident, Spanned, Statement};
+use sqlparser::keywords::Keyword;
+use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use crate::error::{at, err, unsupported};
 use crate::planner::SqlPlanner;
@@ -31,16 +32,25 @@ impl SqlPlanner {
     /// ',', COMPRESSION zstd|snappy|uncompressed)]`: runs the query at once,
     /// streaming it into the file (one chunk in memory at a time), and
     /// returns one row with the rows written (`count`), as DuckDB does.
-    /// The format defaults to the file's extension.
-    pub(crate) fn copy(
-        &self,
-        source: &CopySource,
-        to: bool,
-        target: &CopyTarget,
-        options: &[CopyOption],
-        legacy: &[CopyLegacyOption],
-        span: Span,
-    ) -> Result<LazyFrame> {
+    /// The format defaults to the file's extension. With `PARTITION_BY
+    /// (a, b)` (DuckDB's option) the target is a directory written as a
+    /// hive-partitioned dataset (`dir/a=1/b=x/part-00000.parquet`,
+    /// Parquet unless `FORMAT` says otherwise; see parframe-io's
+    /// `PartitionedSink`).
+    pub(crate) fn copy(&self, statement: &Statement, partition_by: &[Ident]) -> Result<LazyFrame> {
+        let span = statement.span();
+        let Statement::Copy {
+            source,
+            to,
+            target,
+            options,
+            legacy_options: legacy,
+            ..
+        } = statement
+        else {
+            return unsupported(format!("'{statement}' as COPY"), span);
+        };
+        let to = *to;
         if !to {
             return unsupported(
                 "COPY ... FROM (read files with FROM 'file' or read_csv(...))",
@@ -76,7 +86,10 @@ impl SqlPlanner {
                 span,
             );
         }
-        let mut format = FileFormat::from_path(Path::new(filename));
+        // A partitioned write goes to a directory: Parquet unless FORMAT
+        // says otherwise.
+        let mut format = FileFormat::from_path(Path::new(filename))
+            .or_else(|| (!partition_by.is_empty()).then_some(FileFormat::Parquet));
         let mut write = WriteOptions::for_path(Path::new(filename));
         for o in options {
             match o {
@@ -117,10 +130,97 @@ impl SqlPlanner {
                 span,
             );
         };
-        let rows = lf.sink(format.create_sink(Path::new(filename), lf.schema(), &write)?)?;
+        let rows = if partition_by.is_empty() {
+            lf.sink(format.create_sink(Path::new(filename), lf.schema(), &write)?)?
+        } else {
+            let schema = lf.schema();
+            let by = partition_by
+                .iter()
+                .map(|c| crate::scope::resolve_column(&schema, c))
+                .collect::<Result<Vec<_>>>()?;
+            let by: Vec<&str> = by.iter().map(String::as_str).collect();
+            let options = PartitionedWriteOptions::default()
+                .format(format)
+                .write_options(write);
+            lf.sink_partitioned(filename, &by, options)
+                .map_err(at(span))?
+        };
         let count: ArrayRef = Arc::new(Int64Array::from(vec![rows as i64]));
         Ok(self
             .ctx
             .lazy(Table::from_columns(vec![("count".to_string(), count)])?))
     }
+}
+
+/// Takes DuckDB's `PARTITION_BY (a, b)` (or `PARTITION_BY a`) out of the
+/// tokens of a `COPY` statement, with the comma that separated it from the
+/// other options, and returns its columns. sqlparser's COPY options are a
+/// closed list (PostgreSQL's) with no hook for others, so the option is
+/// found at the token level: an unquoted word `PARTITION_BY` in a
+/// statement whose first word is `COPY`. Other statements are untouched.
+pub(crate) fn take_partition_by(
+    mut tokens: Vec<TokenWithSpan>,
+) -> Result<(Vec<TokenWithSpan>, Vec<Ident>)> {
+    let significant = |t: &TokenWithSpan| !matches!(t.token, Token::Whitespace(_));
+    let is_copy = tokens
+        .iter()
+        .find(|t| significant(t))
+        .is_some_and(|t| matches!(&t.token, Token::Word(w) if w.keyword == Keyword::COPY));
+    if !is_copy {
+        return Ok((tokens, Vec::new()));
+    }
+    let Some(start) = tokens.iter().position(|t| {
+        matches!(&t.token, Token::Word(w)
+            if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("partition_by"))
+    }) else {
+        return Ok((tokens, Vec::new()));
+    };
+    let option_span = tokens[start].span;
+    let next = |from: usize| (from..tokens.len()).find(|&i| significant(&tokens[i]));
+    let word = |i: usize| match &tokens[i].token {
+        Token::Word(w) => Some(w.clone().into_ident(tokens[i].span)),
+        _ => None,
+    };
+    let expected = || {
+        crate::error::sql_error(
+            "COPY: PARTITION_BY takes a column or a list of columns: PARTITION_BY (a, b)",
+            option_span,
+        )
+    };
+    let mut columns = Vec::new();
+    let first = next(start + 1).ok_or_else(expected)?;
+    let end = if matches!(tokens[first].token, Token::LParen) {
+        let mut i = first;
+        loop {
+            let c = next(i + 1).ok_or_else(expected)?;
+            columns.push(word(c).ok_or_else(expected)?);
+            let sep = next(c + 1).ok_or_else(expected)?;
+            match tokens[sep].token {
+                Token::Comma => i = sep,
+                Token::RParen => break sep,
+                _ => return Err(expected()),
+            }
+        }
+    } else {
+        columns.push(word(first).ok_or_else(expected)?);
+        first
+    };
+    // The comma before the option (`FORMAT parquet, PARTITION_BY ...`), or
+    // else the one after it (`PARTITION_BY (a), FORMAT parquet`).
+    let before = (0..start).rev().find(|&i| significant(&tokens[i]));
+    let after = next(end + 1);
+    let (from, to) = match (before, after) {
+        // The only option: the empty list goes too.
+        (Some(b), Some(a))
+            if matches!(tokens[b].token, Token::LParen)
+                && matches!(tokens[a].token, Token::RParen) =>
+        {
+            (b, a)
+        }
+        (Some(b), _) if matches!(tokens[b].token, Token::Comma) => (b, end),
+        (_, Some(a)) if matches!(tokens[a].token, Token::Comma) => (start, a),
+        _ => (start, end),
+    };
+    tokens.drain(from..=to);
+    Ok((tokens, columns))
 }

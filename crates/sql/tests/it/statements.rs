@@ -53,6 +53,81 @@ fn copy_streams_a_query_into_a_file() {
     assert!(e.contains("FORMAT"), "{e}");
 }
 
+/// DuckDB's `PARTITION_BY`: a hive-partitioned directory, read back as a
+/// table with the key as a column; the option may stand anywhere in the
+/// list, alone or with others; a bad list is an error at its position.
+#[test]
+fn copy_partition_by_writes_a_hive_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = ctx();
+    let want = ctx
+        .sql("SELECT k, sum(x) AS s FROM t GROUP BY k ORDER BY k")
+        .unwrap()
+        .collect()
+        .unwrap();
+    for (name, option) in [
+        ("a", "(PARTITION_BY (k))"),
+        ("b", "(FORMAT parquet, PARTITION_BY k)"),
+        ("c", "(partition_by (k), FORMAT csv, HEADER true)"),
+        ("d.ndjson", "(PARTITION_BY (k))"),
+    ] {
+        let out = dir.path().join(name);
+        let q = format!("COPY (SELECT k, x FROM t) TO '{}' {option}", out.display());
+        let n = ctx.sql(&q).unwrap().collect().unwrap();
+        assert_eq!(strings(&n, "count"), ["5"], "{q}");
+        let ext = match name {
+            "c" => "csv",
+            "d.ndjson" => "ndjson",
+            _ => "parquet",
+        };
+        let k_dirs: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(k_dirs.iter().all(|d| d.starts_with("k=")), "{k_dirs:?}");
+        assert!(
+            std::fs::read_dir(out.join(&k_dirs[0])).unwrap().all(|e| e
+                .unwrap()
+                .path()
+                .extension()
+                .unwrap()
+                == ext),
+            "{q}"
+        );
+        let back = ctx
+            .sql(&format!(
+                "SELECT k, sum(x) AS s FROM '{}' GROUP BY k ORDER BY k",
+                out.display()
+            ))
+            .unwrap()
+            .collect()
+            .unwrap();
+        assert_eq!(back.pretty().unwrap(), want.pretty().unwrap(), "{q}");
+    }
+    for bad in [
+        "(PARTITION_BY ())",
+        "(PARTITION_BY (k,))",
+        "(FORMAT csv, PARTITION_BY)",
+    ] {
+        let q = format!(
+            "COPY (SELECT k, x FROM t) TO '{}' {bad}",
+            dir.path().join("z").display()
+        );
+        let e = ctx.sql(&q).map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains("PARTITION_BY"), "{q}: {e}");
+    }
+    let e = ctx
+        .sql(&format!(
+            "COPY (SELECT k, x FROM t) TO '{}' (PARTITION_BY (nope))",
+            dir.path().join("z").display()
+        ))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nope"), "{e}");
+    assert!(!dir.path().join("z").exists());
+}
+
 #[test]
 fn sql_and_the_rust_api_compose() {
     let ctx = ctx();
