@@ -40,6 +40,7 @@ mod n_unique;
 pub(crate) mod partitioned;
 mod quantile;
 pub(crate) mod run;
+mod str_grouper;
 mod sum;
 mod top_k;
 mod var;
