@@ -433,9 +433,9 @@ pub enum Expr {
 /// let out = e.evaluate(&t.chunks()[0]).unwrap();
 /// assert_eq!(out.as_primitive::<Int32Type>().values().to_vec(), vec![0, 1, 2]);
 /// ```
-pub fn when(cond: Expr, then: Expr) -> CaseBuilder {
+pub fn when(cond: impl IntoExpr, then: impl IntoExpr) -> CaseBuilder {
     CaseBuilder {
-        branches: vec![(cond, then)],
+        branches: vec![(cond.into_expr(), then.into_expr())],
     }
 }
 
@@ -448,16 +448,16 @@ pub struct CaseBuilder {
 
 impl CaseBuilder {
     /// Adds a branch, tried after the earlier ones.
-    pub fn when(mut self, cond: Expr, then: Expr) -> CaseBuilder {
-        self.branches.push((cond, then));
+    pub fn when(mut self, cond: impl IntoExpr, then: impl IntoExpr) -> CaseBuilder {
+        self.branches.push((cond.into_expr(), then.into_expr()));
         self
     }
 
     /// Finishes with `value` where no condition holds.
-    pub fn otherwise(self, value: Expr) -> Expr {
+    pub fn otherwise(self, value: impl IntoExpr) -> Expr {
         Expr::Case {
             branches: self.branches,
-            otherwise: Some(Box::new(value)),
+            otherwise: Some(Box::new(value.into_expr())),
         }
     }
 
@@ -588,6 +588,11 @@ impl Expr {
             Expr::Alias { expr, .. } => expr.is_literal(),
             _ => false,
         }
+    }
+
+    /// The value, or `value` where it is null (`coalesce([self, value])`).
+    pub fn fill_null(self, value: impl IntoExpr) -> Expr {
+        api::coalesce([self, value.into_expr()])
     }
 
     /// Renames the output.

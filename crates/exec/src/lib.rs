@@ -31,6 +31,7 @@ mod metrics;
 mod physical;
 mod plan;
 mod sort;
+mod verbs;
 pub mod window;
 
 pub use context::{

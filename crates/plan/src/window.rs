@@ -210,8 +210,8 @@ impl Window {
     }
 
     /// Sets the order keys.
-    pub fn order_by(mut self, keys: impl IntoIterator<Item = SortKey>) -> Self {
-        self.order_by = keys.into_iter().collect();
+    pub fn order_by<K: Into<SortKey>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
+        self.order_by = keys.into_iter().map(Into::into).collect();
         self
     }
 

@@ -128,3 +128,194 @@ fn an_aggregate_over_a_missing_column_names_it() {
         .unwrap();
     assert!(err.to_string().contains("nope"), "{err}");
 }
+
+#[test]
+fn fill_null_and_drop_nulls_match_a_naive_reference() {
+    let t = sample();
+    let reference = rows(&t);
+    // fill_null(0) fills the integer columns only (0 does not fit "k").
+    let filled = ctx()
+        .lazy(t.clone())
+        .fill_null(0)
+        .unwrap()
+        .collect()
+        .unwrap();
+    let want: Vec<Row> = reference
+        .iter()
+        .map(|(k, x, y)| (k.clone(), Some(x.unwrap_or(0)), Some(y.unwrap_or(0))))
+        .collect();
+    assert_eq!(rows(&filled), want);
+    let filled = ctx()
+        .lazy(t.clone())
+        .fill_null(lit("?"))
+        .unwrap()
+        .fill_null_in(["y"], col("x"))
+        .unwrap()
+        .collect()
+        .unwrap();
+    let want: Vec<Row> = reference
+        .iter()
+        .map(|(k, x, y)| (Some(k.clone().unwrap_or("?".into())), *x, y.or(*x)))
+        .collect();
+    assert_eq!(rows(&filled), want);
+    // A value that does not fit a chosen column is an error naming it.
+    let err = ctx()
+        .lazy(t.clone())
+        .fill_null_in(["x"], lit("?"))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("x"), "{err}");
+
+    let kept = ctx()
+        .lazy(t.clone())
+        .drop_nulls()
+        .unwrap()
+        .collect()
+        .unwrap();
+    let want: Vec<Row> = reference
+        .iter()
+        .filter(|(k, x, y)| k.is_some() && x.is_some() && y.is_some())
+        .cloned()
+        .collect();
+    assert_eq!(rows(&kept), want);
+    let kept = ctx()
+        .lazy(t)
+        .drop_nulls_in(["y"])
+        .unwrap()
+        .collect()
+        .unwrap();
+    let want: Vec<Row> = reference
+        .iter()
+        .filter(|r| r.2.is_some())
+        .cloned()
+        .collect();
+    assert_eq!(rows(&kept), want);
+}
+
+#[test]
+fn cache_runs_once_and_sample_is_seeded() {
+    let t = sample();
+    let cached = ctx()
+        .lazy(t.clone())
+        .filter(col("x").is_not_null())
+        .unwrap()
+        .cache()
+        .unwrap();
+    // The cached frame scans a table, not the filter.
+    assert!(!cached.explain().contains("Filter"), "{}", cached.explain());
+    let a = cached.agg([sum("x")]).unwrap().collect().unwrap();
+    let b = cached.select(["x"]).unwrap().collect().unwrap();
+    assert_eq!(a.num_rows(), 1);
+    assert_eq!(b.num_rows(), 5);
+
+    let all = rows(&t);
+    let s1 = rows(
+        &ctx()
+            .lazy(t.clone())
+            .sample(4, 7)
+            .unwrap()
+            .collect()
+            .unwrap(),
+    );
+    let s2 = rows(
+        &ctx()
+            .lazy(t.clone())
+            .sample(4, 7)
+            .unwrap()
+            .collect()
+            .unwrap(),
+    );
+    assert_eq!(s1, s2);
+    assert_eq!(s1.len(), 4);
+    // Distinct input rows, in input order.
+    let positions: Vec<usize> = s1
+        .iter()
+        .map(|r| all.iter().position(|a| a == r).unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    let every = ctx().lazy(t).sample(100, 1).unwrap().collect().unwrap();
+    assert_eq!(rows(&every), all);
+}
+
+#[test]
+fn describe_matches_a_naive_reference() {
+    let t = sample();
+    let d = ctx().lazy(t.clone()).describe().unwrap();
+    let b = one_batch(&d);
+    let stats: Vec<&str> = b.column(0).as_string::<i32>().iter().flatten().collect();
+    assert_eq!(
+        stats,
+        vec![
+            "count",
+            "null_count",
+            "mean",
+            "std",
+            "min",
+            "25%",
+            "50%",
+            "75%",
+            "max"
+        ]
+    );
+    let x: Vec<Option<f64>> = b.column(2).as_primitive::<Float64Type>().iter().collect();
+    let mut vals: Vec<f64> = rows(&t)
+        .iter()
+        .filter_map(|r| r.1)
+        .map(|v| v as f64)
+        .collect();
+    vals.sort_by(f64::total_cmp);
+    let n = vals.len() as f64;
+    let mean = vals.iter().sum::<f64>() / n;
+    let std = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let q = |p: f64| {
+        let pos = p * (n - 1.0);
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        vals[lo] + (vals[hi] - vals[lo]) * (pos - lo as f64)
+    };
+    let want = [
+        n,
+        2.0,
+        mean,
+        std,
+        vals[0],
+        q(0.25),
+        q(0.5),
+        q(0.75),
+        vals[vals.len() - 1],
+    ];
+    for (got, want) in x.iter().zip(want) {
+        assert!(
+            got.is_some_and(|g| (g - want).abs() < 1e-9),
+            "{got:?} vs {want}"
+        );
+    }
+    // A string column gets the counts only.
+    let k: Vec<Option<f64>> = b.column(1).as_primitive::<Float64Type>().iter().collect();
+    assert_eq!(&k[..2], &[Some(6.0), Some(1.0)]);
+    assert!(k[2..].iter().all(Option::is_none));
+}
+
+#[test]
+fn when_then_otherwise_takes_names_and_literals() {
+    let t = sample();
+    let out = ctx()
+        .lazy(t.clone())
+        .select([parframe_core::when(col("x").gt(10), 1)
+            .when(col("x").is_null(), "y")
+            .otherwise(0)
+            .alias("c")])
+        .unwrap()
+        .collect()
+        .unwrap();
+    let b = one_batch(&out);
+    let got: Vec<Option<i64>> = b.column(0).as_primitive::<Int64Type>().iter().collect();
+    let want: Vec<Option<i64>> = rows(&t)
+        .iter()
+        .map(|(_, x, y)| match x {
+            Some(x) if *x > 10 => Some(1),
+            None => *y,
+            Some(_) => Some(0),
+        })
+        .collect();
+    assert_eq!(got, want);
+}

@@ -5,6 +5,7 @@ mod datasets;
 mod errors;
 mod fixtures;
 mod joins;
+mod newcomer;
 #[cfg(feature = "polars")]
 mod polars;
 mod props;

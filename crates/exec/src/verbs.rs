@@ -1,0 +1,241 @@
+//! Frame verbs a polars user reaches for: [`LazyFrame::fill_null`],
+//! [`LazyFrame::drop_nulls`], [`LazyFrame::cache`], [`LazyFrame::sample`],
+//! [`LazyFrame::describe`]. `fill_null` and `drop_nulls` are plan
+//! operators (a `CASE` projection, a filter) and stream; `cache`, `sample`
+//! and `describe` run the plan when called, as polars' eager
+//! counterparts do.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use parframe_common::{Result, column_not_found};
+use parframe_core::{Expr, IntoExpr, Table, coalesce, col};
+
+use crate::LazyFrame;
+use crate::agg::{self, AggExpr};
+
+impl LazyFrame {
+    /// Replaces nulls by `value` (a literal or any expression, e.g.
+    /// `fill_null(0)`, `fill_null(col("default"))`) in every column where
+    /// it fits the column's type without changing it (`0` fills integer
+    /// and float columns, `lit("n/a")` string columns); other columns are
+    /// left as they are. See [`LazyFrame::fill_null_in`] for chosen
+    /// columns.
+    ///
+    /// ```
+    /// use parframe_core::{lit, table};
+    /// use parframe_exec::Context;
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = table!("a" => [Some(1i64), None], "s" => [None, Some("x")])?;
+    /// let out = ctx.lazy(t).fill_null(0)?.fill_null(lit("-"))?.collect()?;
+    /// assert_eq!(out.column("a")?.null_count() + out.column("s")?.null_count(), 0);
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn fill_null(&self, value: impl IntoExpr) -> Result<LazyFrame> {
+        let value = value.into_expr();
+        let schema = self.schema();
+        let exprs: Vec<Expr> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let c = col(f.name().as_str());
+                let filled = coalesce([c.clone(), value.clone()]).alias(f.name().as_str());
+                match filled.to_field(&schema) {
+                    Ok(out) if out.data_type() == f.data_type() => filled,
+                    _ => c,
+                }
+            })
+            .collect();
+        self.select(exprs)
+    }
+
+    /// Replaces nulls by `value` in `columns`; a value that does not fit a
+    /// column's type is a type error naming it.
+    pub fn fill_null_in(
+        &self,
+        columns: impl crate::IntoColumnNames,
+        value: impl IntoExpr,
+    ) -> Result<LazyFrame> {
+        let value = value.into_expr();
+        let names = columns.into_column_names();
+        let schema = self.schema();
+        let mut exprs = Vec::with_capacity(names.len());
+        for n in &names {
+            let f = schema.field_with_name(n).map_err(|_| {
+                column_not_found(n, schema.fields().iter().map(|f| f.name().as_str()))
+            })?;
+            let filled = coalesce([col(n.as_str()), value.clone()]).cast(f.data_type().clone());
+            exprs.push(filled.alias(n.as_str()));
+        }
+        self.with_columns(exprs)
+    }
+
+    /// Drops the rows with a null in any column.
+    pub fn drop_nulls(&self) -> Result<LazyFrame> {
+        let names: Vec<String> = self
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        self.drop_nulls_in(names)
+    }
+
+    /// Drops the rows with a null in any of `columns`.
+    pub fn drop_nulls_in(&self, columns: impl crate::IntoColumnNames) -> Result<LazyFrame> {
+        let names = columns.into_column_names();
+        let schema = self.schema();
+        let mut keep: Option<Expr> = None;
+        for n in &names {
+            if schema.index_of(n).is_err() {
+                return Err(column_not_found(
+                    n,
+                    schema.fields().iter().map(|f| f.name().as_str()),
+                ));
+            }
+            let c = col(n.as_str()).is_not_null();
+            keep = Some(match keep {
+                Some(k) => k.and(c),
+                None => c,
+            });
+        }
+        match keep {
+            Some(k) => self.filter(k),
+            None => Ok(self.clone()),
+        }
+    }
+
+    /// Runs the plan now and returns a frame over its result, for a plan
+    /// reused several times (each use of the returned frame reads the
+    /// result instead of running the plan again). The result is held as
+    /// [`LazyFrame::collect`] holds it: under the context's memory budget,
+    /// chunks that do not fit spilled to the spill directory, the memory
+    /// given back when the last frame using it is dropped.
+    pub fn cache(&self) -> Result<LazyFrame> {
+        let table = self.collect()?;
+        Ok(self.ctx.lazy(table))
+    }
+}
+
+impl LazyFrame {
+    /// `n` rows drawn uniformly at random without replacement (all rows
+    /// when there are fewer), in input order; the same `seed` over the
+    /// same input gives the same rows. Like polars' `DataFrame::sample_n`
+    /// this is eager: the plan runs now (its result held as
+    /// [`LazyFrame::collect`] holds it) and the sample is a new frame.
+    ///
+    /// ```
+    /// use parframe_core::table;
+    /// use parframe_exec::Context;
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = table!("x" => [1i64, 2, 3, 4, 5, 6])?;
+    /// let a = ctx.lazy(t.clone()).sample(3, 42)?.collect()?;
+    /// let b = ctx.lazy(t).sample(3, 42)?.collect()?;
+    /// assert_eq!(a.num_rows(), 3);
+    /// assert_eq!(a.chunks(), b.chunks());
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn sample(&self, n: usize, seed: u64) -> Result<LazyFrame> {
+        use rand::SeedableRng;
+        let table = self.collect()?;
+        let total = table.num_rows();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut picked = rand::seq::index::sample(&mut rng, total, n.min(total)).into_vec();
+        picked.sort_unstable();
+        let mut out = Vec::new();
+        let mut start = 0usize;
+        let mut next = picked.iter().peekable();
+        for chunk in table.chunks() {
+            let end = start + chunk.num_rows();
+            let mut local: Vec<u64> = Vec::new();
+            while let Some(&&i) = next.peek() {
+                if i >= end {
+                    break;
+                }
+                local.push((i - start) as u64);
+                next.next();
+            }
+            if !local.is_empty() {
+                let idx = arrow_array::UInt64Array::from(local);
+                out.push(arrow_select::take::take_record_batch(chunk, &idx)?);
+            }
+            start = end;
+        }
+        let sample = Table::try_new(table.schema().clone(), out)?;
+        Ok(self.ctx.lazy(sample))
+    }
+
+    /// Summary statistics of every column, as polars' `describe`: a table
+    /// with a `statistic` column (`count`, `null_count`, `mean`, `std`,
+    /// `min`, `25%`, `50%`, `75%`, `max`) and one `Float64` column per input
+    /// column. Numbers and booleans get every statistic (quantiles by
+    /// linear interpolation, `std` with ddof 1); other columns only the
+    /// counts (the rest null). Runs the plan now, as one aggregation.
+    pub fn describe(&self) -> Result<Table> {
+        const STATS: [&str; 9] = [
+            "count",
+            "null_count",
+            "mean",
+            "std",
+            "min",
+            "25%",
+            "50%",
+            "75%",
+            "max",
+        ];
+        let schema = self.schema();
+        let mut aggs: Vec<AggExpr> = vec![agg::count_rows().alias("__pf_rows")];
+        let numeric: Vec<bool> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let t = f.data_type();
+                t.is_numeric() || matches!(t, DataType::Boolean)
+            })
+            .collect();
+        for (i, f) in schema.fields().iter().enumerate() {
+            let c = col(f.name().as_str());
+            aggs.push(agg::count(c.clone()).alias(format!("{i}:count")));
+            if numeric[i] {
+                let as_f64 = c.cast(DataType::Float64);
+                aggs.push(agg::mean(as_f64.clone()).alias(format!("{i}:mean")));
+                aggs.push(agg::std(as_f64.clone()).alias(format!("{i}:std")));
+                aggs.push(agg::min(as_f64.clone()).alias(format!("{i}:min")));
+                aggs.push(agg::quantile(as_f64.clone(), 0.25).alias(format!("{i}:25%")));
+                aggs.push(agg::median(as_f64.clone()).alias(format!("{i}:50%")));
+                aggs.push(agg::quantile(as_f64.clone(), 0.75).alias(format!("{i}:75%")));
+                aggs.push(agg::max(as_f64).alias(format!("{i}:max")));
+            }
+        }
+        let row = self.agg(aggs)?.collect()?;
+        let value = |name: &str| -> Result<Option<f64>> {
+            let a = row.column(name)?;
+            let a = arrow_cast::cast(&a, &DataType::Float64)?;
+            let a = arrow_array::cast::AsArray::as_primitive::<arrow_array::types::Float64Type>(
+                a.as_ref(),
+            );
+            Ok((a.len() == 1 && !arrow_array::Array::is_null(a, 0)).then(|| a.value(0)))
+        };
+        let rows = value("__pf_rows")?.unwrap_or(0.0);
+        let mut fields = vec![Field::new("statistic", DataType::Utf8, false)];
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(STATS.to_vec()))];
+        for (i, f) in schema.fields().iter().enumerate() {
+            let count = value(&format!("{i}:count"))?.unwrap_or(0.0);
+            let mut vals = vec![Some(count), Some(rows - count)];
+            for s in &STATS[2..] {
+                vals.push(if numeric[i] {
+                    value(&format!("{i}:{s}"))?
+                } else {
+                    None
+                });
+            }
+            fields.push(Field::new(f.name().as_str(), DataType::Float64, true));
+            columns.push(Arc::new(Float64Array::from(vals)));
+        }
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+        Table::from_batches(vec![batch])
+    }
+}
