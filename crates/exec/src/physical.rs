@@ -562,7 +562,7 @@ impl BatchStream {
     /// batch into the calling worker's slot of `slots` (created by `init`
     /// on first use): per-thread partial states that persist across windows.
     /// `f` gets the batch and a position ordering it in the input.
-    fn fold_parallel<S: Send>(
+    pub(crate) fn fold_parallel<S: Send>(
         &mut self,
         slots: &[Mutex<Option<S>>],
         init: &(dyn Fn() -> Result<S> + Sync),

@@ -18,7 +18,10 @@
 //! beaten by `k` rows of its own partition, so it cannot be in the answer
 //! and the result is the same.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use hashbrown::HashMap;
+use hashbrown::hash_map::EntryRef;
 
 use foldhash::fast::RandomState;
 use std::sync::Arc;
@@ -32,10 +35,15 @@ use parframe_common::{Error, Result};
 use parframe_core::slice_bytes;
 use parframe_spill::Reservation;
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::exec::run_window;
 use super::{Window, WindowExpr, WindowFunction};
 use crate::Context;
+use crate::collect::Collector;
 use crate::context::JobMetrics;
+use crate::physical::BatchStream;
 
 /// Bytes charged per kept row on top of its values: heap entry, index
 /// entry and map overhead (a stated constant, not measured per row).
@@ -75,42 +83,152 @@ pub(crate) fn applies(exprs: &[WindowExpr]) -> bool {
     exprs.len() == 1 && matches!(exprs[0].func, WindowFunction::RowNumber)
 }
 
+/// One worker's share of a top-k window: its heaps (created on its first
+/// chunk), or, once any worker ran over budget, the rows it kept and every
+/// chunk it is given after, collected (and spilled) for the general
+/// operator.
+enum Worker<'a> {
+    Empty,
+    Heaps(TopK),
+    Overflow(Collector<'a>),
+}
+
 /// Runs the window node `window`/`exprs` (see [`applies`]) over `input`,
 /// producing only rows numbered `<= k`.
+///
+/// Parallel: every worker of the context's pool keeps heaps over the
+/// chunks it is given, numbering rows by their place in the input (so ties
+/// keep the earlier row whichever worker saw it); the answer per partition
+/// is the best `k` of the workers' heaps together, which are the best `k`
+/// of the partition. When a worker's reservation cannot grow, every worker
+/// hands its kept rows and all chunks after them to a collector (which
+/// spills), and the general operator takes the lot.
 pub(crate) fn run_window_topk(
     ctx: &Context,
     job: &Arc<JobMetrics>,
-    input: impl Iterator<Item = Result<RecordBatch>> + Send + Sync + 'static,
+    mut input: BatchStream,
     window: &Window,
     exprs: &[WindowExpr],
     k: usize,
 ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send + Sync>> {
-    let mut input = input;
-    let mut state: Option<TopK> = None;
-    while let Some(b) = input.next() {
-        let b = b?;
+    let threads = ctx.config().threads.max(1);
+    let over = AtomicBool::new(false);
+    let slots: Vec<Mutex<Option<Worker<'_>>>> = (0..threads).map(|_| Mutex::new(None)).collect();
+    let overflow = |kept: Vec<RecordBatch>, b: &RecordBatch| -> Result<Worker<'_>> {
+        let mut c = Collector::new(ctx, job, b.schema());
+        for chunk in kept {
+            c.push(chunk)?;
+        }
+        c.push(b.clone())?;
+        Ok(Worker::Overflow(c))
+    };
+    input.fold_parallel(&slots, &|| Ok(Worker::Empty), &|w, b, pos| {
         if b.num_rows() == 0 {
-            continue;
+            return Ok(());
         }
-        if state.is_none() {
-            state = Some(TopK::new(ctx, b.schema(), window, k)?);
+        if let Worker::Empty = w {
+            *w = Worker::Heaps(TopK::new(ctx, b.schema(), window, k)?);
         }
-        let Some(st) = state.as_mut() else { break };
-        if !st.push(&b)? {
-            // Over budget: the general operator takes the kept rows and
-            // the rest of the input (this chunk included, whole).
-            let kept = st.take_kept()?;
-            drop(state);
-            let rest = kept.into_iter().map(Ok).chain(std::iter::once(Ok(b)));
-            let stream = run_window(ctx, job, rest.chain(input), window, exprs, None)?;
-            return Ok(Box::new(stream));
+        match w {
+            Worker::Heaps(st) => {
+                if over.load(Ordering::Relaxed) || !st.push(b, pos)? {
+                    over.store(true, Ordering::Relaxed);
+                    let kept = st.take_kept()?;
+                    *w = overflow(kept, b)?;
+                }
+                Ok(())
+            }
+            Worker::Overflow(c) => c.push(b.clone()),
+            Worker::Empty => Ok(()),
+        }
+    })?;
+    let mut heaps = Vec::new();
+    let mut tables = Vec::new();
+    for s in slots {
+        let w = s.into_inner().map_err(|_| {
+            Error::InvalidArgument("internal: a worker panicked in a window top-k".into())
+        })?;
+        match w {
+            Some(Worker::Heaps(st)) => heaps.push(st),
+            Some(Worker::Overflow(c)) => tables.push(c.finish()?),
+            Some(Worker::Empty) | None => {}
         }
     }
-    let Some(st) = state else {
-        return Ok(Box::new(std::iter::empty()));
+    if tables.is_empty() {
+        return Ok(Box::new(finish(heaps, exprs)?.into_iter().map(Ok)));
+    }
+    // Over budget: the general operator takes everything, the kept rows of
+    // workers that finished before noticing included.
+    let mut kept = Vec::new();
+    for mut st in heaps {
+        kept.extend(st.take_kept()?);
+    }
+    let spilled = tables
+        .into_iter()
+        .flat_map(|t| (0..t.num_chunks()).map(move |i| Ok(t.chunks()[i].clone())));
+    let rest: Vec<Result<RecordBatch>> = kept.into_iter().map(Ok).collect();
+    let stream = run_window(
+        ctx,
+        job,
+        rest.into_iter().chain(spilled),
+        window,
+        exprs,
+        None,
+    )?;
+    Ok(Box::new(stream))
+}
+
+/// The answer of the workers' heaps: per partition, the best `k` of all
+/// its kept rows in order, numbered from 1.
+fn finish(mut workers: Vec<TopK>, exprs: &[WindowExpr]) -> Result<Vec<RecordBatch>> {
+    workers.retain(|w| !w.kept.is_empty());
+    let Some(first) = workers.first() else {
+        return Ok(Vec::new());
     };
-    let out = st.finish(exprs)?;
-    Ok(Box::new(out.into_iter().map(Ok)))
+    let (k, schema) = (first.k, first.schema.clone());
+    let mut chunks = Vec::with_capacity(workers.len());
+    let mut parts: HashMap<Vec<u8>, Vec<(Box<[u8]>, u64, u32)>, RandomState> = HashMap::default();
+    let mut base = 0u32;
+    for mut w in workers {
+        w.compact()?;
+        let Some(chunk) = w.kept.pop() else { continue };
+        for (part, heap) in std::mem::take(&mut w.heaps) {
+            let rows = parts.entry(part).or_default();
+            rows.extend(heap.into_iter().map(|e| (e.key, e.seq, base + e.row)));
+        }
+        base += chunk.num_rows() as u32;
+        chunks.push(chunk);
+        w.res.free();
+    }
+    let all = concat_batches(&schema, &chunks)?;
+    drop(chunks);
+    let mut idx: Vec<u32> = Vec::new();
+    let mut numbers: Vec<i64> = Vec::new();
+    for (_, mut rows) in parts {
+        rows.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        for (n, (_, _, row)) in rows.into_iter().take(k).enumerate() {
+            idx.push(row);
+            numbers.push(n as i64 + 1);
+        }
+    }
+    let rows = take_record_batch(&all, &UInt32Array::from(idx))?;
+    let out_schema = super::output_schema(&schema, exprs)?;
+    let name = &exprs[0].name;
+    let rn: ArrayRef = Arc::new(Int64Array::from(numbers));
+    let columns = out_schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.name() == name {
+                Ok(rn.clone())
+            } else {
+                rows.column_by_name(f.name()).cloned().ok_or_else(|| {
+                    Error::InvalidArgument(format!("internal: no column '{}'", f.name()))
+                })
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(vec![RecordBatch::try_new(out_schema, columns)?])
 }
 
 struct TopK {
@@ -127,8 +245,7 @@ struct TopK {
     live: usize,
     total: usize,
     /// Per partition (its row-encoded keys), the kept rows, worst on top.
-    heaps: HashMap<Box<[u8]>, BinaryHeap<Entry>, RandomState>,
-    seq: u64,
+    heaps: HashMap<Vec<u8>, BinaryHeap<Entry>, RandomState>,
     res: Reservation,
 }
 
@@ -183,14 +300,13 @@ impl TopK {
             live: 0,
             total: 0,
             heaps: HashMap::default(),
-            seq: 0,
             res: ctx.memory_pool().reservation("window top-k"),
         })
     }
 
     /// Takes in a chunk. `false`: the reservation could not grow and
     /// nothing of `b` was taken (the caller hands over).
-    fn push(&mut self, b: &RecordBatch) -> Result<bool> {
+    fn push(&mut self, b: &RecordBatch, base: u64) -> Result<bool> {
         if b.schema() != self.schema {
             return Err(Error::InvalidArgument(
                 "internal: window top-k input chunks differ in schema".into(),
@@ -221,15 +337,16 @@ impl TopK {
         let mut evicted = 0usize;
         let mut new_heap_bytes = 0u64;
         for r in 0..b.num_rows() {
-            let seq = self.seq + r as u64;
+            let seq = base + r as u64;
             let key = bytes_of(&orders, r);
             let part = bytes_of(&parts, r);
-            if !self.heaps.contains_key(part) {
-                new_heap_bytes += part.len() as u64 + ROW_OVERHEAD;
-                self.heaps.insert(Box::from(part), BinaryHeap::new());
-            }
-            let Some(heap) = self.heaps.get_mut(part) else {
-                continue;
+            // One lookup per row; the key is copied only for a new partition.
+            let heap = match self.heaps.entry_ref(part) {
+                EntryRef::Occupied(e) => e.into_mut(),
+                EntryRef::Vacant(e) => {
+                    new_heap_bytes += part.len() as u64 + ROW_OVERHEAD;
+                    e.insert(BinaryHeap::new())
+                }
             };
             if heap.len() >= self.k {
                 match heap.peek() {
@@ -247,7 +364,6 @@ impl TopK {
             });
             entrants.push(r as u32);
         }
-        self.seq += b.num_rows() as u64;
         if entrants.is_empty() {
             self.live -= evicted;
             return Ok(true);
@@ -317,40 +433,5 @@ impl TopK {
     fn take_kept(&mut self) -> Result<Vec<RecordBatch>> {
         self.compact()?;
         Ok(std::mem::take(&mut self.kept))
-    }
-
-    /// The answer: per partition, its rows in order, numbered from 1.
-    fn finish(mut self, exprs: &[WindowExpr]) -> Result<Vec<RecordBatch>> {
-        if self.kept.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.compact()?;
-        let mut idx: Vec<u32> = Vec::with_capacity(self.live);
-        let mut numbers: Vec<i64> = Vec::with_capacity(self.live);
-        for h in std::mem::take(&mut self.heaps).into_values() {
-            for (n, e) in h.into_sorted_vec().into_iter().enumerate() {
-                idx.push(e.row);
-                numbers.push(n as i64 + 1);
-            }
-        }
-        let rows = take_record_batch(&self.kept[0], &UInt32Array::from(idx))?;
-        let out_schema = super::output_schema(&self.schema, exprs)?;
-        let name = &exprs[0].name;
-        let rn: ArrayRef = Arc::new(Int64Array::from(numbers));
-        let columns = out_schema
-            .fields()
-            .iter()
-            .map(|f| {
-                if f.name() == name {
-                    Ok(rn.clone())
-                } else {
-                    rows.column_by_name(f.name()).cloned().ok_or_else(|| {
-                        Error::InvalidArgument(format!("internal: no column '{}'", f.name()))
-                    })
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.res.free();
-        Ok(vec![RecordBatch::try_new(out_schema, columns)?])
     }
 }
