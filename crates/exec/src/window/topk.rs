@@ -89,8 +89,8 @@ pub(crate) fn applies(exprs: &[WindowExpr]) -> bool {
 /// operator.
 enum Worker<'a> {
     Empty,
-    Heaps(TopK),
-    Overflow(Collector<'a>),
+    Heaps(Box<TopK>),
+    Overflow(Box<Collector<'a>>),
 }
 
 /// Runs the window node `window`/`exprs` (see [`applies`]) over `input`,
@@ -120,14 +120,14 @@ pub(crate) fn run_window_topk(
             c.push(chunk)?;
         }
         c.push(b.clone())?;
-        Ok(Worker::Overflow(c))
+        Ok(Worker::Overflow(Box::new(c)))
     };
     input.fold_parallel(&slots, &|| Ok(Worker::Empty), &|w, b, pos| {
         if b.num_rows() == 0 {
             return Ok(());
         }
         if let Worker::Empty = w {
-            *w = Worker::Heaps(TopK::new(ctx, b.schema(), window, k)?);
+            *w = Worker::Heaps(Box::new(TopK::new(ctx, b.schema(), window, k)?));
         }
         match w {
             Worker::Heaps(st) => {
@@ -149,7 +149,7 @@ pub(crate) fn run_window_topk(
             Error::InvalidArgument("internal: a worker panicked in a window top-k".into())
         })?;
         match w {
-            Some(Worker::Heaps(st)) => heaps.push(st),
+            Some(Worker::Heaps(st)) => heaps.push(*st),
             Some(Worker::Overflow(c)) => tables.push(c.finish()?),
             Some(Worker::Empty) | None => {}
         }
@@ -178,6 +178,10 @@ pub(crate) fn run_window_topk(
     Ok(Box::new(stream))
 }
 
+/// A kept row of one partition: order key, input position, row in the
+/// concatenated kept rows.
+type Kept = (Box<[u8]>, u64, u32);
+
 /// The answer of the workers' heaps: per partition, the best `k` of all
 /// its kept rows in order, numbered from 1.
 fn finish(mut workers: Vec<TopK>, exprs: &[WindowExpr]) -> Result<Vec<RecordBatch>> {
@@ -187,7 +191,7 @@ fn finish(mut workers: Vec<TopK>, exprs: &[WindowExpr]) -> Result<Vec<RecordBatc
     };
     let (k, schema) = (first.k, first.schema.clone());
     let mut chunks = Vec::with_capacity(workers.len());
-    let mut parts: HashMap<Vec<u8>, Vec<(Box<[u8]>, u64, u32)>, RandomState> = HashMap::default();
+    let mut parts: HashMap<Vec<u8>, Vec<Kept>, RandomState> = HashMap::default();
     let mut base = 0u32;
     for mut w in workers {
         w.compact()?;
