@@ -169,6 +169,46 @@ impl LazyFrame {
         )?))
     }
 
+    /// [`LazyFrame::sink_parquet`], also returning the job's statistics
+    /// (rows, bytes and peak memory per operator, spills).
+    ///
+    /// ```
+    /// use parframe_core::table;
+    /// use parframe_exec::Context;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let lf = ctx.lazy(table!("x" => [1i64, 2, 3])?);
+    /// let (rows, stats) = lf.sink_parquet_with_stats(dir.path().join("x.parquet"), Default::default())?;
+    /// assert_eq!(rows, 3);
+    /// assert!(!stats.operators.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sink_parquet_with_stats(
+        &self,
+        path: impl AsRef<Path>,
+        options: ParquetWriteOptions,
+    ) -> Result<(u64, JobStats)> {
+        self.sink_with_stats(Box::new(ParquetSink::try_new(
+            path,
+            self.schema(),
+            options,
+        )?))
+    }
+
+    /// [`LazyFrame::sink_file`], also returning the job's statistics.
+    pub fn sink_file_with_stats(
+        &self,
+        path: impl AsRef<Path>,
+        options: &WriteOptions,
+    ) -> Result<(u64, JobStats)> {
+        self.sink_with_stats(parframe_io::create_sink(
+            path.as_ref(),
+            self.schema(),
+            options,
+        )?)
+    }
+
     /// Streams the result to a file in the format of its extension (the
     /// [`FileFormat`](parframe_io::FileFormat) registry: `.csv`, `.tsv`,
     /// `.parquet`, `.arrow`, `.ndjson`...), each format with its field of

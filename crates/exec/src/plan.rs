@@ -439,7 +439,39 @@ impl LazyFrame {
         &self,
         exprs: impl IntoIterator<Item = WindowExpr>,
     ) -> Result<LazyFrame> {
-        let exprs: Vec<WindowExpr> = exprs.into_iter().collect();
+        let mut exprs: Vec<WindowExpr> = exprs.into_iter().collect();
+        // Aggregates over expressions read hidden columns computed first
+        // (and dropped at the end); numeric aggregates of booleans read them
+        // as Int64, as in `GroupBy::agg`.
+        let schema = self.plan.schema();
+        let mut hidden: Vec<(String, Expr)> = Vec::new();
+        for e in &mut exprs {
+            let mut inputs = std::mem::take(&mut e.inputs);
+            if let parframe_plan::window::WindowFunction::Aggregate(f) = &e.func
+                && let Some((f, cast)) = crate::agg::boolean_as_int(f, &inputs, &schema)?
+            {
+                e.func = parframe_plan::window::WindowFunction::Aggregate(f);
+                inputs = cast;
+            }
+            for (n, x) in inputs {
+                if !hidden.iter().any(|(h, _)| h == &n) {
+                    hidden.push((n, x));
+                }
+            }
+        }
+        if !hidden.is_empty() {
+            let names: Vec<String> = hidden.iter().map(|(n, _)| n.clone()).collect();
+            let with = self.with_columns(hidden.into_iter().map(|(n, e)| e.alias(n)))?;
+            let out = with.with_window_columns(exprs)?;
+            let keep: Vec<Expr> = out
+                .schema()
+                .fields()
+                .iter()
+                .filter(|f| !names.contains(f.name()))
+                .map(|f| col(f.name().as_str()))
+                .collect();
+            return out.select(keep);
+        }
         let input = self.plan.schema();
         // Type-check everything against the input, names unique.
         parframe_plan::window::output_schema(&input, &exprs)?;

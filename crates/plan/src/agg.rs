@@ -739,9 +739,11 @@ fn add_hidden(hidden: &mut Vec<(String, Expr)>, inputs: Vec<(String, Expr)>) {
     }
 }
 
-/// A numeric aggregate over a boolean input, rewritten to read it cast to
-/// `Int64` (through a hidden column); `None` when nothing changes.
-fn boolean_as_int(
+/// A numeric aggregate (sum, mean, median, quantile, var, std) over a
+/// boolean input (a column of `schema`, or a hidden column of `inputs`),
+/// rewritten to read it cast to `Int64` through a new hidden column
+/// (returned); `None` when nothing changes.
+pub fn boolean_as_int(
     f: &AggFunc,
     inputs: &[(String, Expr)],
     schema: &Schema,

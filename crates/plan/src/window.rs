@@ -351,6 +351,7 @@ impl WindowFunction {
             func: self,
             window,
             name,
+            inputs: Vec::new(),
         }
     }
 
@@ -537,6 +538,11 @@ pub struct WindowExpr {
     pub window: Window,
     /// The output column's name.
     pub name: String,
+    /// Hidden input columns to compute before the window (name,
+    /// expression): the arguments of an aggregate over an expression
+    /// (`(col("a") * col("b")).sum().over(w)`). `LazyFrame`'s
+    /// `with_window_columns` adds them and drops them afterwards.
+    pub inputs: Vec<(String, parframe_core::Expr)>,
 }
 
 impl WindowExpr {
@@ -592,21 +598,29 @@ pub trait AggOver {
 
 impl AggOver for AggExpr {
     /// This aggregate as a window function over `window`, named by its
-    /// alias if it has one (else `sum_v` for `sum("v")`). Only a single
+    /// alias if it has one (else `sum_v` for `sum("v")`, and for an
+    /// aggregate over an expression `sum_` and the expression's name). An
+    /// aggregate over an expression reads it from a hidden column (see
+    /// [`WindowExpr::inputs`]). Only a single
     /// aggregate, optionally aliased, can be a window function: arithmetic
     /// over aggregates is [`Error::NotSupported`] (compute each aggregate
     /// with `over` and combine them with `with_column`).
     fn over(self, window: Window) -> Result<WindowExpr> {
-        let (func, alias) = match self {
-            AggExpr::Agg(f) => (f, None),
-            AggExpr::Alias { expr, name } => match *expr {
-                AggExpr::Agg(f) => (f, Some(name)),
-                other => return Err(not_single(&other)),
-            },
+        let (inner, alias) = match self {
+            AggExpr::Alias { expr, name } => (*expr, Some(name)),
+            other => (other, None),
+        };
+        let (func, inputs, computed) = match inner {
+            AggExpr::Agg(f) => (f, Vec::new(), None),
+            AggExpr::Computed { func, inputs, name } => {
+                let default = format!("{}_{name}", func.name());
+                (func, inputs, Some(default))
+            }
             other => return Err(not_single(&other)),
         };
-        let e = WindowFunction::Aggregate(func).over(window);
-        Ok(match alias {
+        let mut e = WindowFunction::Aggregate(func).over(window);
+        e.inputs = inputs;
+        Ok(match alias.or(computed) {
             Some(a) => e.alias(a),
             None => e,
         })

@@ -319,3 +319,48 @@ fn when_then_otherwise_takes_names_and_literals() {
         .collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn window_aggregates_over_expressions_match_a_naive_reference() {
+    use parframe_exec::window::{AggOver, Window};
+    let t = sample();
+    let w = Window::new().partition_by(["k"]);
+    let out = ctx()
+        .lazy(t.clone())
+        .with_window_columns([
+            (col("x") * col("y")).sum().over(w.clone()).unwrap(),
+            col("x")
+                .gt(15)
+                .mean()
+                .over(w.clone())
+                .unwrap()
+                .alias("late"),
+            col("x").sum().over(w).unwrap().alias("total"),
+        ])
+        .unwrap()
+        .sort(["k", "x", "y"])
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(
+        out.column_names(),
+        vec!["k", "x", "y", "sum_x", "late", "total"]
+    );
+    let b = one_batch(&out);
+    let xy = b.column(3).as_primitive::<Int64Type>();
+    let late = b.column(4).as_primitive::<Float64Type>();
+    let total = b.column(5).as_primitive::<Int64Type>();
+    let all = rows(&t);
+    for (i, (k, _, _)) in rows(&out).iter().enumerate() {
+        let part: Vec<&Row> = all.iter().filter(|r| &r.0 == k).collect();
+        let prods: Vec<i64> = part.iter().filter_map(|r| Some(r.1? * r.2?)).collect();
+        let want = (!prods.is_empty()).then(|| prods.iter().sum::<i64>());
+        assert_eq!(xy.is_valid(i).then(|| xy.value(i)), want);
+        let xs: Vec<i64> = part.iter().filter_map(|r| r.1).collect();
+        let share = (!xs.is_empty())
+            .then(|| xs.iter().filter(|x| **x > 15).count() as f64 / xs.len() as f64);
+        assert_eq!(late.is_valid(i).then(|| late.value(i)), share);
+        let sum = (!xs.is_empty()).then(|| xs.iter().sum::<i64>());
+        assert_eq!(total.is_valid(i).then(|| total.value(i)), sum);
+    }
+}
