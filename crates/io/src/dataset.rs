@@ -1024,15 +1024,28 @@ fn file_chunks<'a>(
     })
 }
 
+/// The options of a dataset opened by its path: the reading options its
+/// first file's extension implies (`.tsv`: tab-separated).
+fn default_options(files: &[PathBuf]) -> DatasetOptions {
+    DatasetOptions {
+        read: files
+            .first()
+            .map(|f| ReadOptions::for_path(f))
+            .unwrap_or_default(),
+        ..DatasetOptions::default()
+    }
+}
+
 /// Opens `path` as a dataset when it is one: a directory, or a glob
 /// whose files sit in `key=value` directories. `None` for a file or a
 /// plain glob.
 pub(crate) fn open_if_dataset(path: &str) -> Result<Option<Arc<dyn ChunkSource>>> {
     if !crate::multi::is_glob(path) {
         if Path::new(path).is_dir() {
+            let (_, files) = dataset_files(path)?;
             return Ok(Some(Arc::new(DatasetSource::try_new(
                 path,
-                DatasetOptions::default(),
+                default_options(&files),
             )?)));
         }
         return Ok(None);
@@ -1046,7 +1059,7 @@ pub(crate) fn open_if_dataset(path: &str) -> Result<Option<Arc<dyn ChunkSource>>
     }
     Ok(Some(Arc::new(DatasetSource::try_new(
         path,
-        DatasetOptions::default(),
+        default_options(&files),
     )?)))
 }
 

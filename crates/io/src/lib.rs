@@ -18,6 +18,20 @@
 //! a regular file (a character device such as `/dev/null`, a FIFO, a
 //! socket, `/dev/stdout`) is opened and written directly, never replaced.
 //!
+//! Formats are named once, in the [`FileFormat`] registry (extensions,
+//! names, [`open_source`] / [`create_sink`]); every file sink is one
+//! [`FileSink`] over an arrow `RecordBatchWriter` (see `format.rs` and
+//! `sink.rs` for how to add a format). Globs ([`expand_glob`]) take `*`,
+//! `?`, `[..]` and `**`.
+//!
+//! Hive-partitioned datasets (`dir/year=2024/month=1/part-00000.parquet`):
+//! [`PartitionedSink`] writes one atomically (a temporary directory renamed
+//! at the end, a bounded number of open files), [`DatasetSource`] reads
+//! one with the `key=value` directories as typed columns, opening a file
+//! only when a scan reads it, so filters on the keys skip the other
+//! directories' files. [`open_sources`] opens a directory, or a glob whose
+//! files sit in `key=value` directories, as a dataset.
+//!
 //! Errors are [`parframe_common::Error`]s that name the file, and for CSV
 //! the line and column: ``cannot read 'prices.csv' at line 17, column
 //! 'price': cannot parse 'abc' as Float64``.

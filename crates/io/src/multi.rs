@@ -229,11 +229,13 @@ pub fn is_glob(pattern: &str) -> bool {
 /// Names starting with `.` (hidden files and directories, and the
 /// temporaries of unfinished sinks) match only a pattern component that
 /// starts with `.`. Directories are never matches. A pattern without
-/// wildcards is itself (whether or not it exists: opening it reports a
+/// wildcards, or naming an existing file, is itself (whether or not it exists: opening it reports a
 /// missing file). No match is [`Error::Io`] (not found) naming the
 /// pattern; a bad pattern (`a/**b`) is [`Error::InvalidArgument`].
 pub fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>> {
-    if !is_glob(pattern) {
+    // An existing file is itself, wildcard characters or not
+    // (`data[1].csv`).
+    if !is_glob(pattern) || std::fs::metadata(pattern).is_ok_and(|m| m.is_file()) {
         return Ok(vec![PathBuf::from(pattern)]);
     }
     let options = glob::MatchOptions {

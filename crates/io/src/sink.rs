@@ -26,47 +26,44 @@ use crate::util::{OutputFile, conform_to_sink};
 const WRITE_BUFFER: usize = 1 << 17;
 
 /// The file an encoder of a [`FileSink`] writes to: a buffered temporary
-/// file (see [`OutputFile`]) shared with the sink, so that the sink flushes
-/// it itself after the encoder is closed and sees the errors of that last
-/// flush (a `BufWriter` dropped by an encoder would ignore them: a full
-/// disk would leave a truncated file renamed onto the target). The first
-/// I/O error is remembered, so an encoder's error that wraps it (as text,
-/// in parquet's) is reported as the I/O error it was.
-#[derive(Debug, Clone)]
+/// file (see [`OutputFile`]). Its I/O errors are also kept in a slot the
+/// sink shares, and it flushes its buffer when dropped (when the encoder is
+/// closed) into that slot too: a `BufWriter` dropped by an encoder would
+/// ignore the error of that last flush, and a full disk would leave a
+/// truncated file renamed onto the target. An encoder's error that wraps
+/// an I/O error as text (parquet's) is so reported as the I/O error it was.
+/// No lock on the write path: the slot is touched only on errors.
+#[derive(Debug)]
 pub struct SinkOutput {
-    inner: Arc<Mutex<OutputState>>,
+    file: BufWriter<File>,
+    errors: ErrorSlot,
 }
 
-#[derive(Debug)]
-struct OutputState {
-    file: BufWriter<File>,
-    error: Option<std::io::Error>,
+/// The first I/O error of a [`SinkOutput`].
+type ErrorSlot = Arc<Mutex<Option<std::io::Error>>>;
+
+fn take_error(slot: &ErrorSlot) -> Option<std::io::Error> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
 }
 
 impl SinkOutput {
-    fn new(file: File) -> SinkOutput {
-        SinkOutput {
-            inner: Arc::new(Mutex::new(OutputState {
+    fn new(file: File) -> (SinkOutput, ErrorSlot) {
+        let errors = ErrorSlot::default();
+        (
+            SinkOutput {
                 file: BufWriter::with_capacity(WRITE_BUFFER, file),
-                error: None,
-            })),
-        }
+                errors: errors.clone(),
+            },
+            errors,
+        )
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, OutputState> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The first I/O error seen, taken.
-    fn take_error(&self) -> Option<std::io::Error> {
-        self.state().error.take()
-    }
-
-    fn record<T>(state: &mut OutputState, r: std::io::Result<T>) -> std::io::Result<T> {
-        if let Err(e) = &r
-            && state.error.is_none()
-        {
-            state.error = Some(std::io::Error::new(e.kind(), e.to_string()));
+    fn record<T>(&self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r {
+            let mut slot = self.errors.lock().unwrap_or_else(PoisonError::into_inner);
+            if slot.is_none() {
+                *slot = Some(std::io::Error::new(e.kind(), e.to_string()));
+            }
         }
         r
     }
@@ -74,21 +71,25 @@ impl SinkOutput {
 
 impl Write for SinkOutput {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut s = self.state();
-        let r = s.file.write(buf);
-        SinkOutput::record(&mut s, r)
+        let r = self.file.write(buf);
+        self.record(r)
     }
 
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        let mut s = self.state();
-        let r = s.file.write_all(buf);
-        SinkOutput::record(&mut s, r)
+        let r = self.file.write_all(buf);
+        self.record(r)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        let mut s = self.state();
-        let r = s.file.flush();
-        SinkOutput::record(&mut s, r)
+        let r = self.file.flush();
+        self.record(r)
+    }
+}
+
+impl Drop for SinkOutput {
+    fn drop(&mut self) {
+        let r = self.file.flush();
+        let _ = self.record(r);
     }
 }
 
@@ -106,8 +107,9 @@ pub struct FileSink<W: RecordBatchWriter + Send> {
     what: &'static str,
     schema: SchemaRef,
     target: PathBuf,
-    /// The encoder, its output, then the temporary file: dropped in that order.
-    state: Option<(W, SinkOutput, OutputFile)>,
+    /// The encoder (which owns the output), the output's error slot, then
+    /// the temporary file: dropped in that order.
+    state: Option<(W, ErrorSlot, OutputFile)>,
 }
 
 impl<W: RecordBatchWriter + Send> std::fmt::Debug for FileSink<W> {
@@ -132,16 +134,16 @@ impl<W: RecordBatchWriter + Send> FileSink<W> {
     ) -> Result<FileSink<W>> {
         let target = path.to_path_buf();
         let (temp, file) = OutputFile::create(&target)?;
-        let out = SinkOutput::new(file);
-        let writer = match make(out.clone()) {
+        let (out, errors) = SinkOutput::new(file);
+        let writer = match make(out) {
             Ok(w) => w,
-            Err(e) => return Err(map_err(&target, &out, e)),
+            Err(e) => return Err(map_err(&target, &errors, e)),
         };
         Ok(FileSink {
             what,
             schema,
             target,
-            state: Some((writer, out, temp)),
+            state: Some((writer, errors, temp)),
         })
     }
 
@@ -161,8 +163,8 @@ impl<W: RecordBatchWriter + Send> FileSink<W> {
 
 /// An encoder's error on `target` as an [`Error`]: the I/O error under it
 /// when the output saw one, else a format error naming the file.
-fn map_err(target: &Path, out: &SinkOutput, e: ArrowError) -> Error {
-    if let Some(io) = out.take_error() {
+fn map_err(target: &Path, errors: &ErrorSlot, e: ArrowError) -> Error {
+    if let Some(io) = take_error(errors) {
         return Error::io(target, io);
     }
     match e {
@@ -174,11 +176,11 @@ fn map_err(target: &Path, out: &SinkOutput, e: ArrowError) -> Error {
 impl<W: RecordBatchWriter + Send> ChunkSink for FileSink<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let batch = conform_to_sink(batch, &self.schema, &self.target)?;
-        let Some((writer, out, _)) = self.state.as_mut() else {
+        let Some((writer, errors, _)) = self.state.as_mut() else {
             return Err(self.failed());
         };
         if let Err(e) = writer.write(&batch) {
-            let e = map_err(&self.target, out, e);
+            let e = map_err(&self.target, errors, e);
             self.state = None;
             return Err(e);
         }
@@ -186,12 +188,16 @@ impl<W: RecordBatchWriter + Send> ChunkSink for FileSink<W> {
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
-        let Some((writer, mut out, temp)) = self.state.take() else {
+        let Some((writer, errors, temp)) = self.state.take() else {
             return Err(self.failed());
         };
-        writer.close().map_err(|e| map_err(&self.target, &out, e))?;
-        out.flush().map_err(|e| Error::io(&self.target, e))?;
-        drop(out);
+        // Closing drops the output, which flushes its buffer.
+        writer
+            .close()
+            .map_err(|e| map_err(&self.target, &errors, e))?;
+        if let Some(e) = take_error(&errors) {
+            return Err(Error::io(&self.target, e));
+        }
         temp.commit()
     }
 }

@@ -301,3 +301,23 @@ fn schemas_are_matched_by_name() {
     let e = DatasetSource::try_new(path, DatasetOptions::default()).unwrap_err();
     assert!(e.to_string().contains("different partition keys"), "{e}");
 }
+
+/// A dataset of `.tsv` files opened by its path reads them tab-separated.
+#[test]
+fn tsv_dataset_by_path() {
+    let dir = tempfile::tempdir().unwrap();
+    for k in [1, 2] {
+        let d = dir.path().join(format!("k={k}"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("f.tsv"), format!("a\tb\n{k}\tx y\n")).unwrap();
+    }
+    let src = open_sources(dir.path().to_str().unwrap()).unwrap();
+    let names: Vec<String> = src
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["a", "b", "k"]);
+    assert_eq!(read_all(src.as_ref(), None, 10).unwrap().num_rows(), 2);
+}

@@ -92,3 +92,14 @@ fn double_star_glob_reads_nested_files() {
     let t = read_all(src.as_ref(), None, 10).unwrap();
     assert_eq!(t.num_rows(), 3);
 }
+
+/// A file whose name has glob characters is itself when it exists.
+#[test]
+fn existing_file_with_brackets_is_not_a_pattern() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = tmp(&dir, "data[1].csv");
+    std::fs::write(&p, "a\n1\n2\n").unwrap();
+    std::fs::write(tmp(&dir, "data1.csv"), "a\n9\n").unwrap();
+    let src = open_sources(p.to_str().unwrap()).unwrap();
+    assert_eq!(read_all(src.as_ref(), None, 10).unwrap().num_rows(), 2);
+}
