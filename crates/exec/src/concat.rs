@@ -40,6 +40,56 @@ impl LazyFrame {
         Ok(first.with_plan(plan))
     }
 
+    /// Frames side by side (polars' `concat(how="horizontal")`): the
+    /// columns of every frame, row `i` of the result made of row `i` of
+    /// each. The frames must have the same number of rows (else an error
+    /// naming the shorter frame, raised when its end is reached) and
+    /// distinct column names (else an error naming the column). The frames
+    /// are read in step, so each must produce its rows in a fixed order
+    /// (a file, a table, a sort; not a hash `group_by`).
+    ///
+    /// ```
+    /// use parframe_core::table;
+    /// use parframe_exec::{Context, LazyFrame};
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let a = ctx.lazy(table!("x" => [1i64, 2, 3])?);
+    /// let b = ctx.lazy(table!("y" => ["a", "b", "c"])?);
+    /// let both = LazyFrame::concat_horizontal(&[a.clone(), b])?.collect()?;
+    /// assert_eq!(both.column_names(), vec!["x", "y"]);
+    /// let short = ctx.lazy(table!("z" => [1i64])?);
+    /// assert!(LazyFrame::concat_horizontal(&[a, short])?.collect().is_err());
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn concat_horizontal(frames: &[LazyFrame]) -> Result<LazyFrame> {
+        let Some(first) = frames.first() else {
+            return Err(Error::InvalidArgument(
+                "concat_horizontal needs at least one frame".into(),
+            ));
+        };
+        let plan = LogicalPlan::hconcat(frames.iter().map(|f| Arc::clone(&f.plan)).collect())?;
+        Ok(first.with_plan(plan))
+    }
+
+    /// A row number column `name` first: `offset`, `offset + 1`, ...
+    /// (`Int64`, never null) in the order the frame produces its rows (a
+    /// file's or table's order, a sort's; a hash `group_by`'s order is
+    /// arbitrary). Streams: a counter numbers the chunks as they come, in
+    /// order. A name the frame already has is an error.
+    ///
+    /// ```
+    /// use parframe_core::table;
+    /// use parframe_exec::Context;
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = ctx.lazy(table!("x" => ["a", "b"])?).with_row_index("i", 1)?.collect()?;
+    /// assert_eq!(t.column_names(), vec!["i", "x"]);
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn with_row_index(&self, name: &str, offset: i64) -> Result<LazyFrame> {
+        Ok(self.with_plan(LogicalPlan::row_index(&self.plan, name, offset)?))
+    }
+
     /// This frame's rows followed by `other`'s (see [`concat`](Self::concat)).
     pub fn union(&self, other: &LazyFrame) -> Result<LazyFrame> {
         LazyFrame::concat(&[self.clone(), other.clone()])
@@ -185,6 +235,165 @@ impl Iterator for ConcatStream {
                     self.plans.clear();
                     return Some(Err(e));
                 }
+            }
+        }
+    }
+}
+
+/// Adds a row number column first (see [`LazyFrame::with_row_index`]):
+/// the input comes in order, so a counter numbers it.
+pub(crate) struct RowIndexStream {
+    input: BatchStream,
+    name: String,
+    next: i64,
+}
+
+impl RowIndexStream {
+    pub(crate) fn new(input: BatchStream, name: &str, offset: i64) -> Self {
+        RowIndexStream {
+            input,
+            name: name.to_string(),
+            next: offset,
+        }
+    }
+
+    fn number(&mut self, b: RecordBatch) -> Result<RecordBatch> {
+        let n = b.num_rows() as i64;
+        let end = self.next.checked_add(n).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "with_row_index '{}': the row numbers pass i64::MAX after {}",
+                self.name, self.next
+            ))
+        })?;
+        let index: ArrayRef = Arc::new(arrow_array::Int64Array::from_iter_values(self.next..end));
+        self.next = end;
+        let mut fields = vec![Arc::new(Field::new(
+            self.name.as_str(),
+            DataType::Int64,
+            false,
+        ))];
+        fields.extend(b.schema_ref().fields().iter().cloned());
+        let mut cols = vec![index];
+        cols.extend(b.columns().iter().cloned());
+        let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
+        Ok(RecordBatch::try_new_with_options(
+            Arc::new(Schema::new(fields)),
+            cols,
+            &opts,
+        )?)
+    }
+}
+
+impl Iterator for RowIndexStream {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = self.input.next()?;
+        Some(b.and_then(|b| self.number(b)))
+    }
+}
+
+/// Frames side by side (see [`LazyFrame::concat_horizontal`]): the inputs
+/// are pulled in step, each output chunk made of the same rows of every
+/// input (chunks are sliced where their boundaries differ, zero-copy).
+/// Holds at most one chunk per input.
+pub(crate) struct HConcatStream {
+    inputs: Vec<BatchStream>,
+    /// The current chunk of each input and how many of its rows are used.
+    current: Vec<Option<(RecordBatch, usize)>>,
+    /// Rows taken from each input so far.
+    rows: Vec<u64>,
+    chunk_rows: usize,
+    done: bool,
+}
+
+impl HConcatStream {
+    pub(crate) fn new(inputs: Vec<BatchStream>, chunk_rows: usize) -> Self {
+        let n = inputs.len();
+        HConcatStream {
+            inputs,
+            current: vec![None; n],
+            rows: vec![0; n],
+            chunk_rows: chunk_rows.max(1),
+            done: false,
+        }
+    }
+
+    /// Makes sure input `k` has a chunk with rows left; `false` at its end.
+    fn fill(&mut self, k: usize) -> Result<bool> {
+        loop {
+            if let Some((b, used)) = &self.current[k]
+                && *used < b.num_rows()
+            {
+                return Ok(true);
+            }
+            match self.inputs[k].next() {
+                Some(b) => self.current[k] = Some((b?, 0)),
+                None => {
+                    self.current[k] = None;
+                    return Ok(false);
+                }
+            }
+        }
+    }
+
+    fn next_chunk(&mut self) -> Result<Option<RecordBatch>> {
+        let n = self.inputs.len();
+        let mut has = Vec::with_capacity(n);
+        for k in 0..n {
+            has.push(self.fill(k)?);
+        }
+        if has.iter().all(|h| !h) {
+            return Ok(None);
+        }
+        if let Some(short) = has.iter().position(|h| !h) {
+            let long = has.iter().position(|h| *h).unwrap_or(0);
+            return Err(Error::InvalidArgument(format!(
+                "concat_horizontal: frame {short} has {} rows but frame {long} has more; the \
+                 frames must have the same number of rows",
+                self.rows[short]
+            )));
+        }
+        let mut len = self.chunk_rows;
+        for (b, used) in self.current.iter().flatten() {
+            len = len.min(b.num_rows() - used);
+        }
+        let mut fields: Vec<arrow_schema::FieldRef> = Vec::new();
+        let mut cols: Vec<ArrayRef> = Vec::new();
+        for (k, cur) in self.current.iter_mut().enumerate() {
+            if let Some((b, used)) = cur {
+                let part = b.slice(*used, len);
+                *used += len;
+                self.rows[k] += len as u64;
+                fields.extend(part.schema_ref().fields().iter().cloned());
+                cols.extend(part.columns().iter().cloned());
+            }
+        }
+        let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(len));
+        Ok(Some(RecordBatch::try_new_with_options(
+            Arc::new(Schema::new(fields)),
+            cols,
+            &opts,
+        )?))
+    }
+}
+
+impl Iterator for HConcatStream {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.next_chunk() {
+            Ok(Some(b)) => Some(Ok(b)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
             }
         }
     }

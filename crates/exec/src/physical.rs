@@ -31,7 +31,7 @@ use crate::agg::{AggExpr, AggFunc};
 use crate::aggregate::partitioned::{Finished, HashAggregate, Local};
 use crate::aggregate::run::Aggregator;
 use crate::collect::Collector;
-use crate::concat::{ConcatStream, explode_batch};
+use crate::concat::{ConcatStream, HConcatStream, RowIndexStream, explode_batch};
 use crate::context::JobMetrics;
 use crate::join::run_join;
 use crate::plan::panic_text;
@@ -978,6 +978,32 @@ fn build(ctx: &Context, job: &Arc<JobMetrics>, plan: &LogicalPlan) -> Result<Pip
                 Some(metrics),
             ));
         }
+        PlanNode::RowIndex {
+            input,
+            name,
+            offset,
+        } => {
+            let metrics = job.operator(plan);
+            let p = build(ctx, job, input)?;
+            let stream = stream_of(ctx, job, p, input.schema());
+            let out = RowIndexStream::new(stream, name, *offset);
+            return Ok(Pipeline::over(
+                Input::Operator(Box::new(out)),
+                Some(metrics),
+            ));
+        }
+        PlanNode::HConcat { inputs } => {
+            let metrics = job.operator(plan);
+            let streams = inputs
+                .iter()
+                .map(|i| child_stream(ctx, job, i, None))
+                .collect::<Result<Vec<_>>>()?;
+            let out = HConcatStream::new(streams, ctx.config().chunk_rows);
+            return Ok(Pipeline::over(
+                Input::Operator(Box::new(out)),
+                Some(metrics),
+            ));
+        }
         PlanNode::Limit { input, skip, fetch } => {
             let mut p = build(ctx, job, input)?;
             if p.limit.is_some() || p.skip > 0 {
@@ -1035,6 +1061,8 @@ fn build(ctx: &Context, job: &Arc<JobMetrics>, plan: &LogicalPlan) -> Result<Pip
         | PlanNode::Sort { .. }
         | PlanNode::Join(_)
         | PlanNode::Window { .. }
+        | PlanNode::RowIndex { .. }
+        | PlanNode::HConcat { .. }
         | PlanNode::Union { .. } => {
             return Err(Error::InvalidArgument(
                 "internal: not a per-chunk operator".into(),

@@ -423,22 +423,131 @@ impl LazyFrame {
     /// named like an input column replaces it. The output rows come
     /// grouped by partition, in no particular order otherwise.
     ///
+    /// Takes window expressions ([`WindowExpr`]: `rank().over(w)`) and
+    /// shift, cumulative and rolling expressions
+    /// ([`crate::window::SeqExpr`]: `col("v").cum_sum()`,
+    /// `col("v").rolling_mean(3).over(["k"])`, in input order unless given
+    /// an order; see [`parframe_plan::sequence`]); a list mixing both
+    /// kinds converts each with `.into()`.
+    ///
     /// ```
-    /// use parframe_core::table;
+    /// use arrow_array::cast::AsArray;
+    /// use arrow_array::types::Int64Type;
+    /// use parframe_core::{col, table};
     /// use parframe_exec::{Context, SortKey};
-    /// use parframe_exec::window::{Window, rank};
+    /// use parframe_exec::window::{SequenceExt, Window, rank};
     ///
     /// let ctx = Context::builder().threads(2).build()?;
     /// let t = table!("k" => [1i64, 1, 2], "v" => [5i64, 7, 1])?;
     /// let w = Window::new().partition_by(["k"]).order_by([SortKey::desc("v")]);
-    /// let out = ctx.lazy(t).with_window_columns([rank().over(w)])?.collect()?;
+    /// let out = ctx.lazy(t.clone()).with_window_columns([rank().over(w)])?.collect()?;
     /// assert_eq!(out.column_names(), vec!["k", "v", "rank"]);
+    ///
+    /// let out = ctx
+    ///     .lazy(t)
+    ///     .with_window_columns([col("v").cum_sum().alias("running"), col("v").shift(1)])?
+    ///     .collect()?;
+    /// assert_eq!(out.column_names(), vec!["k", "v", "running"]);
+    /// let ints = |c: &str| -> parframe_common::Result<Vec<Option<i64>>> {
+    ///     let a = out.column(c)?;
+    ///     Ok(a.as_primitive::<Int64Type>().iter().collect())
+    /// };
+    /// assert_eq!(ints("running")?, vec![Some(5), Some(12), Some(13)]);
+    /// assert_eq!(ints("v")?, vec![None, Some(5), Some(7)]);
     /// # Ok::<(), parframe_common::Error>(())
     /// ```
-    pub fn with_window_columns(
+    pub fn with_window_columns<C: Into<crate::window::WindowColumn>>(
         &self,
-        exprs: impl IntoIterator<Item = WindowExpr>,
+        exprs: impl IntoIterator<Item = C>,
     ) -> Result<LazyFrame> {
+        use crate::window::WindowColumn;
+        let columns: Vec<WindowColumn> = exprs.into_iter().map(Into::into).collect();
+        let mut names: Vec<String> = Vec::with_capacity(columns.len());
+        for c in &columns {
+            let n = match c {
+                WindowColumn::Window(e) => e.name.clone(),
+                WindowColumn::Sequence(s) => s.output_name(),
+            };
+            if names.contains(&n) {
+                return Err(Error::InvalidArgument(format!(
+                    "window columns: '{n}' is produced twice; alias one of them"
+                )));
+            }
+            names.push(n);
+        }
+        if !columns
+            .iter()
+            .any(|c| matches!(c, WindowColumn::Sequence(_)))
+        {
+            return self.window_exprs(columns.into_iter().filter_map(|c| match c {
+                WindowColumn::Window(e) => Some(e),
+                WindowColumn::Sequence(_) => None,
+            }));
+        }
+        // Shift/cumulative/rolling expressions lower onto window
+        // expressions over hidden columns: hidden inputs first, the windows
+        // (with the plain window expressions, sharing operators where the
+        // windows agree), then the outputs, then the hidden columns go.
+        let schema = self.plan.schema();
+        let replaced: Vec<String> = columns
+            .iter()
+            .filter_map(|c| match c {
+                WindowColumn::Window(e) => Some(e.name.clone()),
+                WindowColumn::Sequence(_) => None,
+            })
+            .collect();
+        let (mut inputs, mut windows, mut outputs, mut hidden) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // Plain window expressions first, the lowered ones after them.
+        let mut lowered: Vec<WindowExpr> = Vec::new();
+        for (tag, c) in columns.into_iter().enumerate() {
+            match c {
+                WindowColumn::Window(e) => windows.push(e),
+                WindowColumn::Sequence(s) => {
+                    let copy = s
+                        .input_column()
+                        .is_some_and(|c| replaced.iter().any(|r| r == c));
+                    let l = s.lower(tag, &schema, copy)?;
+                    inputs.extend(l.inputs.into_iter().map(|(n, e)| e.alias(n)));
+                    lowered.extend(l.windows);
+                    outputs.push(l.output);
+                    hidden.extend(l.hidden);
+                }
+            }
+        }
+        let plain_windows = windows.len();
+        windows.extend(lowered);
+        let mut lf = self.clone();
+        // One window operator sees the input as it comes, so input order
+        // holds for every expression when all windows agree. Several
+        // windows run one after the other, each seeing the previous one's
+        // output (grouped by its partitions): then a hidden row index
+        // orders (or breaks ties of) the sequence expressions' windows.
+        let mut distinct: Vec<&Window> = Vec::new();
+        for w in windows.iter().map(|e| &e.window) {
+            if !distinct.iter().any(|d| d.same_ordering(w)) {
+                distinct.push(w);
+            }
+        }
+        if distinct.len() > 1 {
+            let row = "__pf_seq_row";
+            lf = lf.with_row_index(row, 0)?;
+            for e in windows.iter_mut().skip(plain_windows) {
+                e.window.order_by.push(SortKey::asc(row));
+            }
+            hidden.push(row.to_string());
+        }
+        if !inputs.is_empty() {
+            lf = lf.with_columns(inputs)?;
+        }
+        if !windows.is_empty() {
+            lf = lf.window_exprs(windows)?;
+        }
+        lf.with_columns(outputs)?.drop(hidden)
+    }
+
+    /// [`LazyFrame::with_window_columns`] for window expressions only.
+    fn window_exprs(&self, exprs: impl IntoIterator<Item = WindowExpr>) -> Result<LazyFrame> {
         let mut exprs: Vec<WindowExpr> = exprs.into_iter().collect();
         // Aggregates over expressions read hidden columns computed first
         // (and dropped at the end); numeric aggregates of booleans read them
@@ -462,7 +571,7 @@ impl LazyFrame {
         if !hidden.is_empty() {
             let names: Vec<String> = hidden.iter().map(|(n, _)| n.clone()).collect();
             let with = self.with_columns(hidden.into_iter().map(|(n, e)| e.alias(n)))?;
-            let out = with.with_window_columns(exprs)?;
+            let out = with.window_exprs(exprs)?;
             let keep: Vec<Expr> = out
                 .schema()
                 .fields()

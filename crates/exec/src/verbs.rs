@@ -1,9 +1,12 @@
 //! Frame verbs a polars user reaches for: [`LazyFrame::fill_null`],
-//! [`LazyFrame::drop_nulls`], [`LazyFrame::cache`], [`LazyFrame::sample`],
-//! [`LazyFrame::describe`]. `fill_null` and `drop_nulls` are plan
-//! operators (a `CASE` projection, a filter) and stream; `cache`, `sample`
-//! and `describe` run the plan when called, as polars' eager
-//! counterparts do.
+//! [`LazyFrame::fill_nan`], [`LazyFrame::drop_nulls`], [`LazyFrame::cast`],
+//! [`LazyFrame::unpivot`], [`LazyFrame::cache`], [`LazyFrame::sample`],
+//! [`LazyFrame::describe`] (and, in `concat.rs`,
+//! [`LazyFrame::with_row_index`] and [`LazyFrame::concat_horizontal`]).
+//! `fill_null`, `fill_nan`, `cast` and `drop_nulls` are plan operators (a
+//! projection, a filter) and stream, as does `unpivot` (a projection and
+//! a per-chunk reshape); `cache`, `sample` and `describe` run the plan
+//! when called, as polars' eager counterparts do.
 
 use std::sync::Arc;
 
@@ -237,5 +240,210 @@ impl LazyFrame {
         }
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
         Table::from_batches(vec![batch])
+    }
+}
+
+impl LazyFrame {
+    /// Replaces NaN by `value` in every floating-point column (polars'
+    /// `DataFrame::fill_nan`), cast back to the column's type; nulls stay
+    /// null and other columns are left as they are. See [`Expr::fill_nan`]
+    /// for one expression.
+    ///
+    /// ```
+    /// use parframe_core::table;
+    /// use parframe_exec::Context;
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = table!("x" => [Some(1.0), Some(f64::NAN), None], "n" => [1i64, 2, 3])?;
+    /// let out = ctx.lazy(t).fill_nan(0.0)?.collect()?;
+    /// assert_eq!(out.column("x")?.null_count(), 1);
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn fill_nan(&self, value: impl IntoExpr) -> Result<LazyFrame> {
+        let value = value.into_expr();
+        let schema = self.schema();
+        let exprs: Vec<Expr> = schema
+            .fields()
+            .iter()
+            .filter(|f| f.data_type().is_floating())
+            .map(|f| {
+                col(f.name().as_str())
+                    .fill_nan(value.clone())
+                    .cast(f.data_type().clone())
+                    .alias(f.name().as_str())
+            })
+            .collect();
+        if exprs.is_empty() {
+            return Ok(self.clone());
+        }
+        self.with_columns(exprs)
+    }
+
+    /// Casts columns to new types: `cast([("n", DataType::Float64)])`
+    /// (strict: a value that does not convert is an error naming the
+    /// expression; use `Expr::try_cast` for nulls instead). Columns not
+    /// listed are unchanged; a name the frame does not have is an error.
+    ///
+    /// ```
+    /// use arrow_schema::DataType;
+    /// use parframe_core::table;
+    /// use parframe_exec::Context;
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = table!("n" => [1i64, 2], "s" => ["3", "4"])?;
+    /// let out = ctx.lazy(t).cast([("n", DataType::Float64), ("s", DataType::Int32)])?;
+    /// assert_eq!(out.schema().field(1).data_type(), &DataType::Int32);
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn cast<S: AsRef<str>>(
+        &self,
+        columns: impl IntoIterator<Item = (S, DataType)>,
+    ) -> Result<LazyFrame> {
+        let schema = self.schema();
+        let mut exprs = Vec::new();
+        for (name, to) in columns {
+            let name = name.as_ref();
+            let f = schema.field_with_name(name).map_err(|_| {
+                column_not_found(name, schema.fields().iter().map(|f| f.name().as_str()))
+            })?;
+            if f.data_type() != &to {
+                exprs.push(col(name).cast(to).alias(name));
+            }
+        }
+        if exprs.is_empty() {
+            return Ok(self.clone());
+        }
+        self.with_columns(exprs)
+    }
+
+    /// Casts the columns named in `schema` to its types (as
+    /// [`LazyFrame::cast`]); columns `schema` does not name are unchanged.
+    pub fn cast_to_schema(&self, schema: &Schema) -> Result<LazyFrame> {
+        self.cast(
+            schema
+                .fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().clone())),
+        )
+    }
+
+    /// From wide to long (polars' `unpivot`, formerly `melt`): for every
+    /// row and every column of `on`, one row of the `index` columns, a
+    /// `variable` column (the column's name, Utf8) and a `value` column (its
+    /// value, all `on` columns brought to one type by the `CASE` rules,
+    /// e.g. Int64 and Float64 give Float64). An empty `on` means every
+    /// column not in `index`. One pass: each input chunk gives its rows for
+    /// the first `on` column, then for the second, and so on (polars orders
+    /// by column over the whole frame; sort if the order matters).
+    ///
+    /// ```
+    /// use parframe_core::table;
+    /// use parframe_exec::Context;
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = table!("id" => [1i64, 2], "a" => [10i64, 20], "b" => [30i64, 40])?;
+    /// let long = ctx.lazy(t).unpivot(["a", "b"], ["id"])?.collect()?;
+    /// assert_eq!(long.column_names(), vec!["id", "variable", "value"]);
+    /// assert_eq!(long.num_rows(), 4);
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    #[doc(alias = "melt")]
+    pub fn unpivot(
+        &self,
+        on: impl crate::IntoColumnNames,
+        index: impl crate::IntoColumnNames,
+    ) -> Result<LazyFrame> {
+        let (mut on, index) = (on.into_column_names(), index.into_column_names());
+        let schema = self.schema();
+        for n in on.iter().chain(&index) {
+            if schema.index_of(n).is_err() {
+                return Err(column_not_found(
+                    n,
+                    schema.fields().iter().map(|f| f.name().as_str()),
+                ));
+            }
+        }
+        if on.is_empty() {
+            on = schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .filter(|n| !index.contains(n))
+                .collect();
+        }
+        let Some(last) = on.last() else {
+            return Err(parframe_common::Error::InvalidArgument(
+                "unpivot: no column to unpivot (every column is an index column)".into(),
+            ));
+        };
+        for n in ["variable", "value"] {
+            if index.iter().any(|i| i == n) {
+                return Err(parframe_common::Error::InvalidArgument(format!(
+                    "unpivot: the index column '{n}' clashes with the output column '{n}'; \
+                     rename it first"
+                )));
+            }
+        }
+        // The value type: what a CASE over every `on` column gives.
+        let mut case: Option<parframe_core::expr::CaseBuilder> = None;
+        for n in &on[..on.len() - 1] {
+            let c = parframe_core::lit(false);
+            case = Some(match case {
+                None => parframe_core::when(c, col(n.as_str())),
+                Some(b) => b.when(c, col(n.as_str())),
+            });
+        }
+        let value_type = match case {
+            None => schema.field_with_name(last)?.data_type().clone(),
+            Some(b) => {
+                let e = b.otherwise(col(last.as_str()));
+                let types: Vec<String> = on
+                    .iter()
+                    .filter_map(|n| schema.field_with_name(n).ok())
+                    .map(|f| format!("{}: {}", f.name(), f.data_type()))
+                    .collect();
+                e.to_field(&schema)
+                    .map_err(|err| {
+                        parframe_common::Error::type_mismatch(
+                            "unpivot",
+                            format!(
+                                "the columns ({}) have no common type ({err}); cast them first",
+                                types.join(", ")
+                            ),
+                        )
+                    })?
+                    .data_type()
+                    .clone()
+            }
+        };
+        let mut exprs: Vec<Expr> = index.iter().map(|n| col(n.as_str())).collect();
+        let hidden: Vec<String> = (0..on.len()).map(|j| format!("__pf_unpivot{j}")).collect();
+        for (n, h) in on.iter().zip(&hidden) {
+            exprs.push(col(n.as_str()).cast(value_type.clone()).alias(h.as_str()));
+        }
+        let narrow = self.select(exprs)?;
+        let mut fields: Vec<Field> = index
+            .iter()
+            .map(|n| schema.field_with_name(n).map(|f| f.clone()))
+            .collect::<std::result::Result<_, _>>()?;
+        fields.push(Field::new("variable", DataType::Utf8, false));
+        fields.push(Field::new("value", value_type, true));
+        let out_schema = Arc::new(Schema::new(fields));
+        let names = on.clone();
+        let k = index.len();
+        let s = Arc::clone(&out_schema);
+        narrow.map_batches_with_schema(out_schema, move |b: RecordBatch| {
+            let n = b.num_rows();
+            let mut pieces = Vec::with_capacity(names.len());
+            for (j, name) in names.iter().enumerate() {
+                let mut cols: Vec<ArrayRef> = b.columns()[..k].to_vec();
+                cols.push(Arc::new(StringArray::from_iter_values(
+                    std::iter::repeat_n(name.as_str(), n),
+                )));
+                cols.push(b.column(k + j).clone());
+                pieces.push(RecordBatch::try_new(Arc::clone(&s), cols)?);
+            }
+            Ok(arrow_select::concat::concat_batches(&s, &pieces)?)
+        })
     }
 }

@@ -109,14 +109,18 @@ pub use parframe_sql::SqlContext;
 /// `coalesce`, [`IntoExpr`]), sort keys, the aggregate functions (`sum`,
 /// `mean`, `count_rows`...) and [`AggregateExt`] (the same as `Expr`
 /// methods: `col("x").sum()`), windows (`Window`, `AggOver`,
-/// `row_number`, `rank`), join types, I/O options, and Arrow's `DataType`.
+/// `row_number`, `rank`) and [`window::SequenceExt`] (`col("v").cum_sum()`,
+/// `shift`, `diff`, `rolling_mean`...), join types, I/O options, and Arrow's
+/// `DataType`.
 pub mod prelude {
     pub use crate::agg::{
         AggExpr, AggregateExt, count, count_rows, first, last, max, mean, median, min, n_unique,
         quantile, std, sum, var,
     };
     pub use crate::arrow::schema::DataType;
-    pub use crate::window::{AggOver, Window, dense_rank, lag, lead, rank, row_number};
+    pub use crate::window::{
+        AggOver, SequenceExt, Window, WindowColumn, dense_rank, lag, lead, rank, row_number,
+    };
     pub use crate::{
         Context, CsvOptions, CsvWriteOptions, Error, Expr, IntoExpr, JoinOptions, JoinType,
         LazyFrame, ParquetCompression, ParquetWriteOptions, Result, RowOptions, SortKey,

@@ -118,6 +118,8 @@ pub fn describe(plan: &LogicalPlan) -> String {
         }
         PlanNode::Union { inputs } => format!("Union [{} inputs]", inputs.len()),
         PlanNode::Explode { column, .. } => format!("Explode {column}"),
+        PlanNode::RowIndex { name, offset, .. } => format!("RowIndex {name} from {offset}"),
+        PlanNode::HConcat { inputs } => format!("HConcat [{} inputs]", inputs.len()),
         PlanNode::Window {
             window,
             exprs,

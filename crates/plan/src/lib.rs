@@ -39,6 +39,7 @@ pub mod join;
 mod logical;
 pub mod optimizer;
 pub mod pruning;
+pub mod sequence;
 pub mod sort;
 pub mod stats;
 pub mod udf;

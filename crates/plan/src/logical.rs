@@ -333,6 +333,23 @@ pub enum PlanNode {
         /// produce just those.
         fetch: Option<usize>,
     },
+    /// A row number column first, then the input's columns: `offset`,
+    /// `offset + 1`, ... (`Int64`) in the order the input produces rows.
+    RowIndex {
+        /// The input.
+        input: Arc<LogicalPlan>,
+        /// The new column's name.
+        name: String,
+        /// The first row's number.
+        offset: i64,
+    },
+    /// Frames side by side: every input's columns, row `i` of the output
+    /// made of row `i` of each input. The inputs must have the same number
+    /// of rows (an error when they do not) and distinct column names.
+    HConcat {
+        /// The inputs.
+        inputs: Vec<Arc<LogicalPlan>>,
+    },
 }
 
 /// A node of a logical plan with its id and output schema.
@@ -389,16 +406,17 @@ impl LogicalPlan {
             | PlanNode::Aggregate { input, .. }
             | PlanNode::Sort { input, .. }
             | PlanNode::Explode { input, .. }
+            | PlanNode::RowIndex { input, .. }
             | PlanNode::Window { input, .. } => vec![input],
             PlanNode::Join(j) => vec![&j.left, &j.right],
-            PlanNode::Union { inputs } => inputs.iter().collect(),
+            PlanNode::Union { inputs } | PlanNode::HConcat { inputs } => inputs.iter().collect(),
         }
     }
 
     /// The single input of a one-input node.
     pub fn input(&self) -> Option<&Arc<LogicalPlan>> {
         match &self.node {
-            PlanNode::Join(_) | PlanNode::Union { .. } => None,
+            PlanNode::Join(_) | PlanNode::Union { .. } | PlanNode::HConcat { .. } => None,
             _ => self.inputs().into_iter().next(),
         }
     }
@@ -424,12 +442,13 @@ impl LogicalPlan {
             | PlanNode::Aggregate { input, .. }
             | PlanNode::Sort { input, .. }
             | PlanNode::Explode { input, .. }
+            | PlanNode::RowIndex { input, .. }
             | PlanNode::Window { input, .. } => *input = next()?,
             PlanNode::Join(j) => {
                 j.left = next()?;
                 j.right = next()?;
             }
-            PlanNode::Union { inputs } => {
+            PlanNode::Union { inputs } | PlanNode::HConcat { inputs } => {
                 for i in inputs.iter_mut() {
                     *i = next()?;
                 }
@@ -637,6 +656,24 @@ impl LogicalPlan {
             exprs,
             fetch: None,
         })
+    }
+
+    /// A row number column `name` first (see [`PlanNode::RowIndex`]).
+    pub fn row_index(
+        input: &Arc<LogicalPlan>,
+        name: &str,
+        offset: i64,
+    ) -> Result<Arc<LogicalPlan>> {
+        Self::new(PlanNode::RowIndex {
+            input: Arc::clone(input),
+            name: name.to_string(),
+            offset,
+        })
+    }
+
+    /// Frames side by side (see [`PlanNode::HConcat`]).
+    pub fn hconcat(inputs: Vec<Arc<LogicalPlan>>) -> Result<Arc<LogicalPlan>> {
+        Self::new(PlanNode::HConcat { inputs })
     }
 
     /// `explode` of a list column.
@@ -849,6 +886,39 @@ fn derive_schema(node: &mut PlanNode) -> Result<SchemaRef> {
                 )));
             }
             crate::window::output_schema(&input.schema(), exprs)?
+        }
+        PlanNode::RowIndex { input, name, .. } => {
+            let input = input.schema();
+            if input.index_of(name).is_ok() {
+                return Err(Error::InvalidArgument(format!(
+                    "with_row_index: the frame already has a column '{name}'; choose another name"
+                )));
+            }
+            let mut fields: Vec<FieldRef> =
+                vec![Arc::new(Field::new(name.as_str(), DataType::Int64, false))];
+            fields.extend(input.fields().iter().cloned());
+            Arc::new(Schema::new(fields))
+        }
+        PlanNode::HConcat { inputs } => {
+            if inputs.is_empty() {
+                return Err(Error::InvalidArgument(
+                    "concat_horizontal needs at least one frame".into(),
+                ));
+            }
+            let mut fields: Vec<FieldRef> = Vec::new();
+            for (k, i) in inputs.iter().enumerate() {
+                for f in i.schema().fields() {
+                    if fields.iter().any(|g| g.name() == f.name()) {
+                        return Err(Error::InvalidArgument(format!(
+                            "concat_horizontal: column '{}' of frame {k} is also in an earlier \
+                             frame; rename or drop one of them",
+                            f.name()
+                        )));
+                    }
+                    fields.push(f.clone());
+                }
+            }
+            Arc::new(Schema::new(fields))
         }
     })
 }

@@ -102,6 +102,16 @@ pub fn statistics(plan: &LogicalPlan) -> Statistics {
         | PlanNode::WithColumns { input, .. }
         | PlanNode::Apply { input, .. }
         | PlanNode::Window { input, .. } => Named::of(input).project(&names),
+        PlanNode::RowIndex { input, .. } => Statistics {
+            num_rows: statistics(input).num_rows,
+            columns: Vec::new(),
+        },
+        PlanNode::HConcat { inputs } => Statistics {
+            num_rows: inputs
+                .first()
+                .map_or(Precision::Exact(0), |i| statistics(i).num_rows),
+            columns: Vec::new(),
+        },
         PlanNode::MapBatches { input, .. } | PlanNode::Explode { input, .. } => Statistics {
             num_rows: statistics(input).num_rows.to_estimate(),
             columns: Vec::new(),

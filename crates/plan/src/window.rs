@@ -23,6 +23,8 @@ use crate::IntoColumnNames;
 use crate::agg::{AggExpr, AggFunc};
 use crate::sort::SortKey;
 
+pub use crate::sequence::{RollingAgg, SeqExpr, SeqFunc, SequenceExt, WindowColumn};
+
 fn is_numeric(t: &DataType) -> bool {
     t.is_integer() || t.is_floating()
 }

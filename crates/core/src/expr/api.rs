@@ -110,6 +110,29 @@ impl Expr {
         call(Func::Math(MathFunc::Power), vec![self, exponent])
     }
 
+    /// Whether the value is NaN (`isnan`): false for integers and
+    /// decimals, null where the value is null.
+    pub fn is_nan(self) -> Expr {
+        call(Func::IsNan, vec![self])
+    }
+
+    /// The value, or `value` where it is NaN (polars' `fill_nan`); nulls
+    /// stay null. `value` meets the value's type with the `CASE` rules
+    /// (`fill_nan(0)` over Float64 is Float64).
+    ///
+    /// ```
+    /// use parframe_core::{col, table};
+    ///
+    /// let t = table!("x" => [Some(1.0), Some(f64::NAN), None])?;
+    /// let out = col("x").fill_nan(0.0).evaluate(&t.chunks()[0])?;
+    /// let out = arrow_array::cast::AsArray::as_primitive::<arrow_array::types::Float64Type>(&out);
+    /// assert_eq!(out.iter().collect::<Vec<_>>(), vec![Some(1.0), Some(0.0), None]);
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn fill_nan(self, value: impl super::IntoExpr) -> Expr {
+        super::when(self.clone().is_nan(), value.into_expr()).otherwise(self)
+    }
+
     /// `||`: string concatenation, null when either side is null.
     pub fn concat(self, other: Expr) -> Expr {
         call(Func::Concat, vec![self, other])

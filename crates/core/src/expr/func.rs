@@ -181,6 +181,9 @@ pub enum Func {
     RegexpExtract,
     /// A numeric function (`abs`, `round`, `sqrt`...; see [`MathFunc`]).
     Math(MathFunc),
+    /// `isnan(x)`: whether a number is NaN (false for integers and
+    /// decimals, null for null).
+    IsNan,
     /// `s LIKE pattern` (`%`, `_`; `escape` quotes them).
     Like {
         /// ILIKE.
@@ -228,6 +231,7 @@ impl Func {
             } => "like",
             Func::Like { .. } => "ilike",
             Func::Math(m) => m.name(),
+            Func::IsNan => "isnan",
         }
     }
 }
@@ -263,6 +267,7 @@ pub(super) enum Kernel {
     RegexpReplace(Regex, String),
     RegexpExtract(Regex, usize),
     Math(MathKernel),
+    IsNan,
     /// The pattern rewritten to arrow's `\` escapes, as a Utf8 scalar, or
     /// `None` to take it from the argument row by row.
     Like {
@@ -522,6 +527,21 @@ pub(super) fn plan(
                 Kernel::Right
             };
             (k, DataType::Utf8, vec![utf8.clone(), i64t.clone()])
+        }
+        Func::IsNan => {
+            arity(1, 1)?;
+            let t = types[0];
+            sig(
+                t.is_integer()
+                    || t.is_floating()
+                    || matches!(t, DataType::Decimal128(..) | DataType::Null),
+                "a number",
+            )?;
+            (
+                Kernel::IsNan,
+                DataType::Boolean,
+                vec![Some(DataType::Float64)],
+            )
         }
         Func::Reverse => {
             arity(1, 1)?;
@@ -1129,6 +1149,13 @@ pub(super) fn eval(kernel: &Kernel, args: &[ArrayRef], len: usize, ctx: &str) ->
             })?
         }
         Kernel::Math(k) => math::eval(k, args, ctx)?,
+        Kernel::IsNan => {
+            let a = arg(0)?;
+            let f = a
+                .as_primitive_opt::<arrow_array::types::Float64Type>()
+                .ok_or_else(|| Error::type_mismatch("isnan", "internal: not cast to Float64"))?;
+            Arc::new(arrow_array::BooleanArray::from_unary(f, |v| v.is_nan()))
+        }
         Kernel::Like {
             case_insensitive,
             pattern,

@@ -36,6 +36,13 @@
 //! `count_rows`, `count`, `sum`, `mean`, `min`, `max`, `var`, `std` from
 //! [`crate::agg`], turned into window functions by [`AggOver::over`].
 //!
+//! Shift, cumulative and rolling sugar with polars' names —
+//! `col("v").shift(1)`, `diff`, `cum_sum`, `cum_min`, `cum_max`,
+//! `cum_count`, `rolling_sum(3)`, `rolling_mean`, `rolling_min`,
+//! `rolling_max`, each with `.over(["k"])` and `.order_by(...)` — lowers
+//! onto these functions ([`SequenceExt`], [`SeqExpr`]; without `order_by`
+//! rows are taken in input order, see [`parframe_plan::sequence`]).
+//!
 //! # Frames
 //! Without `order_by` the frame is the whole partition; with it the default
 //! is SQL's `RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW` (the rows up
@@ -84,6 +91,8 @@ pub(crate) mod exec;
 mod frame;
 mod funcs;
 mod segment;
+#[cfg(test)]
+mod sequence_tests;
 #[cfg(test)]
 mod tests;
 pub(crate) mod topk;

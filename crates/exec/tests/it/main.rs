@@ -7,6 +7,7 @@ mod collect;
 mod groupby;
 mod optimizer;
 mod plan;
+mod reshape;
 mod sort;
 mod stats;
 mod window;

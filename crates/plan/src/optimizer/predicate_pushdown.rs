@@ -21,8 +21,9 @@
 //!   into it (they only decide matches on the side that is not preserved).
 //! - **Scan**: the conjuncts are kept by the scan, which evaluates them on
 //!   every chunk it reads.
-//! - Limits, top-k sorts, closures (`apply`, `map_batches`) and tables stop
-//!   filters: what is left becomes a `Filter` above them.
+//! - Limits, top-k sorts, closures (`apply`, `map_batches`), row indexes
+//!   (a filter below would renumber the rows), horizontal concats and
+//!   tables stop filters: what is left becomes a `Filter` above them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -154,6 +155,8 @@ fn push(plan: &Arc<LogicalPlan>, mut preds: Vec<Expr>) -> Result<Arc<LogicalPlan
         | PlanNode::Limit { .. }
         | PlanNode::Sort { .. }
         | PlanNode::Apply { .. }
+        | PlanNode::RowIndex { .. }
+        | PlanNode::HConcat { .. }
         | PlanNode::MapBatches { .. } => {
             let inputs: Vec<Arc<LogicalPlan>> = plan
                 .inputs()

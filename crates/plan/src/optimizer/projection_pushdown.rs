@@ -166,6 +166,26 @@ fn prune(plan: &Arc<LogicalPlan>, needed: Option<&[String]>) -> Result<Arc<Logic
             let child = prune(input, Some(&from))?;
             rebuild(plan, vec![child], unchanged_children)
         }
+        PlanNode::RowIndex { input, name, .. } => {
+            let from: Vec<String> = needed.iter().filter(|n| *n != name).cloned().collect();
+            let child = prune(input, Some(&from))?;
+            rebuild(plan, vec![child], unchanged_children)
+        }
+        PlanNode::HConcat { inputs } => {
+            // Each input gives the needed columns it has (at least one, so
+            // its rows are still counted against the others').
+            let mut new = Vec::with_capacity(inputs.len());
+            for i in inputs {
+                let s = i.schema();
+                let mine: Vec<String> = needed
+                    .iter()
+                    .filter(|n| s.index_of(n).is_ok())
+                    .cloned()
+                    .collect();
+                new.push(prune(i, Some(&mine))?);
+            }
+            rebuild(plan, new, unchanged_children)
+        }
         PlanNode::Explode { input, column } => {
             let mut from = needed.clone();
             add(&mut from, column);

@@ -1,0 +1,515 @@
+//! Shift, cumulative and rolling expressions (polars' `shift`, `diff`,
+//! `cum_sum`, `cum_min`, `cum_max`, `cum_count`, `rolling_sum`,
+//! `rolling_mean`, `rolling_min`, `rolling_max`): sugar that lowers onto
+//! the window machinery ([`crate::window`]), no operator of its own.
+//!
+//! ```
+//! use parframe_core::col;
+//! use parframe_plan::window::{SequenceExt, WindowFunction};
+//!
+//! let running = col("v").cum_sum();                    // over all rows, input order
+//! let per_key = col("v").rolling_mean(3).over(["k"]);  // per partition of k
+//! let ordered = col("v").diff(1).over(["k"]).order_by(["t"]).alias("dv");
+//! # let _ = (running, per_key, ordered);
+//! ```
+//!
+//! # Order
+//! Without [`SeqExpr::order_by`] the rows are taken **in input order**, as
+//! polars does: over the whole frame when there is no
+//! [`SeqExpr::over`], else within each partition. The window for that has
+//! no order key at all, so the window operator does not sort (with
+//! partitions it only groups rows by a hash of the keys, keeping their
+//! input order within each group). Input order is the order in which the
+//! plan's input produces rows: a file's order, a table's, or whatever the
+//! operators before give (a sort's order; a hash `group_by`'s order is
+//! arbitrary unless it keeps order). With `order_by` the rows of each
+//! partition are taken in that order instead (ties in input order).
+//!
+//! Output rows: without `over` the frame comes out in input order (the
+//! whole input is one partition: held under the memory budget, or spilled
+//! and read back, as any window partition). With `over` the rows come
+//! grouped by partition, input order within each, like every window column
+//! (see `LazyFrame::with_window_columns`); polars keeps the rows in place,
+//! so sort afterwards by a `with_row_index` column when the original
+//! positions matter.
+//!
+//! # Nulls (as polars)
+//! `shift` moves nulls like values; `diff` is null where either value is;
+//! `cum_sum`/`cum_min`/`cum_max` skip nulls and are null at a null row;
+//! `cum_count` counts the non-null values so far (never null, `Int64`);
+//! `rolling_*` are null unless the window holds at least
+//! [`SeqExpr::min_samples`] non-null values (default: the window size, as
+//! polars), else the aggregate of those values. Booleans count as 0/1 for
+//! the sums, means, minima and maxima.
+//!
+//! # Types
+//! `shift` keeps the type; `diff` is the type of `x - x`; `cum_sum` and
+//! `rolling_sum` are `Int64` for integers (overflow is an error) and
+//! `Float64` for floats; `rolling_mean` is `Float64`; `cum_min`, `cum_max`,
+//! `rolling_min` and `rolling_max` keep the (numeric) type.
+//!
+//! # How to add one
+//! Add a [`SeqFunc`] variant, its method on [`SequenceExt`], and its
+//! lowering in [`SeqExpr::lower`]: the window expressions it needs (over
+//! [`SeqExpr`]'s window, any frame) and the expression that combines their
+//! hidden columns into the output; then a case in the naive reference of
+//! `parframe-exec`'s `window/sequence_tests.rs`.
+
+use arrow_schema::{DataType, Schema};
+use parframe_common::{Error, Result};
+use parframe_core::{Expr, IntoExpr, ScalarValue, col, lit, when};
+
+use crate::IntoColumnNames;
+use crate::agg::AggFunc;
+use crate::sort::SortKey;
+use crate::window::{FrameBound, Window, WindowExpr, WindowFrame, WindowFunction};
+
+/// The aggregate of a rolling window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollingAgg {
+    /// Sum.
+    Sum,
+    /// Arithmetic mean (`Float64`).
+    Mean,
+    /// Smallest value.
+    Min,
+    /// Largest value.
+    Max,
+}
+
+/// What a [`SeqExpr`] computes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SeqFunc {
+    /// The value `n` rows before (`n < 0`: `-n` rows after), null where
+    /// there is none.
+    Shift(i64),
+    /// The value minus the one `n` rows before (`n < 0`: after).
+    Diff(i64),
+    /// Running sum.
+    CumSum,
+    /// Running minimum.
+    CumMin,
+    /// Running maximum.
+    CumMax,
+    /// Running count of non-null values.
+    CumCount,
+    /// An aggregate over the current row and the `size - 1` before it.
+    Rolling {
+        /// The aggregate.
+        agg: RollingAgg,
+        /// Rows in the window (at least 1).
+        size: usize,
+        /// Non-null values needed for a non-null result.
+        min_samples: usize,
+    },
+}
+
+impl SeqFunc {
+    /// polars' name of the function (`cum_sum`, `rolling_mean`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            SeqFunc::Shift(_) => "shift",
+            SeqFunc::Diff(_) => "diff",
+            SeqFunc::CumSum => "cum_sum",
+            SeqFunc::CumMin => "cum_min",
+            SeqFunc::CumMax => "cum_max",
+            SeqFunc::CumCount => "cum_count",
+            SeqFunc::Rolling { agg, .. } => match agg {
+                RollingAgg::Sum => "rolling_sum",
+                RollingAgg::Mean => "rolling_mean",
+                RollingAgg::Min => "rolling_min",
+                RollingAgg::Max => "rolling_max",
+            },
+        }
+    }
+}
+
+/// A shift, cumulative or rolling expression (see the [module
+/// docs](self)): built by [`SequenceExt`] (`col("v").cum_sum()`), refined
+/// with [`over`](Self::over), [`order_by`](Self::order_by) and
+/// [`alias`](Self::alias), added to a frame by
+/// `LazyFrame::with_window_columns`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeqExpr {
+    /// The function.
+    pub func: SeqFunc,
+    /// What it is computed over.
+    pub input: Expr,
+    /// Partition keys (none: all rows).
+    pub partition_by: Vec<String>,
+    /// Order within a partition (none: input order).
+    pub order_by: Vec<SortKey>,
+    /// The output column's name (`None`: the input's name, as polars).
+    pub name: Option<String>,
+}
+
+/// What a [`SeqExpr`] lowers to: hidden input columns to add first (name,
+/// expression), window expressions (hidden outputs), then the output
+/// expression over those, and every hidden name to drop at the end.
+#[derive(Debug, Clone)]
+pub struct Lowered {
+    /// Hidden input columns computed before the window.
+    pub inputs: Vec<(String, Expr)>,
+    /// The window expressions (named by hidden names).
+    pub windows: Vec<WindowExpr>,
+    /// The output column, computed after the window (aliased).
+    pub output: Expr,
+    /// Hidden columns to drop once the output is computed.
+    pub hidden: Vec<String>,
+}
+
+impl SeqExpr {
+    fn new(func: SeqFunc, input: Expr) -> Self {
+        SeqExpr {
+            func,
+            input,
+            partition_by: Vec::new(),
+            order_by: Vec::new(),
+            name: None,
+        }
+    }
+
+    /// Computes it within each partition of `columns` (polars' `over`).
+    pub fn over(mut self, columns: impl IntoColumnNames) -> Self {
+        self.partition_by = columns.into_column_names();
+        self
+    }
+
+    /// Takes the rows of each partition in the order of `keys` instead of
+    /// input order (ties keep input order).
+    pub fn order_by<K: Into<SortKey>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
+        self.order_by = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Names the output column.
+    pub fn alias(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// For `rolling_*`: the non-null values a window needs for a non-null
+    /// result (at least 1; the default is the window size). Other
+    /// functions are returned unchanged.
+    pub fn min_samples(mut self, n: usize) -> Self {
+        if let SeqFunc::Rolling { min_samples, .. } = &mut self.func {
+            *min_samples = n;
+        }
+        self
+    }
+
+    /// The output column's name.
+    pub fn output_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| self.input.output_name())
+    }
+
+    /// The input column this reads directly, when the input is a column
+    /// (maybe aliased): no hidden copy is needed then.
+    pub fn input_column(&self) -> Option<&str> {
+        match &self.input {
+            Expr::Column(c) => Some(c),
+            Expr::Alias { expr, .. } => match expr.as_ref() {
+                Expr::Column(c) => Some(c),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Lowers onto window expressions over `schema` (the frame it is added
+    /// to); `tag` makes the hidden names unique within one call, and
+    /// `copy_input` forces the input into a hidden column even when it is
+    /// a column (when another window column of the same call replaces it).
+    pub fn lower(&self, tag: usize, schema: &Schema, copy_input: bool) -> Result<Lowered> {
+        let what = || format!("{}({})", self.func.name(), self.input);
+        let field = self.input.to_field(schema)?;
+        let boolean = field.data_type() == &DataType::Boolean;
+        let numeric_use = matches!(
+            self.func,
+            SeqFunc::CumSum | SeqFunc::CumMin | SeqFunc::CumMax | SeqFunc::Rolling { .. }
+        );
+        let mut inputs = Vec::new();
+        let mut hidden = Vec::new();
+        let x = match self.input_column() {
+            Some(c) if !copy_input && !(boolean && numeric_use) => c.to_string(),
+            _ => {
+                let n = format!("__pf_seq{tag}_in");
+                let e = if boolean && numeric_use {
+                    self.input.clone().cast(DataType::Int64)
+                } else {
+                    self.input.clone()
+                };
+                inputs.push((n.clone(), e));
+                hidden.push(n.clone());
+                n
+            }
+        };
+        let window = |frame: Option<WindowFrame>| Window {
+            partition_by: self.partition_by.clone(),
+            order_by: self.order_by.clone(),
+            frame,
+        };
+        let w_name = format!("__pf_seq{tag}_w");
+        let null = || lit(ScalarValue::Null);
+        let running = WindowFrame::running();
+        let agg_over = |f: AggFunc, frame: WindowFrame, name: &str| {
+            WindowFunction::Aggregate(f)
+                .over(window(Some(frame)))
+                .alias(name)
+        };
+        let mut windows = Vec::new();
+        let output = match &self.func {
+            SeqFunc::Shift(0) => col(x.as_str()),
+            SeqFunc::Diff(0) => col(x.as_str()) - col(x.as_str()),
+            SeqFunc::Shift(n) | SeqFunc::Diff(n) => {
+                let offset = n.unsigned_abs();
+                let f = if *n > 0 {
+                    WindowFunction::Lag {
+                        column: x.clone(),
+                        offset,
+                        default: None,
+                    }
+                } else {
+                    WindowFunction::Lead {
+                        column: x.clone(),
+                        offset,
+                        default: None,
+                    }
+                };
+                windows.push(f.over(window(None)).alias(w_name.as_str()));
+                match self.func {
+                    SeqFunc::Diff(_) => col(x.as_str()) - col(w_name.as_str()),
+                    _ => col(w_name.as_str()),
+                }
+            }
+            SeqFunc::CumSum | SeqFunc::CumMin | SeqFunc::CumMax => {
+                let f = match self.func {
+                    SeqFunc::CumSum => AggFunc::Sum(x.clone()),
+                    SeqFunc::CumMin => AggFunc::Min(x.clone()),
+                    _ => AggFunc::Max(x.clone()),
+                };
+                windows.push(agg_over(f, running, &w_name));
+                when(col(x.as_str()).is_null(), null()).otherwise(col(w_name.as_str()))
+            }
+            SeqFunc::CumCount => {
+                windows.push(agg_over(AggFunc::Count(x.clone()), running, &w_name));
+                col(w_name.as_str())
+            }
+            SeqFunc::Rolling {
+                agg,
+                size,
+                min_samples,
+            } => {
+                if *size == 0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "{}: the window size must be at least 1",
+                        what()
+                    )));
+                }
+                if *min_samples == 0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "{}: min_samples must be at least 1",
+                        what()
+                    )));
+                }
+                let frame = WindowFrame::rows(
+                    FrameBound::Preceding((*size - 1) as f64),
+                    FrameBound::CurrentRow,
+                );
+                let f = match agg {
+                    RollingAgg::Sum => AggFunc::Sum(x.clone()),
+                    RollingAgg::Mean => AggFunc::Mean(x.clone()),
+                    RollingAgg::Min => AggFunc::Min(x.clone()),
+                    RollingAgg::Max => AggFunc::Max(x.clone()),
+                };
+                let n_name = format!("__pf_seq{tag}_n");
+                windows.push(agg_over(f, frame, &w_name));
+                windows.push(agg_over(AggFunc::Count(x.clone()), frame, &n_name));
+                hidden.push(n_name.clone());
+                let enough = col(n_name.as_str()).gt_eq(lit(*min_samples as i64));
+                when(enough, col(w_name.as_str())).otherwise(null())
+            }
+        };
+        if !windows.is_empty() {
+            hidden.push(w_name);
+        }
+        Ok(Lowered {
+            inputs,
+            windows,
+            output: output.alias(self.output_name()),
+            hidden,
+        })
+    }
+}
+
+impl std::fmt::Display for SeqExpr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let args = match &self.func {
+            SeqFunc::Shift(n) | SeqFunc::Diff(n) => format!("{}, {n}", self.input),
+            SeqFunc::Rolling {
+                size, min_samples, ..
+            } => format!("{}, {size}, min_samples={min_samples}", self.input),
+            _ => self.input.to_string(),
+        };
+        write!(f, "{}({args})", self.func.name())?;
+        let w = Window {
+            partition_by: self.partition_by.clone(),
+            order_by: self.order_by.clone(),
+            frame: None,
+        };
+        if !w.partition_by.is_empty() || !w.order_by.is_empty() {
+            write!(f, " OVER {w}")?;
+        }
+        write!(f, " AS {}", self.output_name())
+    }
+}
+
+/// A column `LazyFrame::with_window_columns` adds: a window expression
+/// (`rank().over(w)`, `sum("v").over(w)?`) or a shift/cumulative/rolling
+/// one (`col("v").cum_sum()`). Both convert with `Into`, so a list of one
+/// kind needs nothing; mix the kinds with `.into()`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WindowColumn {
+    /// A window function over a window.
+    Window(WindowExpr),
+    /// A shift, cumulative or rolling expression.
+    Sequence(SeqExpr),
+}
+
+impl From<WindowExpr> for WindowColumn {
+    fn from(e: WindowExpr) -> Self {
+        WindowColumn::Window(e)
+    }
+}
+
+impl From<SeqExpr> for WindowColumn {
+    fn from(e: SeqExpr) -> Self {
+        WindowColumn::Sequence(e)
+    }
+}
+
+/// Shift, cumulative and rolling functions as methods on expressions
+/// (polars' names; see the [module docs](self) for order, nulls and
+/// types).
+///
+/// ```
+/// use parframe_core::col;
+/// use parframe_plan::window::SequenceExt;
+///
+/// assert_eq!(col("v").cum_sum().output_name(), "v");
+/// assert_eq!(col("v").shift(1).alias("prev").output_name(), "prev");
+/// ```
+pub trait SequenceExt: IntoExpr + Sized {
+    /// The value `n` rows before (`n < 0`: `-n` rows after); null where
+    /// there is no such row.
+    fn shift(self, n: i64) -> SeqExpr {
+        SeqExpr::new(SeqFunc::Shift(n), self.into_expr())
+    }
+    /// The value minus the one `n` rows before (`n < 0`: after).
+    fn diff(self, n: i64) -> SeqExpr {
+        SeqExpr::new(SeqFunc::Diff(n), self.into_expr())
+    }
+    /// Running sum (null at null rows).
+    fn cum_sum(self) -> SeqExpr {
+        SeqExpr::new(SeqFunc::CumSum, self.into_expr())
+    }
+    /// Running minimum (null at null rows).
+    fn cum_min(self) -> SeqExpr {
+        SeqExpr::new(SeqFunc::CumMin, self.into_expr())
+    }
+    /// Running maximum (null at null rows).
+    fn cum_max(self) -> SeqExpr {
+        SeqExpr::new(SeqFunc::CumMax, self.into_expr())
+    }
+    /// Running count of non-null values.
+    fn cum_count(self) -> SeqExpr {
+        SeqExpr::new(SeqFunc::CumCount, self.into_expr())
+    }
+    /// Sum over the row and the `window_size - 1` rows before it.
+    fn rolling_sum(self, window_size: usize) -> SeqExpr {
+        rolling(self.into_expr(), RollingAgg::Sum, window_size)
+    }
+    /// Mean over the row and the `window_size - 1` rows before it.
+    fn rolling_mean(self, window_size: usize) -> SeqExpr {
+        rolling(self.into_expr(), RollingAgg::Mean, window_size)
+    }
+    /// Minimum over the row and the `window_size - 1` rows before it.
+    fn rolling_min(self, window_size: usize) -> SeqExpr {
+        rolling(self.into_expr(), RollingAgg::Min, window_size)
+    }
+    /// Maximum over the row and the `window_size - 1` rows before it.
+    fn rolling_max(self, window_size: usize) -> SeqExpr {
+        rolling(self.into_expr(), RollingAgg::Max, window_size)
+    }
+}
+
+impl SequenceExt for Expr {}
+
+fn rolling(input: Expr, agg: RollingAgg, size: usize) -> SeqExpr {
+    SeqExpr::new(
+        SeqFunc::Rolling {
+            agg,
+            size,
+            min_samples: size,
+        },
+        input,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_schema::Field;
+
+    fn schema() -> Schema {
+        Schema::new(vec![
+            Field::new("k", DataType::Utf8, true),
+            Field::new("v", DataType::Int64, true),
+            Field::new("b", DataType::Boolean, true),
+            Field::new("s", DataType::Utf8, true),
+        ])
+    }
+
+    #[test]
+    fn lowering_uses_columns_directly_and_hides_the_rest() {
+        let s = schema();
+        let l = col("v").cum_sum().over(["k"]).lower(0, &s, false).unwrap();
+        assert!(l.inputs.is_empty());
+        assert_eq!(l.windows.len(), 1);
+        assert_eq!(l.windows[0].window.partition_by, vec!["k".to_string()]);
+        assert_eq!(l.windows[0].window.frame, Some(WindowFrame::running()));
+        assert_eq!(l.output.output_name(), "v");
+        let l = (col("v") * 2).rolling_mean(3).lower(1, &s, false).unwrap();
+        assert_eq!(l.inputs.len(), 1);
+        assert_eq!(l.windows.len(), 2);
+        assert_eq!(l.hidden.len(), 3);
+        // Booleans are summed as 0/1.
+        let l = col("b").cum_sum().lower(2, &s, false).unwrap();
+        assert_eq!(l.inputs[0].1, col("b").cast(DataType::Int64));
+        // shift(0) is the value itself, no window.
+        assert!(
+            col("v")
+                .shift(0)
+                .lower(3, &s, false)
+                .unwrap()
+                .windows
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_errors_naming_the_function() {
+        let s = schema();
+        let e = col("v").rolling_sum(0).lower(0, &s, false).unwrap_err();
+        assert!(e.to_string().contains("rolling_sum"), "{e}");
+        let e = col("v")
+            .rolling_max(2)
+            .min_samples(0)
+            .lower(0, &s, false)
+            .unwrap_err();
+        assert!(e.to_string().contains("min_samples"), "{e}");
+        assert!(col("nope").cum_max().lower(0, &s, false).is_err());
+    }
+}
