@@ -424,7 +424,7 @@ impl LazyFrame {
         let narrow = self.select(exprs)?;
         let mut fields: Vec<Field> = index
             .iter()
-            .map(|n| schema.field_with_name(n).map(|f| f.clone()))
+            .map(|n| schema.field_with_name(n).cloned())
             .collect::<std::result::Result<_, _>>()?;
         fields.push(Field::new("variable", DataType::Utf8, false));
         fields.push(Field::new("value", value_type, true));

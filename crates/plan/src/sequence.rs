@@ -232,11 +232,12 @@ impl SeqExpr {
         );
         let mut inputs = Vec::new();
         let mut hidden = Vec::new();
+        let cast = boolean && numeric_use;
         let x = match self.input_column() {
-            Some(c) if !copy_input && !(boolean && numeric_use) => c.to_string(),
+            Some(c) if !(copy_input || cast) => c.to_string(),
             _ => {
                 let n = format!("__pf_seq{tag}_in");
-                let e = if boolean && numeric_use {
+                let e = if cast {
                     self.input.clone().cast(DataType::Int64)
                 } else {
                     self.input.clone()
