@@ -17,6 +17,11 @@
 //!   [`ChunkSource::partition_column_statistics`] give each file's key
 //!   values to the planner's pruning). Schemas are matched by column name.
 //!
+//! Both take URLs too (`s3://bucket/ds`): a dataset on object storage is
+//! the objects under a prefix (one listing), and a write to a prefix
+//! uploads each file (see `OutputDir` in `util.rs` for what is atomic
+//! there).
+//!
 //! Values in directory names are percent-encoded (`/`, `=`, `%`, `:`,
 //! control characters and the characters Windows forbids), as Hive and
 //! Spark write them.
@@ -34,6 +39,7 @@ use parframe_core::{ChunkIter, ChunkSink, ChunkSource, PartitionColumnStatistics
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 use crate::format::{FileFormat, ReadOptions, WriteOptions};
+use crate::input::Location;
 use crate::util::{OutputDir, check_read_args, conform_to_sink, describe_schema, with_schema};
 
 /// The directory name of a null key value (Hive's).
@@ -136,6 +142,7 @@ struct PartitionState {
 
 struct OpenFile {
     sink: Box<dyn ChunkSink>,
+    path: PathBuf,
     rows: u64,
     last_used: u64,
 }
@@ -302,6 +309,9 @@ impl PartitionedSink {
         self.open.retain(|&q| q != p);
         if let Some(f) = self.partitions[p].open.take() {
             f.sink.finish()?;
+            if let Some(out) = self.out.as_mut() {
+                out.finished_file(&f.path);
+            }
         }
         Ok(())
     }
@@ -319,12 +329,18 @@ impl PartitionedSink {
                 self.close(q)?;
             }
         }
-        let Some(root) = self.out.as_ref().map(|o| o.path().to_path_buf()) else {
+        let Some((root, local)) = self
+            .out
+            .as_ref()
+            .map(|o| (o.path().to_path_buf(), o.is_local()))
+        else {
             return Err(self.failed_error());
         };
         let part = &mut self.partitions[p];
         let dir = root.join(&part.dir);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        if local {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
         let file = dir.join(format!("part-{:05}.{}", part.next_file, self.extension));
         part.next_file += 1;
         let sink = self.options.format.create_sink(
@@ -334,6 +350,7 @@ impl PartitionedSink {
         )?;
         part.open = Some(OpenFile {
             sink,
+            path: file,
             rows: 0,
             last_used: 0,
         });
@@ -889,8 +906,19 @@ enum ColumnPlan {
     Key(usize),
 }
 
-/// The root and files of a dataset path (directory or glob).
+/// The root and files of a dataset path (directory or glob; a URL of
+/// either: `s3://bucket/ds`, `s3://bucket/ds/**/*.parquet`).
 fn dataset_files(path: &str) -> Result<(PathBuf, Vec<PathBuf>)> {
+    let local: String;
+    let path = match Location::of(Path::new(path))? {
+        Location::Local(p) if p.as_os_str() != path => {
+            local = p.to_string_lossy().into_owned();
+            local.as_str()
+        }
+        Location::Local(_) => path,
+        #[cfg(feature = "object-store")]
+        Location::Url(u) => return remote_dataset_files(&u),
+    };
     if crate::multi::is_glob(path) {
         let files = crate::multi::expand_glob(path)?;
         let mut root = PathBuf::new();
@@ -907,15 +935,59 @@ fn dataset_files(path: &str) -> Result<(PathBuf, Vec<PathBuf>)> {
     walk_dataset(&root, &mut files)?;
     files.sort();
     if files.is_empty() {
-        return Err(Error::io(
-            &root,
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "the dataset directory holds no file",
-            ),
-        ));
+        return Err(no_files(&root));
     }
     Ok((root, files))
+}
+
+fn no_files(root: &Path) -> Error {
+    Error::io(
+        root,
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the dataset directory holds no file",
+        ),
+    )
+}
+
+/// [`dataset_files`] of a URL: a glob's matches, or every object under the
+/// prefix (one listing) but those with a path component starting with `.`
+/// or `_`, as [`walk_dataset`] skips them.
+#[cfg(feature = "object-store")]
+fn remote_dataset_files(url: &str) -> Result<(PathBuf, Vec<PathBuf>)> {
+    if crate::multi::is_glob(url) {
+        let files = crate::multi::expand_glob(url)?;
+        let (base, _) = crate::multi::url_glob_base(url);
+        return Ok((PathBuf::from(base), files));
+    }
+    let root = url.trim_end_matches('/');
+    let files: Vec<PathBuf> = crate::object::list(root)?
+        .into_iter()
+        .filter(|(u, _)| {
+            let rel = u.get(root.len()..).unwrap_or("").trim_start_matches('/');
+            !crate::multi::has_marked_component(rel, &['.', '_'])
+        })
+        .map(|(u, _)| PathBuf::from(u))
+        .collect();
+    if files.is_empty() {
+        return Err(no_files(Path::new(root)));
+    }
+    Ok((PathBuf::from(root), files))
+}
+
+/// Whether `path` names a dataset directory: a local directory, or a URL
+/// under which objects are listed while none is at the URL itself.
+fn is_dataset_dir(path: &str) -> Result<bool> {
+    match Location::of(Path::new(path))? {
+        Location::Local(p) => Ok(p.is_dir()),
+        #[cfg(feature = "object-store")]
+        Location::Url(u) => {
+            if !u.ends_with('/') && crate::object::exists(&u)? {
+                return Ok(false);
+            }
+            Ok(!crate::object::list(u.trim_end_matches('/'))?.is_empty())
+        }
+    }
 }
 
 /// Every file below `dir` whose name (and whose directories' names) do not
@@ -1041,7 +1113,7 @@ fn default_options(files: &[PathBuf]) -> DatasetOptions {
 /// plain glob.
 pub(crate) fn open_if_dataset(path: &str) -> Result<Option<Arc<dyn ChunkSource>>> {
     if !crate::multi::is_glob(path) {
-        if Path::new(path).is_dir() {
+        if is_dataset_dir(path)? {
             let (_, files) = dataset_files(path)?;
             return Ok(Some(Arc::new(DatasetSource::try_new(
                 path,

@@ -1,7 +1,6 @@
 //! Arrow IPC files: [`IpcSource`] reads record batches as partitions,
 //! [`IpcSink`] writes chunks.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -13,6 +12,7 @@ use arrow_schema::{ArrowError, SchemaRef};
 use parframe_common::{Error, Result};
 use parframe_core::{ChunkIter, ChunkSource, Table};
 
+use crate::input::{Input, ReadSeek};
 use crate::sink::{FileSink, SinkOutput};
 use crate::util::{check_read_args, split_batch, with_schema};
 
@@ -30,6 +30,7 @@ fn ipc_err(path: &Path, location: Option<String>, e: ArrowError) -> Error {
 /// returned as zero-copy slices.
 pub struct IpcSource {
     path: PathBuf,
+    input: Input,
     schema: SchemaRef,
     version: MetadataVersion,
     batches: Vec<Block>,
@@ -51,10 +52,13 @@ impl IpcSource {
     /// a file that is not an Arrow IPC file [`Error::Format`], both naming
     /// the path.
     pub fn try_new(path: impl AsRef<Path>) -> Result<IpcSource> {
-        let path = path.as_ref().to_path_buf();
-        crate::util::check_regular_file(&path)?;
-        let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        IpcSource::from_input(Input::open(path.as_ref())?)
+    }
+
+    pub(crate) fn from_input(input: Input) -> Result<IpcSource> {
+        let path = input.path().to_path_buf();
+        let mut file = input.open_seekable()?;
+        let len = input.len()?;
         let not_ipc =
             |why: &str| Error::format(&path, None, format!("not an Arrow IPC file ({why})"));
         if len < 10 {
@@ -91,6 +95,7 @@ impl IpcSource {
             .unwrap_or_default();
         Ok(IpcSource {
             path,
+            input,
             schema,
             version: footer.version(),
             batches,
@@ -105,7 +110,7 @@ impl IpcSource {
 }
 
 /// Reads the bytes of one block (message and body) into an aligned buffer.
-fn read_block(file: &mut File, block: &Block) -> std::io::Result<Buffer> {
+fn read_block(file: &mut dyn ReadSeek, block: &Block) -> std::io::Result<Buffer> {
     let len = usize::try_from(block.metaDataLength())
         .ok()
         .zip(usize::try_from(block.bodyLength()).ok())
@@ -148,7 +153,7 @@ impl ChunkSource for IpcSource {
         )?;
         let location = Some(format!("record batch {index}"));
         let io = |e| Error::io(&self.path, e);
-        let mut file = File::open(&self.path).map_err(io)?;
+        let mut file = self.input.open_seekable()?;
         let mut decoder = FileDecoder::new(self.schema.clone(), self.version);
         if let Some(p) = projection {
             decoder = decoder.with_projection(p.to_vec());

@@ -3,7 +3,6 @@
 //! [`JsonSink`] writes chunks. Decoding, encoding and schema inference are
 //! arrow-json's.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +14,7 @@ use arrow_schema::{ArrowError, Schema, SchemaRef};
 use parframe_common::{Error, Result};
 use parframe_core::{ChunkIter, ChunkSource, Table};
 
+use crate::input::{Input, ReadSeek};
 use crate::sink::{FileSink, SinkOutput};
 use crate::util::{check_read_args, with_schema};
 
@@ -71,25 +71,30 @@ impl JsonOptions {
 #[derive(Debug)]
 pub struct JsonSource {
     path: PathBuf,
+    input: Input,
     schema: SchemaRef,
     ranges: Vec<(u64, u64)>,
 }
 
 impl JsonSource {
-    /// Opens `path`, infers its schema (unless given) and finds its
-    /// partition boundaries. A missing file is [`Error::Io`], a line that is
-    /// not JSON [`Error::Format`], both naming the path.
+    /// Opens `path` (a path or a URL), infers its schema (unless given)
+    /// and finds its partition boundaries. A missing file is
+    /// [`Error::Io`], a line that is not JSON [`Error::Format`], both
+    /// naming the path.
     pub fn try_new(path: impl AsRef<Path>, options: JsonOptions) -> Result<JsonSource> {
-        let path = path.as_ref().to_path_buf();
-        crate::util::check_regular_file(&path)?;
         if options.partition_bytes == 0 {
             return Err(Error::InvalidArgument(
                 "JSON partition_bytes must be > 0".into(),
             ));
         }
+        JsonSource::from_input(Input::open(path.as_ref())?, options)
+    }
+
+    pub(crate) fn from_input(input: Input, options: JsonOptions) -> Result<JsonSource> {
+        let path = input.path().to_path_buf();
         let io = |e| Error::io(&path, e);
-        let mut file = File::open(&path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        let mut file = input.open_seekable()?;
+        let len = input.len()?;
         let schema = match options.schema {
             Some(s) => s,
             None => {
@@ -110,6 +115,7 @@ impl JsonSource {
         let ranges = line_ranges(&mut file, len, options.partition_bytes as u64).map_err(io)?;
         Ok(JsonSource {
             path,
+            input,
             schema,
             ranges,
         })
@@ -158,7 +164,7 @@ fn in_file_order(schema: Schema, first_line: &str) -> Schema {
 
 /// Byte ranges of about `target` bytes covering `0..len`, each starting at
 /// a line start.
-fn line_ranges(file: &mut File, len: u64, target: u64) -> std::io::Result<Vec<(u64, u64)>> {
+fn line_ranges(file: &mut dyn ReadSeek, len: u64, target: u64) -> std::io::Result<Vec<(u64, u64)>> {
     let mut starts = vec![0u64];
     let mut buf = Vec::new();
     loop {
@@ -214,10 +220,7 @@ impl ChunkSource for JsonSource {
         )?;
         let (start, end) = self.ranges[index];
         let location = Some(format!("bytes {start}..{end}"));
-        let io = |e| Error::io(&self.path, e);
-        let mut file = File::open(&self.path).map_err(io)?;
-        file.seek(SeekFrom::Start(start)).map_err(io)?;
-        let input = BufReader::with_capacity(1 << 16, file.take(end - start));
+        let input = BufReader::with_capacity(1 << 16, self.input.open_range(start, end)?);
         // No column asked: decode the first one to count rows, then drop it.
         let count_only = out_schema.fields().is_empty();
         let decode_schema = match (count_only, self.schema.fields().first()) {
@@ -299,7 +302,7 @@ mod tests {
         let p = dir.path().join("x.ndjson");
         let text: String = (0..100).map(|i| format!("{{\"a\":{i}}}\n")).collect();
         std::fs::write(&p, &text).unwrap();
-        let mut f = File::open(&p).unwrap();
+        let mut f = std::fs::File::open(&p).unwrap();
         let r = line_ranges(&mut f, text.len() as u64, 50).unwrap();
         assert!(r.len() > 5, "{r:?}");
         assert_eq!(r[0].0, 0);

@@ -32,6 +32,18 @@
 //! directories' files. [`open_sources`] opens a directory, or a glob whose
 //! files sit in `key=value` directories, as a dataset.
 //!
+//! Object storage (the `object-store` feature, on by default): every path
+//! above may be a URL, `s3://bucket/key.parquet`, `gs://`, `az://`,
+//! `http(s)://`, `memory://` (and `file://`, always), globs and dataset
+//! directories included (`s3://bucket/ds/**/*.parquet`). Parquet reads its
+//! footer and the projected column chunks of the row groups a scan reads
+//! with ranged requests; CSV and NDJSON stream in bounded blocks; sinks
+//! upload in parts and the object appears only when the upload completes.
+//! Credentials and endpoints come from the standard environment variables
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+//! `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, ...), or a store configured in
+//! code is given with [`register_object_store`]. See `object.rs`.
+//!
 //! Errors are [`parframe_common::Error`]s that name the file, and for CSV
 //! the line and column: ``cannot read 'prices.csv' at line 17, column
 //! 'price': cannot parse 'abc' as Float64``.
@@ -63,9 +75,12 @@
 mod csv;
 mod dataset;
 mod format;
+mod input;
 mod ipc;
 mod json;
 mod multi;
+#[cfg(feature = "object-store")]
+mod object;
 mod parquet;
 mod sink;
 mod util;
@@ -75,14 +90,24 @@ pub use crate::dataset::{
     DatasetOptions, DatasetSource, HIVE_NULL, PartitionedSink, PartitionedWriteOptions,
 };
 pub use crate::format::{FileFormat, ReadOptions, WriteOptions, create_sink, open_source};
+pub use crate::input::is_url;
 pub use crate::ipc::{IpcSink, IpcSource, IpcWriteOptions, write_ipc};
 pub use crate::json::{JsonOptions, JsonSink, JsonSource, JsonWriteOptions, write_json};
 pub use crate::multi::{MultiSource, expand_glob, is_glob, open_sources};
+#[cfg(feature = "object-store")]
+pub use crate::object::{
+    REMOTE_BLOCK_MAX, UPLOAD_PART_BYTES, UPLOAD_PARTS_IN_FLIGHT, install_crypto,
+    register_object_store,
+};
 pub use crate::parquet::{
     ParquetCompression, ParquetSink, ParquetSource, ParquetWriteOptions, write_parquet,
 };
 pub use crate::sink::{FileSink, SinkOutput};
 pub use crate::util::{OutputFile, remove_unfinished_outputs};
+/// The `object_store` crate, at the version parframe uses: build a store
+/// in code and give it to [`register_object_store`].
+#[cfg(feature = "object-store")]
+pub use object_store;
 
 use parframe_common::Result;
 use parframe_core::{ChunkSink, ChunkSource, Table};

@@ -9,6 +9,7 @@ use parframe_common::{Error, Result};
 use parframe_core::{ChunkIter, ChunkSource, PartitionColumnStatistics};
 
 use crate::format::open_source;
+use crate::input::Location;
 use crate::util::{check_read_args, describe_schema, same_fields, with_schema};
 
 /// Sources with the same columns, concatenated: the partitions are those
@@ -232,23 +233,28 @@ pub fn is_glob(pattern: &str) -> bool {
 /// wildcards, or naming an existing file, is itself (whether or not it exists: opening it reports a
 /// missing file). No match is [`Error::Io`] (not found) naming the
 /// pattern; a bad pattern (`a/**b`) is [`Error::InvalidArgument`].
+///
+/// A URL pattern (`s3://bucket/logs/**/*.parquet`) lists the objects under
+/// its part without wildcards (one listing, at any depth) and matches their
+/// URLs the same way; a `file://` pattern is its local path.
 pub fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>> {
+    let local: String;
+    let pattern = match Location::of(Path::new(pattern))? {
+        Location::Local(p) if p.as_os_str() != pattern => {
+            local = p.to_string_lossy().into_owned();
+            local.as_str()
+        }
+        Location::Local(_) => pattern,
+        #[cfg(feature = "object-store")]
+        Location::Url(u) => return expand_url_glob(&u),
+    };
     // An existing file is itself, wildcard characters or not
     // (`data[1].csv`).
     if !is_glob(pattern) || std::fs::metadata(pattern).is_ok_and(|m| m.is_file()) {
         return Ok(vec![PathBuf::from(pattern)]);
     }
-    let options = glob::MatchOptions {
-        case_sensitive: true,
-        require_literal_separator: true,
-        require_literal_leading_dot: true,
-    };
-    let bad = |pos: usize, msg: &str| {
-        Error::InvalidArgument(format!(
-            "bad glob pattern '{pattern}' at character {pos}: {msg}"
-        ))
-    };
-    let matcher = glob::Pattern::new(pattern).map_err(|e| bad(e.pos, e.msg))?;
+    let options = glob_options();
+    let matcher = glob::Pattern::new(pattern).map_err(|e| bad_glob(pattern, e))?;
     // The walk starts at the longest directory prefix without wildcards;
     // it is written here rather than with `glob::glob` because glob 0.3
     // never lists a hidden name (even for a pattern `.*`) and panics on a
@@ -286,6 +292,70 @@ pub fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>> {
         return Err(Error::io(
             pattern,
             std::io::Error::new(std::io::ErrorKind::NotFound, "no file matches the pattern"),
+        ));
+    }
+    Ok(matches)
+}
+
+fn glob_options() -> glob::MatchOptions {
+    glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
+    }
+}
+
+fn bad_glob(pattern: &str, e: glob::PatternError) -> Error {
+    Error::InvalidArgument(format!(
+        "bad glob pattern '{pattern}' at character {}: {}",
+        e.pos, e.msg
+    ))
+}
+
+/// The part of a URL pattern before the path component holding its first
+/// wildcard (`s3://b/logs/2024-*/x` gives `s3://b/logs`), and the rest.
+#[cfg(feature = "object-store")]
+pub(crate) fn url_glob_base(pattern: &str) -> (&str, &str) {
+    let first = pattern.find(['*', '?', '[']).unwrap_or(pattern.len());
+    match pattern[..first].rfind('/') {
+        Some(slash) => (&pattern[..slash], &pattern[slash + 1..]),
+        None => (pattern, ""),
+    }
+}
+
+/// Whether a path below a listing's base has a component starting with
+/// one of `marks` (hidden names, unfinished writes, `_SUCCESS` files).
+#[cfg(feature = "object-store")]
+pub(crate) fn has_marked_component(rel: &str, marks: &[char]) -> bool {
+    rel.split('/').any(|c| c.starts_with(marks))
+}
+
+/// [`expand_glob`] of a URL: one listing under the base, matched.
+#[cfg(feature = "object-store")]
+fn expand_url_glob(pattern: &str) -> Result<Vec<PathBuf>> {
+    if !is_glob(pattern) {
+        return Ok(vec![PathBuf::from(pattern)]);
+    }
+    let matcher = glob::Pattern::new(pattern).map_err(|e| bad_glob(pattern, e))?;
+    let (base, rest) = url_glob_base(pattern);
+    let hidden = rest.split('/').any(|c| c.starts_with('.'));
+    let mut matches: Vec<PathBuf> = Vec::new();
+    for (url, _) in crate::object::list(base)? {
+        let rel = url.get(base.len()..).unwrap_or("").trim_start_matches('/');
+        if !hidden && has_marked_component(rel, &['.']) {
+            continue;
+        }
+        if matcher.matches_with(&url, glob_options()) {
+            matches.push(PathBuf::from(url));
+        }
+    }
+    if matches.is_empty() {
+        return Err(Error::io(
+            pattern,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no object matches the pattern",
+            ),
         ));
     }
     Ok(matches)

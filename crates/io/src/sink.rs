@@ -20,6 +20,7 @@ use arrow_schema::{ArrowError, SchemaRef};
 use parframe_common::{Error, Result};
 use parframe_core::ChunkSink;
 
+use crate::input::Location;
 use crate::util::{OutputFile, conform_to_sink};
 
 /// Bytes buffered between an encoder and its file.
@@ -35,8 +36,78 @@ const WRITE_BUFFER: usize = 1 << 17;
 /// No lock on the write path: the slot is touched only on errors.
 #[derive(Debug)]
 pub struct SinkOutput {
-    file: BufWriter<File>,
+    file: BufWriter<Dest>,
     errors: ErrorSlot,
+}
+
+/// Where a [`SinkOutput`]'s bytes go.
+#[derive(Debug)]
+enum Dest {
+    /// The temporary file of an [`OutputFile`].
+    File(File),
+    /// An object upload (shared with the sink, which finishes it).
+    #[cfg(feature = "object-store")]
+    Remote(crate::object::SharedUpload),
+}
+
+impl Write for Dest {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Dest::File(f) => f.write(buf),
+            #[cfg(feature = "object-store")]
+            Dest::Remote(u) => {
+                crate::object::lock(u).write(buf)?;
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Dest::File(f) => f.flush(),
+            // Parts are sent as they fill; the rest when the sink finishes.
+            #[cfg(feature = "object-store")]
+            Dest::Remote(_) => Ok(()),
+        }
+    }
+}
+
+/// What a [`FileSink`] commits when it finishes: a temporary file renamed
+/// onto the target, or an upload completed.
+#[derive(Debug)]
+enum Target {
+    Local(OutputFile),
+    #[cfg(feature = "object-store")]
+    Remote(crate::object::SharedUpload),
+}
+
+impl Target {
+    /// Starts the output for `path` (a path or a URL).
+    fn create(path: &Path) -> Result<(Target, PathBuf, Dest)> {
+        match Location::of(path)? {
+            Location::Local(p) => {
+                let (temp, file) = OutputFile::create(&p)?;
+                Ok((Target::Local(temp), p, Dest::File(file)))
+            }
+            #[cfg(feature = "object-store")]
+            Location::Url(u) => {
+                let upload = Arc::new(Mutex::new(crate::object::Upload::create(&u)?));
+                Ok((
+                    Target::Remote(upload.clone()),
+                    PathBuf::from(u),
+                    Dest::Remote(upload),
+                ))
+            }
+        }
+    }
+
+    fn commit(self) -> Result<()> {
+        match self {
+            Target::Local(temp) => temp.commit(),
+            #[cfg(feature = "object-store")]
+            Target::Remote(u) => crate::object::lock(&u).finish(),
+        }
+    }
 }
 
 /// The first I/O error of a [`SinkOutput`].
@@ -47,7 +118,7 @@ fn take_error(slot: &ErrorSlot) -> Option<std::io::Error> {
 }
 
 impl SinkOutput {
-    fn new(file: File) -> (SinkOutput, ErrorSlot) {
+    fn new(file: Dest) -> (SinkOutput, ErrorSlot) {
         let errors = ErrorSlot::default();
         (
             SinkOutput {
@@ -103,13 +174,22 @@ impl Drop for SinkOutput {
 /// the target path (and an existing target stays as it was). A target that
 /// is not a regular file (a device, a FIFO, `/dev/stdout`) is written
 /// directly. After an error every further call fails.
+///
+/// A URL target (`s3://bucket/out.parquet`; see `object.rs`) is an
+/// upload: one PUT for an object smaller than
+/// [`UPLOAD_PART_BYTES`](crate::UPLOAD_PART_BYTES), else a multipart
+/// upload of parts of that size, at most
+/// [`UPLOAD_PARTS_IN_FLIGHT`](crate::UPLOAD_PARTS_IN_FLIGHT) in flight.
+/// Either way the object appears whole when `finish` completes it; a sink
+/// dropped unfinished aborts the upload.
 pub struct FileSink<W: RecordBatchWriter + Send> {
     what: &'static str,
     schema: SchemaRef,
     target: PathBuf,
     /// The encoder (which owns the output), the output's error slot, then
-    /// the temporary file: dropped in that order.
-    state: Option<(W, ErrorSlot, OutputFile)>,
+    /// the temporary file or upload: dropped in that order (an upload is
+    /// aborted when both the output and this are dropped unfinished).
+    state: Option<(W, ErrorSlot, Target)>,
 }
 
 impl<W: RecordBatchWriter + Send> std::fmt::Debug for FileSink<W> {
@@ -123,18 +203,18 @@ impl<W: RecordBatchWriter + Send> std::fmt::Debug for FileSink<W> {
 }
 
 impl<W: RecordBatchWriter + Send> FileSink<W> {
-    /// Starts writing `path` (its directory must exist) with the encoder
-    /// `make` builds over the output; `what` names the format in messages
-    /// ("CSV", "Parquet").
+    /// Starts writing `path` (its directory must exist; or a URL:
+    /// `s3://bucket/out.parquet`, written as an upload that completes when
+    /// the sink finishes) with the encoder `make` builds over the output;
+    /// `what` names the format in messages ("CSV", "Parquet").
     pub fn create(
         what: &'static str,
         path: &Path,
         schema: SchemaRef,
         make: impl FnOnce(SinkOutput) -> std::result::Result<W, ArrowError>,
     ) -> Result<FileSink<W>> {
-        let target = path.to_path_buf();
-        let (temp, file) = OutputFile::create(&target)?;
-        let (out, errors) = SinkOutput::new(file);
+        let (temp, target, dest) = Target::create(path)?;
+        let (out, errors) = SinkOutput::new(dest);
         let writer = match make(out) {
             Ok(w) => w,
             Err(e) => return Err(map_err(&target, &errors, e)),

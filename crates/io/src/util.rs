@@ -293,10 +293,31 @@ impl Drop for OutputFile {
 /// [`OutputDir::commit`] renames onto the target, so readers never see a
 /// half-written dataset. Dropped without a commit, it is removed with
 /// everything in it; [`remove_unfinished_outputs`] removes it too.
+///
+/// A URL target (`s3://bucket/ds`) has no rename: each file is an upload
+/// that appears whole when it is finished, so a reader listing the prefix
+/// during the write sees the finished files; dropped without a commit (a
+/// failed job), the files this write finished are deleted. With
+/// `overwrite`, the objects that were under the prefix before and that
+/// the write did not replace are deleted by the commit.
 #[derive(Debug)]
 pub(crate) struct OutputDir {
-    tmp: Option<tempfile::TempDir>,
+    kind: DirKind,
     target: PathBuf,
+}
+
+#[derive(Debug)]
+enum DirKind {
+    Local(Option<tempfile::TempDir>),
+    #[cfg(feature = "object-store")]
+    Remote {
+        /// Objects under the prefix before the write (kept unless
+        /// `overwrite`, else deleted by the commit).
+        existing: Vec<String>,
+        /// Objects this write finished.
+        written: Vec<String>,
+        committed: bool,
+    },
 }
 
 impl OutputDir {
@@ -304,6 +325,12 @@ impl OutputDir {
     /// file, or a non-empty directory unless `overwrite`, is an error
     /// naming it; its parent must exist.
     pub(crate) fn create(target: &Path, overwrite: bool) -> Result<OutputDir> {
+        let target = match crate::input::Location::of(target)? {
+            crate::input::Location::Local(p) => p,
+            #[cfg(feature = "object-store")]
+            crate::input::Location::Url(u) => return OutputDir::create_remote(&u, overwrite),
+        };
+        let target = target.as_path();
         let Some(name) = target.file_name() else {
             return Err(Error::InvalidArgument(format!(
                 "'{}' does not name a directory to write",
@@ -320,13 +347,7 @@ impl OutputDir {
             Ok(_) if !overwrite => {
                 let mut entries = std::fs::read_dir(target).map_err(|e| Error::io(target, e))?;
                 if entries.next().is_some() {
-                    return Err(Error::io(
-                        target,
-                        std::io::Error::new(
-                            std::io::ErrorKind::AlreadyExists,
-                            "the directory exists and is not empty (pass overwrite to replace it)",
-                        ),
-                    ));
+                    return Err(not_empty(target));
                 }
             }
             _ => {}
@@ -346,21 +367,79 @@ impl OutputDir {
             .map_err(|e| Error::io(target, e))?;
         list.push(tmp.path().to_path_buf());
         Ok(OutputDir {
-            tmp: Some(tmp),
+            kind: DirKind::Local(Some(tmp)),
             target: target.to_path_buf(),
         })
     }
 
-    /// The temporary directory to write into.
+    #[cfg(feature = "object-store")]
+    fn create_remote(url: &str, overwrite: bool) -> Result<OutputDir> {
+        let root = url.trim_end_matches('/');
+        if crate::object::exists(root)? {
+            return Err(Error::InvalidArgument(format!(
+                "'{root}' is an object; a partitioned write needs a prefix with no object at it"
+            )));
+        }
+        let existing: Vec<String> = crate::object::list(root)?
+            .into_iter()
+            .map(|(u, _)| u)
+            .collect();
+        if !existing.is_empty() && !overwrite {
+            return Err(not_empty(Path::new(root)));
+        }
+        Ok(OutputDir {
+            kind: DirKind::Remote {
+                existing,
+                written: Vec::new(),
+                committed: false,
+            },
+            target: PathBuf::from(root),
+        })
+    }
+
+    /// The directory to write into (for a URL, the prefix itself).
     pub(crate) fn path(&self) -> &Path {
-        self.tmp.as_ref().map_or(&self.target, |t| t.path())
+        match &self.kind {
+            DirKind::Local(Some(t)) => t.path(),
+            _ => &self.target,
+        }
+    }
+
+    /// Whether files go to a local directory (which must be created).
+    pub(crate) fn is_local(&self) -> bool {
+        matches!(self.kind, DirKind::Local(_))
+    }
+
+    /// Records a file this write finished (for a URL target: deleted if
+    /// the write fails).
+    pub(crate) fn finished_file(&mut self, _file: &Path) {
+        #[cfg(feature = "object-store")]
+        if let DirKind::Remote { written, .. } = &mut self.kind {
+            written.push(_file.to_string_lossy().into_owned());
+        }
     }
 
     /// Moves the temporary directory onto the target. An existing target
     /// (empty, or any with `overwrite`) is first renamed aside and removed
     /// after the new one is in place.
     pub(crate) fn commit(mut self) -> Result<()> {
-        let Some(tmp) = self.tmp.take() else {
+        let tmp = match &mut self.kind {
+            DirKind::Local(tmp) => tmp.take(),
+            #[cfg(feature = "object-store")]
+            DirKind::Remote {
+                existing,
+                written,
+                committed,
+            } => {
+                *committed = true;
+                let new: std::collections::HashSet<&String> = written.iter().collect();
+                for old in existing.iter().filter(|u| !new.contains(u)) {
+                    crate::object::delete(old)?;
+                }
+                return Ok(());
+            }
+        };
+        let Some(tmp) = tmp else {
             return Ok(());
         };
         let mut list = unfinished();
@@ -393,11 +472,35 @@ impl OutputDir {
     }
 }
 
+fn not_empty(target: &Path) -> Error {
+    Error::io(
+        target,
+        std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "the directory exists and is not empty (pass overwrite to replace it)",
+        ),
+    )
+}
+
 impl Drop for OutputDir {
     fn drop(&mut self) {
-        if let Some(tmp) = &self.tmp {
-            // The `TempDir` removes the directory itself.
-            unfinished().retain(|p| p.as_path() != tmp.path());
+        match &self.kind {
+            DirKind::Local(Some(tmp)) => {
+                // The `TempDir` removes the directory itself.
+                unfinished().retain(|p| p.as_path() != tmp.path());
+            }
+            DirKind::Local(None) => {}
+            #[cfg(feature = "object-store")]
+            DirKind::Remote {
+                written, committed, ..
+            } => {
+                if !committed {
+                    // Best effort: the job failed already.
+                    for u in written {
+                        let _ = crate::object::delete(u);
+                    }
+                }
+            }
         }
     }
 }

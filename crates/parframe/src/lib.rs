@@ -95,7 +95,15 @@ pub use parframe_io::{
     create_sink, expand_glob, open_source, open_sources, write_csv, write_ipc, write_json,
     write_parquet,
 };
-pub use parframe_io::{OutputFile, remove_unfinished_outputs};
+pub use parframe_io::{OutputFile, is_url, remove_unfinished_outputs};
+/// Object storage: a store configured in code for a URL prefix
+/// ([`register_object_store`]), the `object_store` crate it takes, and the
+/// bounds of remote reads and uploads. URLs (`s3://`, `gs://`, `az://`,
+/// `http(s)://`, `file://`) work wherever a path does.
+pub use parframe_io::{
+    REMOTE_BLOCK_MAX, UPLOAD_PART_BYTES, UPLOAD_PARTS_IN_FLIGHT, install_crypto, object_store,
+    register_object_store,
+};
 pub use parframe_spill::{MemoryPool, Reservation, SpillDir};
 
 /// SQL: [`SqlContext::sql`] (`ctx.sql("SELECT ...")`), the function

@@ -980,3 +980,70 @@ fn csv_flags_infer_rows_types_and_header() {
     let schema = stdout_of(parframe().args(["schema", &airlines]));
     assert!(schema.starts_with("carrier: Utf8\nname: Utf8"), "{schema}");
 }
+
+// ------------------------------------------------------- object storage
+
+/// The S3 test server (moto on loopback; see the file for which and why).
+#[path = "../../../parframe/tests/it/s3_server.rs"]
+mod s3_server;
+
+/// `s3://` URLs from the command line, configured by the standard AWS
+/// environment variables only (endpoint, credentials, region, plain HTTP):
+/// `COPY ... TO 's3://...'`, then `schema`, `head`, `count` and `sql` over
+/// the object, a glob of objects, and a partitioned write read back as a
+/// dataset, each answer equal to the same command on the local file.
+#[test]
+fn s3_urls_from_the_command_line() {
+    let Some(server) = s3_server::start("s3_urls_from_the_command_line") else {
+        return;
+    };
+    server.create_bucket("cli");
+    let f = fixture();
+    let g1 = f.g1.to_str().unwrap();
+    let s3 = |cmd: &mut Command| -> String {
+        for (k, v) in server.env() {
+            cmd.env(k, v);
+        }
+        stdout_of(cmd)
+    };
+    let q = format!("COPY (SELECT * FROM '{g1}') TO 's3://cli/g1/part-0.parquet'");
+    s3(parframe().args(["sql", &q]));
+    let q = format!(
+        "COPY (SELECT * FROM '{g1}') TO 's3://cli/by_id4' (FORMAT parquet, PARTITION_BY (id4))"
+    );
+    s3(parframe().args(["sql", &q]));
+
+    let url = "s3://cli/g1/part-0.parquet";
+    assert_eq!(
+        s3(parframe().args(["schema", url])),
+        stdout_of(parframe().args(["schema", g1]))
+    );
+    assert_eq!(
+        s3(parframe().args(["count", "s3://cli/g1/*.parquet"])),
+        stdout_of(parframe().args(["count", g1]))
+    );
+    assert_eq!(
+        s3(parframe().args(["head", url, "-n", "5"])),
+        stdout_of(parframe().args(["head", g1, "-n", "5"]))
+    );
+    let q = |from: &str| {
+        format!("SELECT id4, count(*) AS n, sum(v1) AS s FROM '{from}' WHERE id4 = 7 GROUP BY id4")
+    };
+    let want = stdout_of(parframe().args(["sql", "-f", "csv", &q(g1)]));
+    assert!(want.lines().count() == 2, "{want}");
+    assert_eq!(s3(parframe().args(["sql", "-f", "csv", &q(url)])), want);
+    assert_eq!(
+        s3(parframe().args(["sql", "-f", "csv", &q("s3://cli/by_id4")])),
+        want
+    );
+
+    // A missing object: an error naming it, exit code 1.
+    let mut cmd = parframe();
+    for (k, v) in server.env() {
+        cmd.env(k, v);
+    }
+    cmd.args(["count", "s3://cli/missing.parquet"])
+        .assert()
+        .failure()
+        .stderr(contains("s3://cli/missing.parquet"));
+}

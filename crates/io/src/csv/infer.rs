@@ -9,9 +9,7 @@
 //! `Utf8`.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::{BufReader, Cursor, Read};
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -24,6 +22,7 @@ use parframe_common::{Error, Result, column_not_found};
 
 use super::CsvOptions;
 use super::locate::{ErrCtx, map_csv_error};
+use crate::input::Input;
 
 /// What inference decided.
 #[derive(Debug)]
@@ -47,7 +46,8 @@ impl Sample {
 
 /// Infers the schema (unless `options.schema` is given) and decides whether
 /// the first line is a header (unless `options.has_header` is given).
-pub(super) fn infer(path: &Path, file_len: u64, options: &CsvOptions) -> Result<Inferred> {
+pub(super) fn infer(input: &Input, file_len: u64, options: &CsvOptions) -> Result<Inferred> {
+    let path = input.path();
     if let (Some(schema), Some(has_header)) = (&options.schema, options.has_header) {
         // Nothing to decide: the file is not read before the first scan.
         return Ok(Inferred {
@@ -55,7 +55,7 @@ pub(super) fn infer(path: &Path, file_len: u64, options: &CsvOptions) -> Result<
             has_header,
         });
     }
-    let first = first_record(path, options)?;
+    let first = first_record(input, file_len, options)?;
     let Some(first) = first else {
         // No record at all: only an explicit schema can describe the file.
         return match &options.schema {
@@ -71,7 +71,7 @@ pub(super) fn infer(path: &Path, file_len: u64, options: &CsvOptions) -> Result<
             )),
         };
     };
-    let sample = read_sample(path, file_len, options, &first)?;
+    let sample = read_sample(input, file_len, options, &first)?;
 
     if let Some(schema) = &options.schema {
         let has_header = match options.has_header {
@@ -251,9 +251,9 @@ fn infer_types(sample: &Sample, from: usize) -> Result<Vec<DataType>> {
 const MAX_FIRST_RECORD: u64 = 16 << 20;
 
 /// The fields of the first record, or `None` for a file without records.
-fn first_record(path: &Path, options: &CsvOptions) -> Result<Option<Vec<String>>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+fn first_record(input: &Input, len: u64, options: &CsvOptions) -> Result<Option<Vec<String>>> {
+    let path = input.path();
+    let file = input.open_range(0, len)?;
     let mut bounded = file.take(MAX_FIRST_RECORD);
     let first = Format::default()
         .with_header(true)
@@ -284,7 +284,7 @@ fn first_record(path: &Path, options: &CsvOptions) -> Result<Option<Vec<String>>
 
 /// Reads the first record and up to `infer_rows` more as strings.
 fn read_sample(
-    path: &Path,
+    input: &Input,
     file_len: u64,
     options: &CsvOptions,
     first: &[String],
@@ -307,7 +307,8 @@ fn read_sample(
             .collect::<Vec<_>>(),
     ));
     let rows = options.infer_rows.saturating_add(1);
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let path = input.path();
+    let file = input.open_range(0, file_len)?;
     let reader = ReaderBuilder::new(utf8)
         .with_header(false)
         .with_delimiter(options.delimiter)
@@ -318,6 +319,7 @@ fn read_sample(
         .map_err(|e| Error::format(path, None, e.to_string()))?;
     let ctx = ErrCtx {
         path,
+        input,
         names: &names,
         start: 0,
         end: file_len,

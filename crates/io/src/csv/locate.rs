@@ -8,18 +8,21 @@
 //! record (skipping blank lines, which the CSV parser skips too, and
 //! newlines inside quotes).
 
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use arrow_schema::ArrowError;
 use parframe_common::Error;
+
+use crate::input::Input;
 
 /// Where a CSV reader was reading, to locate its errors.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ErrCtx<'a> {
     /// The file.
     pub(super) path: &'a Path,
+    /// Its bytes, to re-read when locating an error.
+    pub(super) input: &'a Input,
     /// Column names, by index in the schema the reader decodes.
     pub(super) names: &'a [String],
     /// First byte of the range read.
@@ -36,7 +39,7 @@ impl ErrCtx<'_> {
     /// The error for record `record` (0-based, counted from the start of
     /// the range, a header included) and column `column`.
     pub(super) fn at_record(&self, record: u64, column: Option<usize>, message: String) -> Error {
-        let mut loc = match absolute_line(self.path, self.start, self.end, record, self.quote) {
+        let mut loc = match absolute_line(self.input, self.start, self.end, record, self.quote) {
             Ok(Some(line)) => format!("line {line}"),
             // The file changed or cannot be re-read: say where we can.
             _ => format!("record {} after byte {}", record + 1, self.start),
@@ -145,16 +148,17 @@ fn parse_record_error(msg: &str) -> Option<(u64, Option<usize>, String)> {
 /// The 1-based line of the file on which record `record` (0-based, counted
 /// from byte `start`) begins, or `None` if the range has fewer records.
 pub(super) fn absolute_line(
-    path: &Path,
+    input: &Input,
     start: u64,
     end: u64,
     record: u64,
     quote: u8,
-) -> std::io::Result<Option<u64>> {
-    let mut file = File::open(path)?;
-    let before = count_newlines((&mut file).take(start))?;
-    file.seek(SeekFrom::Start(start))?;
-    let within = record_start_line(BufReader::new(file.take(end - start)), record, quote)?;
+) -> parframe_common::Result<Option<u64>> {
+    let path = input.path();
+    let before = count_newlines(input.open_range(0, start)?).map_err(|e| Error::io(path, e))?;
+    let range = input.open_range(start, end)?;
+    let within =
+        record_start_line(BufReader::new(range), record, quote).map_err(|e| Error::io(path, e))?;
     Ok(within.map(|w| before + w + 1))
 }
 

@@ -7,8 +7,7 @@ mod locate;
 mod sink;
 mod split;
 
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom, Take};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,7 +19,8 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parframe_common::{Error, Result};
 use parframe_core::{ChunkIter, ChunkSource};
 
-use crate::util::{check_read_args, check_regular_file, with_schema};
+use crate::input::Input;
+use crate::util::{check_read_args, with_schema};
 
 /// The most fields (rows x the file's columns) one decoded batch holds.
 /// arrow-csv's tokenizer sizes its buffers for a whole batch of every
@@ -176,6 +176,7 @@ impl CsvOptions {
 #[derive(Debug)]
 pub struct CsvSource {
     path: PathBuf,
+    input: Input,
     options: CsvOptions,
     schema: SchemaRef,
     has_header: bool,
@@ -183,19 +184,28 @@ pub struct CsvSource {
 }
 
 impl CsvSource {
-    /// Opens `path`, infers its schema and plans its partitions.
-    /// A missing file is [`Error::Io`] naming it.
+    /// Opens `path` (a path or a URL: `s3://bucket/x.csv`), infers its
+    /// schema and plans its partitions. A missing file is [`Error::Io`]
+    /// naming it.
+    ///
+    /// Planning reads the file once from start to end (to find record
+    /// starts outside quotes; see [`CsvOptions::parallel`]); for a URL that
+    /// is a streamed download in blocks of at most
+    /// [`REMOTE_BLOCK_MAX`](crate::REMOTE_BLOCK_MAX) bytes (never the whole
+    /// object in memory), which `parallel(false)` saves.
     pub fn try_new(path: impl AsRef<Path>, options: CsvOptions) -> Result<CsvSource> {
-        let path = path.as_ref().to_path_buf();
         if options.partition_bytes == 0 {
             return Err(Error::InvalidArgument(
                 "CSV partition_bytes must be > 0".into(),
             ));
         }
-        check_regular_file(&path)?;
-        let mut file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
-        let inferred = infer::infer(&path, len, &options)?;
+        CsvSource::from_input(Input::open(path.as_ref())?, options)
+    }
+
+    pub(crate) fn from_input(input: Input, options: CsvOptions) -> Result<CsvSource> {
+        let path = input.path().to_path_buf();
+        let len = input.len()?;
+        let inferred = infer::infer(&input, len, &options)?;
         for f in inferred.schema.fields() {
             if !readable_type(f.data_type()) {
                 return Err(Error::NotSupported(format!(
@@ -205,9 +215,10 @@ impl CsvSource {
                 )));
             }
         }
-        let ranges = plan_ranges(&path, &mut file, len, &options)?;
+        let ranges = plan_ranges(&input, len, &options)?;
         Ok(CsvSource {
             path,
+            input,
             options,
             schema: inferred.schema,
             has_header: inferred.has_header,
@@ -317,18 +328,14 @@ fn decoded_natively(t: &DataType) -> bool {
 /// Splits `[0, len)` into ranges of about `partition_bytes`, each boundary
 /// moved to the start of the next record (never inside a quoted field:
 /// see [`split`]).
-fn plan_ranges(
-    path: &Path,
-    file: &mut File,
-    len: u64,
-    options: &CsvOptions,
-) -> Result<Vec<(u64, u64)>> {
+fn plan_ranges(input: &Input, len: u64, options: &CsvOptions) -> Result<Vec<(u64, u64)>> {
     if len == 0 {
         return Ok(Vec::new());
     }
-    let starts = if options.parallel {
+    let path = input.path();
+    let starts = if options.parallel && len > options.partition_bytes as u64 {
         split::range_starts(
-            file,
+            &mut input.open_range(0, len)?,
             len,
             options.partition_bytes as u64,
             options.delimiter,
@@ -412,10 +419,7 @@ impl ChunkSource for CsvSource {
             })
             .collect();
         let (start, end) = self.ranges[index];
-        let mut file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        file.seek(SeekFrom::Start(start))
-            .map_err(|e| Error::io(&self.path, e))?;
-        let bounded = BufReader::with_capacity(1 << 17, file.take(end - start));
+        let bounded = BufReader::with_capacity(1 << 17, self.input.open_range(start, end)?);
         let header_here = index == 0 && self.has_header;
         let reader = ReaderBuilder::new(read_schema)
             .with_header(header_here)
@@ -450,7 +454,7 @@ impl ChunkSource for CsvSource {
 struct CsvChunks<'a> {
     src: &'a CsvSource,
     names: Vec<String>,
-    reader: arrow_csv::reader::BufReader<BufReader<Take<File>>>,
+    reader: arrow_csv::reader::BufReader<BufReader<Box<dyn Read + Send>>>,
     out_schema: SchemaRef,
     /// Schema index of each decoded column.
     proj: Vec<usize>,
@@ -469,6 +473,7 @@ impl CsvChunks<'_> {
     fn ctx(&self) -> ErrCtx<'_> {
         ErrCtx {
             path: &self.src.path,
+            input: &self.src.input,
             names: &self.names,
             start: self.start,
             end: self.end,

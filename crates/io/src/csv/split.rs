@@ -16,8 +16,7 @@
 //! Written by hand: arrow-csv and csv-core parse records but offer no
 //! boundary search over a byte range.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 
 /// Quoting state between two bytes.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -39,7 +38,7 @@ const BLOCK: usize = 1 << 20;
 /// after the first record-ending newline at or after `target - 1`.
 /// `quote`: the quote byte; `delimiter`: the field delimiter.
 pub(super) fn range_starts(
-    file: &mut File,
+    file: &mut dyn Read,
     len: u64,
     step: u64,
     delimiter: u8,
@@ -49,7 +48,6 @@ pub(super) fn range_starts(
     if len == 0 || step >= len {
         return Ok(starts);
     }
-    file.seek(SeekFrom::Start(0))?;
     let mut buf = vec![0u8; BLOCK];
     let mut state = State::Out;
     // The byte before the current position (a newline at the file start:
@@ -109,7 +107,7 @@ pub(super) fn range_starts(
 }
 
 /// Reads until `buf` is full or the file ends.
-fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+fn read_full(file: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match file.read(&mut buf[n..]) {
@@ -131,7 +129,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.csv");
         std::fs::write(&p, text).unwrap();
-        let mut f = File::open(&p).unwrap();
+        let mut f = std::fs::File::open(&p).unwrap();
         range_starts(&mut f, text.len() as u64, step, b',', b'"').unwrap()
     }
 

@@ -11,3 +11,5 @@ mod multi;
 mod props;
 mod roundtrip;
 mod sinks;
+#[cfg(feature = "object-store")]
+mod urls;

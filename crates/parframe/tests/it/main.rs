@@ -9,6 +9,8 @@ mod newcomer;
 #[cfg(feature = "polars")]
 mod polars;
 mod props;
+mod s3;
+mod s3_server;
 mod streaming;
 // Needs the TPC-H generator (the `tpch` feature, on in `cargo test --workspace`
 // through the CLI).
