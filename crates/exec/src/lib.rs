@@ -21,6 +21,7 @@
 /// Aggregate expressions (moved to `parframe-plan`, re-exported here).
 pub use parframe_plan::agg;
 pub mod aggregate;
+pub mod asof;
 mod catalog;
 pub mod collect;
 mod concat;
@@ -34,6 +35,7 @@ mod sort;
 mod verbs;
 pub mod window;
 
+pub use asof::{AsofOptions, AsofStrategy};
 pub use context::{
     Config, Context, ContextBuilder, DEFAULT_CHUNK_ROWS, JobStats, Progress, ProgressCallback,
     available_memory,

@@ -82,10 +82,12 @@ pub use parframe_exec::agg::{self, AggExpr, AggFunc, AggregateExt};
 /// Window functions: [`window::Window`], [`window::AggOver`] (`sum("v").over(w)`).
 pub use parframe_exec::window;
 pub use parframe_exec::{
+    AsofOptions, AsofStrategy, BuildSide, JoinOptions, JoinType, JoinValidation,
+};
+pub use parframe_exec::{
     BatchStream, Config, Context, ContextBuilder, IntoColumnNames, JobStats, LazyFrame,
     OperatorStats, Progress, SpillStats,
 };
-pub use parframe_exec::{BuildSide, JoinOptions, JoinType, JoinValidation};
 pub use parframe_exec::{GroupBy, SortKey};
 pub use parframe_io::{
     CsvOptions, CsvSink, CsvSource, CsvWriteOptions, CsvWriter, DatasetOptions, DatasetSource,
@@ -130,8 +132,9 @@ pub mod prelude {
         AggOver, SequenceExt, Window, WindowColumn, dense_rank, lag, lead, rank, row_number,
     };
     pub use crate::{
-        Context, CsvOptions, CsvWriteOptions, Error, Expr, IntoExpr, JoinOptions, JoinType,
-        LazyFrame, ParquetCompression, ParquetWriteOptions, Result, RowOptions, SortKey,
-        SqlContext, Table, coalesce, col, lit, table, when, write_csv, write_ipc, write_parquet,
+        AsofOptions, AsofStrategy, Context, CsvOptions, CsvWriteOptions, Error, Expr, IntoExpr,
+        JoinOptions, JoinType, LazyFrame, ParquetCompression, ParquetWriteOptions, Result,
+        RowOptions, SortKey, SqlContext, Table, coalesce, col, lit, table, when, write_csv,
+        write_ipc, write_parquet,
     };
 }
