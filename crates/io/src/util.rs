@@ -325,11 +325,15 @@ impl OutputDir {
     /// file, or a non-empty directory unless `overwrite`, is an error
     /// naming it; its parent must exist.
     pub(crate) fn create(target: &Path, overwrite: bool) -> Result<OutputDir> {
+        #[cfg(feature = "object-store")]
         let target = match crate::input::Location::of(target)? {
             crate::input::Location::Local(p) => p,
-            #[cfg(feature = "object-store")]
             crate::input::Location::Url(u) => return OutputDir::create_remote(&u, overwrite),
         };
+        // Without object storage every location is local: a plain `let`
+        // (clippy rejects a one-arm match).
+        #[cfg(not(feature = "object-store"))]
+        let crate::input::Location::Local(target) = crate::input::Location::of(target)?;
         let target = target.as_path();
         let Some(name) = target.file_name() else {
             return Err(Error::InvalidArgument(format!(
