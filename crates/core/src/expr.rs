@@ -203,6 +203,19 @@
 //! (or alias) found walking the tree left to right, or `"literal"` when there
 //! is none. `(col("a") + col("b")).output_name()` is `"a"`.
 
+//!
+//! # Depth
+//!
+//! A tree may nest up to [`MAX_EXPR_DEPTH`] levels (a left-deep chain of
+//! 4,096 `+` or `or` terms). Type checking, evaluation, printing and the
+//! traversals recurse on a stack that grows on demand (the `recursive`
+//! crate) or walk the tree with their own stack, so a deep tree runs on any
+//! thread; a deeper one is refused by [`Expr::prepare`] with an
+//! [`Error::InvalidArgument`](parframe_common::Error::InvalidArgument)
+//! that gives its depth, before anything recurses through it. The names
+//! in runtime error messages are at most [`CONTEXT_CHARS`] characters of
+//! the sub-expression, so preparing a deep chain stays linear in its size.
+
 mod api;
 mod decimal;
 mod eval;
@@ -235,6 +248,22 @@ pub use func::{Func, TimePart};
 pub use into::IntoExpr;
 pub use math::MathFunc;
 pub use plan::PreparedExpr;
+
+/// The deepest expression tree [`Expr::prepare`] accepts (see
+/// [Depth](self#depth)). Deeper chains are better written flat:
+/// [`Expr::is_in`] for a chain of `or`-ed equalities, a balanced tree for a
+/// long sum.
+///
+/// Why this number: our own traversals (and `Clone`) are stack-safe at
+/// any depth, but the compiler's drop glue and the derived `PartialEq` and
+/// `Debug` recurse once per level (several hundred bytes a level in a debug
+/// build), and plans drop and compare expressions on worker threads with
+/// 2 MiB stacks; 4,096 levels fit there with room to spare (checked by the
+/// tests on a 2 MiB thread).
+pub const MAX_EXPR_DEPTH: usize = 4096;
+
+/// How much of a sub-expression's text runtime error messages quote.
+pub const CONTEXT_CHARS: usize = 200;
 
 /// A literal value.
 #[derive(Debug, Clone, PartialEq)]
@@ -346,7 +375,10 @@ pub enum StringFunc {
 }
 
 /// An expression tree.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Clone` is written out (not derived) so that it grows the stack on
+/// demand like the other traversals (see [Depth](self#depth)).
+#[derive(Debug, PartialEq)]
 pub enum Expr {
     /// A column by name.
     Column(String),
@@ -439,6 +471,57 @@ pub fn when(cond: impl IntoExpr, then: impl IntoExpr) -> CaseBuilder {
     }
 }
 
+impl Clone for Expr {
+    #[recursive::recursive]
+    fn clone(&self) -> Expr {
+        match self {
+            Expr::Column(c) => Expr::Column(c.clone()),
+            Expr::Literal(v) => Expr::Literal(v.clone()),
+            Expr::Binary { left, op, right } => Expr::Binary {
+                left: left.clone(),
+                op: *op,
+                right: right.clone(),
+            },
+            Expr::Not(e) => Expr::Not(e.clone()),
+            Expr::Negative(e) => Expr::Negative(e.clone()),
+            Expr::IsNull(e) => Expr::IsNull(e.clone()),
+            Expr::IsNotNull(e) => Expr::IsNotNull(e.clone()),
+            Expr::Cast { expr, to } => Expr::Cast {
+                expr: expr.clone(),
+                to: to.clone(),
+            },
+            Expr::Alias { expr, name } => Expr::Alias {
+                expr: expr.clone(),
+                name: name.clone(),
+            },
+            Expr::Str { expr, func } => Expr::Str {
+                expr: expr.clone(),
+                func: func.clone(),
+            },
+            Expr::Function { func, args } => Expr::Function {
+                func: func.clone(),
+                args: args.clone(),
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => Expr::InList {
+                expr: expr.clone(),
+                list: list.clone(),
+                negated: *negated,
+            },
+            Expr::Case {
+                branches,
+                otherwise,
+            } => Expr::Case {
+                branches: branches.clone(),
+                otherwise: otherwise.clone(),
+            },
+        }
+    }
+}
+
 /// A `CASE WHEN` expression under construction; see [`when`].
 #[derive(Debug, Clone, PartialEq)]
 #[must_use = "finish the CASE with .otherwise(..) or .end()"]
@@ -490,26 +573,19 @@ impl Expr {
         self.first_name().unwrap_or("literal").to_string()
     }
 
+    /// The first column or alias name in a left-to-right, parent-first
+    /// walk (iterative: safe on trees of any depth).
     fn first_name(&self) -> Option<&str> {
-        match self {
-            Expr::Column(name) | Expr::Alias { name, .. } => Some(name),
-            Expr::Literal(_) => None,
-            Expr::Binary { left, right, .. } => left.first_name().or_else(|| right.first_name()),
-            Expr::Not(e) | Expr::Negative(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => {
-                e.first_name()
+        let mut stack = vec![self];
+        while let Some(e) = stack.pop() {
+            if let Expr::Column(name) | Expr::Alias { name, .. } = e {
+                return Some(name);
             }
-            Expr::Cast { expr, .. } | Expr::Str { expr, .. } | Expr::InList { expr, .. } => {
-                expr.first_name()
-            }
-            Expr::Function { args, .. } => args.iter().find_map(Expr::first_name),
-            Expr::Case {
-                branches,
-                otherwise,
-            } => branches
-                .iter()
-                .find_map(|(c, v)| c.first_name().or_else(|| v.first_name()))
-                .or_else(|| otherwise.as_deref().and_then(Expr::first_name)),
+            let at = stack.len();
+            e.for_each_child(|c| stack.push(c));
+            stack[at..].reverse();
         }
+        None
     }
 
     /// Type-checks the whole tree against `schema`, without data, giving the
@@ -546,36 +622,57 @@ impl Expr {
         out
     }
 
-    fn visit_columns(&self, f: &mut impl FnMut(&str)) {
+    /// Calls `f` on each column reference, left to right (iterative).
+    fn visit_columns(&self, f: &mut dyn FnMut(&str)) {
+        let mut stack = vec![self];
+        while let Some(e) = stack.pop() {
+            if let Expr::Column(name) = e {
+                f(name);
+            }
+            let at = stack.len();
+            e.for_each_child(|c| stack.push(c));
+            stack[at..].reverse();
+        }
+    }
+
+    /// How deep the tree nests: 1 for a column or a literal, one more for
+    /// each operator above it (the longest path from the root to a leaf).
+    /// Computed without recursion, so it is safe on any tree; type checking
+    /// refuses a tree deeper than [`MAX_EXPR_DEPTH`].
+    pub fn depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut stack: Vec<(&Expr, usize)> = vec![(self, 1)];
+        while let Some((e, d)) = stack.pop() {
+            deepest = deepest.max(d);
+            e.for_each_child(|c| stack.push((c, d + 1)));
+        }
+        deepest
+    }
+
+    /// Calls `f` on each direct child, left to right.
+    fn for_each_child<'a>(&'a self, mut f: impl FnMut(&'a Expr)) {
         match self {
-            Expr::Column(name) => f(name),
-            Expr::Literal(_) => {}
+            Expr::Column(_) | Expr::Literal(_) => {}
             Expr::Binary { left, right, .. } => {
-                left.visit_columns(f);
-                right.visit_columns(f);
+                f(left);
+                f(right);
             }
-            Expr::Not(e) | Expr::Negative(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => {
-                e.visit_columns(f)
-            }
+            Expr::Not(e) | Expr::Negative(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => f(e),
             Expr::Cast { expr, .. }
             | Expr::Alias { expr, .. }
             | Expr::Str { expr, .. }
-            | Expr::InList { expr, .. } => expr.visit_columns(f),
-            Expr::Function { args, .. } => {
-                for a in args {
-                    a.visit_columns(f);
-                }
-            }
+            | Expr::InList { expr, .. } => f(expr),
+            Expr::Function { args, .. } => args.iter().for_each(f),
             Expr::Case {
                 branches,
                 otherwise,
             } => {
                 for (c, v) in branches {
-                    c.visit_columns(f);
-                    v.visit_columns(f);
+                    f(c);
+                    f(v);
                 }
                 if let Some(e) = otherwise {
-                    e.visit_columns(f);
+                    f(e);
                 }
             }
         }
@@ -774,6 +871,7 @@ impl StringFunc {
 /// `((col("a") > 1) & col("b").is_null())`,
 /// `CASE WHEN (col("a") > 1) THEN 1 ELSE 0 END`.
 impl fmt::Display for Expr {
+    #[recursive::recursive]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Expr::Column(name) => write!(f, "col({name:?})"),

@@ -20,8 +20,8 @@ pub mod source;
 mod table;
 
 pub use expr::{
-    CaseBuilder, Expr, Func, IntoExpr, MathFunc, ScalarValue, TimePart, coalesce, col, concat,
-    concat_ws, ifnull, interval, lit, make_date, nullif, when,
+    CaseBuilder, Expr, Func, IntoExpr, MAX_EXPR_DEPTH, MathFunc, ScalarValue, TimePart, coalesce,
+    col, concat, concat_ws, ifnull, interval, lit, make_date, nullif, when,
 };
 pub use row::{RowFn, RowOptions};
 pub use source::{

@@ -75,8 +75,8 @@ pub use parframe_core::expr::{
 };
 pub use parframe_core::row::{self, RowOptions};
 pub use parframe_core::{
-    ChunkIter, ChunkSink, ChunkSource, Expr, IntoArray, IntoExpr, RowFn, ScalarValue, Table, arrow,
-    col, lit, table, when,
+    ChunkIter, ChunkSink, ChunkSource, Expr, IntoArray, IntoExpr, MAX_EXPR_DEPTH, RowFn,
+    ScalarValue, Table, arrow, col, lit, table, when,
 };
 pub use parframe_exec::agg::{self, AggExpr, AggFunc, AggregateExt};
 /// Window functions: [`window::Window`], [`window::AggOver`] (`sum("v").over(w)`).
@@ -85,8 +85,8 @@ pub use parframe_exec::{
     AsofOptions, AsofStrategy, BuildSide, JoinOptions, JoinType, JoinValidation,
 };
 pub use parframe_exec::{
-    BatchStream, Config, Context, ContextBuilder, IntoColumnNames, JobStats, LazyFrame,
-    OperatorStats, Progress, SpillStats,
+    BatchStream, Config, Context, ContextBuilder, DEFAULT_CHUNK_ROWS, IntoColumnNames, JobStats,
+    LazyFrame, OperatorStats, Progress, SpillStats,
 };
 pub use parframe_exec::{GroupBy, SortKey};
 pub use parframe_io::{

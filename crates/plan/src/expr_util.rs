@@ -28,6 +28,7 @@ pub fn integer_value(v: &ScalarValue) -> Option<i128> {
 /// The conjuncts of `e` (`a AND (b AND c)` gives `[a, b, c]`).
 pub fn split_conjunction(e: &Expr) -> Vec<Expr> {
     let mut out = Vec::new();
+    #[recursive::recursive]
     fn go(e: &Expr, out: &mut Vec<Expr>) {
         match e {
             Expr::Binary {

@@ -106,6 +106,7 @@ impl Pruner<'_> {
 
     /// Per partition, whether it may hold a row making `e` true; `None`
     /// when `e` is not understood (every partition may).
+    #[recursive::recursive]
     fn eval(&mut self, e: &Expr) -> Option<Vec<bool>> {
         match e {
             Expr::Alias { expr, .. } => self.eval(expr),

@@ -356,6 +356,7 @@ fn int_value(v: &ScalarValue) -> Option<i128> {
 }
 
 /// The estimated fraction of rows `predicate` keeps (see the module docs).
+#[recursive::recursive]
 fn selectivity(predicate: &Expr, st: &Named) -> f64 {
     match predicate {
         Expr::Literal(ScalarValue::Boolean(true)) => 1.0,

@@ -106,6 +106,8 @@ fn wrap(array: ArrayRef, scalar: bool) -> Result<Value> {
     }
 }
 
+// Recurses once per level of the tree; the stack grows on demand.
+#[recursive::recursive]
 pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Value> {
     match &t.node {
         Node::Column { index, name } => {

@@ -168,11 +168,55 @@ pub(super) enum StrKernel {
 }
 
 pub(super) fn prepare(expr: &Expr, schema: &Schema) -> Result<PreparedExpr> {
+    let depth = expr.depth();
+    if depth > super::MAX_EXPR_DEPTH {
+        return Err(Error::InvalidArgument(format!(
+            "the expression {} nests {depth} levels deep, more than the {} allowed: \
+             write a long chain of `or`-ed equalities as `is_in`, a long sum as a \
+             balanced tree",
+            context(expr),
+            super::MAX_EXPR_DEPTH
+        )));
+    }
     let root = plan(expr, schema)?;
     let field = Field::new(expr.output_name(), root.data_type.clone(), root.nullable);
     Ok(PreparedExpr { root, field })
 }
 
+/// The start of `expr`'s text, at most [`super::CONTEXT_CHARS`]
+/// characters (with `…` when cut): printing stops there, so naming every
+/// node of a deep chain stays linear in its size.
+pub(super) fn context(expr: &Expr) -> String {
+    use std::fmt::Write;
+    /// Stops the printer after the budget by failing the write.
+    struct Bounded {
+        out: String,
+        left: usize,
+    }
+    impl Write for Bounded {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            for c in s.chars() {
+                if self.left == 0 {
+                    return Err(std::fmt::Error);
+                }
+                self.out.push(c);
+                self.left -= 1;
+            }
+            Ok(())
+        }
+    }
+    let mut b = Bounded {
+        out: String::new(),
+        left: super::CONTEXT_CHARS,
+    };
+    if write!(b, "{expr}").is_err() {
+        b.out.push('…');
+    }
+    b.out
+}
+
+// Recurses once per level of the tree; the stack grows on demand.
+#[recursive::recursive]
 fn plan(expr: &Expr, schema: &Schema) -> Result<Typed> {
     match expr {
         Expr::Column(name) => {
@@ -255,7 +299,7 @@ fn plan(expr: &Expr, schema: &Schema) -> Result<Typed> {
             fold(Typed {
                 node: Node::Neg {
                     input: Box::new(input),
-                    ctx: expr.to_string(),
+                    ctx: context(expr),
                 },
                 data_type: dt,
                 nullable,
@@ -290,7 +334,7 @@ fn plan(expr: &Expr, schema: &Schema) -> Result<Typed> {
             fold(Typed {
                 node: Node::Cast {
                     input: Box::new(input),
-                    ctx: expr.to_string(),
+                    ctx: context(expr),
                 },
                 data_type: to.clone(),
                 nullable,
@@ -329,7 +373,7 @@ fn plan(expr: &Expr, schema: &Schema) -> Result<Typed> {
                 node: Node::Func {
                     kernel: Box::new(kernel),
                     args: typed,
-                    ctx: expr.to_string(),
+                    ctx: context(expr),
                 },
                 data_type: out,
                 nullable,
@@ -487,7 +531,7 @@ fn case(
         node: Node::Case {
             branches: conds.into_iter().zip(typed).collect(),
             otherwise,
-            ctx: expr.to_string(),
+            ctx: context(expr),
         },
         data_type: to,
         nullable,
@@ -532,7 +576,7 @@ fn string_func(expr: &Expr, input: Typed, func: &StringFunc) -> Result<Typed> {
         node: Node::Str {
             input: Box::new(input),
             func: kernel,
-            ctx: expr.to_string(),
+            ctx: context(expr),
         },
         data_type: out_type,
         nullable,
@@ -565,7 +609,7 @@ fn binary(expr: &Expr, l: Typed, op: BinaryOp, r: Typed) -> Result<Typed> {
                     left: Box::new(left),
                     op,
                     right: Box::new(right),
-                    ctx: expr.to_string(),
+                    ctx: context(expr),
                     fix: ArithFix::None,
                 },
                 data_type: to,
@@ -582,7 +626,7 @@ fn binary(expr: &Expr, l: Typed, op: BinaryOp, r: Typed) -> Result<Typed> {
                         left: Box::new(left),
                         op,
                         right: Box::new(right),
-                        ctx: expr.to_string(),
+                        ctx: context(expr),
                         fix,
                     },
                     data_type: out,
@@ -612,7 +656,7 @@ fn binary(expr: &Expr, l: Typed, op: BinaryOp, r: Typed) -> Result<Typed> {
                     left: Box::new(left),
                     op,
                     right: Box::new(right),
-                    ctx: expr.to_string(),
+                    ctx: context(expr),
                     fix: ArithFix::None,
                 },
                 data_type: to,
@@ -650,7 +694,7 @@ fn binary(expr: &Expr, l: Typed, op: BinaryOp, r: Typed) -> Result<Typed> {
                     left: Box::new(left),
                     op,
                     right: Box::new(right),
-                    ctx: expr.to_string(),
+                    ctx: context(expr),
                 },
                 data_type: DataType::Boolean,
                 nullable,
@@ -673,7 +717,7 @@ fn binary(expr: &Expr, l: Typed, op: BinaryOp, r: Typed) -> Result<Typed> {
                     left: Box::new(left),
                     op,
                     right: Box::new(right),
-                    ctx: expr.to_string(),
+                    ctx: context(expr),
                 },
                 data_type: DataType::Boolean,
                 nullable,
@@ -951,7 +995,7 @@ fn coerce(t: Typed, to: &DataType, expr: &Expr) -> Result<Typed> {
     Ok(Typed {
         node: Node::Cast {
             input: Box::new(t),
-            ctx: expr.to_string(),
+            ctx: context(expr),
         },
         data_type: to.clone(),
         nullable,

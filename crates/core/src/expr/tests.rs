@@ -529,3 +529,85 @@ fn empty_chunks() {
     assert_eq!(lit(1).evaluate(&b).unwrap().len(), 0);
     assert_eq!(col("s").upper().evaluate(&b).unwrap().len(), 0);
 }
+
+/// Runs `f` on a thread with the stack a rayon worker (and a test thread)
+/// gets by default, so a test cannot pass only because its thread had a
+/// big stack.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+#[test]
+fn depth_counts_the_longest_path() {
+    assert_eq!(col("a").depth(), 1);
+    assert_eq!((col("a") + lit(1)).depth(), 2);
+    assert_eq!(((col("a") + lit(1)).alias("b").is_null()).depth(), 4);
+    let case = when(col("a").gt(1), col("b").cast(DataType::Int64)).otherwise(lit(0));
+    assert_eq!(case.depth(), 3);
+    assert_eq!(coalesce([col("a"), -col("b")]).depth(), 3);
+}
+
+#[test]
+fn deep_chains_prepare_evaluate_and_print_on_a_worker_sized_stack() {
+    on_small_stack(|| {
+        let b = batch(vec![("x", Arc::new(Int64Array::from(vec![1, 2, 3])))]);
+        // A left-deep sum as deep as allowed.
+        let sum = (1..MAX_EXPR_DEPTH).fold(col("x"), |e, _| e + col("x"));
+        assert_eq!(sum.depth(), MAX_EXPR_DEPTH);
+        assert_eq!(sum.columns(), vec!["x".to_string()]);
+        assert_eq!(sum.output_name(), "x");
+        let out = sum.evaluate(&b).unwrap();
+        // MAX_EXPR_DEPTH copies of x.
+        let m = MAX_EXPR_DEPTH as i64;
+        assert_eq!(
+            out.as_primitive::<Int64Type>().values().to_vec(),
+            vec![m, 2 * m, 3 * m]
+        );
+        assert!(sum.to_string().len() > 8 * MAX_EXPR_DEPTH);
+        // A chain of `or`-ed equalities (the SQL `x = 0 OR x = 1 OR ...`).
+        let any = (1..4000).fold(col("x").eq(0), |e, i| e.or(col("x").eq(i)));
+        let out = any.evaluate(&b).unwrap();
+        assert_eq!(out.as_boolean().true_count(), 3);
+        // Rewriting and cloning deep trees is safe too.
+        let renamed = sum.clone().transform_up(&mut |e| Ok(e)).unwrap();
+        assert_eq!(renamed.depth(), MAX_EXPR_DEPTH);
+    });
+}
+
+#[test]
+fn a_tree_deeper_than_the_limit_is_refused_with_its_depth() {
+    on_small_stack(|| {
+        let b = batch(vec![("x", Arc::new(Int64Array::from(vec![1])))]);
+        let deep = (0..MAX_EXPR_DEPTH).fold(col("x"), |e, _| e + lit(1));
+        let err = deep.to_field(b.schema_ref()).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("nests {} levels deep", MAX_EXPR_DEPTH + 1)),
+            "{msg}"
+        );
+        assert!(msg.contains("is_in"), "{msg}");
+        // The message quotes only the start of the expression.
+        assert!(msg.len() < CONTEXT_CHARS + 300, "{} bytes", msg.len());
+    });
+}
+
+#[test]
+fn runtime_errors_quote_a_bounded_context() {
+    let b = batch(vec![("x", Arc::new(Int8Array::from(vec![100i8])))]);
+    // Only the top `+` overflows (100 + 0 + ... + 0 + 100).
+    let deep = (0..50).fold(col("x"), |e, _| e + lit(0i8)) + col("x");
+    let err = deep.evaluate(&b).unwrap_err().to_string();
+    assert!(err.contains("overflow"), "{err}");
+    assert!(err.contains('…'), "{err}");
+    assert!(err.len() < CONTEXT_CHARS * 4 + 200, "{err}");
+    // A short expression is quoted whole.
+    let err = (col("x") + col("x")).evaluate(&b).unwrap_err().to_string();
+    assert!(err.contains("(col(\"x\") + col(\"x\"))"), "{err}");
+    assert!(!err.contains('…'), "{err}");
+}

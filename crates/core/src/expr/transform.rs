@@ -69,6 +69,7 @@ impl Expr {
 
     /// The expression rebuilt bottom-up: every node `n` (children first)
     /// replaced by `f(n)`.
+    #[recursive::recursive]
     pub fn transform_up(self, f: &mut dyn FnMut(Expr) -> Result<Expr>) -> Result<Expr> {
         let e = self.map_children(&mut |c| c.transform_up(f))?;
         f(e)

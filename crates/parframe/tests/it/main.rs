@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod datasets;
+mod deep;
 mod errors;
 mod fixtures;
 mod joins;
