@@ -14,7 +14,7 @@ use parframe_core::{ChunkIter, ChunkSource, Table};
 
 use crate::input::{Input, ReadSeek};
 use crate::sink::{FileSink, SinkOutput};
-use crate::util::{check_read_args, split_batch, with_schema};
+use crate::util::{check_read_args, guard_decoder, split_batch, with_schema};
 
 fn ipc_err(path: &Path, location: Option<String>, e: ArrowError) -> Error {
     match e {
@@ -35,6 +35,8 @@ pub struct IpcSource {
     version: MetadataVersion,
     batches: Vec<Block>,
     dictionaries: Vec<Block>,
+    /// The file's length: no block may reach past it.
+    len: u64,
 }
 
 impl std::fmt::Debug for IpcSource {
@@ -100,6 +102,7 @@ impl IpcSource {
             version: footer.version(),
             batches,
             dictionaries,
+            len,
         })
     }
 
@@ -109,8 +112,10 @@ impl IpcSource {
     }
 }
 
-/// Reads the bytes of one block (message and body) into an aligned buffer.
-fn read_block(file: &mut dyn ReadSeek, block: &Block) -> std::io::Result<Buffer> {
+/// Reads the bytes of one block (message and body) into an aligned buffer,
+/// after checking that the block lies inside the file (`file_len`): a
+/// corrupted footer must not make us allocate what it claims.
+fn read_block(file: &mut dyn ReadSeek, block: &Block, file_len: u64) -> std::io::Result<Buffer> {
     let len = usize::try_from(block.metaDataLength())
         .ok()
         .zip(usize::try_from(block.bodyLength()).ok())
@@ -118,10 +123,73 @@ fn read_block(file: &mut dyn ReadSeek, block: &Block) -> std::io::Result<Buffer>
         .ok_or_else(|| std::io::Error::other("invalid block length in the IPC footer"))?;
     let offset = u64::try_from(block.offset())
         .map_err(|_| std::io::Error::other("invalid block offset in the IPC footer"))?;
+    if offset
+        .checked_add(len as u64)
+        .is_none_or(|end| end > file_len)
+    {
+        return Err(std::io::Error::other(format!(
+            "a block of the IPC footer ({len} bytes at offset {offset}) reaches past the end \
+             of the file ({file_len} bytes)"
+        )));
+    }
     file.seek(SeekFrom::Start(offset))?;
     let mut buf = MutableBuffer::from_len_zeroed(len);
     file.read_exact(buf.as_slice_mut())?;
     Ok(buf.into())
+}
+
+/// Checks what arrow-ipc's decoder trusts in a block before it decodes it:
+/// the message is readable and every buffer it lists lies inside the
+/// block's body. (The decoder slices the body at the listed offsets and
+/// panics on one outside it; found by the reader fuzz test, see
+/// `tests/it/fuzz.rs`.) Other inconsistencies the decoder reports itself,
+/// or arrow's array validation does.
+fn check_block(block: &Block, buf: &Buffer) -> std::result::Result<(), String> {
+    let meta = usize::try_from(block.metaDataLength()).map_err(|_| "a negative message length")?;
+    // The body starts 8-byte aligned (the format pads the message to 8)
+    // and so does each buffer in it; arrow's typed views assert alignment.
+    if meta < 8 || meta > buf.len() || meta % 8 != 0 {
+        return Err(format!(
+            "a message length of {meta} bytes in a block of {} bytes",
+            buf.len()
+        ));
+    }
+    // The same bytes the decoder parses: after the continuation marker
+    // (0xFFFFFFFF) and
+    // length, or after the length alone (the pre-1.0 layout).
+    let message = if buf[..4] == [0xff; 4] {
+        &buf[8..]
+    } else {
+        &buf[4..]
+    };
+    let message =
+        arrow_ipc::root_as_message(message).map_err(|e| format!("an unreadable message: {e}"))?;
+    let batch = match message.header_type() {
+        arrow_ipc::MessageHeader::RecordBatch => message.header_as_record_batch(),
+        arrow_ipc::MessageHeader::DictionaryBatch => {
+            message.header_as_dictionary_batch().and_then(|d| d.data())
+        }
+        _ => None,
+    };
+    let Some(batch) = batch else {
+        return Ok(());
+    };
+    let body = (buf.len() - meta) as u64;
+    for (i, b) in batch.buffers().into_iter().flatten().enumerate() {
+        let (offset, length) = (b.offset(), b.length());
+        let inside = u64::try_from(offset)
+            .ok()
+            .zip(u64::try_from(length).ok())
+            .and_then(|(o, l)| o.checked_add(l))
+            .is_some_and(|end| end <= body);
+        if !inside || offset % 8 != 0 {
+            return Err(format!(
+                "buffer {i} ({length} bytes at offset {offset}) is not an aligned range of \
+                 the body of {body} bytes"
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl ChunkSource for IpcSource {
@@ -158,17 +226,30 @@ impl ChunkSource for IpcSource {
         if let Some(p) = projection {
             decoder = decoder.with_projection(p.to_vec());
         }
+        let corrupt = |what: String| {
+            Error::format(
+                &self.path,
+                location.clone(),
+                format!("corrupt IPC file: {what}"),
+            )
+        };
         for block in &self.dictionaries {
-            let buf = read_block(&mut file, block).map_err(io)?;
-            decoder
-                .read_dictionary(block, &buf)
-                .map_err(|e| ipc_err(&self.path, location.clone(), e))?;
+            let buf = read_block(&mut file, block, self.len).map_err(io)?;
+            check_block(block, &buf).map_err(corrupt)?;
+            guard_decoder(&self.path, location.clone(), || {
+                decoder
+                    .read_dictionary(block, &buf)
+                    .map_err(|e| ipc_err(&self.path, location.clone(), e))
+            })?;
         }
         let block = &self.batches[index];
-        let buf = read_block(&mut file, block).map_err(io)?;
-        let batch = decoder
-            .read_record_batch(block, &buf)
-            .map_err(|e| ipc_err(&self.path, location.clone(), e))?;
+        let buf = read_block(&mut file, block, self.len).map_err(io)?;
+        check_block(block, &buf).map_err(corrupt)?;
+        let batch = guard_decoder(&self.path, location.clone(), || {
+            decoder
+                .read_record_batch(block, &buf)
+                .map_err(|e| ipc_err(&self.path, location.clone(), e))
+        })?;
         let chunks = match batch {
             Some(b) => split_batch(with_schema(b, &out_schema)?, chunk_rows),
             None => Vec::new(),

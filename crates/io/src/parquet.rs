@@ -24,7 +24,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::input::Input;
 use crate::sink::{FileSink, SinkOutput};
-use crate::util::{check_read_args, with_schema};
+use crate::util::{check_read_args, guard_decoder, with_schema};
 
 /// Maps a Parquet error on `path` to [`Error`].
 fn parquet_err(path: &Path, location: Option<String>, e: ParquetError) -> Error {
@@ -78,8 +78,10 @@ impl ParquetSource {
         let metadata = match &input {
             Input::Local(p) => {
                 let file = File::open(p).map_err(|e| Error::io(p, e))?;
-                ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-                    .map_err(|e| parquet_err(&path, None, e))?
+                guard_decoder(&path, None, || {
+                    ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+                        .map_err(|e| parquet_err(&path, None, e))
+                })?
             }
             #[cfg(feature = "object-store")]
             Input::Remote(r) => {
@@ -91,6 +93,7 @@ impl ParquetSource {
                 .map_err(|e| parquet_err(&path, None, e))?
             }
         };
+        check_column_chunks(&path, metadata.metadata(), input.len()?)?;
         Ok(ParquetSource {
             path,
             input,
@@ -112,6 +115,47 @@ impl ParquetSource {
             .map(|rg| rg.num_rows().max(0) as u64)
             .collect()
     }
+}
+
+/// Checks the column chunk ranges of the footer before the parquet
+/// crate's reader trusts them: it asserts that a chunk's start and length
+/// are not negative (a panic on a corrupted footer, found by the reader
+/// fuzz test, `tests/it/fuzz.rs`), and a chunk reaching past the end of the
+/// file cannot be read anyway.
+fn check_column_chunks(
+    path: &Path,
+    metadata: &parquet::file::metadata::ParquetMetaData,
+    file_len: u64,
+) -> Result<()> {
+    for (g, rg) in metadata.row_groups().iter().enumerate() {
+        if rg.num_rows() < 0 {
+            return Err(Error::format(
+                path,
+                Some(format!("row group {g}")),
+                format!("corrupt footer: {} rows", rg.num_rows()),
+            ));
+        }
+        for c in rg.columns() {
+            let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+            let len = c.compressed_size();
+            let inside = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(len).ok())
+                .and_then(|(s, l)| s.checked_add(l))
+                .is_some_and(|end| end <= file_len);
+            if !inside {
+                return Err(Error::format(
+                    path,
+                    Some(format!("row group {g}, column '{}'", c.column_path())),
+                    format!(
+                        "corrupt footer: a column chunk of {len} bytes at offset {start} \
+                         in a file of {file_len} bytes"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl ChunkSource for ParquetSource {
@@ -217,13 +261,31 @@ impl ChunkSource for ParquetSource {
             }
         };
         let path = self.path.clone();
-        Ok(Box::new(reader.map(move |b| {
-            let b = b.map_err(|e| arrow_err(&path, location.clone(), e))?;
-            let b = match &reorder {
-                Some(pos) => b.project(pos)?,
-                None => b,
+        let mut reader = reader;
+        let mut failed = false;
+        Ok(Box::new(std::iter::from_fn(move || {
+            if failed {
+                return None;
+            }
+            // Decoding happens in `next`; a panic there ends the partition
+            // with an error (the reader's state is unknown after it).
+            let b = match guard_decoder(&path, location.clone(), || Ok(reader.next())) {
+                Ok(b) => b?,
+                Err(e) => {
+                    failed = true;
+                    return Some(Err(e));
+                }
             };
-            with_schema(b, &out_schema)
+            Some(
+                b.map_err(|e| arrow_err(&path, location.clone(), e))
+                    .and_then(|b| {
+                        let b = match &reorder {
+                            Some(pos) => b.project(pos)?,
+                            None => b,
+                        };
+                        with_schema(b, &out_schema)
+                    }),
+            )
         })))
     }
 

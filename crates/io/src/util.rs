@@ -10,6 +10,37 @@ use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::{Schema, SchemaRef};
 use parframe_common::{Error, Result};
 
+/// Runs a third-party decoder (arrow-ipc, parquet) over bytes of `path`,
+/// turning a panic into [`Error::Format`] naming the file and `location`.
+/// Those decoders return errors for most corruptions but assert on a few
+/// (buffer alignment in arrow's validation, negative ranges in a Parquet
+/// footer; the reader fuzz tests, `tests/it/fuzz.rs`, found them): a
+/// corrupt file must be an error, never a crash. The readers check what
+/// they can before decoding; this is the backstop. Silent, like
+/// [`parframe_core::row::catch_user_panic`] which it uses: the message goes
+/// into the error, not to stderr.
+pub(crate) fn guard_decoder<T>(
+    path: &Path,
+    location: Option<String>,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    match parframe_core::row::catch_user_panic(f) {
+        Ok(r) => r,
+        Err(payload) => {
+            let why = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_string());
+            Err(Error::format(
+                path,
+                location,
+                format!("corrupt file: the decoder failed ({why})"),
+            ))
+        }
+    }
+}
+
 /// Checks the arguments of `ChunkSource::read_partition` and returns the
 /// schema of the chunks it will produce.
 pub(crate) fn check_read_args(

@@ -7,6 +7,7 @@ mod csv_options;
 mod dataset;
 mod errors;
 mod formats;
+mod fuzz;
 mod multi;
 mod props;
 mod roundtrip;

@@ -3,6 +3,7 @@
 
 mod common;
 mod disk_full;
+mod fuzz;
 mod integrity;
 mod lifecycle;
 mod proptests;

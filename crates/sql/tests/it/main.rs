@@ -8,6 +8,7 @@ mod datetime;
 mod decimals;
 mod errors;
 mod functions;
+mod fuzz;
 mod group_by;
 mod joins;
 mod limit_offset;

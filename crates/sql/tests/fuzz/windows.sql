@@ -1,0 +1,6 @@
+SELECT k, x, sum(x) OVER (PARTITION BY k ORDER BY x ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s,
+       row_number() OVER w AS rn, lag(y, 1) OVER w AS prev
+FROM t
+WINDOW w AS (PARTITION BY k ORDER BY y DESC)
+QUALIFY row_number() OVER w <= 2
+ORDER BY k, x
