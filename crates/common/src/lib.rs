@@ -16,7 +16,11 @@
 #![deny(missing_docs)]
 
 mod error;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
+mod panic;
 mod size;
 
 pub use error::{Error, Result, column_not_found};
+pub use panic::panic_message;
 pub use size::{ByteSize, format_bytes, parse_byte_size};

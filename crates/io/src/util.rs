@@ -26,18 +26,14 @@ pub(crate) fn guard_decoder<T>(
 ) -> Result<T> {
     match parframe_core::row::catch_user_panic(f) {
         Ok(r) => r,
-        Err(payload) => {
-            let why = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_string());
-            Err(Error::format(
-                path,
-                location,
-                format!("corrupt file: the decoder failed ({why})"),
-            ))
-        }
+        Err(payload) => Err(Error::format(
+            path,
+            location,
+            format!(
+                "corrupt file: the decoder failed ({})",
+                parframe_common::panic_message(&*payload)
+            ),
+        )),
     }
 }
 

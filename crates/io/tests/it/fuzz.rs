@@ -25,6 +25,8 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
+use parframe_common::fuzz::{ByteMutation as Mutation, apply, byte_mutation};
+use parframe_common::panic_message;
 use parframe_io::{
     CsvWriteOptions, JsonWriteOptions, ParquetWriteOptions, open_source, read_all, write_csv,
     write_ipc, write_json, write_parquet,
@@ -98,99 +100,15 @@ fn read_without_panic(path: &Path) -> Result<(), String> {
             eprintln!("fuzz outcome: {outcome}");
         }
     }))
-    .map_err(|p| {
-        p.downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "a panic".into())
-    })
-}
-
-/// One change to a file. Positions are fractions of the length (in
-/// 1/65536ths), so a mutation applies to any file and shrinks well.
-#[derive(Debug, Clone)]
-enum Mutation {
-    /// Flip one bit.
-    Flip { at: u16, bit: u8 },
-    /// Set a byte to one readers treat specially.
-    Set { at: u16, byte: u8 },
-    /// Write a 4-byte little-endian value (a length, an offset).
-    Word { at: u16, value: u32 },
-    /// Cut the file.
-    Truncate { at: u16 },
-    /// Remove `len` bytes.
-    Delete { at: u16, len: u8 },
-    /// Insert bytes.
-    Insert { at: u16, bytes: Vec<u8> },
-    /// Copy `len` bytes from one place over another.
-    Splice { from: u16, to: u16, len: u8 },
+    .map_err(|p| panic_message(&*p))
 }
 
 /// Bytes with a meaning to some reader: quotes, separators, line ends,
 /// escapes, JSON structure, digits and signs, NUL, invalid UTF-8.
 const SPECIAL: &[u8] = b"\",;\t\n\r\\{}[]:01-.eE \0\xff\xc3";
 
-/// Values a corrupted length or offset likely takes.
-const WORDS: &[u32] = &[0, 1, 0x7f, 0xff, 0xffff, 0x7fff_ffff, 0x8000_0000, u32::MAX];
-
 fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        (any::<u16>(), 0u8..8).prop_map(|(at, bit)| Mutation::Flip { at, bit }),
-        (any::<u16>(), prop::sample::select(SPECIAL))
-            .prop_map(|(at, byte)| Mutation::Set { at, byte }),
-        (any::<u16>(), prop::sample::select(WORDS))
-            .prop_map(|(at, value)| Mutation::Word { at, value }),
-        any::<u16>().prop_map(|at| Mutation::Truncate { at }),
-        (any::<u16>(), 1u8..64).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        (
-            any::<u16>(),
-            prop::collection::vec(
-                prop_oneof![prop::sample::select(SPECIAL), any::<u8>()],
-                1..16
-            )
-        )
-            .prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
-        (any::<u16>(), any::<u16>(), 1u8..128).prop_map(|(from, to, len)| Mutation::Splice {
-            from,
-            to,
-            len
-        }),
-    ]
-}
-
-/// The byte position `at` (a fraction) stands for in `len` bytes.
-fn position(at: u16, len: usize) -> usize {
-    (at as usize * len) >> 16
-}
-
-fn apply(data: &mut Vec<u8>, m: &Mutation) {
-    let len = data.len();
-    match m {
-        Mutation::Flip { at, bit } if len > 0 => data[position(*at, len)] ^= 1 << bit,
-        Mutation::Set { at, byte } if len > 0 => data[position(*at, len)] = *byte,
-        Mutation::Word { at, value } if len >= 4 => {
-            let p = position(*at, len - 3);
-            data[p..p + 4].copy_from_slice(&value.to_le_bytes());
-        }
-        Mutation::Truncate { at } => data.truncate(position(*at, len)),
-        Mutation::Delete { at, len: n } => {
-            let p = position(*at, len);
-            let end = (p + *n as usize).min(len);
-            data.drain(p..end);
-        }
-        Mutation::Insert { at, bytes } => {
-            let p = position(*at, len + 1);
-            data.splice(p..p, bytes.iter().copied());
-        }
-        Mutation::Splice { from, to, len: n } if len > 0 => {
-            let f = position(*from, len);
-            let end = (f + *n as usize).min(len);
-            let piece = data[f..end].to_vec();
-            let t = position(*to, len - piece.len() + 1);
-            data[t..t + piece.len()].copy_from_slice(&piece);
-        }
-        _ => {}
-    }
+    byte_mutation(SPECIAL)
 }
 
 #[test]

@@ -285,12 +285,7 @@ fn run_without_panic(ctx: &Context, sql: &str) -> Result<(), String> {
             eprintln!("fuzz outcome: {outcome}");
         }
     }))
-    .map_err(|p| {
-        p.downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "a panic".into())
-    })
+    .map_err(|p| parframe_common::panic_message(&*p))
 }
 
 #[test]
