@@ -1,16 +1,17 @@
 //! Frame verbs a polars user reaches for: [`LazyFrame::fill_null`],
 //! [`LazyFrame::fill_nan`], [`LazyFrame::drop_nulls`], [`LazyFrame::cast`],
-//! [`LazyFrame::unpivot`], [`LazyFrame::cache`], [`LazyFrame::sample`],
+//! [`LazyFrame::unpivot`], [`LazyFrame::pivot`], [`LazyFrame::cache`],
+//! [`LazyFrame::sample`],
 //! [`LazyFrame::describe`] (and, in `concat.rs`,
 //! [`LazyFrame::with_row_index`] and [`LazyFrame::concat_horizontal`]).
 //! `fill_null`, `fill_nan`, `cast` and `drop_nulls` are plan operators (a
 //! projection, a filter) and stream, as does `unpivot` (a projection and
-//! a per-chunk reshape); `cache`, `sample` and `describe` run the plan
-//! when called, as polars' eager counterparts do.
+//! a per-chunk reshape); `pivot`, `cache`, `sample` and `describe` run
+//! the plan when called, as polars' eager counterparts do.
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use parframe_common::{Result, column_not_found};
 use parframe_core::{Expr, IntoExpr, Table, coalesce, col};
@@ -445,5 +446,117 @@ impl LazyFrame {
             }
             Ok(arrow_select::concat::concat_batches(&s, &pieces)?)
         })
+    }
+
+    /// Spreads the distinct values of the column `on` into columns, the
+    /// inverse of [`LazyFrame::unpivot`] (polars' `pivot`): one row per
+    /// distinct combination of the `index` columns (sorted by them, nulls
+    /// first), then one column per distinct value of `on` (named by its
+    /// text, in sorted order; `"null"` for a null, first), holding `agg` of
+    /// `values` over the
+    /// input rows with that index and that `on` value, null where there
+    /// are none. `agg` is any aggregate of an expression: `|v| v.sum()`,
+    /// `|v| v.mean()`, `|v| v.count()`...
+    ///
+    /// Eager like polars' (the output's columns depend on the data): the
+    /// aggregation by `index` and `on` runs now and is held as
+    /// [`LazyFrame::cache`] holds it (under the memory budget); the
+    /// returned frame spreads it. Every distinct value of `on` becomes a
+    /// column, so `on` should have few.
+    ///
+    /// ```
+    /// use parframe_core::table;
+    /// use parframe_exec::Context;
+    /// use parframe_exec::agg::AggregateExt;
+    ///
+    /// let ctx = Context::builder().threads(2).build()?;
+    /// let t = table!(
+    ///     "day" => [1i64, 1, 2, 2, 2],
+    ///     "city" => ["Oslo", "Rome", "Oslo", "Oslo", "Rome"],
+    ///     "temp" => [3.0, 14.0, 5.0, 7.0, 15.0],
+    /// )?;
+    /// let wide = ctx.lazy(t).pivot("city", ["day"], "temp", |v| v.mean())?.collect()?;
+    /// assert_eq!(wide.column_names(), ["day", "Oslo", "Rome"]);
+    /// assert_eq!(wide.num_rows(), 2);
+    /// # Ok::<(), parframe_common::Error>(())
+    /// ```
+    pub fn pivot(
+        &self,
+        on: &str,
+        index: impl crate::IntoColumnNames,
+        values: &str,
+        agg: impl Fn(Expr) -> AggExpr,
+    ) -> Result<LazyFrame> {
+        let index = index.into_column_names();
+        let schema = self.schema();
+        for n in index.iter().map(String::as_str).chain([on, values]) {
+            if schema.index_of(n).is_err() {
+                return Err(column_not_found(
+                    n,
+                    schema.fields().iter().map(|f| f.name().as_str()),
+                ));
+            }
+        }
+        let bad = |why: String| {
+            Err(parframe_common::Error::InvalidArgument(format!(
+                "pivot: {why}"
+            )))
+        };
+        if index.is_empty() {
+            return bad("no index column: name the columns that identify a row".into());
+        }
+        if let Some(n) = index.iter().find(|n| *n == on || *n == values) {
+            return bad(format!(
+                "'{n}' is both an index column and the `on` or `values` column"
+            ));
+        }
+        if on == values {
+            return bad(format!("'{on}' is both the `on` and the `values` column"));
+        }
+        // One row per (index, on) with its aggregate, computed once.
+        const VALUE: &str = "__pf_pivot_value";
+        let mut keys: Vec<Expr> = index.iter().map(|n| col(n.as_str())).collect();
+        keys.push(col(on));
+        let long = self
+            .group_by(keys)
+            .agg([agg(col(values)).alias(VALUE)])?
+            .cache()?;
+        let distinct = long
+            .group_by([col(on)])
+            .sorted(true)
+            .agg([agg::count_rows().alias("__pf_pivot_rows")])?
+            .collect()?;
+        let mut spread = Vec::new();
+        let mut names: Vec<String> = index.clone();
+        for chunk in distinct.chunks() {
+            let keys = chunk.column(0);
+            let text = arrow_cast::display::ArrayFormatter::try_new(
+                keys.as_ref(),
+                &arrow_cast::display::FormatOptions::default().with_null("null"),
+            )?;
+            for i in 0..keys.len() {
+                let name = text.value(i).to_string();
+                if names.contains(&name) {
+                    return bad(format!(
+                        "the value '{name}' of '{on}' would name a second column '{name}'; \
+                         rename the index column or map the values first"
+                    ));
+                }
+                let cond = if keys.is_null(i) {
+                    col(on).is_null()
+                } else {
+                    col(on).eq(parframe_core::lit(
+                        parframe_core::ScalarValue::try_from_array(keys.as_ref(), i)?,
+                    ))
+                };
+                // At most one row of `long` per (index, value): its first
+                // non-null value is the aggregate (null when none).
+                let cell = parframe_core::when(cond, col(VALUE)).end();
+                spread.push(agg::first(cell).alias(name.as_str()));
+                names.push(name);
+            }
+        }
+        let keys: Vec<Expr> = index.iter().map(|n| col(n.as_str())).collect();
+        long.group_by(keys).sorted(true).agg(spread)
     }
 }

@@ -352,3 +352,150 @@ fn unpivot_matches_a_naive_reference() {
     let e = mixed.unpivot(["nope"], ["x"]).unwrap_err();
     assert!(e.to_string().contains("nope"), "{e}");
 }
+
+/// The naive pivot: per (id, k) the sum of the non-null `v`s (null when
+/// none), ids sorted, one column per distinct `k` (sorted; nulls first).
+fn naive_pivot(
+    rows: &[(Option<i64>, Option<String>, Option<i64>)],
+) -> (Vec<String>, Vec<(Option<i64>, Vec<Option<i64>>)>) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let ks: BTreeSet<Option<String>> = rows.iter().map(|r| r.1.clone()).collect();
+    // None sorts first, as the sorted group-by puts nulls.
+    let ks: Vec<Option<String>> = ks.into_iter().collect();
+    let mut cells: BTreeMap<Option<i64>, BTreeMap<Option<String>, Option<i64>>> = BTreeMap::new();
+    for (id, k, v) in rows {
+        let cell = cells
+            .entry(*id)
+            .or_default()
+            .entry(k.clone())
+            .or_insert(None);
+        if let Some(v) = v {
+            *cell = Some(cell.unwrap_or(0) + v);
+        }
+    }
+    let ids: Vec<Option<i64>> = cells.keys().copied().collect();
+    let names = ks
+        .iter()
+        .map(|k| k.clone().unwrap_or_else(|| "null".into()))
+        .collect();
+    let out = ids
+        .iter()
+        .map(|id| {
+            let row = &cells[id];
+            (
+                *id,
+                ks.iter().map(|k| row.get(k).copied().flatten()).collect(),
+            )
+        })
+        .collect();
+    (names, out)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn pivot_matches_a_naive_reference(
+        rows in prop::collection::vec(
+            (
+                prop::option::weighted(0.9, 0i64..5),
+                prop::option::weighted(0.85, prop::sample::select(vec!["a", "b", "c", "d"])),
+                prop::option::weighted(0.8, -50i64..50),
+            ),
+            1..60,
+        ),
+        chunk in 1usize..9,
+    ) {
+        let rows: Vec<(Option<i64>, Option<String>, Option<i64>)> = rows
+            .into_iter()
+            .map(|(i, k, v)| (i, k.map(str::to_string), v))
+            .collect();
+        let batch = RecordBatch::try_from_iter(vec![
+            ("id", Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())) as ArrayRef),
+            ("k", Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())) as ArrayRef),
+            ("v", Arc::new(Int64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())) as ArrayRef),
+        ])
+        .unwrap();
+        let c = ctx();
+        let out = c
+            .lazy(chunked(batch, chunk))
+            .pivot("k", ["id"], "v", |v| parframe_exec::agg::sum(v))
+            .unwrap()
+            .collect()
+            .unwrap();
+        let (names, want) = naive_pivot(&rows);
+        let mut cols = vec!["id".to_string()];
+        cols.extend(names.iter().cloned());
+        prop_assert_eq!(out.column_names(), cols);
+        prop_assert_eq!(ints(&out, "id"), want.iter().map(|r| r.0).collect::<Vec<_>>());
+        for (j, name) in names.iter().enumerate() {
+            prop_assert_eq!(
+                ints(&out, name),
+                want.iter().map(|r| r.1[j]).collect::<Vec<_>>(),
+                "column {}", name
+            );
+        }
+    }
+}
+
+#[test]
+fn pivot_counts_strings_and_names_its_errors() {
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "day",
+            Arc::new(Int64Array::from(vec![2i64, 1, 1, 2])) as ArrayRef,
+        ),
+        (
+            "city",
+            Arc::new(StringArray::from(vec!["Rome", "Oslo", "Oslo", "Oslo"])) as ArrayRef,
+        ),
+        (
+            "who",
+            Arc::new(StringArray::from(vec![
+                Some("x"),
+                Some("y"),
+                None,
+                Some("z"),
+            ])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let c = ctx();
+    let lf = c.lazy(chunked(batch, 3));
+    // Non-null values counted; the last value by input order, strings kept.
+    let n = lf
+        .pivot("city", ["day"], "who", |v| parframe_exec::agg::count(v))
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(n.column_names(), ["day", "Oslo", "Rome"]);
+    assert_eq!(ints(&n, "Oslo"), [Some(1), Some(1)]);
+    assert_eq!(
+        ints(&n, "Rome"),
+        [Some(0), Some(1)].map(|v| v.filter(|&v| v > 0))
+    );
+    let last = lf
+        .pivot("city", ["day"], "who", |v| parframe_exec::agg::last(v))
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(
+        strings(&last, "Oslo"),
+        [Some("y".to_string()), Some("z".to_string())]
+    );
+    assert_eq!(strings(&last, "Rome"), [None, Some("x".to_string())]);
+    let e = lf
+        .pivot("nope", ["day"], "who", |v| parframe_exec::agg::sum(v))
+        .unwrap_err();
+    assert!(e.to_string().contains("'nope' not found"), "{e}");
+    let e = lf
+        .pivot("city", Vec::<String>::new(), "who", |v| {
+            parframe_exec::agg::count(v)
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("no index column"), "{e}");
+    let e = lf
+        .pivot("city", ["city"], "who", |v| parframe_exec::agg::count(v))
+        .unwrap_err();
+    assert!(e.to_string().contains("both an index column"), "{e}");
+}
