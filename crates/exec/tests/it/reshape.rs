@@ -353,11 +353,12 @@ fn unpivot_matches_a_naive_reference() {
     assert!(e.to_string().contains("nope"), "{e}");
 }
 
+/// A pivoted table: column names, then per id its cells.
+type Pivoted = (Vec<String>, Vec<(Option<i64>, Vec<Option<i64>>)>);
+
 /// The naive pivot: per (id, k) the sum of the non-null `v`s (null when
 /// none), ids sorted, one column per distinct `k` (sorted; nulls first).
-fn naive_pivot(
-    rows: &[(Option<i64>, Option<String>, Option<i64>)],
-) -> (Vec<String>, Vec<(Option<i64>, Vec<Option<i64>>)>) {
+fn naive_pivot(rows: &[(Option<i64>, Option<String>, Option<i64>)]) -> Pivoted {
     use std::collections::{BTreeMap, BTreeSet};
     let ks: BTreeSet<Option<String>> = rows.iter().map(|r| r.1.clone()).collect();
     // None sorts first, as the sorted group-by puts nulls.
@@ -419,7 +420,7 @@ proptest! {
         let c = ctx();
         let out = c
             .lazy(chunked(batch, chunk))
-            .pivot("k", ["id"], "v", |v| parframe_exec::agg::sum(v))
+            .pivot("k", ["id"], "v", parframe_exec::agg::sum)
             .unwrap()
             .collect()
             .unwrap();
@@ -464,7 +465,7 @@ fn pivot_counts_strings_and_names_its_errors() {
     let lf = c.lazy(chunked(batch, 3));
     // Non-null values counted; the last value by input order, strings kept.
     let n = lf
-        .pivot("city", ["day"], "who", |v| parframe_exec::agg::count(v))
+        .pivot("city", ["day"], "who", parframe_exec::agg::count)
         .unwrap()
         .collect()
         .unwrap();
@@ -475,7 +476,7 @@ fn pivot_counts_strings_and_names_its_errors() {
         [Some(0), Some(1)].map(|v| v.filter(|&v| v > 0))
     );
     let last = lf
-        .pivot("city", ["day"], "who", |v| parframe_exec::agg::last(v))
+        .pivot("city", ["day"], "who", parframe_exec::agg::last)
         .unwrap()
         .collect()
         .unwrap();
@@ -485,7 +486,7 @@ fn pivot_counts_strings_and_names_its_errors() {
     );
     assert_eq!(strings(&last, "Rome"), [None, Some("x".to_string())]);
     let e = lf
-        .pivot("nope", ["day"], "who", |v| parframe_exec::agg::sum(v))
+        .pivot("nope", ["day"], "who", parframe_exec::agg::sum)
         .unwrap_err();
     assert!(e.to_string().contains("'nope' not found"), "{e}");
     let e = lf
@@ -495,7 +496,7 @@ fn pivot_counts_strings_and_names_its_errors() {
         .unwrap_err();
     assert!(e.to_string().contains("no index column"), "{e}");
     let e = lf
-        .pivot("city", ["city"], "who", |v| parframe_exec::agg::count(v))
+        .pivot("city", ["city"], "who", parframe_exec::agg::count)
         .unwrap_err();
     assert!(e.to_string().contains("both an index column"), "{e}");
 }
