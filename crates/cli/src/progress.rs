@@ -23,7 +23,7 @@ impl ProgressUi {
     pub fn new(enabled: bool) -> Arc<Self> {
         let bar = ProgressBar::hidden();
         if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} partitions  {msg}",
+            "{spinner} [{elapsed_precise}] {bar:30} {percent:>3}%  {msg}",
         ) {
             bar.set_style(style);
         }
@@ -39,7 +39,7 @@ impl ProgressUi {
         if !self.enabled {
             return;
         }
-        let Some(total) = p.partitions_total else {
+        let Some((done, total)) = bar_position(p) else {
             return;
         };
         if self.bar.is_hidden() {
@@ -49,9 +49,8 @@ impl ProgressUi {
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
         }
         self.bar.set_length(total);
-        self.bar.set_position(p.partitions_done);
-        self.bar
-            .set_message(format!("{} rows read", group_digits(p.rows_read)));
+        self.bar.set_position(done);
+        self.bar.set_message(bar_message(p));
     }
 
     /// Shows a plain count (for jobs that are not plans, such as `gen`).
@@ -74,6 +73,30 @@ impl ProgressUi {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+/// Where the bar stands: the share of input rows read when the source
+/// knows its row count (a Parquet or IPC footer), else the share of
+/// partitions done; `None` when neither total is known.
+fn bar_position(p: &Progress) -> Option<(u64, u64)> {
+    match (p.rows_total, p.partitions_total) {
+        (Some(total), _) if total > 0 => Some((p.rows_read.min(total), total)),
+        (_, Some(total)) => Some((p.partitions_done, total)),
+        _ => None,
+    }
+}
+
+/// The text after the bar: partitions, rows read, rows written.
+fn bar_message(p: &Progress) -> String {
+    let mut m = match p.partitions_total {
+        Some(t) => format!("{}/{t} partitions, ", p.partitions_done),
+        None => String::new(),
+    };
+    m.push_str(&format!("{} rows read", group_digits(p.rows_read)));
+    if p.rows_written > 0 {
+        m.push_str(&format!(", {} written", group_digits(p.rows_written)));
+    }
+    m
 }
 
 /// `12345678` as `12_345_678`.
@@ -108,7 +131,30 @@ mod tests {
             rows_read: 10,
             partitions_done: 1,
             partitions_total: Some(2),
+            ..Progress::default()
         });
         ui.finish();
+    }
+
+    #[test]
+    fn the_bar_counts_rows_when_their_total_is_known() {
+        let mut p = Progress {
+            rows_read: 250,
+            partitions_done: 1,
+            partitions_total: Some(4),
+            ..Progress::default()
+        };
+        assert_eq!(bar_position(&p), Some((1, 4)));
+        assert_eq!(bar_message(&p), "1/4 partitions, 250 rows read");
+        p.rows_total = Some(1000);
+        p.rows_written = 1234;
+        assert_eq!(bar_position(&p), Some((250, 1000)));
+        assert_eq!(
+            bar_message(&p),
+            "1/4 partitions, 250 rows read, 1_234 written"
+        );
+        p.partitions_total = None;
+        p.rows_total = None;
+        assert_eq!(bar_position(&p), None);
     }
 }

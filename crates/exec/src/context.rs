@@ -33,15 +33,23 @@ pub struct Config {
 /// it cheap; it must be `Send + Sync`.
 pub type ProgressCallback = Arc<dyn Fn(&Progress) + Send + Sync>;
 
-/// A snapshot of a job's progress.
+/// A snapshot of a job's progress: of one pipeline's scan (a job with a
+/// join or a sort runs several pipelines, each reporting its own), and of
+/// the rows a sink has written.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Progress {
     /// Input rows read so far.
     pub rows_read: u64,
+    /// Input rows to read in total, when the source knows (a Parquet or
+    /// IPC footer; not CSV) and every partition is read (none pruned).
+    pub rows_total: Option<u64>,
     /// Input partitions finished so far.
     pub partitions_done: u64,
     /// Input partitions in total, when known.
     pub partitions_total: Option<u64>,
+    /// Rows written so far by the job's sink (`sink_*`, `COPY`); 0 for a
+    /// job without one.
+    pub rows_written: u64,
 }
 
 /// Builds a [`Context`]. Every setting has a default.

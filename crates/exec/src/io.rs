@@ -103,6 +103,8 @@ impl LazyFrame {
     /// [`LazyFrame::sink`], also returning the job's statistics.
     pub fn sink_with_stats(&self, sink: Box<dyn ChunkSink>) -> Result<(u64, JobStats)> {
         let mut stream = self.stream()?;
+        let progress = stream.progress_handle();
+        let ctx = &self.ctx;
         // A few chunks of slack keep both sides busy without holding more
         // than a window's worth of output.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Option<RecordBatch>>(4);
@@ -115,6 +117,15 @@ impl LazyFrame {
                         Some(b) => {
                             rows += b.num_rows() as u64;
                             sink.write(&b)?;
+                            // The scan's latest snapshot with the rows written.
+                            let snapshot = {
+                                let mut p = progress
+                                    .lock()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                                p.rows_written = rows;
+                                *p
+                            };
+                            ctx.report(&snapshot);
                         }
                         // The plan failed: drop the sink unfinished so no
                         // partial file is left behind.

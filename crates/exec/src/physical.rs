@@ -14,7 +14,7 @@
 //! as taken and spill earlier instead of the process passing its budget.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
@@ -286,6 +286,9 @@ pub struct BatchStream {
     /// The largest output of one unit seen so far, in bytes (0: none yet),
     /// which sizes the window.
     unit_bytes: u64,
+    /// The last progress reported, shared with a sink writing this
+    /// stream's output (which adds `rows_written`).
+    progress: Arc<Mutex<Progress>>,
 }
 
 struct UnitOutput {
@@ -545,15 +548,7 @@ impl BatchStream {
                     break;
                 }
             }
-            let total = match &self.pipeline.input {
-                Input::Source { partitions, .. } => Some(partitions.len() as u64),
-                _ => None,
-            };
-            self.ctx.report(&Progress {
-                rows_read: self.rows_read,
-                partitions_done: self.units_done,
-                partitions_total: total,
-            });
+            self.report_progress();
         }
         Ok(())
     }
@@ -619,16 +614,40 @@ impl BatchStream {
                 self.rows_read += o.rows_read;
                 self.units_done += 1;
             }
-            let total = match &self.pipeline.input {
-                Input::Source { partitions, .. } => Some(partitions.len() as u64),
-                _ => None,
-            };
-            self.ctx.report(&Progress {
-                rows_read: self.rows_read,
-                partitions_done: self.units_done,
-                partitions_total: total,
-            });
+            self.report_progress();
         }
+    }
+
+    /// Reports this stream's progress to the context's callback, keeping
+    /// the rows a sink wrote (see [`BatchStream::progress_handle`]).
+    fn report_progress(&self) {
+        let (partitions_total, rows_total) = match &self.pipeline.input {
+            Input::Source {
+                source, partitions, ..
+            } => {
+                let all = partitions.len() == source.partition_count();
+                (
+                    Some(partitions.len() as u64),
+                    source.row_count_hint().filter(|_| all),
+                )
+            }
+            _ => (None, None),
+        };
+        let snapshot = {
+            let mut p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+            p.rows_read = self.rows_read;
+            p.rows_total = rows_total;
+            p.partitions_done = self.units_done;
+            p.partitions_total = partitions_total;
+            *p
+        };
+        self.ctx.report(&snapshot);
+    }
+
+    /// The progress this stream last reported, for a sink of its output
+    /// to add the rows it has written and report again.
+    pub(crate) fn progress_handle(&self) -> Arc<Mutex<Progress>> {
+        Arc::clone(&self.progress)
     }
 
     /// Turns a unit-local row number into a row of the operator's input.
@@ -1130,6 +1149,7 @@ fn stream_of(
         schema,
         ready_res: ctx.memory_pool().reservation("pipeline window"),
         unit_bytes: 0,
+        progress: Arc::default(),
     }
 }
 

@@ -100,12 +100,17 @@ fn apply_streams_file_to_file() {
     )
     .unwrap();
     let seen = Arc::new(AtomicU64::new(0));
-    let seen2 = seen.clone();
+    let (written, total) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (seen2, written2, total2) = (seen.clone(), written.clone(), total.clone());
     let c = Context::builder()
         .threads(2)
         .chunk_rows(256)
         .on_progress(move |p| {
-            seen2.store(p.rows_read, Ordering::Relaxed);
+            seen2.fetch_max(p.rows_read, Ordering::Relaxed);
+            written2.fetch_max(p.rows_written, Ordering::Relaxed);
+            if let Some(t) = p.rows_total {
+                total2.store(t, Ordering::Relaxed);
+            }
         })
         .build()
         .unwrap();
@@ -117,7 +122,10 @@ fn apply_streams_file_to_file() {
         .sink_parquet(&dst, ParquetWriteOptions::default())
         .unwrap();
     assert_eq!(rows, 20_000);
+    // Progress: rows read of the footer's total, and rows the sink wrote.
     assert_eq!(seen.load(Ordering::Relaxed), 20_000);
+    assert_eq!(total.load(Ordering::Relaxed), 20_000);
+    assert_eq!(written.load(Ordering::Relaxed), 20_000);
     let back = c.read_parquet(&dst).unwrap();
     let d = back.column("double").unwrap();
     let x = back.column("x").unwrap();
