@@ -155,7 +155,7 @@ impl LazyFrame {
             let written = writer.join().map_err(|p| Error::UserCode {
                 column: "sink".into(),
                 row: 0,
-                message: crate::plan::panic_text(p.as_ref()),
+                message: parframe_common::panic_message(p.as_ref()),
             })?;
             produced?;
             Ok((written?, stream.stats()))

@@ -34,7 +34,6 @@ use crate::collect::Collector;
 use crate::concat::{ConcatStream, HConcatStream, RowIndexStream, explode_batch};
 use crate::context::JobMetrics;
 use crate::join::run_join;
-use crate::plan::panic_text;
 use crate::sort::{SortKey, SortedStream, run_sort};
 use crate::window::exec::run_window;
 use crate::{Context, JobStats, Progress};
@@ -136,7 +135,7 @@ impl Op {
                     Error::UserCode {
                         column: "map_batches".into(),
                         row: row_offset,
-                        message: panic_text(p.as_ref()),
+                        message: parframe_common::panic_message(p.as_ref()),
                     }
                 })?;
                 let out = out.map_err(|e| match e {

@@ -399,7 +399,7 @@ impl LazyFrame {
                 row: 0,
                 message: format!(
                     "panicked on an empty chunk while finding the output schema: {}",
-                    panic_text(p.as_ref())
+                    parframe_common::panic_message(p.as_ref())
                 ),
             })??;
         self.map_batches_with_schema(probe.schema(), f)
@@ -702,16 +702,6 @@ impl LazyFrame {
             .map(|f| f.name().clone())
             .collect();
         self.unique(names)
-    }
-}
-
-pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic".to_string()
     }
 }
 
