@@ -150,4 +150,10 @@ pub trait ChunkSink: Send {
     fn write(&mut self, batch: &RecordBatch) -> Result<()>;
     /// Flushes and closes; the output is complete only after this returns `Ok`.
     fn finish(self: Box<Self>) -> Result<()>;
+    /// Bytes the sink holds that are not written out yet (an encoder's row
+    /// group in progress), for a caller bounding what its sinks hold; 0
+    /// for a sink that writes through.
+    fn buffered_bytes(&self) -> u64 {
+        0
+    }
 }

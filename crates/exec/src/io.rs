@@ -259,8 +259,14 @@ impl LazyFrame {
         &self,
         dir: impl AsRef<Path>,
         by: &[&str],
-        options: PartitionedWriteOptions,
+        mut options: PartitionedWriteOptions,
     ) -> Result<u64> {
+        // The open files' buffers are not reservations of their own: they
+        // are held to a quarter of the budget (the rest is the scan's and
+        // the operators'), finishing the fullest file when over it.
+        if options.max_buffered_bytes.is_none() {
+            options.max_buffered_bytes = Some(self.ctx.config().memory_limit / 4);
+        }
         self.sink(Box::new(PartitionedSink::try_new(
             dir,
             self.schema(),

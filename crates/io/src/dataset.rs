@@ -83,6 +83,15 @@ pub struct PartitionedWriteOptions {
     /// Rows after which a file is finished and the next one started in the
     /// same directory; default `None` (no limit).
     pub max_rows_per_file: Option<u64>,
+    /// Bytes the open files' encoders may hold in all (Parquet's row
+    /// groups in progress, as the encoders estimate them); over it, the
+    /// file buffering most is
+    /// finished (its partition gets a new file when rows come for it
+    /// again). Default `None`: only `max_open_files` bounds them. The
+    /// executor's `sink_partitioned` sets a quarter of the context's
+    /// memory limit when this is `None`, so a partitioned write holds its
+    /// budget.
+    pub max_buffered_bytes: Option<u64>,
     /// Whether an existing non-empty target directory is replaced (after
     /// the new one is complete); default `false`: it is an error.
     pub overwrite: bool,
@@ -95,6 +104,7 @@ impl Default for PartitionedWriteOptions {
             write: WriteOptions::default(),
             max_open_files: 128,
             max_rows_per_file: None,
+            max_buffered_bytes: None,
             overwrite: false,
         }
     }
@@ -125,6 +135,12 @@ impl PartitionedWriteOptions {
         self
     }
 
+    /// Sets the bytes the open files may buffer in all.
+    pub fn max_buffered_bytes(mut self, bytes: u64) -> Self {
+        self.max_buffered_bytes = Some(bytes);
+        self
+    }
+
     /// Says whether an existing dataset is replaced.
     pub fn overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
@@ -145,6 +161,9 @@ struct OpenFile {
     path: PathBuf,
     rows: u64,
     last_used: u64,
+    /// What its encoder held after the last write
+    /// ([`ChunkSink::buffered_bytes`]).
+    buffered: u64,
 }
 
 /// Writes chunks into a hive-partitioned directory (see the module docs):
@@ -169,6 +188,8 @@ pub struct PartitionedSink {
     /// Partitions with an open file.
     open: Vec<usize>,
     clock: u64,
+    /// The open files' `buffered` bytes in all.
+    buffered: u64,
     failed: bool,
     /// Dropped last: removes everything unless committed.
     out: Option<OutputDir>,
@@ -258,6 +279,7 @@ impl PartitionedSink {
             partitions: Vec::new(),
             open: Vec::new(),
             clock: 0,
+            buffered: 0,
             failed: false,
             out: Some(out),
         })
@@ -308,6 +330,7 @@ impl PartitionedSink {
     fn close(&mut self, p: usize) -> Result<()> {
         self.open.retain(|&q| q != p);
         if let Some(f) = self.partitions[p].open.take() {
+            self.buffered -= f.buffered;
             f.sink.finish()?;
             if let Some(out) = self.out.as_mut() {
                 out.finished_file(&f.path);
@@ -353,6 +376,7 @@ impl PartitionedSink {
             path: file,
             rows: 0,
             last_used: 0,
+            buffered: 0,
         });
         self.open.push(p);
         Ok(())
@@ -360,7 +384,25 @@ impl PartitionedSink {
 
     /// Writes `rows` (already without key columns) to partition `p`,
     /// rolling files at `max_rows_per_file`.
-    fn write_to(&mut self, p: usize, mut rows: RecordBatch) -> Result<()> {
+    fn write_to(&mut self, p: usize, rows: RecordBatch) -> Result<()> {
+        self.write_rows(p, rows)?;
+        // Over the bound: finish the files buffering most.
+        if let Some(max) = self.options.max_buffered_bytes {
+            while self.buffered > max {
+                let Some(q) =
+                    self.open.iter().copied().max_by_key(|&q| {
+                        self.partitions[q].open.as_ref().map_or(0, |f| f.buffered)
+                    })
+                else {
+                    break;
+                };
+                self.close(q)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_rows(&mut self, p: usize, mut rows: RecordBatch) -> Result<()> {
         while rows.num_rows() > 0 {
             if self.partitions[p].open.is_none() {
                 self.open_file(p)?;
@@ -376,6 +418,11 @@ impl PartitionedSink {
             f.sink.write(&rows.slice(0, take))?;
             f.rows += take as u64;
             f.last_used = clock;
+            // What its encoder now holds (Parquet: the row group in
+            // progress; the other formats write through).
+            let held = f.sink.buffered_bytes();
+            self.buffered = self.buffered - f.buffered + held;
+            f.buffered = held;
             let full = limit.is_some_and(|l| f.rows >= l);
             rows = rows.slice(take, rows.num_rows() - take);
             if full {

@@ -269,6 +269,9 @@ pub struct IpcWriteOptions {}
 /// committed as every [`FileSink`] is (no partial file on error).
 pub type IpcSink = FileSink<FileWriter<SinkOutput>>;
 
+/// Writes each batch through.
+impl crate::sink::EncoderMemory for FileWriter<SinkOutput> {}
+
 impl IpcSink {
     /// Starts writing `path` (its directory must exist).
     pub fn try_new(

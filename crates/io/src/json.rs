@@ -269,6 +269,9 @@ impl JsonWriteOptions {
 /// partial file on error).
 pub type JsonSink = FileSink<LineDelimitedWriter<SinkOutput>>;
 
+/// Writes each batch through.
+impl crate::sink::EncoderMemory for LineDelimitedWriter<SinkOutput> {}
+
 impl JsonSink {
     /// Starts writing `path` (its directory must exist).
     pub fn try_new(

@@ -448,6 +448,13 @@ impl ParquetWriteOptions {
 /// every [`FileSink`] is (no partial file on error).
 pub type ParquetSink = FileSink<ArrowWriter<SinkOutput>>;
 
+/// The row group in progress: its encoded pages and encoder state.
+impl crate::sink::EncoderMemory for ArrowWriter<SinkOutput> {
+    fn encoder_bytes(&self) -> u64 {
+        self.memory_size() as u64
+    }
+}
+
 impl ParquetSink {
     /// Starts writing `path` (its directory must exist).
     pub fn try_new(

@@ -253,7 +253,17 @@ fn map_err(target: &Path, errors: &ErrorSlot, e: ArrowError) -> Error {
     }
 }
 
-impl<W: RecordBatchWriter + Send> ChunkSink for FileSink<W> {
+/// What an encoder holds before writing it out, for
+/// [`ChunkSink::buffered_bytes`]. A new format's writer implements it
+/// (the default, 0, is right for one that writes each batch through).
+pub trait EncoderMemory {
+    /// Bytes buffered in the encoder.
+    fn encoder_bytes(&self) -> u64 {
+        0
+    }
+}
+
+impl<W: RecordBatchWriter + Send + EncoderMemory> ChunkSink for FileSink<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let batch = conform_to_sink(batch, &self.schema, &self.target)?;
         let Some((writer, errors, _)) = self.state.as_mut() else {
@@ -279,5 +289,9 @@ impl<W: RecordBatchWriter + Send> ChunkSink for FileSink<W> {
             return Err(Error::io(&self.target, e));
         }
         temp.commit()
+    }
+
+    fn buffered_bytes(&self) -> u64 {
+        self.state.as_ref().map_or(0, |(w, _, _)| w.encoder_bytes())
     }
 }

@@ -49,6 +49,9 @@ impl CsvWriteOptions {
 /// error).
 pub type CsvSink = FileSink<CsvWriter<SinkOutput>>;
 
+/// Writes each batch through.
+impl crate::sink::EncoderMemory for CsvWriter<SinkOutput> {}
+
 impl CsvSink {
     /// Starts writing `path` (its directory must exist).
     pub fn try_new(
