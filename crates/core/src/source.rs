@@ -156,4 +156,10 @@ pub trait ChunkSink: Send {
     fn buffered_bytes(&self) -> u64 {
         0
     }
+    /// Writes out what the sink buffers (Parquet: ends the row group in
+    /// progress) so that [`buffered_bytes`](Self::buffered_bytes) drops;
+    /// nothing for a sink that writes through.
+    fn flush_buffered(&mut self) -> Result<()> {
+        Ok(())
+    }
 }

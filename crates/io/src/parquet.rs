@@ -453,6 +453,11 @@ impl crate::sink::EncoderMemory for ArrowWriter<SinkOutput> {
     fn encoder_bytes(&self) -> u64 {
         self.memory_size() as u64
     }
+
+    /// Ends the row group in progress (a smaller row group, same file).
+    fn flush_encoder(&mut self) -> std::result::Result<(), ArrowError> {
+        self.flush().map_err(ArrowError::from)
+    }
 }
 
 impl ParquetSink {

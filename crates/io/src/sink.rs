@@ -261,6 +261,10 @@ pub trait EncoderMemory {
     fn encoder_bytes(&self) -> u64 {
         0
     }
+    /// Writes the buffered data out.
+    fn flush_encoder(&mut self) -> std::result::Result<(), arrow_schema::ArrowError> {
+        Ok(())
+    }
 }
 
 impl<W: RecordBatchWriter + Send + EncoderMemory> ChunkSink for FileSink<W> {
@@ -293,5 +297,17 @@ impl<W: RecordBatchWriter + Send + EncoderMemory> ChunkSink for FileSink<W> {
 
     fn buffered_bytes(&self) -> u64 {
         self.state.as_ref().map_or(0, |(w, _, _)| w.encoder_bytes())
+    }
+
+    fn flush_buffered(&mut self) -> Result<()> {
+        let Some((writer, errors, _)) = self.state.as_mut() else {
+            return Err(self.failed());
+        };
+        if let Err(e) = writer.flush_encoder() {
+            let e = map_err(&self.target, errors, e);
+            self.state = None;
+            return Err(e);
+        }
+        Ok(())
     }
 }
