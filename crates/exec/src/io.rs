@@ -267,6 +267,9 @@ impl LazyFrame {
         if options.max_buffered_bytes.is_none() {
             options.max_buffered_bytes = Some(self.ctx.config().memory_limit / 4);
         }
+        if options.finish_threads.is_none() {
+            options.finish_threads = Some(self.ctx.config().threads);
+        }
         self.sink(Box::new(PartitionedSink::try_new(
             dir,
             self.schema(),

@@ -91,8 +91,12 @@ pub struct PartitionedWriteOptions {
     /// memory limit when this is `None`. The encoders keep some memory
     /// beyond their own estimate (Vec capacities, per-column state), so a
     /// write of many partitions still passes a small limit: G1_2e6 by
-    /// 100 keys peaks at about 150 MB under 64 MiB (390 MB unbounded).
+    /// 100 keys peaks at about 190 MB under 64 MiB (390 MB unbounded).
     pub max_buffered_bytes: Option<u64>,
+    /// Threads that finish the files open at the end (encoding their last
+    /// row groups), in parallel; `None`: 1. The executor's
+    /// `sink_partitioned` sets the context's threads when this is `None`.
+    pub finish_threads: Option<usize>,
     /// Whether an existing non-empty target directory is replaced (after
     /// the new one is complete); default `false`: it is an error.
     pub overwrite: bool,
@@ -106,6 +110,7 @@ impl Default for PartitionedWriteOptions {
             max_open_files: 128,
             max_rows_per_file: None,
             max_buffered_bytes: None,
+            finish_threads: None,
             overwrite: false,
         }
     }
@@ -139,6 +144,12 @@ impl PartitionedWriteOptions {
     /// Sets the bytes the open files may buffer in all.
     pub fn max_buffered_bytes(mut self, bytes: u64) -> Self {
         self.max_buffered_bytes = Some(bytes);
+        self
+    }
+
+    /// Sets the threads that finish the open files at the end.
+    pub fn finish_threads(mut self, threads: usize) -> Self {
+        self.finish_threads = Some(threads);
         self
     }
 
@@ -387,6 +398,11 @@ impl PartitionedSink {
     /// rolling files at `max_rows_per_file`.
     fn write_to(&mut self, p: usize, rows: RecordBatch) -> Result<()> {
         self.write_rows(p, rows)?;
+        self.hold_buffer_bound()
+    }
+
+    /// Keeps the open files' encoders within `max_buffered_bytes`.
+    fn hold_buffer_bound(&mut self) -> Result<()> {
         // Over the bound: end the row groups of the files buffering most
         // (smaller row groups, the same files).
         if let Some(max) = self.options.max_buffered_bytes {
@@ -478,6 +494,7 @@ impl PartitionedSink {
         let data = batch.project(&self.data)?;
         let data = with_schema(data, &self.data_schema)?;
         let single = groups.len() == 1;
+        let mut parts = Vec::with_capacity(groups.len());
         for (p, idx) in groups {
             let part = if single {
                 data.clone()
@@ -494,9 +511,102 @@ impl PartitionedSink {
                     &RecordBatchOptions::new().with_row_count(Some(idx.len())),
                 )?
             };
+            parts.push((p, part));
+        }
+        if self.can_write_in_parallel(&parts) {
+            return self.write_in_parallel(parts);
+        }
+        for (p, part) in parts {
             self.write_to(p, part)?;
         }
         Ok(())
+    }
+
+    /// Whether the pieces of one chunk can be written by several threads:
+    /// more than one thread and piece, no file rolling, and room to open
+    /// every piece's file without closing another of them.
+    fn can_write_in_parallel(&self, parts: &[(usize, RecordBatch)]) -> bool {
+        let threads = self.options.finish_threads.unwrap_or(1);
+        let unopened = parts
+            .iter()
+            .filter(|(p, _)| self.partitions[*p].open.is_none())
+            .count();
+        threads > 1
+            && parts.len() > 1
+            && self.options.max_rows_per_file.is_none()
+            && self.open.len() + unopened <= self.options.max_open_files
+    }
+
+    /// Writes each piece to its partition's file, the files spread over
+    /// `finish_threads` threads (encoding is most of a write's time, and
+    /// each file has its own encoder).
+    fn write_in_parallel(&mut self, parts: Vec<(usize, RecordBatch)>) -> Result<()> {
+        for (p, _) in &parts {
+            if self.partitions[*p].open.is_none() {
+                self.open_file(*p)?;
+            }
+        }
+        self.clock += 1;
+        let clock = self.clock;
+        let mut by_partition: HashMap<usize, RecordBatch> = parts.into_iter().collect();
+        // Disjoint borrows of the pieces' open files.
+        let mut work: Vec<(&mut OpenFile, RecordBatch)> = Vec::with_capacity(by_partition.len());
+        for (p, state) in self.partitions.iter_mut().enumerate() {
+            if let Some(batch) = by_partition.remove(&p)
+                && let Some(f) = state.open.as_mut()
+            {
+                work.push((f, batch));
+            }
+        }
+        let threads = self
+            .options
+            .finish_threads
+            .unwrap_or(1)
+            .clamp(1, work.len().max(1));
+        let mut buckets: Vec<Vec<(&mut OpenFile, RecordBatch)>> =
+            (0..threads).map(|_| Vec::new()).collect();
+        for (i, w) in work.into_iter().enumerate() {
+            buckets[i % threads].push(w);
+        }
+        let errors: Vec<Option<Error>> = std::thread::scope(|s| {
+            let handles: Vec<_> = buckets
+                .into_iter()
+                .map(|bucket| {
+                    s.spawn(move || {
+                        for (f, batch) in bucket {
+                            if let Err(e) = f.sink.write(&batch) {
+                                return Some(e);
+                            }
+                            f.rows += batch.num_rows() as u64;
+                            f.last_used = clock;
+                            f.buffered = f.sink.buffered_bytes();
+                        }
+                        None
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|p| {
+                        Some(Error::External {
+                            context: "writing a partition's file".into(),
+                            message: parframe_common::panic_message(&*p),
+                        })
+                    })
+                })
+                .collect()
+        });
+        if let Some(e) = errors.into_iter().flatten().next() {
+            return Err(e);
+        }
+        self.buffered = self
+            .open
+            .iter()
+            .filter_map(|&p| self.partitions[p].open.as_ref())
+            .map(|f| f.buffered)
+            .sum();
+        self.hold_buffer_bound()
     }
 }
 
@@ -516,8 +626,65 @@ impl ChunkSink for PartitionedSink {
         if self.failed {
             return Err(self.failed_error());
         }
-        for p in self.open.clone() {
-            self.close(p)?;
+        // Finishing encodes each file's last row group: spread the files
+        // over `finish_threads` threads.
+        let open = std::mem::take(&mut self.open);
+        let files: Vec<OpenFile> = open
+            .iter()
+            .filter_map(|&p| self.partitions[p].open.take())
+            .collect();
+        self.buffered = 0;
+        let threads = self
+            .options
+            .finish_threads
+            .unwrap_or(1)
+            .clamp(1, files.len().max(1));
+        let mut groups: Vec<Vec<OpenFile>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, f) in files.into_iter().enumerate() {
+            groups[i % threads].push(f);
+        }
+        let outcomes: Vec<(Vec<PathBuf>, Option<Error>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = groups
+                .into_iter()
+                .map(|group| {
+                    s.spawn(move || {
+                        let mut done = Vec::new();
+                        for f in group {
+                            if let Err(e) = f.sink.finish() {
+                                return (done, Some(e));
+                            }
+                            done.push(f.path);
+                        }
+                        (done, None)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|p| {
+                        let e = Error::External {
+                            context: "finishing a partition's file".into(),
+                            message: parframe_common::panic_message(&*p),
+                        };
+                        (Vec::new(), Some(e))
+                    })
+                })
+                .collect()
+        });
+        // Every finished file is recorded (a failed remote write deletes
+        // them), then the first error is returned.
+        let mut first_error = None;
+        for (done, e) in outcomes {
+            if let Some(out) = self.out.as_mut() {
+                for path in &done {
+                    out.finished_file(path);
+                }
+            }
+            first_error = first_error.or(e);
+        }
+        if let Some(e) = first_error {
+            return Err(e);
         }
         match self.out.take() {
             Some(out) => out.commit(),

@@ -321,3 +321,60 @@ fn tsv_dataset_by_path() {
     assert_eq!(names, ["a", "b", "k"]);
     assert_eq!(read_all(src.as_ref(), None, 10).unwrap().num_rows(), 2);
 }
+
+/// Writing the pieces of each chunk on several threads, and ending row
+/// groups early to hold `max_buffered_bytes`, give the same dataset as one
+/// thread: the same files, the same rows in each file, in order.
+#[test]
+fn parallel_writes_and_early_row_groups_give_the_same_files() {
+    let n = 6000i64;
+    let t = table!(
+        "k" => (0..n).map(|i| (i * 7) % 9).collect::<Vec<_>>(),
+        "v" => (0..n).collect::<Vec<_>>(),
+        "s" => (0..n).map(|i| format!("row {i}")).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let chunks: Vec<RecordBatch> = (0..20).map(|i| t.chunks()[0].slice(i * 300, 300)).collect();
+    let t = Table::try_new(t.schema().clone(), chunks).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let read = |d: &Path, f: &str| {
+        let src = parframe_io::open_source(&d.join(f)).unwrap();
+        read_all(src.as_ref(), None, 100_000).unwrap()
+    };
+    let one = dir.path().join("one");
+    write(
+        &one,
+        &t,
+        &["k"],
+        PartitionedWriteOptions::default().finish_threads(1),
+    );
+    for (name, options) in [
+        (
+            "three",
+            PartitionedWriteOptions::default().finish_threads(3),
+        ),
+        (
+            "bounded",
+            PartitionedWriteOptions::default()
+                .finish_threads(2)
+                .max_buffered_bytes(4096),
+        ),
+    ] {
+        let out = dir.path().join(name);
+        write(&out, &t, &["k"], options);
+        assert_eq!(tree(&out), tree(&one), "{name}");
+        for f in tree(&one) {
+            let (a, b) = (read(&one, &f), read(&out, &f));
+            assert_eq!(a.pretty().unwrap(), b.pretty().unwrap(), "{name}: {f}");
+        }
+    }
+    // The bounded write ended row groups early: more of them, same rows.
+    let meta = |d: &Path| {
+        let f = std::fs::File::open(d.join("k=0/part-00000.parquet")).unwrap();
+        parquet::file::reader::SerializedFileReader::new(f)
+            .map(|r| parquet::file::reader::FileReader::metadata(&r).num_row_groups())
+            .unwrap()
+    };
+    assert_eq!(meta(&one), 1);
+    assert!(meta(&dir.path().join("bounded")) > 1);
+}
