@@ -93,6 +93,9 @@ fn read_without_panic(path: &Path) -> Result<(), String> {
                     // The decoder panicked and the guard caught it: a
                     // decoder bug our checks do not cover yet.
                     Err(e) if e.to_string().contains("the decoder failed") => {
+                        if std::env::var_os("PARFRAME_FUZZ_TRACE").is_some() {
+                            eprintln!("fuzz guard: {e}");
+                        }
                         "refused by the panic guard"
                     }
                     Err(_) => "refused while reading",
