@@ -93,9 +93,12 @@ pub struct PartitionedWriteOptions {
     /// write of many partitions still passes a small limit: G1_2e6 by
     /// 100 keys peaks at about 190 MB under 64 MiB (390 MB unbounded).
     pub max_buffered_bytes: Option<u64>,
-    /// Threads that finish the files open at the end (encoding their last
-    /// row groups), in parallel; `None`: 1. The executor's
-    /// `sink_partitioned` sets the context's threads when this is `None`.
+    /// Threads that encode the files: each chunk's pieces are written to
+    /// their files in parallel (when no file rolls and every piece's file
+    /// can stay open), and the files open at the end are finished in
+    /// parallel; scoped threads of the sink's own, as many as this says.
+    /// `None`: 1. The executor's `sink_partitioned` sets the context's
+    /// thread count when this is `None`.
     pub finish_threads: Option<usize>,
     /// Whether an existing non-empty target directory is replaced (after
     /// the new one is complete); default `false`: it is an error.
@@ -147,7 +150,7 @@ impl PartitionedWriteOptions {
         self
     }
 
-    /// Sets the threads that finish the open files at the end.
+    /// Sets the threads that encode the files.
     pub fn finish_threads(mut self, threads: usize) -> Self {
         self.finish_threads = Some(threads);
         self
