@@ -435,6 +435,25 @@ impl BatchStream {
     }
 
     fn run_unit(&self, unit: Unit) -> UnitOutput {
+        let mut batches = Vec::new();
+        let mut out = self.run_unit_with(unit, &mut |b| {
+            batches.push(b);
+            Ok(())
+        });
+        out.batches = batches;
+        out
+    }
+
+    /// Runs one unit, handing each output chunk to `emit` as soon as the
+    /// ops made it (so a fold holds one chunk of the unit at a time, not
+    /// the whole decoded row group). `out.batches` stays empty; `out_bytes`
+    /// counts what was emitted. An error of `emit` ends the unit and is
+    /// returned as the unit's error at `usize::MAX` (no op's).
+    fn run_unit_with(
+        &self,
+        unit: Unit,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<()>,
+    ) -> UnitOutput {
         let ops = &self.pipeline.ops;
         let start = Instant::now();
         let mut out = UnitOutput {
@@ -447,23 +466,25 @@ impl BatchStream {
             time: Duration::ZERO,
             error: None,
         };
-        let process = |batch: RecordBatch, out: &mut UnitOutput| -> Result<(), (usize, Error)> {
-            self.ctx.check_cancelled().map_err(|e| (usize::MAX, e))?;
-            out.rows_read += batch.num_rows() as u64;
-            let mut b = batch;
-            for (k, op) in ops.iter().enumerate() {
-                let n = b.num_rows() as u64;
-                let t = Instant::now();
-                b = op.run(b, out.op_rows[k]).map_err(|e| (k, e))?;
-                out.op_time[k] += t.elapsed();
-                out.op_rows[k] += n;
-                out.op_out[k] += b.num_rows() as u64;
-            }
-            if b.num_rows() > 0 {
-                out.batches.push(b);
-            }
-            Ok(())
-        };
+        let mut process =
+            |batch: RecordBatch, out: &mut UnitOutput| -> Result<(), (usize, Error)> {
+                self.ctx.check_cancelled().map_err(|e| (usize::MAX, e))?;
+                out.rows_read += batch.num_rows() as u64;
+                let mut b = batch;
+                for (k, op) in ops.iter().enumerate() {
+                    let n = b.num_rows() as u64;
+                    let t = Instant::now();
+                    b = op.run(b, out.op_rows[k]).map_err(|e| (k, e))?;
+                    out.op_time[k] += t.elapsed();
+                    out.op_rows[k] += n;
+                    out.op_out[k] += b.num_rows() as u64;
+                }
+                if b.num_rows() > 0 {
+                    out.out_bytes += slice_bytes(&b);
+                    emit(b).map_err(|e| (usize::MAX, e))?;
+                }
+                Ok(())
+            };
         let chunk_rows = self.ctx.config().chunk_rows;
         let result = match unit {
             Unit::Batch(b) => process(b, &mut out),
@@ -521,7 +542,7 @@ impl BatchStream {
                 }
                 self.rows_read += o.rows_read;
                 self.units_done += 1;
-                self.note_unit_bytes(batches_bytes(&o.batches));
+                self.note_unit_bytes(o.out_bytes);
                 for mut b in o.batches {
                     if self.to_skip > 0 {
                         let n = b.num_rows().min(self.to_skip);
@@ -582,29 +603,36 @@ impl BatchStream {
                     indexed
                         .into_par_iter()
                         .map(|(i, u)| {
-                            let mut out = this.run_unit(u);
-                            let r = if out.error.is_some() {
+                            // Each chunk is folded as soon as it is made, so
+                            // a worker holds one chunk, not its whole unit;
+                            // the unit's bytes still size the window.
+                            let mut offset: u64 = 0;
+                            let mut folded = Ok(());
+                            let out = this.run_unit_with(u, &mut |b| {
+                                let r = fold_into(slots, init, f, &b, (i << 32) + offset);
+                                offset += b.num_rows() as u64;
+                                if let Err(e) = r {
+                                    folded = Err(e);
+                                    // Ends the unit; the fold's error is
+                                    // reported, not this placeholder.
+                                    return Err(Error::Cancelled);
+                                }
                                 Ok(())
-                            } else {
-                                fold_into(slots, init, f, &out.batches, i)
-                            };
-                            // Folded: free the chunks now rather than when
-                            // the whole window is done, keeping one unit
-                            // per worker in memory. Their size still sizes
-                            // the window.
-                            out.out_bytes = batches_bytes(&out.batches);
-                            out.batches = Vec::new();
-                            (out, r)
+                            });
+                            (out, folded)
                         })
                         .collect()
                 })
             };
             for (o, r) in results {
+                if let Err(e) = r {
+                    self.done = true;
+                    return Err(e);
+                }
                 if let Some((k, e)) = o.error {
                     self.done = true;
                     return Err(self.globalize(k, e, &o.op_rows));
                 }
-                r?;
                 self.note_unit_bytes(o.out_bytes);
                 self.record(&o);
                 for (k, r) in o.op_rows.iter().enumerate() {
@@ -675,10 +703,10 @@ fn fold_into<S>(
     slots: &[Mutex<Option<S>>],
     init: &(dyn Fn() -> Result<S> + Sync),
     f: &(dyn Fn(&mut S, &RecordBatch, u64) -> Result<()> + Sync),
-    batches: &[RecordBatch],
-    unit: u64,
+    batch: &RecordBatch,
+    pos: u64,
 ) -> Result<()> {
-    if batches.is_empty() || slots.is_empty() {
+    if slots.is_empty() {
         return Ok(());
     }
     let slot = rayon::current_thread_index().unwrap_or(0) % slots.len();
@@ -689,12 +717,7 @@ fn fold_into<S>(
         Some(s) => s,
         none => none.insert(init()?),
     };
-    let mut offset: u64 = 0;
-    for b in batches {
-        f(state, b, (unit << 32) + offset)?;
-        offset += b.num_rows() as u64;
-    }
-    Ok(())
+    f(state, batch, pos)
 }
 
 /// Runs an aggregation over `stream` on the context's pool: per-thread
@@ -747,11 +770,6 @@ impl Iterator for BatchStream {
         }
         self.pop_ready().map(Ok)
     }
-}
-
-/// Bytes of Arrow memory `batches` cover (slices count their own rows).
-fn batches_bytes(batches: &[RecordBatch]) -> u64 {
-    batches.iter().map(slice_bytes).sum()
 }
 
 /// Builds the pipelines of `plan` (an optimized logical plan: every node

@@ -335,7 +335,13 @@ pub(super) struct KeyArena {
 /// The first block of an arena; each next one is twice the previous, up
 /// to [`MAX_BLOCK`] (so small groupers stay small).
 const FIRST_BLOCK: usize = 4 << 10;
-const MAX_BLOCK: usize = 1 << 20;
+/// The largest block a push starts. A partitioned partial has one arena
+/// per part (64), and one chunk may start a new block in each: with 1 MiB
+/// blocks that was up to 64 MiB of fresh, mostly empty capacity per chunk
+/// per worker (most of a 64 MiB budget) before the size check could spill.
+/// 64 KiB bounds that slack at 4 MiB per partial; a malloc per 64 KiB of
+/// keys costs nothing measurable.
+const MAX_BLOCK: usize = 64 << 10;
 
 impl KeyArena {
     pub(super) fn new() -> Self {

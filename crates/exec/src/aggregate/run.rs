@@ -163,10 +163,17 @@ impl Aggregator {
         })
     }
 
-    /// Turns a flat partial of more than `min_groups` groups into a
-    /// partitioned one (see [`Partial`]).
-    pub(crate) fn partition(&self, p: &mut Partial, min_groups: usize) -> Result<()> {
-        if p.router.is_some() || self.keys.is_empty() || p.num_groups() <= min_groups {
+    /// Whether `p` is flat with more than `min_groups` groups, so it
+    /// should go on partitioned ([`Aggregator::partition`]).
+    pub(crate) fn wants_partition(&self, p: &Partial, min_groups: usize) -> bool {
+        p.router.is_none() && !self.keys.is_empty() && p.num_groups() > min_groups
+    }
+
+    /// Turns a flat partial into a partitioned one (see [`Partial`]); a
+    /// no-op on a partitioned partial or one without keys. Holds about
+    /// twice the partial while it runs.
+    pub(crate) fn partition(&self, p: &mut Partial) -> Result<()> {
+        if p.router.is_some() || self.keys.is_empty() {
             return Ok(());
         }
         let Some(flat) = p.parts.pop() else {
@@ -559,7 +566,7 @@ mod tests {
                 agg.update(&mut p, b, pos).unwrap();
                 pos += b.num_rows() as u64;
                 if partition {
-                    agg.partition(&mut p, 0).unwrap();
+                    agg.partition(&mut p).unwrap();
                 }
             }
             p
@@ -619,7 +626,7 @@ mod tests {
             for batch in bs {
                 agg.update(p, batch, pos).unwrap();
                 pos += batch.num_rows() as u64;
-                agg.partition(p, 0).unwrap();
+                agg.partition(p).unwrap();
             }
         }
         let b = agg.state_batch(b).unwrap();
