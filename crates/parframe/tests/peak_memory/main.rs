@@ -786,6 +786,31 @@ fn lineitem_group_by_orderkey_holds_64_mib() {
     assert_held_64_mib("lineitem GROUP BY l_orderkey", &small, &stats, peak);
 }
 
+/// A copy of G1_1e6 from Parquet to Parquet (scan and sink, no operator)
+/// under a 64 MiB limit: a streamed write holds the limit plus the stated
+/// overhead whatever the file's size.
+#[test]
+fn parquet_copy_holds_64_mib() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let file = g1_parquet(dir.path(), 1_000_000, 100);
+    let out = dir.path().join("copy.parquet");
+    let small = ctx_default_chunks(BUDGET_64_MIB as u64, dir.path());
+    let meter = PeakMeter::start();
+    let rows = small
+        .scan_parquet(&file)
+        .unwrap()
+        .sink_parquet(&out, ParquetWriteOptions::default())
+        .unwrap();
+    let peak = meter.peak();
+    eprintln!("G1_1e6 Parquet copy: peak {peak} B");
+    assert_eq!(rows, 1_000_000);
+    assert!(
+        peak <= BUDGET_64_MIB + OVERHEAD_DEFAULT_CHUNKS,
+        "peak {peak} B > budget {BUDGET_64_MIB} B + overhead {OVERHEAD_DEFAULT_CHUNKS} B"
+    );
+}
+
 /// A partitioned write of G1 by `id4` (100 partitions, each file's row
 /// group still open until the end) under a 64 MiB limit: the open files'
 /// encoders are held to a quarter of the limit (the fullest one ends its
