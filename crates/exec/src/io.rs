@@ -263,21 +263,36 @@ impl LazyFrame {
         by: &[&str],
         mut options: PartitionedWriteOptions,
     ) -> Result<u64> {
-        // The open files' buffers are not reservations of their own: they
+        // The rows waiting for their files and the open files' encoders
         // are held to a quarter of the budget (the rest is the scan's and
-        // the operators'), finishing the fullest file when over it.
+        // the operators'), reserved for the whole write so the stream's
+        // window and the operators see the rest only; over it, the sink
+        // writes out the partitions with the most rows waiting.
         if options.max_buffered_bytes.is_none() {
             options.max_buffered_bytes = Some(self.ctx.config().memory_limit / 4);
         }
         if options.finish_threads.is_none() {
             options.finish_threads = Some(self.ctx.config().threads);
         }
-        self.sink(Box::new(PartitionedSink::try_new(
+        let mut held = self
+            .ctx
+            .memory_pool()
+            .reservation("partitioned write buffers");
+        if let Some(bound) = options.max_buffered_bytes
+            && bound <= self.ctx.memory_pool().limit()
+        {
+            // Not granted (another job holds the pool): the bound still
+            // holds, only without being counted.
+            let _ = held.try_grow(bound);
+        }
+        let rows = self.sink(Box::new(PartitionedSink::try_new(
             dir,
             self.schema(),
             by,
             options,
-        )?))
+        )?));
+        drop(held);
+        rows
     }
 
     /// [`sink_partitioned`](Self::sink_partitioned) into Parquet files

@@ -2,7 +2,9 @@
 //! part-00000.parquet` whose `key=value` directory names are columns.
 //!
 //! - [`PartitionedSink`] writes one: rows are routed to a file under their
-//!   key values' directory, at most `max_open_files` files open at once
+//!   key values' directory (they wait per partition until there are a row
+//!   group's worth, then are encoded as one batch), at most
+//!   `max_open_files` files open at once
 //!   (the least recently written is finished, and the partition gets a new
 //!   file, `part-00001`, when rows for it come again), files rolled at
 //!   `max_rows_per_file`; everything is written under a temporary
@@ -35,7 +37,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray,
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parframe_common::{Error, Result};
-use parframe_core::{ChunkIter, ChunkSink, ChunkSource, PartitionColumnStatistics};
+use parframe_core::{ChunkIter, ChunkSink, ChunkSource, PartitionColumnStatistics, slice_bytes};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 use crate::format::{FileFormat, ReadOptions, WriteOptions};
@@ -70,11 +72,12 @@ pub struct PartitionedWriteOptions {
     pub format: FileFormat,
     /// The format's options.
     pub write: WriteOptions,
-    /// Files open at once; default 128. Each open file holds what its
-    /// encoder buffers (for Parquet, up to one row group:
-    /// `ParquetWriteOptions::row_group_rows` rows; CSV, JSON and IPC about
-    /// one chunk), so the write holds at most this many row groups: with
-    /// many partitions of wide rows, lower `row_group_rows` or this. With
+    /// Files open at once; default 128. Rows wait in memory per partition
+    /// (as Arrow arrays, no encoder involved) until there are a row
+    /// group's worth (`ParquetWriteOptions::row_group_rows`; 65,536 rows
+    /// for CSV, JSON and IPC), and are then encoded as one batch, so an
+    /// open file between writes holds only its output buffer (and, for
+    /// Parquet, whatever part of a row group the last write left). With
     /// more partitions than this, the least recently written file is
     /// finished and its partition gets a new file when rows come for it
     /// again (small files when the input is not clustered by the keys;
@@ -83,22 +86,25 @@ pub struct PartitionedWriteOptions {
     /// Rows after which a file is finished and the next one started in the
     /// same directory; default `None` (no limit).
     pub max_rows_per_file: Option<u64>,
-    /// Bytes the open files' encoders may hold in all (Parquet's row
-    /// groups in progress, as the encoders estimate them); over it, the
-    /// file buffering most ends its row group early (smaller row groups,
-    /// the same file). Default `None`: only `max_open_files` bounds them. The
-    /// executor's `sink_partitioned` sets a quarter of the context's
-    /// memory limit when this is `None`. The encoders keep some memory
-    /// beyond their own estimate (Vec capacities, per-column state), so a
-    /// write of many partitions still passes a small limit: G1_2e6 by
-    /// 100 keys peaks at about 190 MB under 64 MiB (390 MB unbounded).
+    /// Bytes the waiting rows and the open files' encoders may hold in all
+    /// (the encoders' share as they estimate it); over it, the partitions
+    /// with the most rows waiting are written out, each as a row group of
+    /// its own (smaller than `row_group_rows`; the same file), down to half
+    /// the bound. Default `None`: every partition may hold a row group's
+    /// worth. The executor's `sink_partitioned` sets a quarter of the
+    /// context's memory limit when this is `None`, and reserves it from the
+    /// memory pool for the write: G1_2e6 by 100 keys then peaks at about
+    /// 107 MB of heap under 64 MiB (177 MB unbounded), the zstd contexts
+    /// of the files being encoded aside (allocated by C).
     pub max_buffered_bytes: Option<u64>,
-    /// Threads that encode the files: each chunk's pieces are written to
-    /// their files in parallel (when no file rolls and every piece's file
-    /// can stay open), and the files open at the end are finished in
-    /// parallel; scoped threads of the sink's own, as many as this says.
-    /// `None`: 1. The executor's `sink_partitioned` sets the context's
-    /// thread count when this is `None`.
+    /// Threads that encode the files: the partitions whose rows are ready
+    /// are written in parallel (when no file rolls and every partition's
+    /// file can stay open), and at the end each thread writes and finishes
+    /// one file at a time, largest first (so only this many files' last
+    /// row groups are in their encoders at once); scoped threads of the
+    /// sink's own, as many as this says. `None`: 1. The executor's
+    /// `sink_partitioned` sets the context's thread count when this is
+    /// `None`.
     pub finish_threads: Option<usize>,
     /// Whether an existing non-empty target directory is replaced (after
     /// the new one is complete); default `false`: it is an error.
@@ -169,6 +175,12 @@ struct PartitionState {
     dir: PathBuf,
     next_file: u32,
     open: Option<OpenFile>,
+    /// Rows routed here and not written yet (pieces of input chunks, in
+    /// input order): written as one batch when there are a row group's
+    /// worth, when the buffer bound needs room, or at the end.
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    pending_bytes: u64,
 }
 
 struct OpenFile {
@@ -205,6 +217,11 @@ pub struct PartitionedSink {
     clock: u64,
     /// The open files' `buffered` bytes in all.
     buffered: u64,
+    /// The partitions' `pending_bytes` in all.
+    pending_bytes: u64,
+    /// Rows at which a partition's pending rows are written: a Parquet row
+    /// group (`row_group_rows`), [`WRITE_ROWS`] for the other formats.
+    ripe_rows: usize,
     failed: bool,
     /// Dropped last: removes everything unless committed.
     out: Option<OutputDir>,
@@ -281,6 +298,10 @@ impl PartitionedSink {
                 .collect(),
         )?;
         let out = OutputDir::create(&target, options.overwrite)?;
+        let ripe_rows = match options.format {
+            FileFormat::Parquet => options.write.parquet.row_group_rows.max(1),
+            _ => WRITE_ROWS,
+        };
         Ok(PartitionedSink {
             target,
             schema,
@@ -295,6 +316,8 @@ impl PartitionedSink {
             open: Vec::new(),
             clock: 0,
             buffered: 0,
+            pending_bytes: 0,
+            ripe_rows,
             failed: false,
             out: Some(out),
         })
@@ -336,6 +359,9 @@ impl PartitionedSink {
             dir,
             next_file: 0,
             open: None,
+            pending: Vec::new(),
+            pending_rows: 0,
+            pending_bytes: 0,
         });
         self.index.insert(key.to_vec(), p);
         Ok(p)
@@ -397,44 +423,94 @@ impl PartitionedSink {
         Ok(())
     }
 
-    /// Writes `rows` (already without key columns) to partition `p`,
-    /// rolling files at `max_rows_per_file`.
-    fn write_to(&mut self, p: usize, rows: RecordBatch) -> Result<()> {
-        self.write_rows(p, rows)?;
-        self.hold_buffer_bound()
+    /// Adds `rows` (already without key columns) to partition `p`'s
+    /// pending rows.
+    fn add_pending(&mut self, p: usize, rows: RecordBatch) {
+        let bytes = slice_bytes(&rows);
+        let part = &mut self.partitions[p];
+        part.pending_rows += rows.num_rows();
+        part.pending_bytes += bytes;
+        part.pending.push(rows);
+        self.pending_bytes += bytes;
     }
 
-    /// Keeps the open files' encoders within `max_buffered_bytes`.
+    /// Takes partition `p`'s pending rows.
+    fn take_pending(&mut self, p: usize) -> Vec<RecordBatch> {
+        let part = &mut self.partitions[p];
+        self.pending_bytes -= part.pending_bytes;
+        part.pending_rows = 0;
+        part.pending_bytes = 0;
+        std::mem::take(&mut part.pending)
+    }
+
+    /// Writes partition `p`'s pending rows to its file, as one batch.
+    fn write_pending(&mut self, p: usize) -> Result<()> {
+        let pieces = self.take_pending(p);
+        if pieces.is_empty() {
+            return Ok(());
+        }
+        let rows = concat_pieces(&self.data_schema, pieces)?;
+        self.write_rows(p, rows)
+    }
+
+    /// Keeps what the write holds (pending rows and the open files'
+    /// encoders) within `max_buffered_bytes`.
     fn hold_buffer_bound(&mut self) -> Result<()> {
-        // Over the bound: end the row groups of the files buffering most
-        // (smaller row groups, the same files).
-        if let Some(max) = self.options.max_buffered_bytes {
-            while self.buffered > max {
-                let fullest = self
-                    .open
-                    .iter()
-                    .copied()
-                    .filter_map(|q| {
-                        let b = self.partitions[q].open.as_ref()?.buffered;
-                        (b > 0).then_some((b, q))
-                    })
-                    .max();
-                let Some((_, q)) = fullest else {
+        let Some(max) = self.options.max_buffered_bytes else {
+            return Ok(());
+        };
+        // Over the bound: the partitions with the most pending rows are
+        // written out, each as a row group of its own (smaller than
+        // `ripe_rows`, but as large as the bound allows), down to half the
+        // bound, so the next chunks do not force a write each.
+        if self.pending_bytes + self.buffered > max {
+            while self.pending_bytes + self.buffered > max / 2 {
+                let largest = (0..self.partitions.len())
+                    .filter(|&q| self.partitions[q].pending_bytes > 0)
+                    .max_by_key(|&q| self.partitions[q].pending_bytes);
+                let Some(q) = largest else {
                     break;
                 };
-                let Some(f) = self.partitions[q].open.as_mut() else {
-                    break;
-                };
-                f.sink.flush_buffered()?;
-                let held = f.sink.buffered_bytes();
-                self.buffered = self.buffered - f.buffered + held;
-                f.buffered = held;
-                if held > 0 {
-                    // An encoder that cannot give its buffer back: finish
-                    // the file instead.
-                    self.close(q)?;
-                }
+                self.write_pending(q)?;
+                self.flush_row_group(q)?;
             }
+        }
+        // Encoders still over it: end the row groups of the files
+        // buffering most (smaller row groups, the same files).
+        while self.buffered > max {
+            let fullest = self
+                .open
+                .iter()
+                .copied()
+                .filter_map(|q| {
+                    let b = self.partitions[q].open.as_ref()?.buffered;
+                    (b > 0).then_some((b, q))
+                })
+                .max();
+            let Some((_, q)) = fullest else {
+                break;
+            };
+            self.flush_row_group(q)?;
+        }
+        Ok(())
+    }
+
+    /// Ends partition `p`'s row group in progress, if its file has one.
+    fn flush_row_group(&mut self, p: usize) -> Result<()> {
+        let Some(f) = self.partitions[p].open.as_mut() else {
+            return Ok(());
+        };
+        if f.buffered == 0 {
+            return Ok(());
+        }
+        f.sink.flush_buffered()?;
+        let held = f.sink.buffered_bytes();
+        self.buffered = self.buffered - f.buffered + held;
+        f.buffered = held;
+        if held > 0 {
+            // An encoder that cannot give its buffer back: finish the file
+            // instead.
+            self.close(p)?;
         }
         Ok(())
     }
@@ -516,23 +592,38 @@ impl PartitionedSink {
             };
             parts.push((p, part));
         }
+        let mut ripe = Vec::new();
+        for (p, part) in parts {
+            self.add_pending(p, part);
+            if self.partitions[p].pending_rows >= self.ripe_rows {
+                ripe.push(p);
+            }
+        }
+        self.write_partitions(ripe)?;
+        self.hold_buffer_bound()
+    }
+
+    /// Writes the pending rows of `parts` to their files: on
+    /// `finish_threads` threads when they can be (see
+    /// [`PartitionedSink::can_write_in_parallel`]), else one by one.
+    fn write_partitions(&mut self, parts: Vec<usize>) -> Result<()> {
         if self.can_write_in_parallel(&parts) {
             return self.write_in_parallel(parts);
         }
-        for (p, part) in parts {
-            self.write_to(p, part)?;
+        for p in parts {
+            self.write_pending(p)?;
         }
         Ok(())
     }
 
-    /// Whether the pieces of one chunk can be written by several threads:
-    /// more than one thread and piece, no file rolling, and room to open
-    /// every piece's file without closing another of them.
-    fn can_write_in_parallel(&self, parts: &[(usize, RecordBatch)]) -> bool {
+    /// Whether the pending rows of `parts` can be written by several
+    /// threads: more than one thread and partition, no file rolling, and
+    /// room to open every partition's file without closing another of them.
+    fn can_write_in_parallel(&self, parts: &[usize]) -> bool {
         let threads = self.options.finish_threads.unwrap_or(1);
         let unopened = parts
             .iter()
-            .filter(|(p, _)| self.partitions[*p].open.is_none())
+            .filter(|&&p| self.partitions[p].open.is_none())
             .count();
         threads > 1
             && parts.len() > 1
@@ -540,25 +631,32 @@ impl PartitionedSink {
             && self.open.len() + unopened <= self.options.max_open_files
     }
 
-    /// Writes each piece to its partition's file, the files spread over
-    /// `finish_threads` threads (encoding is most of a write's time, and
-    /// each file has its own encoder).
-    fn write_in_parallel(&mut self, parts: Vec<(usize, RecordBatch)>) -> Result<()> {
-        for (p, _) in &parts {
-            if self.partitions[*p].open.is_none() {
-                self.open_file(*p)?;
+    /// Writes each partition's pending rows to its file, the files spread
+    /// over `finish_threads` threads (encoding is most of a write's time,
+    /// and each file has its own encoder); each thread concatenates the
+    /// pieces of the partition it is writing, so one partition's copy per
+    /// thread exists at a time.
+    fn write_in_parallel(&mut self, parts: Vec<usize>) -> Result<()> {
+        for &p in &parts {
+            if self.partitions[p].open.is_none() {
+                self.open_file(p)?;
             }
         }
         self.clock += 1;
         let clock = self.clock;
-        let mut by_partition: HashMap<usize, RecordBatch> = parts.into_iter().collect();
-        // Disjoint borrows of the pieces' open files.
-        let mut work: Vec<(&mut OpenFile, RecordBatch)> = Vec::with_capacity(by_partition.len());
+        let mut by_partition: HashMap<usize, Vec<RecordBatch>> = HashMap::new();
+        for p in parts {
+            by_partition.insert(p, self.take_pending(p));
+        }
+        let schema = &self.data_schema;
+        // Disjoint borrows of the partitions' open files.
+        let mut work: Vec<(&mut OpenFile, Vec<RecordBatch>)> =
+            Vec::with_capacity(by_partition.len());
         for (p, state) in self.partitions.iter_mut().enumerate() {
-            if let Some(batch) = by_partition.remove(&p)
+            if let Some(pieces) = by_partition.remove(&p)
                 && let Some(f) = state.open.as_mut()
             {
-                work.push((f, batch));
+                work.push((f, pieces));
             }
         }
         let threads = self
@@ -566,17 +664,25 @@ impl PartitionedSink {
             .finish_threads
             .unwrap_or(1)
             .clamp(1, work.len().max(1));
-        let mut buckets: Vec<Vec<(&mut OpenFile, RecordBatch)>> =
-            (0..threads).map(|_| Vec::new()).collect();
-        for (i, w) in work.into_iter().enumerate() {
-            buckets[i % threads].push(w);
-        }
+        let buckets = balance(
+            work.into_iter()
+                .map(|w| {
+                    let rows = w.1.iter().map(RecordBatch::num_rows).sum();
+                    (w, rows)
+                })
+                .collect(),
+            threads,
+        );
         let errors: Vec<Option<Error>> = std::thread::scope(|s| {
             let handles: Vec<_> = buckets
                 .into_iter()
                 .map(|bucket| {
                     s.spawn(move || {
-                        for (f, batch) in bucket {
+                        for (f, pieces) in bucket {
+                            let batch = match concat_pieces(schema, pieces) {
+                                Ok(b) => b,
+                                Err(e) => return Some(e),
+                            };
                             if let Err(e) = f.sink.write(&batch) {
                                 return Some(e);
                             }
@@ -609,8 +715,38 @@ impl PartitionedSink {
             .filter_map(|&p| self.partitions[p].open.as_ref())
             .map(|f| f.buffered)
             .sum();
-        self.hold_buffer_bound()
+        Ok(())
     }
+}
+
+/// Spreads weighted work over `threads` lists: the heaviest first, each to
+/// the list with the least weight so far, so partitions of very different
+/// sizes still keep every thread busy.
+fn balance<T>(mut items: Vec<(T, usize)>, threads: usize) -> Vec<Vec<T>> {
+    items.sort_by_key(|(_, w)| std::cmp::Reverse(*w));
+    let mut lists: Vec<(usize, Vec<T>)> = (0..threads.max(1)).map(|_| (0, Vec::new())).collect();
+    for (item, w) in items {
+        if let Some(l) = lists.iter_mut().min_by_key(|l| l.0) {
+            l.0 += w;
+            l.1.push(item);
+        }
+    }
+    lists.into_iter().map(|(_, l)| l).collect()
+}
+
+/// Rows at which a partition's pending rows are written for formats
+/// without row groups (CSV, JSON, IPC): large enough that each write is
+/// one efficient encoder call.
+const WRITE_ROWS: usize = 64 * 1024;
+
+/// One batch of `pieces` (of `schema`): the piece itself when there is one.
+fn concat_pieces(schema: &SchemaRef, mut pieces: Vec<RecordBatch>) -> Result<RecordBatch> {
+    if pieces.len() == 1
+        && let Some(b) = pieces.pop()
+    {
+        return Ok(b);
+    }
+    Ok(arrow_select::concat::concat_batches(schema, &pieces)?)
 }
 
 impl ChunkSink for PartitionedSink {
@@ -629,31 +765,66 @@ impl ChunkSink for PartitionedSink {
         if self.failed {
             return Err(self.failed_error());
         }
-        // Finishing encodes each file's last row group: spread the files
-        // over `finish_threads` threads.
-        let open = std::mem::take(&mut self.open);
-        let files: Vec<OpenFile> = open
-            .iter()
-            .filter_map(|&p| self.partitions[p].open.take())
+        // Every partition with rows waiting gets an open file: all at once
+        // when they fit `max_open_files` (and are then written and
+        // finished in parallel below), else written one by one here.
+        let waiting: Vec<usize> = (0..self.partitions.len())
+            .filter(|&p| self.partitions[p].pending_rows > 0)
             .collect();
+        if self.can_write_in_parallel(&waiting) {
+            for &p in &waiting {
+                if self.partitions[p].open.is_none() {
+                    self.open_file(p)?;
+                }
+            }
+        } else {
+            for p in waiting {
+                self.write_pending(p)?;
+            }
+        }
+        // Each open file is written its last rows and finished by one of
+        // `finish_threads` threads (encoding is most of the time), one file
+        // at a time per thread, so only that many files' last row groups
+        // are in their encoders at once; the largest go first, each to the
+        // thread with the fewest rows so far.
+        let open = std::mem::take(&mut self.open);
+        let mut files: Vec<(OpenFile, Vec<RecordBatch>)> = Vec::with_capacity(open.len());
+        for p in open {
+            let pieces = self.take_pending(p);
+            if let Some(f) = self.partitions[p].open.take() {
+                files.push((f, pieces));
+            }
+        }
         self.buffered = 0;
         let threads = self
             .options
             .finish_threads
             .unwrap_or(1)
             .clamp(1, files.len().max(1));
-        let mut groups: Vec<Vec<OpenFile>> = (0..threads).map(|_| Vec::new()).collect();
-        for (i, f) in files.into_iter().enumerate() {
-            groups[i % threads].push(f);
-        }
+        let groups = balance(
+            files
+                .into_iter()
+                .map(|f| {
+                    let rows = f.1.iter().map(RecordBatch::num_rows).sum();
+                    (f, rows)
+                })
+                .collect(),
+            threads,
+        );
+        let schema = &self.data_schema;
         let outcomes: Vec<(Vec<PathBuf>, Option<Error>)> = std::thread::scope(|s| {
             let handles: Vec<_> = groups
                 .into_iter()
                 .map(|group| {
                     s.spawn(move || {
                         let mut done = Vec::new();
-                        for f in group {
-                            if let Err(e) = f.sink.finish() {
+                        for (mut f, pieces) in group {
+                            let written = if pieces.is_empty() {
+                                Ok(())
+                            } else {
+                                concat_pieces(schema, pieces).and_then(|b| f.sink.write(&b))
+                            };
+                            if let Err(e) = written.and_then(|()| f.sink.finish()) {
                                 return (done, Some(e));
                             }
                             done.push(f.path);

@@ -18,6 +18,9 @@ pub(crate) struct FirstLastState<K: Kind> {
     last: bool,
     dt: DataType,
     vals: Vec<Option<(u64, K::Native)>>,
+    /// Heap bytes the values in `vals` own (strings), kept as values are
+    /// replaced so `size` counts them.
+    heap: usize,
     _k: PhantomData<K>,
 }
 
@@ -27,12 +30,21 @@ impl<K: Kind> FirstLastState<K> {
             last,
             dt,
             vals: Vec::new(),
+            heap: 0,
             _k: PhantomData,
         }
     }
 }
 
-fn offer<T: Clone>(slot: &mut Option<(u64, T)>, pos: u64, v: &T, last: bool) {
+/// Offers `v` at `pos` to `slot`, keeping `heap` (the heap bytes of every
+/// slot's value) current.
+fn offer<K: Kind>(
+    slot: &mut Option<(u64, K::Native)>,
+    heap: &mut usize,
+    pos: u64,
+    v: &K::Native,
+    last: bool,
+) {
     let replace = match slot {
         None => true,
         Some((p, _)) => {
@@ -44,7 +56,12 @@ fn offer<T: Clone>(slot: &mut Option<(u64, T)>, pos: u64, v: &T, last: bool) {
         }
     };
     if replace {
-        *slot = Some((pos, v.clone()));
+        if let Some((_, old)) = slot.as_ref() {
+            *heap -= K::heap_size(old);
+        }
+        let v = v.clone();
+        *heap += K::heap_size(&v);
+        *slot = Some((pos, v));
     }
 }
 
@@ -60,9 +77,11 @@ impl<K: Kind> AggState for FirstLastState<K> {
         let Some(a) = args.first() else { return Ok(()) };
         let a = K::read(a)?;
         let last = self.last;
+        let heap = &mut self.heap;
         K::for_each(&a, |i, v| {
-            offer(
+            offer::<K>(
                 &mut self.vals[groups[i] as usize],
+                heap,
                 ctx.row_base + i as u64,
                 v,
                 last,
@@ -84,8 +103,9 @@ impl<K: Kind> AggState for FirstLastState<K> {
         let pos = pos.values();
         let a = K::read(state_col(cols, 1, "first/last")?)?;
         let last = self.last;
+        let heap = &mut self.heap;
         K::for_each(&a, |i, v| {
-            offer(&mut self.vals[mapping[i] as usize], pos[i], v, last)
+            offer::<K>(&mut self.vals[mapping[i] as usize], heap, pos[i], v, last)
         });
         Ok(())
     }
@@ -100,7 +120,7 @@ impl<K: Kind> AggState for FirstLastState<K> {
         K::build(vals, &self.dt)
     }
     fn size(&self) -> usize {
-        self.vals.capacity() * std::mem::size_of::<Option<(u64, K::Native)>>()
+        self.vals.capacity() * std::mem::size_of::<Option<(u64, K::Native)>>() + self.heap
     }
 }
 
@@ -113,6 +133,28 @@ mod tests {
     use arrow_array::{ArrayRef, Int64Array};
     use parframe_plan::agg::AggFunc;
     use std::sync::Arc;
+
+    /// The strings a state owns count in its size (the memory limit
+    /// relies on it: a string last over many groups owns more than its
+    /// slots), and replacing a value gives its bytes back.
+    #[test]
+    fn size_counts_the_strings_held() {
+        use super::super::{AggState, UpdateCtx};
+        let mut s =
+            super::FirstLastState::<super::super::StrKind>::new(true, arrow_schema::DataType::Utf8);
+        let empty = s.size();
+        let long = "x".repeat(1000);
+        let v: ArrayRef = Arc::new(arrow_array::StringArray::from(vec![long.as_str(); 100]));
+        let groups: Vec<u32> = (0..100).collect();
+        s.update(&[v], &groups, 100, UpdateCtx { row_base: 0 })
+            .unwrap();
+        let held = s.size() - empty;
+        assert!(held >= 100 * 1000, "{held}");
+        let short: ArrayRef = Arc::new(arrow_array::StringArray::from(vec!["zz"; 100]));
+        s.update(&[short], &groups, 100, UpdateCtx { row_base: 100 })
+            .unwrap();
+        assert!(s.size() - empty < 100 * 1000 / 2, "{}", s.size());
+    }
 
     #[test]
     fn first_and_last_in_input_order() {

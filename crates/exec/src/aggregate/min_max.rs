@@ -15,6 +15,10 @@ pub(crate) struct MinMaxState<K: Kind> {
     is_max: bool,
     dt: DataType,
     best: Vec<Option<K::Native>>,
+    /// Heap bytes the values in `best` own (strings), kept as values are
+    /// replaced so `size` counts them: a string max over many groups owns
+    /// more than its slots.
+    heap: usize,
     _k: PhantomData<K>,
 }
 
@@ -24,12 +28,15 @@ impl<K: Kind> MinMaxState<K> {
             is_max,
             dt,
             best: Vec::new(),
+            heap: 0,
             _k: PhantomData,
         }
     }
 }
 
-fn offer<K: Kind>(slot: &mut Option<K::Native>, v: &K::Native, is_max: bool) {
+/// Offers `v` to `slot`, keeping `heap` (the heap bytes of every slot's
+/// value) current.
+fn offer<K: Kind>(slot: &mut Option<K::Native>, heap: &mut usize, v: &K::Native, is_max: bool) {
     let replace = match slot {
         None => true,
         Some(cur) => {
@@ -44,7 +51,12 @@ fn offer<K: Kind>(slot: &mut Option<K::Native>, v: &K::Native, is_max: bool) {
         }
     };
     if replace {
-        *slot = Some(v.clone());
+        if let Some(old) = slot.as_ref() {
+            *heap -= K::heap_size(old);
+        }
+        let v = v.clone();
+        *heap += K::heap_size(&v);
+        *slot = Some(v);
     }
 }
 
@@ -54,8 +66,9 @@ impl<K: Kind> AggState for MinMaxState<K> {
         let Some(a) = args.first() else { return Ok(()) };
         let a = K::read(a)?;
         let is_max = self.is_max;
+        let heap = &mut self.heap;
         K::for_each(&a, |i, v| {
-            offer::<K>(&mut self.best[groups[i] as usize], v, is_max)
+            offer::<K>(&mut self.best[groups[i] as usize], heap, v, is_max)
         });
         Ok(())
     }
@@ -68,8 +81,9 @@ impl<K: Kind> AggState for MinMaxState<K> {
         grow(&mut self.best, n, None);
         let a = K::read(state_col(cols, 0, "min/max")?)?;
         let is_max = self.is_max;
+        let heap = &mut self.heap;
         K::for_each(&a, |i, v| {
-            offer::<K>(&mut self.best[mapping[i] as usize], v, is_max)
+            offer::<K>(&mut self.best[mapping[i] as usize], heap, v, is_max)
         });
         Ok(())
     }
@@ -79,7 +93,7 @@ impl<K: Kind> AggState for MinMaxState<K> {
         K::build(self.best, &self.dt)
     }
     fn size(&self) -> usize {
-        self.best.capacity() * std::mem::size_of::<Option<K::Native>>()
+        self.best.capacity() * std::mem::size_of::<Option<K::Native>>() + self.heap
     }
 }
 
@@ -92,6 +106,28 @@ mod tests {
     use arrow_array::{Array, ArrayRef, Float64Array, Int32Array, StringArray};
     use parframe_plan::agg::AggFunc;
     use std::sync::Arc;
+
+    /// The strings a state owns count in its size (the memory limit
+    /// relies on it: a string max over many groups owns more than its
+    /// slots), and replacing a value gives its bytes back.
+    #[test]
+    fn size_counts_the_strings_held() {
+        use super::super::{AggState, UpdateCtx};
+        let mut s =
+            super::MinMaxState::<super::super::StrKind>::new(true, arrow_schema::DataType::Utf8);
+        let empty = s.size();
+        let long = "x".repeat(1000);
+        let v: ArrayRef = Arc::new(arrow_array::StringArray::from(vec![long.as_str(); 100]));
+        let groups: Vec<u32> = (0..100).collect();
+        s.update(&[v], &groups, 100, UpdateCtx { row_base: 0 })
+            .unwrap();
+        let held = s.size() - empty;
+        assert!(held >= 100 * 1000, "{held}");
+        let short: ArrayRef = Arc::new(arrow_array::StringArray::from(vec!["zz"; 100]));
+        s.update(&[short], &groups, 100, UpdateCtx { row_base: 100 })
+            .unwrap();
+        assert!(s.size() - empty < 100 * 1000 / 2, "{}", s.size());
+    }
 
     #[test]
     fn min_max_keep_type_and_skip_nan() {

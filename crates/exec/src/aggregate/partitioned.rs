@@ -125,8 +125,17 @@ impl<'a> HashAggregate<'a> {
     /// size does not fit.
     pub(crate) fn update(&self, l: &mut Local, batch: &RecordBatch, pos: u64) -> Result<()> {
         let before = l.partial.size() as u64;
-        if l.partial.num_groups() > 0 && !fits(&mut l.reservation, before + l.growth, self.share) {
+        if !fits(&mut l.reservation, before + l.growth, self.share) && l.partial.num_groups() > 0 {
             self.spill_local(l)?;
+            // The new partial's first chunk grows it about as much: that
+            // is reserved too, so the other workers see the pool as full
+            // as it is (two workers starting new partials at once held
+            // ~30 MB of unreserved growth under 64 MiB).
+            let _ = fits(
+                &mut l.reservation,
+                l.partial.size() as u64 + l.growth,
+                self.share,
+            );
         }
         let before = l.partial.size() as u64;
         self.agg.update(&mut l.partial, batch, pos)?;

@@ -242,12 +242,15 @@ fn an_unfinished_partitioned_write_leaves_nothing() {
     let p = prefix("ds-fail");
     let t = numbers(2000, 500);
     let url = format!("{p}/by_k");
-    // One open file at a time: every partition change finishes a file.
+    // Nothing may wait (every piece is written at once) and one file is
+    // open at a time: every partition change finishes a file.
     let mut sink = PartitionedSink::try_new(
         &url,
         t.schema().clone(),
         &["k"],
-        PartitionedWriteOptions::default().max_open_files(1),
+        PartitionedWriteOptions::default()
+            .max_open_files(1)
+            .max_buffered_bytes(1),
     )
     .unwrap();
     sink.write(&t.chunks()[0]).unwrap();
