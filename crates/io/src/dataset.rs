@@ -210,7 +210,7 @@ pub struct PartitionedSink {
     extension: &'static str,
     converter: arrow_row::RowConverter,
     /// Partitions by their keys' row encoding.
-    index: HashMap<Vec<u8>, usize>,
+    index: hashbrown::HashMap<Vec<u8>, usize>,
     partitions: Vec<PartitionState>,
     /// Partitions with an open file.
     open: Vec<usize>,
@@ -311,7 +311,7 @@ impl PartitionedSink {
             extension: options.format.extensions()[0],
             options,
             converter,
-            index: HashMap::new(),
+            index: hashbrown::HashMap::new(),
             partitions: Vec::new(),
             open: Vec::new(),
             clock: 0,
@@ -559,15 +559,29 @@ impl PartitionedSink {
         }
         let key_cols: Vec<ArrayRef> = self.keys.iter().map(|&k| batch.column(k).clone()).collect();
         let rows = self.converter.convert_columns(&key_cols)?;
-        // Row indices per partition, in first-seen order.
+        // Row indices per partition, in first-seen order. A row with the
+        // previous row's key (clustered or sorted input) skips the lookup;
+        // `slot` maps a partition to its group (partitions are dense).
         let mut groups: Vec<(usize, Vec<u32>)> = Vec::new();
-        let mut slot: HashMap<usize, usize> = HashMap::new();
+        let mut slot: Vec<u32> = Vec::new();
+        let mut prev: Option<(usize, usize)> = None;
         for i in 0..batch.num_rows() {
-            let p = self.partition_of(rows.row(i).as_ref(), &batch, i)?;
-            let g = *slot.entry(p).or_insert_with(|| {
-                groups.push((p, Vec::new()));
-                groups.len() - 1
-            });
+            let key = rows.row(i);
+            let g = match prev {
+                Some((j, g)) if rows.row(j) == key => g,
+                _ => {
+                    let p = self.partition_of(key.as_ref(), &batch, i)?;
+                    if slot.len() <= p {
+                        slot.resize(self.partitions.len(), u32::MAX);
+                    }
+                    if slot[p] == u32::MAX {
+                        slot[p] = groups.len() as u32;
+                        groups.push((p, Vec::new()));
+                    }
+                    slot[p] as usize
+                }
+            };
+            prev = Some((i, g));
             groups[g].1.push(i as u32);
         }
         let data = batch.project(&self.data)?;
