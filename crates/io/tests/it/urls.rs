@@ -237,6 +237,79 @@ fn a_partitioned_write_to_a_prefix_reads_back_as_a_dataset() {
     assert!(again.to_string().contains("not empty"), "{again}");
 }
 
+/// Overwriting a dataset on a prefix: refused without `overwrite` (the old
+/// dataset untouched); with it, the new files replace the old ones of the
+/// same names, the old partitions the new write has no rows for are
+/// deleted when it finishes, and the dataset reads back as the new table.
+#[test]
+fn overwriting_a_partitioned_dataset_on_a_prefix_replaces_it() {
+    let p = prefix("ds-overwrite");
+    let url = format!("{p}/by_k");
+    let write_all = |t: &Table, overwrite: bool| -> parframe_common::Result<()> {
+        let mut sink = PartitionedSink::try_new(
+            &url,
+            t.schema().clone(),
+            &["k"],
+            PartitionedWriteOptions::default().overwrite(overwrite),
+        )?;
+        for c in t.chunks() {
+            sink.write(c)?;
+        }
+        Box::new(sink).finish()
+    };
+    let old = numbers(2000, 500);
+    write_all(&old, false).unwrap();
+    assert_eq!(
+        expand_glob(&format!("{url}/**/*.parquet")).unwrap().len(),
+        4
+    );
+
+    // New rows for k = 0 and k = 1 only (ids 0..600, k = id % 2).
+    let schema = old.schema().clone();
+    let ids: Vec<i64> = (0..600).collect();
+    let new_chunk = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(ids.clone())),
+            Arc::new(StringArray::from(
+                ids.iter()
+                    .map(|i| Some(format!("new{i}")))
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from(
+                ids.iter().map(|i| i % 2).collect::<Vec<_>>(),
+            )),
+        ],
+    )
+    .unwrap();
+    let new = Table::try_new(schema, vec![new_chunk]).unwrap();
+
+    // Without `overwrite` the write is refused and the old dataset stays.
+    let e = write_all(&new, false).unwrap_err();
+    assert!(e.to_string().contains("not empty"), "{e}");
+    let back = read_all(open_sources(&url).unwrap().as_ref(), None, 1000).unwrap();
+    assert_eq!(back.num_rows(), 2000);
+
+    // With it, the prefix holds the new dataset only.
+    write_all(&new, true).unwrap();
+    let files = expand_glob(&format!("{url}/**/*.parquet")).unwrap();
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n.contains("/k=0/") || n.contains("/k=1/"))
+    );
+    let back = read_all(open_sources(&url).unwrap().as_ref(), None, 1000).unwrap();
+    assert_eq!(back.num_rows(), 600);
+    let name = back.column("name").unwrap();
+    let name = name.as_any().downcast_ref::<StringArray>().unwrap();
+    assert!(name.iter().all(|v| v.is_some_and(|v| v.starts_with("new"))));
+}
+
 #[test]
 fn an_unfinished_partitioned_write_leaves_nothing() {
     let p = prefix("ds-fail");
