@@ -203,6 +203,7 @@ pub(crate) fn run_sort(
     needed: Option<&[String]>,
 ) -> Result<SortedStream> {
     let threads = ctx.config().threads.max(1);
+    let out_limit = limit;
     let consumer = if limit.is_some() { "top_k" } else { "sort" };
     let mut out = SortedStream {
         ctx: ctx.clone(),
@@ -211,6 +212,7 @@ pub(crate) fn run_sort(
         projection: None,
         needed: needed.map(<[String]>::to_vec),
         reservation: ctx.memory_pool().reservation(consumer),
+        remaining: None,
     };
     if limit == Some(0) {
         return Ok(out);
@@ -223,6 +225,22 @@ pub(crate) fn run_sort(
     };
     let codec = KeyCodec::new(b0.schema_ref(), keys)?;
     out.set_projection(b0.schema_ref());
+    // A top-k holds its k rows several times over while it folds a window
+    // (the best so far, each chunk's top k, their concatenation, the sorted
+    // copy; `KeyCodec::estimate` of k rows): when that does not fit a
+    // thread's share of the budget, the external sort runs instead (it
+    // spills) and its output stops after k rows.
+    let limit = limit.filter(|&k| {
+        let rows: usize = first.iter().map(RecordBatch::num_rows).sum();
+        let est: u64 = first.iter().map(|b| codec.estimate(b)).sum();
+        let need = (est as f64 / rows.max(1) as f64 * k as f64 * 2.0) as u64;
+        need <= ctx.memory_pool().limit() / threads as u64
+    });
+    if limit.is_none()
+        && let Some(k) = out_limit
+    {
+        out.remaining = Some(k);
+    }
     match limit {
         Some(k) => {
             let best = top_k(ctx, job, &codec, input, first, k, &mut out.reservation)?;
@@ -781,6 +799,8 @@ pub(crate) struct SortedStream {
     /// Indices of the `needed` columns in the sorted chunks.
     projection: Option<Vec<usize>>,
     reservation: Reservation,
+    /// Rows still to give when a top-k ran as a full sort (`None`: all).
+    remaining: Option<usize>,
 }
 
 impl SortedStream {
@@ -799,6 +819,13 @@ impl Iterator for SortedStream {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == Some(0) {
+            // The top k rows are out: the rest of the merge is not needed.
+            self.merger = None;
+            self.ready.clear();
+            self.reservation.free();
+            return None;
+        }
         if self.ready.is_empty()
             && let Some(m) = &mut self.merger
         {
@@ -816,7 +843,13 @@ impl Iterator for SortedStream {
                 }
             }
         }
-        let b = self.ready.pop_front()?;
+        let mut b = self.ready.pop_front()?;
+        if let Some(left) = &mut self.remaining {
+            if b.num_rows() > *left {
+                b = b.slice(0, *left);
+            }
+            *left -= b.num_rows();
+        }
         Some(match &self.projection {
             Some(p) => b.project(p).map_err(Error::from),
             None => Ok(b),

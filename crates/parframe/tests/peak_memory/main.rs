@@ -677,6 +677,38 @@ fn g1_sort_holds_64_mib() {
     assert_held_64_mib("G1_1e6 sort", &small, &stats, peak);
 }
 
+/// A top-k whose k is the whole G1_1e6 (`sort` then `limit(k)`, which the
+/// optimizer turns into a top-k) under a 64 MiB limit: k rows cannot be
+/// held, so it runs as the external sort, stops after k rows, and keeps
+/// the heap within the budget plus the stated overhead.
+#[test]
+fn top_k_of_more_rows_than_the_budget_holds_runs_as_a_sort() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let file = g1_parquet(dir.path(), 1_000_000, 100);
+    let k = 900_000;
+    let plan = |c: &Context| {
+        c.scan_parquet(&file)
+            .unwrap()
+            .sort([SortKey::asc("id3"), SortKey::desc("v3")])
+            .unwrap()
+            .limit(k)
+    };
+    let (ordered, unordered) = (["id3", "v3"], ["id4", "id6", "v1"]);
+
+    let big = ctx_default_chunks(1 << 34, dir.path());
+    let (want, _) = column_digests(&plan(&big), &ordered, &unordered);
+    drop(big);
+    assert_eq!(want.rows, k as u64);
+
+    let small = ctx_default_chunks(BUDGET_64_MIB as u64, dir.path());
+    let meter = PeakMeter::start();
+    let (got, stats) = column_digests(&plan(&small), &ordered, &unordered);
+    let peak = meter.peak();
+    assert_eq!(got, want);
+    assert_held_64_mib("G1_1e6 top 900,000", &small, &stats, peak);
+}
+
 /// A run under [`BUDGET_64_MIB`] spilled, removed its files and kept the
 /// heap's peak within the budget plus [`OVERHEAD_DEFAULT_CHUNKS`].
 fn assert_held_64_mib(what: &str, small: &Context, stats: &parframe::JobStats, peak: usize) {
