@@ -533,7 +533,17 @@ impl LazyFrame {
             let row = "__pf_seq_row";
             lf = lf.with_row_index(row, 0)?;
             for e in windows.iter_mut().skip(plain_windows) {
-                e.window.order_by.push(SortKey::asc(row));
+                // A `RANGE` frame (rolling over a span) takes whole peer
+                // groups, so ties need no order, and its single order key
+                // carries the offsets.
+                let range = e
+                    .window
+                    .frame
+                    .as_ref()
+                    .is_some_and(|f| f.units == parframe_plan::window::FrameUnits::Range);
+                if !range {
+                    e.window.order_by.push(SortKey::asc(row));
+                }
             }
             hidden.push(row.to_string());
         }

@@ -1,7 +1,8 @@
 //! Shift, cumulative and rolling expressions (polars' `shift`, `diff`,
 //! `cum_sum`, `cum_min`, `cum_max`, `cum_count`, `rolling_sum`,
-//! `rolling_mean`, `rolling_min`, `rolling_max`): sugar that lowers onto
-//! the window machinery ([`crate::window`]), no operator of its own.
+//! `rolling_mean`, `rolling_min`, `rolling_max`, and the `rolling_*_by`
+//! forms over a time span): sugar that lowers onto the window machinery
+//! ([`crate::window`]), no operator of its own.
 //!
 //! ```
 //! use parframe_core::col;
@@ -10,8 +11,23 @@
 //! let running = col("v").cum_sum();                    // over all rows, input order
 //! let per_key = col("v").rolling_mean(3).over(["k"]);  // per partition of k
 //! let ordered = col("v").diff(1).over(["k"]).order_by(["t"]).alias("dv");
-//! # let _ = (running, per_key, ordered);
+//! let by_time = col("v").rolling_mean_by("t", "3d").over(["k"]); // the last 3 days
+//! # let _ = (running, per_key, ordered, by_time);
 //! ```
+//!
+//! # Rolling over a time span
+//! `rolling_*_by(by, window)` aggregates, for each row, the rows of its
+//! partition whose `by` value lies in `(t - window, t]` (`t` the row's own
+//! value; polars' default `closed="right"`), rows with the same `by` value
+//! included. The rows are taken in `by` order (any [`SeqExpr::order_by`]
+//! is replaced). `window` is a polars duration: integers with units `ns`,
+//! `us`, `ms`, `s`, `m`, `h`, `d`, `w`, summed (`"1d12h"`), for a
+//! `Timestamp` (any unit and zone), `Date32` (whole days) or `Date64` `by`;
+//! `"5i"` (an index count) for an integer `by`. Calendar units (`mo`, `q`,
+//! `y`) are refused: their length varies. Rows whose `by` is null form one
+//! window of their own. `min_samples` defaults to 1, as polars'. The
+//! window compares `by` as `f64`, so nanosecond timestamps are compared to
+//! about 0.25 µs at today's dates (microseconds and coarser exactly).
 //!
 //! # Order
 //! Without [`SeqExpr::order_by`] the rows are taken **in input order**, as
@@ -102,6 +118,18 @@ pub enum SeqFunc {
         /// Non-null values needed for a non-null result.
         min_samples: usize,
     },
+    /// An aggregate over the rows whose `by` value is in `(t - window, t]`
+    /// (see the [module docs](self#rolling-over-a-time-span)).
+    RollingBy {
+        /// The aggregate.
+        agg: RollingAgg,
+        /// The column whose values the window spans.
+        by: String,
+        /// The span, as polars writes durations (`"3d"`, `"90m"`, `"5i"`).
+        window: String,
+        /// Non-null values needed for a non-null result.
+        min_samples: usize,
+    },
 }
 
 impl SeqFunc {
@@ -119,6 +147,12 @@ impl SeqFunc {
                 RollingAgg::Mean => "rolling_mean",
                 RollingAgg::Min => "rolling_min",
                 RollingAgg::Max => "rolling_max",
+            },
+            SeqFunc::RollingBy { agg, .. } => match agg {
+                RollingAgg::Sum => "rolling_sum_by",
+                RollingAgg::Mean => "rolling_mean_by",
+                RollingAgg::Min => "rolling_min_by",
+                RollingAgg::Max => "rolling_max_by",
             },
         }
     }
@@ -189,10 +223,12 @@ impl SeqExpr {
     }
 
     /// For `rolling_*`: the non-null values a window needs for a non-null
-    /// result (at least 1; the default is the window size). Other
-    /// functions are returned unchanged.
+    /// result (at least 1; the default is the window size, 1 for the
+    /// `_by` forms). Other functions are returned unchanged.
     pub fn min_samples(mut self, n: usize) -> Self {
-        if let SeqFunc::Rolling { min_samples, .. } = &mut self.func {
+        if let SeqFunc::Rolling { min_samples, .. } | SeqFunc::RollingBy { min_samples, .. } =
+            &mut self.func
+        {
             *min_samples = n;
         }
         self
@@ -228,7 +264,11 @@ impl SeqExpr {
         let boolean = field.data_type() == &DataType::Boolean;
         let numeric_use = matches!(
             self.func,
-            SeqFunc::CumSum | SeqFunc::CumMin | SeqFunc::CumMax | SeqFunc::Rolling { .. }
+            SeqFunc::CumSum
+                | SeqFunc::CumMin
+                | SeqFunc::CumMax
+                | SeqFunc::Rolling { .. }
+                | SeqFunc::RollingBy { .. }
         );
         let mut inputs = Vec::new();
         let mut hidden = Vec::new();
@@ -247,9 +287,25 @@ impl SeqExpr {
                 n
             }
         };
+        // A rolling window over a time span orders by the span's column,
+        // as a hidden integer copy (the frame's offsets are in its units).
+        let by_key = match &self.func {
+            SeqFunc::RollingBy { by, window, .. } => {
+                let (key, span) = span_key(by, window, schema, &what)?;
+                let n = format!("__pf_seq{tag}_by");
+                inputs.push((n.clone(), key));
+                hidden.push(n.clone());
+                Some((n, span))
+            }
+            _ => None,
+        };
+        let order_by = match &by_key {
+            Some((n, _)) => vec![SortKey::asc(n.as_str())],
+            None => self.order_by.clone(),
+        };
         let window = |frame: Option<WindowFrame>| Window {
             partition_by: self.partition_by.clone(),
-            order_by: self.order_by.clone(),
+            order_by: order_by.clone(),
             frame,
         };
         let w_name = format!("__pf_seq{tag}_w");
@@ -332,6 +388,35 @@ impl SeqExpr {
                 let enough = col(n_name.as_str()).gt_eq(lit(*min_samples as i64));
                 when(enough, col(w_name.as_str())).otherwise(null())
             }
+            SeqFunc::RollingBy {
+                agg, min_samples, ..
+            } => {
+                if *min_samples == 0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "{}: min_samples must be at least 1",
+                        what()
+                    )));
+                }
+                let span = by_key.as_ref().map_or(1, |(_, span)| *span);
+                // `(t - span, t]` over integer keys is `[t - span + 1, t]`;
+                // CURRENT ROW takes the row's peers (equal keys) too.
+                let frame = WindowFrame::range(
+                    FrameBound::Preceding((span - 1) as f64),
+                    FrameBound::CurrentRow,
+                );
+                let f = match agg {
+                    RollingAgg::Sum => AggFunc::Sum(x.clone()),
+                    RollingAgg::Mean => AggFunc::Mean(x.clone()),
+                    RollingAgg::Min => AggFunc::Min(x.clone()),
+                    RollingAgg::Max => AggFunc::Max(x.clone()),
+                };
+                let n_name = format!("__pf_seq{tag}_n");
+                windows.push(agg_over(f, frame, &w_name));
+                windows.push(agg_over(AggFunc::Count(x.clone()), frame, &n_name));
+                hidden.push(n_name.clone());
+                let enough = col(n_name.as_str()).gt_eq(lit(*min_samples as i64));
+                when(enough, col(w_name.as_str())).otherwise(null())
+            }
         };
         if !windows.is_empty() {
             hidden.push(w_name);
@@ -352,6 +437,15 @@ impl std::fmt::Display for SeqExpr {
             SeqFunc::Rolling {
                 size, min_samples, ..
             } => format!("{}, {size}, min_samples={min_samples}", self.input),
+            SeqFunc::RollingBy {
+                by,
+                window,
+                min_samples,
+                ..
+            } => format!(
+                "{}, by={by}, window={window:?}, min_samples={min_samples}",
+                self.input
+            ),
             _ => self.input.to_string(),
         };
         write!(f, "{}({args})", self.func.name())?;
@@ -444,9 +538,158 @@ pub trait SequenceExt: IntoExpr + Sized {
     fn rolling_max(self, window_size: usize) -> SeqExpr {
         rolling(self.into_expr(), RollingAgg::Max, window_size)
     }
+    /// Sum over the rows whose `by` is in `(t - window, t]` (`window` a
+    /// polars duration such as `"3d"`; see the [module
+    /// docs](self#rolling-over-a-time-span)).
+    fn rolling_sum_by(self, by: &str, window: &str) -> SeqExpr {
+        rolling_by(self.into_expr(), RollingAgg::Sum, by, window)
+    }
+    /// Mean over the rows whose `by` is in `(t - window, t]`.
+    fn rolling_mean_by(self, by: &str, window: &str) -> SeqExpr {
+        rolling_by(self.into_expr(), RollingAgg::Mean, by, window)
+    }
+    /// Minimum over the rows whose `by` is in `(t - window, t]`.
+    fn rolling_min_by(self, by: &str, window: &str) -> SeqExpr {
+        rolling_by(self.into_expr(), RollingAgg::Min, by, window)
+    }
+    /// Maximum over the rows whose `by` is in `(t - window, t]`.
+    fn rolling_max_by(self, by: &str, window: &str) -> SeqExpr {
+        rolling_by(self.into_expr(), RollingAgg::Max, by, window)
+    }
 }
 
 impl SequenceExt for Expr {}
+
+fn rolling_by(input: Expr, agg: RollingAgg, by: &str, window: &str) -> SeqExpr {
+    SeqExpr::new(
+        SeqFunc::RollingBy {
+            agg,
+            by: by.to_string(),
+            window: window.to_string(),
+            min_samples: 1,
+        },
+        input,
+    )
+}
+
+/// A polars duration (`"3d"`, `"1h30m"`, `"5i"`): nanoseconds, or an index
+/// count (`i`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Span {
+    Nanos(i128),
+    Index(i64),
+}
+
+fn parse_span(text: &str) -> std::result::Result<Span, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("an empty duration".into());
+    }
+    let (mut nanos, mut index, mut rest) = (0i128, None::<i64>, t);
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(format!("'{rest}' does not start with a number"));
+        }
+        let n: i128 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("'{}' is too large", &rest[..digits]))?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let per: i128 = match unit {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60 * 1_000_000_000,
+            "h" => 3_600 * 1_000_000_000,
+            "d" => 86_400 * 1_000_000_000,
+            "w" => 7 * 86_400 * 1_000_000_000,
+            "i" | "" => {
+                let n = i64::try_from(n).map_err(|_| format!("{n}i is too large"))?;
+                index = Some(index.unwrap_or(0).saturating_add(n));
+                continue;
+            }
+            "mo" | "q" | "y" => {
+                return Err(format!(
+                    "'{unit}' is a calendar unit whose length varies; use days or weeks"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "unknown unit '{other}' (ns, us, ms, s, m, h, d, w, i)"
+                ));
+            }
+        };
+        nanos = nanos.saturating_add(n.saturating_mul(per));
+    }
+    match index {
+        Some(_) if nanos != 0 => Err("an index count (i) cannot mix with time units".into()),
+        Some(i) => Ok(Span::Index(i)),
+        None => Ok(Span::Nanos(nanos)),
+    }
+}
+
+/// The hidden order key of a rolling window over `by` (its values as
+/// `Int64` in `by`'s own units) and the window's span in those units.
+fn span_key(
+    by: &str,
+    window: &str,
+    schema: &Schema,
+    what: &dyn Fn() -> String,
+) -> Result<(Expr, i64)> {
+    use arrow_schema::TimeUnit;
+    let bad = |why: String| Error::InvalidArgument(format!("{}: window {window:?}: {why}", what()));
+    let field = schema.field_with_name(by).map_err(|_| {
+        parframe_common::column_not_found(by, schema.fields().iter().map(|f| f.name().as_str()))
+    })?;
+    let span = parse_span(window).map_err(bad)?;
+    let per_unit: Option<i128> = match field.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => Some(1_000_000_000),
+        DataType::Timestamp(TimeUnit::Millisecond, _) | DataType::Date64 => Some(1_000_000),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => Some(1_000),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => Some(1),
+        DataType::Date32 => Some(86_400 * 1_000_000_000),
+        t if t.is_integer() => None,
+        t => {
+            return Err(Error::InvalidArgument(format!(
+                "{}: '{by}' is {t}; a rolling window over a span needs a timestamp, \
+                 date or integer column",
+                what()
+            )));
+        }
+    };
+    let units: i128 = match (span, per_unit) {
+        (Span::Nanos(ns), Some(per)) => {
+            if ns % per != 0 {
+                return Err(bad(format!(
+                    "not a whole number of '{by}' units ({})",
+                    field.data_type()
+                )));
+            }
+            ns / per
+        }
+        (Span::Index(i), None) => i128::from(i),
+        (Span::Nanos(_), None) => {
+            return Err(bad(format!(
+                "'{by}' is an integer column: give the span as a count, e.g. \"5i\""
+            )));
+        }
+        (Span::Index(_), Some(_)) => {
+            return Err(bad(format!(
+                "'{by}' is {}: give the span in time units, e.g. \"3d\"",
+                field.data_type()
+            )));
+        }
+    };
+    if units <= 0 {
+        return Err(bad("the span must be positive".into()));
+    }
+    let units = i64::try_from(units).map_err(|_| bad("the span is too large".into()))?;
+    Ok((col(by).cast(DataType::Int64), units))
+}
 
 fn rolling(input: Expr, agg: RollingAgg, size: usize) -> SeqExpr {
     SeqExpr::new(
@@ -512,5 +755,38 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("min_samples"), "{e}");
         assert!(col("nope").cum_max().lower(0, &s, false).is_err());
+    }
+
+    #[test]
+    fn spans_parse_as_polars_writes_them() {
+        const S: i128 = 1_000_000_000;
+        assert_eq!(parse_span("3d"), Ok(Span::Nanos(3 * 86_400 * S)));
+        assert_eq!(parse_span("1h30m"), Ok(Span::Nanos(5_400 * S)));
+        assert_eq!(parse_span("2w1ns"), Ok(Span::Nanos(14 * 86_400 * S + 1)));
+        assert_eq!(parse_span("250ms"), Ok(Span::Nanos(250_000_000)));
+        assert_eq!(parse_span("10us"), Ok(Span::Nanos(10_000)));
+        assert_eq!(parse_span("5i"), Ok(Span::Index(5)));
+        assert_eq!(parse_span("7"), Ok(Span::Index(7)));
+        for bad in ["", "d", "3x", "1mo", "2y", "3i1d", "1d-2h"] {
+            assert!(parse_span(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_span_converts_to_the_by_columns_units() {
+        use arrow_schema::TimeUnit;
+        let s = Schema::new(vec![
+            Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+            Field::new("d", DataType::Date32, true),
+            Field::new("i", DataType::Int32, true),
+        ]);
+        let what = || "rolling_sum_by(v)".to_string();
+        assert_eq!(span_key("ts", "2s", &s, &what).unwrap().1, 2_000);
+        assert_eq!(span_key("d", "2w", &s, &what).unwrap().1, 14);
+        assert_eq!(span_key("i", "3i", &s, &what).unwrap().1, 3);
+        let e = span_key("ts", "1500us", &s, &what).unwrap_err().to_string();
+        assert!(e.contains("whole number"), "{e}");
+        let e = span_key("d", "36h", &s, &what).unwrap_err().to_string();
+        assert!(e.contains("whole number"), "{e}");
     }
 }

@@ -504,3 +504,198 @@ fn names_types_and_errors() {
             .contains("at least 1")
     );
 }
+
+/// `rolling_*_by` against a naive reference: for each row, the rows of its
+/// partition whose `t` lies in `(t_i - span, t_i]`, over a microsecond
+/// timestamp, a date and an integer `by`, nulls in `t` (their own window)
+/// and in the values.
+fn check_rolling_by(rows: &[(Option<i64>, Option<i64>, Option<i64>)], chunk: usize, over: bool) {
+    use arrow_array::{Date32Array, TimestampMicrosecondArray};
+    use parframe_plan::window::SequenceExt;
+    const DAY_US: i64 = 86_400_000_000;
+    let n = rows.len();
+    let cols: Vec<(String, ArrayRef)> = vec![
+        (
+            "id".into(),
+            Arc::new(Int64Array::from_iter_values(0..n as i64)),
+        ),
+        (
+            "k".into(),
+            Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.0))),
+        ),
+        (
+            "t".into(),
+            Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.1))),
+        ),
+        (
+            "ts".into(),
+            Arc::new(
+                TimestampMicrosecondArray::from_iter(rows.iter().map(|r| r.1.map(|d| d * DAY_US)))
+                    .with_timezone("UTC"),
+            ),
+        ),
+        (
+            "day".into(),
+            Arc::new(Date32Array::from_iter(
+                rows.iter().map(|r| r.1.map(|d| d as i32 + 19_000)),
+            )),
+        ),
+        (
+            "v".into(),
+            Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.2))),
+        ),
+    ];
+    let whole = Table::from_columns(cols).unwrap();
+    let chunks: Vec<RecordBatch> = match whole.chunks().first() {
+        Some(b) => (0..b.num_rows())
+            .step_by(chunk)
+            .map(|off| b.slice(off, chunk.min(b.num_rows() - off)))
+            .collect(),
+        None => Vec::new(),
+    };
+    let t = Table::try_new(whole.schema().clone(), chunks).unwrap();
+    // Name, expression, span in `t`'s units (days or counts), aggregate,
+    // min_samples.
+    type Build = fn(Expr) -> SeqExpr;
+    type Agg = fn(&[f64]) -> f64;
+    type SpanCase = (&'static str, Build, i64, Agg, usize);
+    let cases: [SpanCase; 6] = [
+        ("sum_ts_3d", |e| e.rolling_sum_by("ts", "3d"), 3, sum, 1),
+        (
+            "mean_day_2d",
+            |e| e.rolling_mean_by("day", "2d"),
+            2,
+            mean,
+            1,
+        ),
+        ("min_t_4i", |e| e.rolling_min_by("t", "4i"), 4, min, 1),
+        (
+            "max_ts_1d12h24h",
+            |e| e.rolling_max_by("ts", "1d12h12h"),
+            2,
+            max,
+            1,
+        ),
+        (
+            "sum_t_2i_min2",
+            |e| e.rolling_sum_by("t", "2i").min_samples(2),
+            2,
+            sum,
+            2,
+        ),
+        (
+            "mean_day_1w",
+            |e| e.rolling_mean_by("day", "1w"),
+            7,
+            mean,
+            1,
+        ),
+    ];
+    let exprs: Vec<SeqExpr> = cases
+        .iter()
+        .map(|(name, build, ..)| {
+            let e = build(col("v")).alias(*name);
+            if over { e.over(["k"]) } else { e }
+        })
+        .collect();
+    let out = ctx(None)
+        .lazy(t)
+        .with_window_columns(exprs)
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(out.num_rows(), n);
+    let ids: Vec<usize> = out
+        .column("id")
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .values()
+        .iter()
+        .map(|&i| i as usize)
+        .collect();
+    for (name, _, span, agg, min_samples) in cases {
+        let got = floats(&out, name);
+        for (pos, &i) in ids.iter().enumerate() {
+            let (k, ti, _) = rows[i];
+            let vals: Vec<f64> = rows
+                .iter()
+                .filter(|r| !over || r.0 == k)
+                .filter(|r| match (ti, r.1) {
+                    (Some(ti), Some(tj)) => tj > ti - span && tj <= ti,
+                    (None, None) => true,
+                    _ => false,
+                })
+                .filter_map(|r| r.2.map(|v| v as f64))
+                .collect();
+            let want = (vals.len() >= min_samples).then(|| agg(&vals));
+            assert!(
+                close(got[pos], want),
+                "{name} (over {over}) at row {i}: got {:?}, want {want:?}",
+                got[pos]
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn rolling_by_a_span_matches_a_naive_reference(
+        rows in prop::collection::vec(
+            (
+                prop::option::weighted(0.9, 0i64..3),
+                prop::option::weighted(0.9, 0i64..12),
+                prop::option::weighted(0.8, -20i64..20),
+            ),
+            0..40,
+        ),
+        chunk in 1usize..9,
+        over in any::<bool>(),
+    ) {
+        check_rolling_by(&rows, chunk, over);
+    }
+}
+
+#[test]
+fn rolling_by_refuses_what_it_cannot_span() {
+    use parframe_plan::window::SequenceExt;
+    let rows = [(Some(1), Some(1), Some(1))];
+    let t = Table::from_columns(vec![
+        (
+            "t".to_string(),
+            Arc::new(Int64Array::from(vec![rows[0].1])) as ArrayRef,
+        ),
+        (
+            "v".to_string(),
+            Arc::new(Int64Array::from(vec![rows[0].2])) as ArrayRef,
+        ),
+        (
+            "f".to_string(),
+            Arc::new(Float64Array::from(vec![Some(1.0)])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let lf = ctx(None).lazy(t);
+    for (e, says) in [
+        (
+            col("v").rolling_sum_by("t", "3d"),
+            "give the span as a count",
+        ),
+        (col("v").rolling_sum_by("t", "1mo"), "calendar unit"),
+        (col("v").rolling_sum_by("t", "0i"), "must be positive"),
+        (col("v").rolling_sum_by("t", "3x"), "unknown unit"),
+        (
+            col("v").rolling_sum_by("f", "3i"),
+            "needs a timestamp, date or integer",
+        ),
+        (col("v").rolling_sum_by("nope", "3i"), "nope"),
+    ] {
+        let err = lf
+            .with_window_columns([e])
+            .and_then(|f| f.collect())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{err}");
+    }
+}
