@@ -355,40 +355,9 @@ impl SeqExpr {
                 col(w_name.as_str())
             }
             SeqFunc::Rolling {
-                agg,
-                size,
-                min_samples,
-            } => {
-                if *size == 0 {
-                    return Err(Error::InvalidArgument(format!(
-                        "{}: the window size must be at least 1",
-                        what()
-                    )));
-                }
-                if *min_samples == 0 {
-                    return Err(Error::InvalidArgument(format!(
-                        "{}: min_samples must be at least 1",
-                        what()
-                    )));
-                }
-                let frame = WindowFrame::rows(
-                    FrameBound::Preceding((*size - 1) as f64),
-                    FrameBound::CurrentRow,
-                );
-                let f = match agg {
-                    RollingAgg::Sum => AggFunc::Sum(x.clone()),
-                    RollingAgg::Mean => AggFunc::Mean(x.clone()),
-                    RollingAgg::Min => AggFunc::Min(x.clone()),
-                    RollingAgg::Max => AggFunc::Max(x.clone()),
-                };
-                let n_name = format!("__pf_seq{tag}_n");
-                windows.push(agg_over(f, frame, &w_name));
-                windows.push(agg_over(AggFunc::Count(x.clone()), frame, &n_name));
-                hidden.push(n_name.clone());
-                let enough = col(n_name.as_str()).gt_eq(lit(*min_samples as i64));
-                when(enough, col(w_name.as_str())).otherwise(null())
+                agg, min_samples, ..
             }
-            SeqFunc::RollingBy {
+            | SeqFunc::RollingBy {
                 agg, min_samples, ..
             } => {
                 if *min_samples == 0 {
@@ -397,13 +366,32 @@ impl SeqExpr {
                         what()
                     )));
                 }
-                let span = by_key.as_ref().map_or(1, |(_, span)| *span);
-                // `(t - span, t]` over integer keys is `[t - span + 1, t]`;
-                // CURRENT ROW takes the row's peers (equal keys) too.
-                let frame = WindowFrame::range(
-                    FrameBound::Preceding((span - 1) as f64),
-                    FrameBound::CurrentRow,
-                );
+                let frame = match (&self.func, &by_key) {
+                    (SeqFunc::Rolling { size, .. }, _) => {
+                        if *size == 0 {
+                            return Err(Error::InvalidArgument(format!(
+                                "{}: the window size must be at least 1",
+                                what()
+                            )));
+                        }
+                        WindowFrame::rows(
+                            FrameBound::Preceding((*size - 1) as f64),
+                            FrameBound::CurrentRow,
+                        )
+                    }
+                    // `(t - span, t]` over integer keys is `[t - span + 1,
+                    // t]`; CURRENT ROW takes the row's peers (equal keys).
+                    (_, Some((_, span))) => WindowFrame::range(
+                        FrameBound::Preceding((span - 1) as f64),
+                        FrameBound::CurrentRow,
+                    ),
+                    _ => {
+                        return Err(Error::InvalidArgument(format!(
+                            "internal: {} without its span",
+                            what()
+                        )));
+                    }
+                };
                 let f = match agg {
                     RollingAgg::Sum => AggFunc::Sum(x.clone()),
                     RollingAgg::Mean => AggFunc::Mean(x.clone()),

@@ -107,26 +107,13 @@ mod tests {
     use parframe_plan::agg::AggFunc;
     use std::sync::Arc;
 
-    /// The strings a state owns count in its size (the memory limit
-    /// relies on it: a string max over many groups owns more than its
-    /// slots), and replacing a value gives its bytes back.
+    /// The strings the state owns count in its size.
     #[test]
     fn size_counts_the_strings_held() {
-        use super::super::{AggState, UpdateCtx};
-        let mut s =
-            super::MinMaxState::<super::super::StrKind>::new(true, arrow_schema::DataType::Utf8);
-        let empty = s.size();
-        let long = "x".repeat(1000);
-        let v: ArrayRef = Arc::new(arrow_array::StringArray::from(vec![long.as_str(); 100]));
-        let groups: Vec<u32> = (0..100).collect();
-        s.update(&[v], &groups, 100, UpdateCtx { row_base: 0 })
-            .unwrap();
-        let held = s.size() - empty;
-        assert!(held >= 100 * 1000, "{held}");
-        let short: ArrayRef = Arc::new(arrow_array::StringArray::from(vec!["zz"; 100]));
-        s.update(&[short], &groups, 100, UpdateCtx { row_base: 100 })
-            .unwrap();
-        assert!(s.size() - empty < 100 * 1000 / 2, "{}", s.size());
+        use super::super::StrKind;
+        use super::super::test_util::check_size_counts_strings;
+        let s = super::MinMaxState::<StrKind>::new(true, arrow_schema::DataType::Utf8);
+        check_size_counts_strings(Box::new(s));
     }
 
     #[test]

@@ -456,6 +456,26 @@ pub(crate) mod test_util {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// Checks that the strings a state keeps count in its size (the memory
+    /// limit relies on it: a string min/max/first/last over many groups
+    /// owns more than its slots), and that replacing every value with a
+    /// short one gives the bytes back. `s` keeps the later value of a tie
+    /// in input order or the larger one: `"zz"` replaces `"xxx..."`.
+    pub fn check_size_counts_strings(mut s: Box<dyn AggState>) {
+        let empty = s.size();
+        let long = "x".repeat(1000);
+        let v: ArrayRef = Arc::new(arrow_array::StringArray::from(vec![long.as_str(); 100]));
+        let groups: Vec<u32> = (0..100).collect();
+        s.update(&[v], &groups, 100, UpdateCtx { row_base: 0 })
+            .unwrap();
+        let held = s.size() - empty;
+        assert!(held >= 100 * 1000, "{held}");
+        let short: ArrayRef = Arc::new(arrow_array::StringArray::from(vec!["zz"; 100]));
+        s.update(&[short], &groups, 100, UpdateCtx { row_base: 100 })
+            .unwrap();
+        assert!(s.size() - empty < 100 * 1000 / 2, "{}", s.size());
+    }
+
     /// Runs a state over `(group, value)` chunks split in two partials that are merged.
     pub fn run_split(
         func: &AggFunc,

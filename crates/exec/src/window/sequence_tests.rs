@@ -276,6 +276,17 @@ fn floats(t: &Table, name: &str) -> Vec<Option<f64>> {
     a.as_primitive::<Float64Type>().iter().collect()
 }
 
+/// The `id` of each output row (its input position), in output order.
+fn ids(out: &Table) -> Vec<usize> {
+    out.column("id")
+        .unwrap()
+        .as_primitive::<Int64Type>()
+        .values()
+        .iter()
+        .map(|&i| i as usize)
+        .collect()
+}
+
 fn close(a: Option<f64>, b: Option<f64>) -> bool {
     match (a, b) {
         (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * (1.0 + x.abs().max(y.abs())),
@@ -318,14 +329,7 @@ fn check(rows: &[Row], chunk: usize, over: bool, ordered: bool, memory: Option<u
         .collect();
     let out = lf.with_window_columns(exprs).unwrap().collect().unwrap();
     assert_eq!(out.num_rows(), rows.len());
-    let ids: Vec<usize> = out
-        .column("id")
-        .unwrap()
-        .as_primitive::<Int64Type>()
-        .values()
-        .iter()
-        .map(|&i| i as usize)
-        .collect();
+    let ids = ids(&out);
     if !over && !ordered {
         assert_eq!(ids, (0..rows.len()).collect::<Vec<_>>(), "input order");
     }
@@ -605,14 +609,7 @@ fn check_rolling_by(rows: &[(Option<i64>, Option<i64>, Option<i64>)], chunk: usi
         .collect()
         .unwrap();
     assert_eq!(out.num_rows(), n);
-    let ids: Vec<usize> = out
-        .column("id")
-        .unwrap()
-        .as_primitive::<Int64Type>()
-        .values()
-        .iter()
-        .map(|&i| i as usize)
-        .collect();
+    let ids = ids(&out);
     for (name, _, span, agg, min_samples) in cases {
         let got = floats(&out, name);
         for (pos, &i) in ids.iter().enumerate() {
