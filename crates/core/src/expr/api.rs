@@ -226,6 +226,12 @@ impl StrNamespace {
     pub fn split_part(self, delimiter: Expr, n: Expr) -> Expr {
         call(Func::SplitPart, vec![self.0, delimiter, n])
     }
+    /// Every field split by `delimiter`, as a `List<Utf8>` (polars'
+    /// `str.split`; the characters when `delimiter` is empty, null when
+    /// either is null). `explode` turns the fields into rows.
+    pub fn split(self, delimiter: Expr) -> Expr {
+        call(Func::StringSplit, vec![self.0, delimiter])
+    }
     /// The 1-based character position of `sub`, 0 when absent (Int64).
     pub fn strpos(self, sub: Expr) -> Expr {
         call(Func::StrPos, vec![self.0, sub])

@@ -7,7 +7,7 @@
 //! `like`/`ilike` (LIKE), `substring_by_char` (constant substring bounds),
 //! `concat_elements` (`||`), `regexp_is_match` (regexp_like); functions that
 //! arrow-rs 60 has no kernel for (trim with characters, pad, left/right,
-//! split_part, strpos, replace, reverse, regexp_replace/extract, date_trunc,
+//! split_part, string_split, strpos, replace, reverse, regexp_replace/extract, date_trunc,
 //! make_date, strftime/strptime, variable substring bounds) run value by
 //! value below over Utf8, LargeUtf8 and Utf8View alike and give Utf8.
 //!
@@ -146,6 +146,9 @@ pub enum Func {
     ConcatWs,
     /// `split_part(s, delimiter, n)`: 1-based field; empty when missing.
     SplitPart,
+    /// `string_split(s, delimiter)`: every field, as a `List<Utf8>` (the
+    /// characters when the delimiter is empty; null when either is null).
+    StringSplit,
     /// `strpos(s, sub)`: 1-based character position, 0 when absent.
     StrPos,
     /// `trim`/`ltrim`/`rtrim(s[, characters])` (whitespace by default).
@@ -209,6 +212,7 @@ impl Func {
             Func::Concat => "concat",
             Func::ConcatWs => "concat_ws",
             Func::SplitPart => "split_part",
+            Func::StringSplit => "string_split",
             Func::StrPos => "strpos",
             Func::Trim {
                 left: true,
@@ -251,6 +255,7 @@ pub(super) enum Kernel {
     Concat,
     ConcatWs,
     SplitPart,
+    StringSplit,
     StrPos,
     Trim {
         left: bool,
@@ -485,6 +490,19 @@ pub(super) fn plan(
                 Kernel::SplitPart,
                 DataType::Utf8,
                 vec![utf8.clone(), utf8.clone(), i64t.clone()],
+            )
+        }
+        Func::StringSplit => {
+            arity(2, 2)?;
+            sig(types.iter().all(|t| is_string(t)), "string, string")?;
+            (
+                Kernel::StringSplit,
+                DataType::List(Arc::new(arrow_schema::Field::new(
+                    "item",
+                    DataType::Utf8,
+                    true,
+                ))),
+                str_args(2),
             )
         }
         Func::StrPos => {
@@ -1004,6 +1022,29 @@ pub(super) fn eval(kernel: &Kernel, args: &[ArrayRef], len: usize, ctx: &str) ->
                 buf.push_str(field.unwrap_or(""));
                 Ok(true)
             })?
+        }
+        Kernel::StringSplit => {
+            let (s, d) = (Strs::new(arg(0)?.as_ref())?, Strs::new(arg(1)?.as_ref())?);
+            let mut out = arrow_array::builder::ListBuilder::new(StringBuilder::new());
+            for i in 0..len {
+                match (s.get(i), d.get(i)) {
+                    (Some(v), Some("")) => {
+                        let mut buf = [0u8; 4];
+                        for c in v.chars() {
+                            out.values().append_value(c.encode_utf8(&mut buf));
+                        }
+                        out.append(true);
+                    }
+                    (Some(v), Some(d)) => {
+                        for field in v.split(d) {
+                            out.values().append_value(field);
+                        }
+                        out.append(true);
+                    }
+                    _ => out.append(false),
+                }
+            }
+            Arc::new(out.finish())
         }
         Kernel::StrPos => {
             let (s, sub) = (Strs::new(arg(0)?.as_ref())?, Strs::new(arg(1)?.as_ref())?);

@@ -461,6 +461,16 @@ proptest! {
         }));
         prop_assert_eq!(strs(col("s").concat(lit("!"))), map(&|s| format!("{s}!")));
         prop_assert_eq!(strs(col("s").str().split_part(lit(" "), lit(2))), map(&|s| s.split(' ').nth(1).unwrap_or("").to_string()));
+        let lists = |e: Expr| -> Vec<Option<Vec<String>>> {
+            let out = e.evaluate(&b).unwrap();
+            out.as_list::<i32>().iter().map(|l| l.map(|l| {
+                l.as_string::<i32>().iter().map(|x| x.unwrap_or_default().to_string()).collect()
+            })).collect()
+        };
+        let fields = |f: &dyn Fn(&str) -> Vec<String>| -> Vec<Option<Vec<String>>> { v.iter().map(|x| x.as_deref().map(f)).collect() };
+        prop_assert_eq!(lists(col("s").str().split(lit(" "))), fields(&|s| s.split(' ').map(str::to_string).collect()));
+        prop_assert_eq!(lists(col("s").str().split(lit(""))), fields(&|s| s.chars().map(String::from).collect()));
+        prop_assert_eq!(lists(col("s").str().split(lit(ScalarValue::Null))), vec![None; v.len()]);
         let pos = col("s").str().strpos(lit("b")).evaluate(&b).unwrap();
         let want: Vec<Option<i64>> = v.iter().map(|x| x.as_deref().map(|s| s.find('b').map_or(0, |i| s[..i].chars().count() as i64 + 1))).collect();
         prop_assert_eq!(pos.as_primitive::<Int64Type>().iter().collect::<Vec<_>>(), want);

@@ -267,6 +267,14 @@ pub static FUNCTIONS: &[Function] = &[
         string::split_part,
     ),
     scalar(
+        "string_split",
+        &["str_split", "string_to_array"],
+        Exact(2),
+        "string_split(string, delimiter) -> list<string> (every field; the characters when the delimiter is empty)",
+        "{}(s, 'a')",
+        string::string_split,
+    ),
+    scalar(
         "strpos",
         &["instr"],
         Exact(2),

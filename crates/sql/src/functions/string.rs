@@ -57,6 +57,10 @@ pub(super) fn split_part(a: &ScalarArgs<'_>) -> Result<Expr> {
     Ok(call(Func::SplitPart, a))
 }
 
+pub(super) fn string_split(a: &ScalarArgs<'_>) -> Result<Expr> {
+    Ok(call(Func::StringSplit, a))
+}
+
 pub(super) fn strpos(a: &ScalarArgs<'_>) -> Result<Expr> {
     Ok(call(Func::StrPos, a))
 }
