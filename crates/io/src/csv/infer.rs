@@ -350,14 +350,33 @@ fn read_sample(
     Ok(Sample { cols, rows: total })
 }
 
-/// `col` with every value equal to a null token set to null.
+/// `col` with every value equal to a null token (or empty) set to null.
+/// Only the validity changes: the strings stay in their buffers (shared,
+/// not copied), so a column without tokens costs one pass of compares.
 pub(super) fn apply_null_tokens(col: &StringArray, tokens: &[String]) -> StringArray {
     if tokens.iter().all(|t| t.is_empty()) {
         return col.clone();
     }
-    col.iter()
-        .map(|v| v.filter(|s| !s.is_empty() && !tokens.iter().any(|t| t == s)))
-        .collect()
+    let mut dropped = false;
+    let keep: arrow_buffer::BooleanBuffer = (0..col.len())
+        .map(|i| {
+            if col.is_null(i) {
+                return false;
+            }
+            let s = col.value(i);
+            let keep = !s.is_empty() && !tokens.iter().any(|t| t == s);
+            dropped |= !keep;
+            keep
+        })
+        .collect();
+    if !dropped {
+        return col.clone();
+    }
+    StringArray::new(
+        col.offsets().clone(),
+        col.values().clone(),
+        Some(arrow_buffer::NullBuffer::new(keep)),
+    )
 }
 
 /// Applies `schema_overrides`: each named column gets the given type.
