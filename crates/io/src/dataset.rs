@@ -651,11 +651,7 @@ impl PartitionedSink {
     /// pieces of the partition it is writing, so one partition's copy per
     /// thread exists at a time.
     fn write_in_parallel(&mut self, parts: Vec<usize>) -> Result<()> {
-        for &p in &parts {
-            if self.partitions[p].open.is_none() {
-                self.open_file(p)?;
-            }
-        }
+        self.open_files(&parts)?;
         self.clock += 1;
         let clock = self.clock;
         let mut by_partition: HashMap<usize, Vec<RecordBatch>> = HashMap::new();
@@ -663,6 +659,7 @@ impl PartitionedSink {
             by_partition.insert(p, self.take_pending(p));
         }
         let schema = &self.data_schema;
+        let threads = self.options.finish_threads;
         // Disjoint borrows of the partitions' open files.
         let mut work: Vec<(&mut OpenFile, Vec<RecordBatch>)> =
             Vec::with_capacity(by_partition.len());
@@ -673,34 +670,16 @@ impl PartitionedSink {
                 work.push((f, pieces));
             }
         }
-        let threads = self
-            .options
-            .finish_threads
-            .unwrap_or(1)
-            .clamp(1, work.len().max(1));
-        let buckets = balance(
-            work.into_iter()
-                .map(|w| {
-                    let rows = w.1.iter().map(RecordBatch::num_rows).sum();
-                    (w, rows)
-                })
-                .collect(),
-            threads,
-        );
+        let buckets = spread(threads, work);
         let errors: Vec<Option<Error>> = std::thread::scope(|s| {
             let handles: Vec<_> = buckets
                 .into_iter()
                 .map(|bucket| {
                     s.spawn(move || {
                         for (f, pieces) in bucket {
-                            let batch = match concat_pieces(schema, pieces) {
-                                Ok(b) => b,
-                                Err(e) => return Some(e),
-                            };
-                            if let Err(e) = f.sink.write(&batch) {
+                            if let Err(e) = write_pieces(f, schema, pieces) {
                                 return Some(e);
                             }
-                            f.rows += batch.num_rows() as u64;
                             f.last_used = clock;
                             f.buffered = f.sink.buffered_bytes();
                         }
@@ -731,6 +710,44 @@ impl PartitionedSink {
             .sum();
         Ok(())
     }
+
+    /// Opens a file for each of `parts` that has none.
+    fn open_files(&mut self, parts: &[usize]) -> Result<()> {
+        for &p in parts {
+            if self.partitions[p].open.is_none() {
+                self.open_file(p)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Spreads files and their pending pieces over `threads` lists (see
+/// [`balance`]; no more lists than files), weighed by the pieces' rows.
+fn spread<F>(
+    threads: Option<usize>,
+    work: Vec<(F, Vec<RecordBatch>)>,
+) -> Vec<Vec<(F, Vec<RecordBatch>)>> {
+    let threads = threads.unwrap_or(1).clamp(1, work.len().max(1));
+    let weighed = work
+        .into_iter()
+        .map(|w| {
+            let rows = w.1.iter().map(RecordBatch::num_rows).sum();
+            (w, rows)
+        })
+        .collect();
+    balance(weighed, threads)
+}
+
+/// Writes `pieces` (of `schema`) to `f` as one batch; nothing when empty.
+fn write_pieces(f: &mut OpenFile, schema: &SchemaRef, pieces: Vec<RecordBatch>) -> Result<()> {
+    if pieces.is_empty() {
+        return Ok(());
+    }
+    let batch = concat_pieces(schema, pieces)?;
+    f.sink.write(&batch)?;
+    f.rows += batch.num_rows() as u64;
+    Ok(())
 }
 
 /// Spreads weighted work over `threads` lists: the heaviest first, each to
@@ -786,11 +803,7 @@ impl ChunkSink for PartitionedSink {
             .filter(|&p| self.partitions[p].pending_rows > 0)
             .collect();
         if self.can_write_in_parallel(&waiting) {
-            for &p in &waiting {
-                if self.partitions[p].open.is_none() {
-                    self.open_file(p)?;
-                }
-            }
+            self.open_files(&waiting)?;
         } else {
             for p in waiting {
                 self.write_pending(p)?;
@@ -810,21 +823,7 @@ impl ChunkSink for PartitionedSink {
             }
         }
         self.buffered = 0;
-        let threads = self
-            .options
-            .finish_threads
-            .unwrap_or(1)
-            .clamp(1, files.len().max(1));
-        let groups = balance(
-            files
-                .into_iter()
-                .map(|f| {
-                    let rows = f.1.iter().map(RecordBatch::num_rows).sum();
-                    (f, rows)
-                })
-                .collect(),
-            threads,
-        );
+        let groups = spread(self.options.finish_threads, files);
         let schema = &self.data_schema;
         let outcomes: Vec<(Vec<PathBuf>, Option<Error>)> = std::thread::scope(|s| {
             let handles: Vec<_> = groups
@@ -833,11 +832,7 @@ impl ChunkSink for PartitionedSink {
                     s.spawn(move || {
                         let mut done = Vec::new();
                         for (mut f, pieces) in group {
-                            let written = if pieces.is_empty() {
-                                Ok(())
-                            } else {
-                                concat_pieces(schema, pieces).and_then(|b| f.sink.write(&b))
-                            };
+                            let written = write_pieces(&mut f, schema, pieces);
                             if let Err(e) = written.and_then(|()| f.sink.finish()) {
                                 return (done, Some(e));
                             }

@@ -129,8 +129,7 @@ impl<'a> HashAggregate<'a> {
             self.spill_local(l)?;
             // The new partial's first chunk grows it about as much: that
             // is reserved too, so the other workers see the pool as full
-            // as it is (two workers starting new partials at once held
-            // ~30 MB of unreserved growth under 64 MiB).
+            // as it is about to be.
             let _ = fits(
                 &mut l.reservation,
                 l.partial.size() as u64 + l.growth,
