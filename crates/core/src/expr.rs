@@ -220,6 +220,7 @@ mod api;
 mod decimal;
 mod eval;
 mod func;
+mod in_list;
 mod into;
 mod math;
 mod plan;

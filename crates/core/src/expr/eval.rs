@@ -13,7 +13,7 @@ use arrow_schema::{ArrowError, DataType};
 use parframe_common::{Error, Result};
 
 use super::ScalarValue;
-use super::plan::{ArithFix, InSet, Node, StrKernel, Typed, one};
+use super::plan::{ArithFix, Node, StrKernel, Typed, one};
 use super::{BinaryOp, decimal, func, strings};
 
 /// Casts that fail on values they cannot convert instead of making them null.
@@ -256,7 +256,7 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Value> {
             input,
             set,
             negated,
-        } => eval(input, batch)?.map(|a| in_list(a, set, *negated)),
+        } => eval(input, batch)?.map(|a| set.eval(a, *negated)),
         Node::Case {
             branches,
             otherwise,
@@ -266,31 +266,6 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Value> {
             other => other,
         }),
     }
-}
-
-/// `IN (list)` by hashing each row's arrow-row bytes into the list's set.
-fn in_list(a: &dyn Array, set: &InSet, negated: bool) -> Result<ArrayRef> {
-    if a.data_type() == &DataType::Null {
-        return Ok(new_null_array(&DataType::Boolean, a.len()));
-    }
-    let arr = arrow_array::make_array(a.to_data());
-    let rows = set.converter.convert_columns(&[arr])?;
-    let out: BooleanArray = (0..a.len())
-        .map(|i| {
-            if a.is_null(i) {
-                return None;
-            }
-            let found = set.rows.contains(rows.row(i).as_ref());
-            if found {
-                Some(!negated)
-            } else if set.has_null {
-                None
-            } else {
-                Some(negated)
-            }
-        })
-        .collect();
-    Ok(Arc::new(out))
 }
 
 /// A decimal kernel result given the planned precision (same scale), each

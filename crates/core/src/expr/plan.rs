@@ -11,6 +11,7 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parframe_common::{Error, Result, column_not_found};
 
 use super::eval::{self, Value};
+use super::in_list::InSet;
 use super::{BinaryOp, Expr, ScalarValue, StringFunc};
 use super::{decimal, func};
 
@@ -108,8 +109,8 @@ pub(super) enum Node {
         args: Vec<Typed>,
         ctx: String,
     },
-    /// `IN (list)`: membership of the input's rows (as arrow-row bytes) in
-    /// the set of the literals' rows.
+    /// `IN (list)`: membership of the input's rows in the set of the
+    /// literals.
     InList {
         input: Box<Typed>,
         set: Arc<InSet>,
@@ -121,15 +122,6 @@ pub(super) enum Node {
         otherwise: Box<Typed>,
         ctx: String,
     },
-}
-
-/// The literals of an `IN` list, as row-format bytes of the input's type.
-#[derive(Debug)]
-pub(super) struct InSet {
-    pub converter: arrow_row::RowConverter,
-    pub rows: std::collections::HashSet<Vec<u8>>,
-    /// The list holds a null (a row not found is then null, not false).
-    pub has_null: bool,
 }
 
 impl Typed {
@@ -418,30 +410,12 @@ fn in_list(expr: &Expr, input: Typed, list: &[ScalarValue], negated: bool) -> Re
             }
         }
     }
-    let field_type = if to == DataType::Null {
-        DataType::Utf8
-    } else {
-        to.clone()
-    };
-    let converter = arrow_row::RowConverter::new(vec![arrow_row::SortField::new(field_type)])?;
-    let mut rows = std::collections::HashSet::with_capacity(values.len());
-    if !values.is_empty() {
-        let refs: Vec<&dyn Array> = values.iter().map(|a| a.as_ref()).collect();
-        let all = arrow_select::concat::concat(&refs)?;
-        let r = converter.convert_columns(&[all])?;
-        for row in r.iter() {
-            rows.insert(row.as_ref().to_vec());
-        }
-    }
+    let set = InSet::try_new(&to, &values, has_null)?;
     let nullable = input.nullable || has_null;
     fold(Typed {
         node: Node::InList {
             input: Box::new(input),
-            set: Arc::new(InSet {
-                converter,
-                rows,
-                has_null,
-            }),
+            set: Arc::new(set),
             negated,
         },
         data_type: DataType::Boolean,

@@ -691,3 +691,112 @@ fn try_cast_is_null_where_cast_fails() {
     let f = col("i").try_cast(DataType::Int8).to_field(&schema).unwrap();
     assert!(f.is_nullable());
 }
+
+/// `IN` of a value drawn from a small domain (so lists hit), by a naive
+/// reference: SQL's three-valued logic over arrow's equality (floats by
+/// their bits: `NaN` is in a list holding it, `-0.0` is not `0.0`).
+fn naive_in<T: PartialEq>(
+    rows: &[Option<T>],
+    list: &[Option<T>],
+    negated: bool,
+    eq: impl Fn(&T, &T) -> bool,
+) -> Vec<Option<bool>> {
+    let has_null = list.iter().any(Option::is_none);
+    rows.iter()
+        .map(|r| {
+            let r = r.as_ref()?;
+            if list.iter().flatten().any(|l| eq(r, l)) {
+                Some(!negated)
+            } else if has_null {
+                None
+            } else {
+                Some(negated)
+            }
+        })
+        .collect()
+}
+
+fn in_expr(list: Vec<ScalarValue>, negated: bool) -> Expr {
+    let e = col("x");
+    if negated {
+        e.is_not_in(list)
+    } else {
+        e.is_in(list)
+    }
+}
+
+/// Evaluates `x IN list` over `array` sliced from `offset` (a non-zero
+/// array offset is what the in-place byte reads must honour).
+fn eval_in(
+    array: ArrayRef,
+    offset: usize,
+    list: Vec<ScalarValue>,
+    negated: bool,
+) -> Vec<Option<bool>> {
+    let b = batch(vec![("x", array)]);
+    let b = b.slice(offset, b.num_rows() - offset);
+    let out = in_expr(list, negated).evaluate(&b).unwrap();
+    out.as_boolean().iter().collect()
+}
+
+proptest! {
+    // Lists of 0..40 literals cross both probes' thresholds (compare
+    // literal by literal, hash set).
+    #[test]
+    fn in_lists_of_integers_and_floats_match_a_naive_reference(
+        rows in proptest::collection::vec(proptest::option::weighted(0.9, 0..48i64), 1..200),
+        list in proptest::collection::vec(proptest::option::weighted(0.95, 0..48i64), 0..40),
+        negated in any::<bool>(),
+        offset in 0..3usize,
+    ) {
+        let offset = offset.min(rows.len() - 1);
+        let want = naive_in(&rows[offset..], &list, negated, |a, b| a == b);
+        let lits: Vec<ScalarValue> = list.iter().map(|v| ScalarValue::from(*v)).collect();
+        let got = eval_in(Arc::new(Int64Array::from(rows.clone())), offset, lits, negated);
+        prop_assert_eq!(&got, &want);
+        let dates: Vec<Option<i32>> = rows.iter().map(|v| v.map(|v| v as i32)).collect();
+        let lits: Vec<ScalarValue> = list
+            .iter()
+            .map(|v| v.map_or(ScalarValue::Null, |v| ScalarValue::Date32(v as i32)))
+            .collect();
+        let got = eval_in(Arc::new(Date32Array::from(dates)), offset, lits, negated);
+        prop_assert_eq!(&got, &want);
+        // Floats: the domain includes NaN and both zeros.
+        let float = |v: i64| match v % 8 {
+            0 => f64::NAN,
+            1 => -0.0,
+            2 => 0.0,
+            _ => v as f64 / 4.0,
+        };
+        let frows: Vec<Option<f64>> = rows.iter().map(|v| v.map(float)).collect();
+        let flist: Vec<Option<f64>> = list.iter().map(|v| v.map(float)).collect();
+        let want = naive_in(&frows[offset..], &flist, negated, |a, b| a.to_bits() == b.to_bits());
+        let lits: Vec<ScalarValue> = flist.iter().map(|v| ScalarValue::from(*v)).collect();
+        let got = eval_in(Arc::new(arrow_array::Float64Array::from(frows.clone())), offset, lits, negated);
+        prop_assert_eq!(&got, &want);
+    }
+
+    #[test]
+    fn in_lists_of_strings_match_a_naive_reference(
+        rows in proptest::collection::vec(proptest::option::weighted(0.9, 0..40u8), 1..200),
+        list in proptest::collection::vec(proptest::option::weighted(0.95, 0..40u8), 0..30),
+        negated in any::<bool>(),
+        offset in 0..3usize,
+        layout in 0..3usize,
+    ) {
+        let offset = offset.min(rows.len() - 1);
+        // Short and long (not inlined in a view) strings.
+        let text = |v: u8| if v.is_multiple_of(2) { format!("s{v}") } else { format!("a longer string number {v}") };
+        let srows: Vec<Option<String>> = rows.iter().map(|v| v.map(text)).collect();
+        let slist: Vec<Option<String>> = list.iter().map(|v| v.map(text)).collect();
+        let want = naive_in(&srows[offset..], &slist, negated, |a, b| a == b);
+        let array: ArrayRef = match layout {
+            0 => Arc::new(StringArray::from(srows.clone())),
+            1 => Arc::new(LargeStringArray::from(srows.clone())),
+            _ => Arc::new(StringViewArray::from(srows.clone())),
+        };
+        let lits: Vec<ScalarValue> = slist.iter().map(|v| ScalarValue::from(v.clone())).collect();
+        let got = eval_in(array, offset, lits, negated);
+        prop_assert_eq!(&got, &want);
+    }
+}
