@@ -28,7 +28,10 @@ pub use source::{
     ChunkIter, ChunkSink, ChunkSource, ColumnStatistics, PartitionColumnStatistics, Precision,
     Statistics,
 };
-pub use table::{ChunkStorage, IntoArray, Table, distinct_buffer_bytes, slice_bytes};
+pub use table::{
+    ChunkStorage, IntoArray, Table, array_slice_bytes, distinct_buffer_bytes, held_bytes,
+    slice_bytes,
+};
 
 /// Re-exports of the arrow crates parframe's API speaks, so users need not
 /// pin matching versions themselves.

@@ -285,6 +285,53 @@ impl Table {
         self.derived(schema, chunks)
     }
 
+    /// The table with its columns cast to the types of `schema` (same
+    /// column names, in order), for example string views read from
+    /// Parquet back to `Utf8`. A value that does not convert is an error
+    /// naming the column, never a silent null.
+    pub fn cast(&self, schema: &SchemaRef) -> Result<Table> {
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        if names != self.column_names() {
+            return Err(Error::SchemaMismatch(format!(
+                "cannot cast columns [{}] to [{}]",
+                self.column_names().join(", "),
+                names.join(", ")
+            )));
+        }
+        let opts = arrow_cast::CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        let chunks = self
+            .chunks
+            .iter()
+            .zip(self.storage.iter())
+            .map(|(c, s)| {
+                let cols = c
+                    .columns()
+                    .iter()
+                    .zip(schema.fields())
+                    .map(|(a, f)| {
+                        arrow_cast::cast_with_options(a, f.data_type(), &opts).map_err(|e| {
+                            Error::InvalidArgument(format!(
+                                "cannot cast column '{}' to {}: {e}",
+                                f.name(),
+                                f.data_type()
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let opts =
+                    arrow_array::RecordBatchOptions::new().with_row_count(Some(c.num_rows()));
+                Ok((
+                    RecordBatch::try_new_with_options(schema.clone(), cols, &opts)?,
+                    s.clone(),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.derived(schema.clone(), chunks)
+    }
+
     /// All rows as one `RecordBatch` (copies unless there is one chunk).
     pub fn to_batch(&self) -> Result<RecordBatch> {
         match self.chunks.len() {
@@ -478,14 +525,33 @@ pub fn distinct_buffer_bytes(batch: &RecordBatch, seen: &mut HashSet<usize>) -> 
 /// slice of a larger chunk is the whole chunk and for a chunk read from a
 /// spill file is the whole memory map: it is what copying the chunk would
 /// allocate, and what a stream holding it adds to memory.
+///
+/// A view column (`Utf8View`, `BinaryView`) counts its views and the bytes
+/// they point to, at most its data buffers ([`parframe_spill::view_bytes`]).
 pub fn slice_bytes(c: &RecordBatch) -> u64 {
     c.columns()
         .iter()
-        .map(|a| {
-            a.to_data()
-                .get_slice_memory_size()
-                .unwrap_or_else(|_| a.get_array_memory_size()) as u64
-        })
+        .map(|a| array_slice_bytes(a.as_ref()))
+        .sum()
+}
+
+/// [`slice_bytes`] of one array.
+pub fn array_slice_bytes(a: &dyn arrow_array::Array) -> u64 {
+    parframe_spill::view_bytes(a).unwrap_or_else(|| {
+        a.to_data()
+            .get_slice_memory_size()
+            .unwrap_or_else(|_| a.get_array_memory_size()) as u64
+    })
+}
+
+/// The bytes a chunk made for itself (by a `take` or a `concat`) holds:
+/// its arrays' whole allocations, except that a view column counts what
+/// its rows use ([`parframe_spill::view_bytes`]), not once more every data
+/// buffer it shares with other chunks.
+pub fn held_bytes(c: &RecordBatch) -> u64 {
+    c.columns()
+        .iter()
+        .map(|a| parframe_spill::view_bytes(a.as_ref()).unwrap_or(a.get_array_memory_size() as u64))
         .sum()
 }
 
@@ -620,6 +686,52 @@ mod tests {
         assert!(
             long.contains("21 more rows") && long.ends_with("25 rows"),
             "{long}"
+        );
+    }
+
+    #[test]
+    fn cast_converts_every_chunk_and_names_what_fails() {
+        use arrow_schema::DataType;
+        let t =
+            crate::table!("s" => vec![Some("1"), None, Some("30")], "n" => [1i32, 2, 3]).unwrap();
+        let t = Table::concat(&[t.clone(), t]).unwrap();
+        let to = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8View, true),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        let c = t.cast(&to).unwrap();
+        assert_eq!(c.schema().as_ref(), to.as_ref());
+        assert_eq!(c.num_chunks(), 2);
+        let back = c.cast(t.schema()).unwrap();
+        assert_eq!(back.chunks(), t.chunks());
+        let ints = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Int8, true),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        assert_eq!(
+            t.cast(&ints)
+                .unwrap()
+                .column("s")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow_array::Int8Array>()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
+            vec![Some(1), None, Some(30), Some(1), None, Some(30)]
+        );
+        let bad = crate::table!("s" => ["x"], "n" => [1i32]).unwrap();
+        let err = bad.cast(&ints).unwrap_err().to_string();
+        assert!(err.contains("column 's'"), "{err}");
+        let err = t.cast(&Arc::new(Schema::new(vec![Field::new(
+            "n",
+            DataType::Int64,
+            true,
+        )])));
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("cannot cast columns [s, n] to [n]")
         );
     }
 

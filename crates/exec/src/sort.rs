@@ -45,15 +45,15 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
 use arrow_row::{RowConverter, Rows, SortField};
 use arrow_schema::{Schema, SchemaRef};
 use arrow_select::concat::concat_batches;
 use arrow_select::interleave::interleave_record_batch;
 use arrow_select::take::take_record_batch;
 use parframe_common::{Error, Result, column_not_found, format_bytes};
-use parframe_core::slice_bytes;
-use parframe_spill::{Reservation, SpillFile, SpillReader};
+use parframe_core::{array_slice_bytes, held_bytes, slice_bytes};
+use parframe_spill::{Reservation, SpillFile, SpillReader, compact_views};
 use rayon::prelude::*;
 
 use crate::Context;
@@ -104,13 +104,12 @@ impl KeyCodec {
     /// about twice the key columns, plus an offset per row). Settled to the
     /// sorted copy and its keys once sorted.
     fn estimate(&self, batch: &RecordBatch) -> u64 {
-        let slice = |a: &ArrayRef| -> u64 {
-            a.to_data()
-                .get_slice_memory_size()
-                .map_or(a.get_array_memory_size(), |s| s) as u64
-        };
         let all = slice_bytes(batch);
-        let keys: u64 = self.key_idx.iter().map(|&i| slice(batch.column(i))).sum();
+        let keys: u64 = self
+            .key_idx
+            .iter()
+            .map(|&i| array_slice_bytes(batch.column(i).as_ref()))
+            .sum();
         2 * all + 4 * keys + 32 * batch.num_rows() as u64 + 1024
     }
 }
@@ -163,7 +162,10 @@ fn sort_chunk(codec: &KeyCodec, batch: &RecordBatch, limit: Option<usize>) -> Re
         sorted_rows.push(rows.row(i as usize));
     }
     let sorted = take_record_batch(batch, &UInt32Array::from(idx))?;
-    let bytes = (sorted.get_array_memory_size() + sorted_rows.size()) as u64;
+    // Gathered views keep every data buffer of the chunk (and of the
+    // chunks it was sliced from): held, and spilled, only what they use.
+    let sorted = compact_views(&sorted)?.unwrap_or(sorted);
+    let bytes = held_bytes(&sorted) + sorted_rows.size() as u64;
     Ok(SortedChunk {
         batch: sorted,
         rows: sorted_rows,
@@ -303,13 +305,11 @@ fn top_k(
         let all = concat_batches(&schema, &parts)?;
         drop(parts);
         let kept = sort_chunk(codec, &all, Some(k))?.batch;
-        reservation
-            .try_resize(kept.get_array_memory_size() as u64)
-            .map_err(|e| {
-                Error::ResourcesExhausted(format!(
-                    "top_k({k}) cannot hold its {k} rows within the memory limit ({e})"
-                ))
-            })?;
+        reservation.try_resize(held_bytes(&kept)).map_err(|e| {
+            Error::ResourcesExhausted(format!(
+                "top_k({k}) cannot hold its {k} rows within the memory limit ({e})"
+            ))
+        })?;
         job.note_reserved(reservation.size());
         best = Some(kept);
         window = next_window(input, threads * 2)?;

@@ -26,8 +26,8 @@ use parframe_core::{ChunkSink, ChunkSource};
 
 use crate::{
     CsvOptions, CsvSink, CsvSource, CsvWriteOptions, IpcSink, IpcSource, IpcWriteOptions,
-    JsonOptions, JsonSink, JsonSource, JsonWriteOptions, ParquetSink, ParquetSource,
-    ParquetWriteOptions,
+    JsonOptions, JsonSink, JsonSource, JsonWriteOptions, ParquetReadOptions, ParquetSink,
+    ParquetSource, ParquetWriteOptions,
 };
 
 /// A file format parframe reads and writes.
@@ -173,7 +173,9 @@ impl FileFormat {
     pub fn open_source(self, path: &Path, options: &ReadOptions) -> Result<Arc<dyn ChunkSource>> {
         Ok(match self {
             FileFormat::Csv => Arc::new(CsvSource::try_new(path, options.csv.clone())?),
-            FileFormat::Parquet => Arc::new(ParquetSource::try_new(path)?),
+            FileFormat::Parquet => {
+                Arc::new(ParquetSource::try_new_with_options(path, &options.parquet)?)
+            }
             FileFormat::Ipc => Arc::new(IpcSource::try_new(path)?),
             FileFormat::Json => Arc::new(JsonSource::try_new(path, options.json.clone())?),
         })
@@ -211,6 +213,8 @@ pub struct ReadOptions {
     pub csv: CsvOptions,
     /// JSON options.
     pub json: JsonOptions,
+    /// Parquet options.
+    pub parquet: ParquetReadOptions,
 }
 
 impl ReadOptions {

@@ -100,7 +100,8 @@ pub use crate::object::{
     register_object_store,
 };
 pub use crate::parquet::{
-    ParquetCompression, ParquetSink, ParquetSource, ParquetWriteOptions, write_parquet,
+    ParquetCompression, ParquetReadOptions, ParquetSink, ParquetSource, ParquetWriteOptions,
+    write_parquet,
 };
 pub use crate::sink::{FileSink, SinkOutput};
 pub use crate::util::{OutputFile, remove_unfinished_outputs};

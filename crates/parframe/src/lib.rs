@@ -92,10 +92,10 @@ pub use parframe_exec::{GroupBy, SortKey};
 pub use parframe_io::{
     CsvOptions, CsvSink, CsvSource, CsvWriteOptions, CsvWriter, DatasetOptions, DatasetSource,
     FileFormat, FileSink, IpcSink, IpcSource, IpcWriteOptions, JsonOptions, JsonSink, JsonSource,
-    JsonWriteOptions, MultiSource, ParquetCompression, ParquetSink, ParquetSource,
-    ParquetWriteOptions, PartitionedSink, PartitionedWriteOptions, ReadOptions, WriteOptions,
-    create_sink, expand_glob, open_source, open_sources, write_csv, write_ipc, write_json,
-    write_parquet,
+    JsonWriteOptions, MultiSource, ParquetCompression, ParquetReadOptions, ParquetSink,
+    ParquetSource, ParquetWriteOptions, PartitionedSink, PartitionedWriteOptions, ReadOptions,
+    WriteOptions, create_sink, expand_glob, open_source, open_sources, write_csv, write_ipc,
+    write_json, write_parquet,
 };
 pub use parframe_io::{OutputFile, is_url, remove_unfinished_outputs};
 /// Object storage: a store configured in code for a URL prefix

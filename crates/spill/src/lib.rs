@@ -70,10 +70,12 @@ mod file;
 mod mmap;
 mod pool;
 mod reader;
+mod views;
 mod writer;
 
 pub use dir::{SpillDir, SpillStats};
 pub use file::SpillFile;
 pub use pool::{MemoryPool, Reservation};
 pub use reader::SpillReader;
+pub use views::{compact_views, view_bytes};
 pub use writer::SpillWriter;

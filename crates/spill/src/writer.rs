@@ -193,7 +193,8 @@ impl SpillWriter {
         let Some(open) = self.open.as_mut() else {
             return Err(self.already_failed());
         };
-        match open.ipc.write(batch) {
+        let compacted = crate::views::compact_views(batch)?;
+        match open.ipc.write(compacted.as_ref().unwrap_or(batch)) {
             Ok(()) => {
                 open.rows += batch.num_rows() as u64;
                 open.batches += 1;

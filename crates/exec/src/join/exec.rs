@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::{BooleanArray, RecordBatch, UInt32Array};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
-use arrow_schema::{DataType, Schema, SchemaRef};
+use arrow_schema::{Schema, SchemaRef};
 use arrow_select::concat::concat;
 use arrow_select::take::take_record_batch;
 use parframe_common::{Error, Result, format_bytes};
 use parframe_core::slice_bytes;
-use parframe_spill::{Reservation, SpillDir, SpillFile, SpillReader, SpillWriter};
+use parframe_spill::{Reservation, SpillDir, SpillFile, SpillReader, SpillWriter, compact_views};
 use rayon::prelude::*;
 
 use super::output::{Assembler, Rows, to_views, view_type};
@@ -149,22 +149,11 @@ fn projected(plan: &LogicalPlan, names: Option<&Vec<String>>) -> Result<SchemaRe
 /// Bytes of the rows of `b` (not of whole shared buffers: a slice of a
 /// larger chunk, or a batch inside a spill file's map, reports only its
 /// own share), which is what concatenating it allocates. View columns
-/// count their data buffers whole (arrow's slice size leaves them out).
+/// count their views and the bytes these use, at most their buffers: the
+/// build side's batches are compacted first ([`compact_views`]), so that
+/// is what they hold.
 fn batch_bytes(b: &RecordBatch) -> u64 {
-    b.columns()
-        .iter()
-        .map(|c| {
-            let data = c.to_data();
-            let own = data.get_slice_memory_size().unwrap_or(0);
-            let variadic = match c.data_type() {
-                DataType::Utf8View | DataType::BinaryView => {
-                    data.buffers().iter().skip(1).map(|b| b.len()).sum()
-                }
-                _ => 0,
-            };
-            (own + variadic) as u64
-        })
-        .sum()
+    slice_bytes(b)
 }
 
 /// The build side in one batch, its columns concatenated in parallel;
@@ -315,6 +304,8 @@ pub(crate) fn run_join(
     let mut overflow: Option<RecordBatch> = None;
     for b in build.by_ref() {
         let b = project_to(b?, &s.build_schema)?;
+        // Views filtered from a larger batch would hold all of its bytes.
+        let b = compact_views(&b)?.unwrap_or(b);
         // The batch, its share of the table, and room to concatenate.
         let need = 2 * batch_bytes(&b) + table_overhead(b.num_rows());
         if reservation.try_grow(need).is_err() {

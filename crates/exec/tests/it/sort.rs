@@ -454,3 +454,70 @@ fn a_chunk_larger_than_the_budget_is_sorted_in_slices() {
         .collect();
     assert!(k.into_iter().eq(0..rows));
 }
+
+/// Chunks sliced from one large `Utf8View` array share all of its data
+/// buffers: the sort counts (and spills) what each chunk's rows use, not
+/// every shared buffer once per chunk (which made even a small slice seem
+/// larger than the budget), and gives the rows back in order.
+#[test]
+fn view_chunks_sharing_one_buffer_sort_within_the_budget() {
+    use arrow_array::StringViewArray;
+    let rows = 200_000usize;
+    let keys: Vec<i64> = (0..rows as i64).map(|i| (i * 7919) % rows as i64).collect();
+    let k = Int64Array::from(keys);
+    let s: StringViewArray = (0..rows)
+        .map(|i| Some(format!("a string of more than twelve bytes {i}")))
+        .collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("s", DataType::Utf8View, true),
+    ]));
+    let whole = RecordBatch::try_new(schema.clone(), vec![Arc::new(k), Arc::new(s)]).unwrap();
+    let chunks: Vec<RecordBatch> = (0..rows)
+        .step_by(4096)
+        .map(|o| whole.slice(o, 4096.min(rows - o)))
+        .collect();
+    let t = Table::try_new(schema, chunks).unwrap();
+    let c = Context::builder()
+        .threads(2)
+        .memory_limit(8 << 20)
+        .build()
+        .unwrap();
+    let (out, stats) = c
+        .lazy(t)
+        .sort([SortKey::asc("k")])
+        .unwrap()
+        .collect_with_stats()
+        .unwrap();
+    // About 12 MB of rows under 8 MiB: a few runs. Counting the shared
+    // buffer once per chunk made every chunk a run of its own (14).
+    assert!(
+        (1..=6).contains(&stats.spilled.files),
+        "{:?}",
+        stats.spilled
+    );
+    assert!(
+        stats.spilled.bytes < 64 << 20,
+        "{} bytes spilled",
+        stats.spilled.bytes
+    );
+    let mut row_of = vec![0usize; rows];
+    for i in 0..rows {
+        row_of[(i * 7919) % rows] = i;
+    }
+    let mut want = 0i64;
+    for b in out.chunks() {
+        let k = b.column_by_name("k").unwrap().as_primitive::<Int64Type>();
+        let s = b.column_by_name("s").unwrap().as_string_view();
+        for (k, s) in k.values().iter().zip(s.iter()) {
+            assert_eq!(*k, want);
+            let i = row_of[want as usize];
+            assert_eq!(
+                s,
+                Some(format!("a string of more than twelve bytes {i}").as_str())
+            );
+            want += 1;
+        }
+    }
+    assert_eq!(want, rows as i64);
+}

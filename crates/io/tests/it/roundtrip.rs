@@ -3,8 +3,8 @@
 use arrow_schema::DataType;
 use parframe_core::ChunkSource;
 use parframe_io::{
-    CsvOptions, CsvSource, CsvWriteOptions, IpcSource, ParquetCompression, ParquetSource,
-    ParquetWriteOptions, open_source, read_all, write_csv, write_ipc, write_parquet,
+    CsvOptions, CsvSource, CsvWriteOptions, IpcSource, ParquetCompression, ParquetReadOptions,
+    ParquetSource, ParquetWriteOptions, open_source, read_all, write_csv, write_ipc, write_parquet,
 };
 
 use crate::common::{all_types, assert_same, tmp};
@@ -34,6 +34,32 @@ fn parquet_all_types_every_codec() {
         let back = read_all(&src, None, 3).unwrap();
         assert!(back.chunks().iter().all(|c| c.num_rows() <= 3));
         assert_same(&t, &back);
+    }
+}
+
+/// Asked for, string columns come back as `Utf8View`, with the same
+/// values; every other column as written.
+#[test]
+fn parquet_reads_strings_as_views_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = all_types(true);
+    let p = tmp(&dir, "t.parquet");
+    write_parquet(&t, &p, &ParquetWriteOptions::default().row_group_rows(4)).unwrap();
+    let views = ParquetReadOptions::default().string_views(true);
+    let src = ParquetSource::try_new_with_options(&p, &views).unwrap();
+    let back = read_all(&src, None, 3).unwrap();
+    assert_eq!(back.column_names(), t.column_names());
+    for (want, got) in t.schema().fields().iter().zip(back.schema().fields()) {
+        let dt = want.data_type();
+        let string = matches!(dt, DataType::Utf8 | DataType::LargeUtf8);
+        let expected = if string { &DataType::Utf8View } else { dt };
+        assert_eq!(got.data_type(), expected, "column {}", want.name());
+        let (x, y) = (
+            t.column(want.name()).unwrap(),
+            back.column(want.name()).unwrap(),
+        );
+        let y = arrow_cast::cast(&y, dt).unwrap();
+        assert_eq!(x.to_data(), y.to_data(), "column {}", want.name());
     }
 }
 

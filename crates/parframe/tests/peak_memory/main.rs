@@ -615,13 +615,15 @@ fn column_digests(
                     match c.data_type() {
                         DataType::Int64 => c.as_primitive::<Int64Type>().value(row) as u64,
                         DataType::Float64 => c.as_primitive::<Float64Type>().value(row).to_bits(),
-                        DataType::Utf8 => c
-                            .as_string::<i32>()
-                            .value(row)
-                            .bytes()
-                            .fold(0xcbf2_9ce4_8422_2325u64, |h, x| {
+                        DataType::Utf8 | DataType::Utf8View => {
+                            let s = match c.as_string_opt::<i32>() {
+                                Some(s) => s.value(row),
+                                None => c.as_string_view().value(row),
+                            };
+                            s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, x| {
                                 (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3)
-                            }),
+                            })
+                        }
                         other => panic!("no digest of {other}"),
                     }
                 };
