@@ -311,7 +311,10 @@ pub fn join_columns(
 /// Errors when a join of type `how` cannot build from `side`.
 pub fn check_build_side(how: JoinType, side: BuildSide) -> Result<()> {
     let ok = match side {
-        BuildSide::Left => matches!(how, JoinType::Inner | JoinType::Right | JoinType::Cross),
+        BuildSide::Left => matches!(
+            how,
+            JoinType::Inner | JoinType::Right | JoinType::Cross | JoinType::Semi | JoinType::Anti
+        ),
         BuildSide::Right => how != JoinType::Right,
         BuildSide::Auto => true,
     };

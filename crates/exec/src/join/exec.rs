@@ -40,6 +40,19 @@ enum Emit {
     Semi,
     /// Probe rows without a match.
     Anti,
+    /// A semi join built on its left side: probe rows only mark the build
+    /// rows they match; the marked ones are the output, after the probe.
+    MarkSemi,
+    /// An anti join built on its left side: the build rows left unmarked.
+    MarkAnti,
+}
+
+impl Emit {
+    /// Whether the output is build rows chosen by marks (semi and anti
+    /// joins built on their left, preserved, side).
+    fn marks(self) -> bool {
+        matches!(self, Emit::MarkSemi | Emit::MarkAnti)
+    }
 }
 
 /// The parts of a join every step needs.
@@ -264,6 +277,8 @@ pub(crate) fn run_join(
     let emit = match spec.how {
         JoinType::Inner | JoinType::Cross => Emit::Pairs,
         JoinType::Left | JoinType::Right | JoinType::Full => Emit::Outer,
+        JoinType::Semi if build_left => Emit::MarkSemi,
+        JoinType::Anti if build_left => Emit::MarkAnti,
         JoinType::Semi => Emit::Semi,
         JoinType::Anti => Emit::Anti,
     };
@@ -323,7 +338,7 @@ pub(crate) fn run_join(
             job.note_reserved(reservation.size());
             let batch = ctx.install(|| concat_columns(&s.build_schema, &held, &views))?;
             drop(held);
-            let track = s.how == JoinType::Full;
+            let track = s.tracks_build();
             let threads = ctx.config().threads;
             let table =
                 ctx.install(|| BuiltTable::build(batch, &s.build_keys, &s.codec, threads, track))?;
@@ -393,7 +408,7 @@ fn pair_tasks(
             // Nothing can come out of a pair without probe rows unless
             // unmatched build rows are kept (full); nor of one without
             // build rows unless probe rows are kept on their own.
-            (p.rows() > 0 || s.how == JoinType::Full)
+            (p.rows() > 0 || s.how == JoinType::Full || s.emit == Emit::MarkAnti)
                 && (b.rows() > 0 || matches!(s.emit, Emit::Outer | Emit::Anti))
         })
         .map(|(b, p)| {
@@ -678,6 +693,7 @@ impl Shared {
         self.ctx.check_cancelled()?;
         let n = p.batch.num_rows();
         let want_pairs = matches!(self.emit, Emit::Pairs | Emit::Outer);
+        let marks = self.emit.marks();
         // Unique build keys: each probe row matches at most once, so the
         // probe columns are reused (or filtered) rather than gathered, and
         // the pair lists never grow (and re-fault) while probing.
@@ -685,17 +701,19 @@ impl Shared {
         let mut out = Vec::new();
         if !want_pairs || at_most_once {
             let mut pi: Vec<u32> = Vec::with_capacity(if want_pairs { n } else { 0 });
-            let mut bi: Vec<u32> = Vec::with_capacity(if want_pairs { n } else { 0 });
+            let mut bi: Vec<u32> = Vec::with_capacity(if want_pairs || marks { n } else { 0 });
             let hit = &mut p.hit;
             table.probe(&p.keys, p.valid.as_ref(), n, |i, j| {
                 hit[i] = true;
                 if want_pairs {
                     pi.push(i as u32);
+                }
+                if want_pairs || marks {
                     bi.push(j);
                 }
             });
             p.pos = ProbePos::done(n);
-            if self.how == JoinType::Full {
+            if self.tracks_build() {
                 table.mark(&bi);
             }
             let batch = &p.batch;
@@ -755,7 +773,7 @@ impl Shared {
         self.record_matched(p, matched);
         if immediate {
             let keep = match self.emit {
-                Emit::Pairs => return Ok((out, true)),
+                Emit::Pairs | Emit::MarkSemi | Emit::MarkAnti => return Ok((out, true)),
                 Emit::Outer | Emit::Anti => BooleanArray::from_iter(p.hit.iter().map(|h| Some(!h))),
                 Emit::Semi => BooleanArray::from(p.hit.clone()),
             };
@@ -791,15 +809,24 @@ impl Shared {
             .collect()
     }
 
-    /// A full join's build rows that nothing matched, with nulls for the
-    /// probe side.
+    /// Whether the build rows' matches are tracked: a full join emits the
+    /// unmatched ones, a semi or anti join built on its left side the
+    /// matched or unmatched ones.
+    fn tracks_build(&self) -> bool {
+        self.how == JoinType::Full || self.emit.marks()
+    }
+
+    /// The build rows decided once a block of them has seen every probe
+    /// row: a full join's unmatched rows, with nulls for the probe side; a
+    /// semi (anti) join's matched (unmatched) rows when built on the left.
     fn unmatched_build(&self, table: &BuiltTable) -> Result<Vec<RecordBatch>> {
-        if self.how != JoinType::Full {
-            return Ok(Vec::new());
-        }
-        table
-            .unmatched()
-            .chunks(self.max_out)
+        let rows = match self.emit {
+            Emit::MarkSemi => table.matched(),
+            Emit::MarkAnti => table.unmatched(),
+            _ if self.how == JoinType::Full => table.unmatched(),
+            _ => return Ok(Vec::new()),
+        };
+        rows.chunks(self.max_out)
             .map(|r| {
                 self.out
                     .assemble(None, Some((&table.batch, Rows::Take(&indices(r)))), r.len())
@@ -961,7 +988,7 @@ fn job_step(
                     match s.emit {
                         Emit::Semi => hit,
                         Emit::Outer | Emit::Anti => !hit,
-                        Emit::Pairs => false,
+                        Emit::Pairs | Emit::MarkSemi | Emit::MarkAnti => false,
                     }
                 })
                 .collect();
@@ -1007,13 +1034,7 @@ fn job_step(
         drop(held);
         let threads = s.ctx.config().threads;
         let table = s.ctx.install(|| {
-            BuiltTable::build(
-                batch,
-                &s.build_keys,
-                &s.codec,
-                threads,
-                s.how == JoinType::Full,
-            )
+            BuiltTable::build(batch, &s.build_keys, &s.codec, threads, s.tracks_build())
         })?;
         check_build_unique(s, &table, job.build_seen.as_ref())?;
         job.table = Some(table);
@@ -1050,7 +1071,7 @@ fn job_step(
     if job.next_build < job.build.num_batches() {
         return Ok(false);
     }
-    if job.multi && s.emit != Emit::Pairs {
+    if job.multi && matches!(s.emit, Emit::Outer | Emit::Semi | Emit::Anti) {
         job.finishing = true;
         job.next_probe = 0;
         return Ok(false);

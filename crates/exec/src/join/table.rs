@@ -285,7 +285,7 @@ pub(crate) struct BuiltTable {
     /// A direct-address table replacing `parts` (unique dense integer keys).
     dense: Option<Box<Dense>>,
     parts: Vec<Part>,
-    /// Rows matched so far, a bit each (full joins only).
+    /// Rows matched so far, a bit each (when tracked).
     matched: Option<Vec<AtomicU64>>,
     /// Whether some key occurs on more than one row.
     pub(crate) has_duplicates: bool,
@@ -535,7 +535,8 @@ impl BuiltTable {
         ProbePos::done(rows)
     }
 
-    /// Marks build rows as matched (full joins).
+    /// Marks build rows as matched (full joins, and semi and anti joins
+    /// built on their left side).
     pub(crate) fn mark(&self, rows: &[u32]) {
         if let Some(m) = &self.matched {
             for &r in rows {
@@ -546,11 +547,22 @@ impl BuiltTable {
 
     /// Build rows never matched, ascending.
     pub(crate) fn unmatched(&self) -> Vec<u32> {
+        self.rows_marked(false)
+    }
+
+    /// Build rows matched at least once, ascending.
+    pub(crate) fn matched(&self) -> Vec<u32> {
+        self.rows_marked(true)
+    }
+
+    fn rows_marked(&self, marked: bool) -> Vec<u32> {
         let Some(m) = &self.matched else {
             return Vec::new();
         };
         (0..self.batch.num_rows() as u32)
-            .filter(|&r| m[r as usize / 64].load(Ordering::Relaxed) & (1 << (r % 64)) == 0)
+            .filter(|&r| {
+                (m[r as usize / 64].load(Ordering::Relaxed) & (1 << (r % 64)) != 0) == marked
+            })
             .collect()
     }
 }

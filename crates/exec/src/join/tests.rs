@@ -238,7 +238,7 @@ proptest! {
         for how in ALL {
             for side in [BuildSide::Auto, BuildSide::Left, BuildSide::Right] {
                 let legal = match side {
-                    BuildSide::Left => matches!(how, JoinType::Inner | JoinType::Right | JoinType::Cross),
+                    BuildSide::Left => !matches!(how, JoinType::Left | JoinType::Full),
                     BuildSide::Right => how != JoinType::Right,
                     BuildSide::Auto => true,
                 };
@@ -264,6 +264,12 @@ proptest! {
             let got = join(&c, &l, &r, keys, how, JoinOptions::new()).unwrap();
             prop_assert_eq!(render(&got), reference(&l, &r, keys, how), "{}", how);
         }
+        // Semi and anti joins built on their left side mark build rows,
+        // block by block when a partition does not fit.
+        for how in [JoinType::Semi, JoinType::Anti] {
+            let got = join(&c, &l, &r, keys, how, JoinOptions::new().build_side(BuildSide::Left)).unwrap();
+            prop_assert_eq!(render(&got), reference(&l, &r, keys, how), "{} build left", how);
+        }
         prop_assert_eq!(c.spill_live().files, 0);
     }
 }
@@ -282,10 +288,22 @@ fn spill_files_are_written_and_removed() {
     let l = side(&(0..3000).map(|i| Some(i % 700)).collect::<Vec<_>>(), 0);
     let r = side(&(0..2000).map(|i| Some(i % 900)).collect::<Vec<_>>(), 0);
     let c = ctx(Some(40 << 10), dir.path());
-    for how in [JoinType::Inner, JoinType::Full, JoinType::Anti] {
+    let auto = JoinOptions::new();
+    let left = JoinOptions::new().build_side(BuildSide::Left);
+    for (how, opts) in [
+        (JoinType::Inner, &auto),
+        (JoinType::Full, &auto),
+        (JoinType::Anti, &auto),
+        (JoinType::Semi, &left),
+        (JoinType::Anti, &left),
+    ] {
         let lf = c.lazy(l.table(256));
         let rf = c.lazy(r.table(256));
-        let mut stream = lf.join(&rf, ["k1"], ["k1"], how).unwrap().stream().unwrap();
+        let mut stream = lf
+            .join_with(&rf, ["k1"], ["k1"], how, opts.clone())
+            .unwrap()
+            .stream()
+            .unwrap();
         let got: Vec<RecordBatch> = stream.by_ref().collect::<Result<_, _>>().unwrap();
         let stats = stream.stats();
         assert!(stats.spilled.files > 0, "{how}: nothing spilled");
@@ -317,6 +335,36 @@ fn skewed_key_is_joined_block_by_block() {
         let got = run(&c
             .lazy(l.table(64))
             .join(&c.lazy(r.table(64)), ["k1"], ["k1"], how)
+            .unwrap())
+        .unwrap();
+        assert_eq!(render(&got), reference(&l, &r, 1, how), "{how}");
+    }
+    assert!(c.spill_stats().files > 0);
+    assert_eq!(c.spill_live().files, 0);
+}
+
+#[test]
+fn skewed_left_side_of_a_semi_or_anti_join_built_left_is_marked_block_by_block() {
+    // The build side is the left one: its skewed partition is loaded in
+    // blocks, each block's matched (or unmatched) rows emitted once it
+    // has seen every probe row.
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<Option<i64>> = (0..2000)
+        .map(|i| Some(if i % 10 < 3 { 7 } else { i }))
+        .collect();
+    let l = side(&keys, 0);
+    let r = side(&(0..300).map(|i| Some(i % 20)).collect::<Vec<_>>(), 0);
+    let c = ctx(Some(24 << 10), dir.path());
+    for how in [JoinType::Semi, JoinType::Anti] {
+        let got = run(&c
+            .lazy(l.table(64))
+            .join_with(
+                &c.lazy(r.table(64)),
+                ["k1"],
+                ["k1"],
+                how,
+                JoinOptions::new().build_side(BuildSide::Left),
+            )
             .unwrap())
         .unwrap();
         assert_eq!(render(&got), reference(&l, &r, 1, how), "{how}");
@@ -514,9 +562,7 @@ proptest! {
         let c = ctx(None, dir.path());
         for how in ALL {
             for side in [BuildSide::Auto, BuildSide::Left] {
-                if side == BuildSide::Left
-                    && !matches!(how, JoinType::Inner | JoinType::Right | JoinType::Cross)
-                {
+                if side == BuildSide::Left && matches!(how, JoinType::Left | JoinType::Full) {
                     continue;
                 }
                 let got = join(&c, &l, &r, 1, how, JoinOptions::new().build_side(side)).unwrap();

@@ -1,9 +1,12 @@
 //! Build side: every join whose options leave the build side to the
-//! planner ([`BuildSide::Auto`]) gets one in the plan. Inner and cross
-//! joins build on the input with fewer estimated rows (see
+//! planner ([`BuildSide::Auto`]) gets one in the plan. Inner, cross, semi
+//! and anti joins build on the input with fewer estimated rows (see
 //! [`crate::stats`]; the right one on a tie or when an estimate is
-//! missing); right joins must build on the left, the other types on the
-//! right. Runs last, after the rules that move joins and their inputs.
+//! missing): a semi or anti join built on its left side has the right
+//! rows mark the left rows they match, and emits the marked (unmarked)
+//! ones at the end, as DuckDB's "right semi" joins do. Right joins must
+//! build on the left, left and full joins on the right. Runs last, after
+//! the rules that move joins and their inputs.
 
 use std::sync::Arc;
 
@@ -21,7 +24,7 @@ pub struct ChooseBuildSide;
 pub fn choose(j: &JoinNode) -> BuildSide {
     match j.how {
         JoinType::Right => BuildSide::Left,
-        JoinType::Inner | JoinType::Cross => {
+        JoinType::Inner | JoinType::Cross | JoinType::Semi | JoinType::Anti => {
             match (estimated_rows(&j.left), estimated_rows(&j.right)) {
                 (Some(l), Some(r)) if l < r => BuildSide::Left,
                 _ => BuildSide::Right,
@@ -112,6 +115,13 @@ mod tests {
             .rewrite(join(&small, &big, JoinType::Right))
             .unwrap();
         assert_eq!(planned(&out), Some(BuildSide::Left));
+        // Semi and anti joins build on the smaller side too.
+        for how in [JoinType::Semi, JoinType::Anti] {
+            let out = ChooseBuildSide.rewrite(join(&small, &big, how)).unwrap();
+            assert_eq!(planned(&out), Some(BuildSide::Left), "{how}");
+            let out = ChooseBuildSide.rewrite(join(&big, &small, how)).unwrap();
+            assert_eq!(planned(&out), Some(BuildSide::Right), "{how}");
+        }
         // Fixed point.
         let again = ChooseBuildSide.rewrite(out.clone()).unwrap();
         assert!(Arc::ptr_eq(&again, &out));
