@@ -42,7 +42,9 @@ gen "$DATA_DIR/G1_${ROWS}_1e2_0_0.csv" groupby --rows "$ROWS" --k 100 --format c
 gen "$DATA_DIR/J1_${ROWS}_NA_0_0.parquet" join --rows "$ROWS" ${LAYOUT[@]+"${LAYOUT[@]}"} --out "$DATA_DIR"
 gen "$DATA_DIR/tpch_sf$SF/lineitem.parquet" tpch --scale-factor "$SF" ${LAYOUT[@]+"${LAYOUT[@]}"} --out "$DATA_DIR/tpch_sf$SF"
 
-OUT="${E2E_OUT:-$ROOT/benches/results/e2e$([ "$QUICK" = 1 ] && echo -quick).md}"
+# (`|| true`: under `set -e` a failing test in the substitution would end
+# the script silently when E2E_OUT is not set.)
+OUT="${E2E_OUT:-$ROOT/benches/results/e2e$([ "$QUICK" = 1 ] && echo -quick || true).md}"
 ARGS=("$@")
 [ "$QUICK" = 1 ] && ! printf '%s\n' "$@" | grep -q -- '--runs' && ARGS+=(--runs 1)
 exec "$PY" "$ROOT/benches/scripts/e2e.py" --parframe "$PARFRAME" --data "$DATA_DIR" \
