@@ -29,6 +29,8 @@ use arrow_schema::DataType;
 use hashbrown::HashSet;
 use parframe_common::{Error, Result};
 
+use super::plan::is_comparable;
+
 /// Lists up to this long of fixed-width values compare literal by literal
 /// (a SIMD pass each) instead of hashing every row.
 const COMPARE_FIXED: usize = 16;
@@ -88,22 +90,6 @@ fn layout(t: &DataType) -> Option<Layout> {
     }
 }
 
-/// Whether `cmp::eq` takes arrays of `t` (the compare probe's condition).
-fn comparable(t: &DataType) -> bool {
-    t.is_primitive()
-        || matches!(
-            t,
-            DataType::Boolean
-                | DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Binary
-                | DataType::LargeBinary
-                | DataType::BinaryView
-                | DataType::FixedSizeBinary(_)
-        )
-}
-
 impl InSet {
     /// The set of `values` (non-null literals, each a one-row array of the
     /// input's type `t`).
@@ -116,7 +102,7 @@ impl InSet {
         let probe = if t == &DataType::Null {
             // Every row is null: nothing to probe (see `eval`).
             Probe::Compare(vec![])
-        } else if comparable(t) && (short || layout(t).is_none()) {
+        } else if is_comparable(t) && (short || layout(t).is_none()) {
             Probe::Compare(values.into_iter().map(Scalar::new).collect())
         } else if let Some(l) = layout(t) {
             let mut set = HashSet::with_capacity(values.len());

@@ -1022,7 +1022,7 @@ fn is_string(t: &DataType) -> bool {
 }
 
 /// Types that arrow's comparison kernels order.
-fn is_comparable(t: &DataType) -> bool {
+pub(super) fn is_comparable(t: &DataType) -> bool {
     t.is_primitive()
         || matches!(
             t,

@@ -417,6 +417,25 @@ fn a_chunk_larger_than_the_budget_is_a_clear_error() {
     assert_eq!(c.memory_pool().used(), 0);
 }
 
+/// `t` sorted by `k` on 2 threads under `limit` bytes (and `chunk_rows`
+/// when given), with the job's statistics.
+fn sort_by_k_within(
+    t: Table,
+    limit: u64,
+    chunk_rows: Option<usize>,
+) -> (Table, parframe_exec::JobStats) {
+    let mut b = Context::builder().threads(2).memory_limit(limit);
+    if let Some(n) = chunk_rows {
+        b = b.chunk_rows(n);
+    }
+    let c = b.build().unwrap();
+    c.lazy(t)
+        .sort([SortKey::asc("k")])
+        .unwrap()
+        .collect_with_stats()
+        .unwrap()
+}
+
 #[test]
 fn a_chunk_larger_than_the_budget_is_sorted_in_slices() {
     // One 40_000-row chunk needs more than the whole budget to sort: it is
@@ -427,18 +446,7 @@ fn a_chunk_larger_than_the_budget_is_sorted_in_slices() {
         "s" => (0..rows).map(|i| format!("value number {i}")).collect::<Vec<_>>(),
     )
     .unwrap();
-    let c = Context::builder()
-        .threads(2)
-        .chunk_rows(rows as usize)
-        .memory_limit(3 << 20)
-        .build()
-        .unwrap();
-    let (out, stats) = c
-        .lazy(t)
-        .sort([SortKey::asc("k")])
-        .unwrap()
-        .collect_with_stats()
-        .unwrap();
+    let (out, stats) = sort_by_k_within(t, 3 << 20, Some(rows as usize));
     assert_eq!(out.num_rows(), rows as usize);
     assert!(stats.spilled.files >= 1, "{stats:?}");
     let k: Vec<i64> = out
@@ -478,17 +486,7 @@ fn view_chunks_sharing_one_buffer_sort_within_the_budget() {
         .map(|o| whole.slice(o, 4096.min(rows - o)))
         .collect();
     let t = Table::try_new(schema, chunks).unwrap();
-    let c = Context::builder()
-        .threads(2)
-        .memory_limit(8 << 20)
-        .build()
-        .unwrap();
-    let (out, stats) = c
-        .lazy(t)
-        .sort([SortKey::asc("k")])
-        .unwrap()
-        .collect_with_stats()
-        .unwrap();
+    let (out, stats) = sort_by_k_within(t, 8 << 20, None);
     // About 12 MB of rows under 8 MiB: a few runs. Counting the shared
     // buffer once per chunk made every chunk a run of its own (14).
     assert!(
