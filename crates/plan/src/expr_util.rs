@@ -27,22 +27,27 @@ pub fn integer_value(v: &ScalarValue) -> Option<i128> {
 
 /// The conjuncts of `e` (`a AND (b AND c)` gives `[a, b, c]`).
 pub fn split_conjunction(e: &Expr) -> Vec<Expr> {
+    split_by(e, BinaryOp::And)
+}
+
+/// The disjuncts of `e` (`a OR (b OR c)` gives `[a, b, c]`).
+pub fn split_disjunction(e: &Expr) -> Vec<Expr> {
+    split_by(e, BinaryOp::Or)
+}
+
+fn split_by(e: &Expr, by: BinaryOp) -> Vec<Expr> {
     let mut out = Vec::new();
     #[recursive::recursive]
-    fn go(e: &Expr, out: &mut Vec<Expr>) {
+    fn go(e: &Expr, by: BinaryOp, out: &mut Vec<Expr>) {
         match e {
-            Expr::Binary {
-                left,
-                op: BinaryOp::And,
-                right,
-            } => {
-                go(left, out);
-                go(right, out);
+            Expr::Binary { left, op, right } if *op == by => {
+                go(left, by, out);
+                go(right, by, out);
             }
             other => out.push(other.clone()),
         }
     }
-    go(e, &mut out);
+    go(e, by, &mut out);
     out
 }
 

@@ -109,6 +109,22 @@ proptest! {
             .unwrap();
         same(&comma)?;
 
+        // An OR of ANDs over both sides (TPC-H Q7's shape): each side is
+        // filtered by what the OR implies for it, the OR stays.
+        let either = a
+            .cross_join(&b)
+            .unwrap()
+            .filter(
+                col("k").eq(col("k2")).and(
+                    col("a")
+                        .eq(lit(c1))
+                        .and(col("b").eq(lit(c2)))
+                        .or(col("a").eq(lit(c2)).and(col("y").gt(lit(c1))).and(col("x").lt(col("b")))),
+                ),
+            )
+            .unwrap();
+        same(&either)?;
+
         // Three relations, the cross product written first.
         let three = a
             .cross_join(&b)

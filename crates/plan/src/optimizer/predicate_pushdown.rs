@@ -32,7 +32,9 @@ use parframe_common::Result;
 use parframe_core::Expr;
 use parframe_core::expr::BinaryOp;
 
-use crate::expr_util::{conjunction, rename_columns, split_conjunction, substitute};
+use crate::expr_util::{
+    conjunction, rename_columns, split_conjunction, split_disjunction, substitute,
+};
 use crate::join::{JoinColumn, JoinType, joinable};
 use crate::logical::{JoinFilter, JoinNode, LogicalPlan, PlanNode, ScanNode};
 use crate::optimizer::OptimizerRule;
@@ -281,6 +283,18 @@ fn push_join(plan: &Arc<LogicalPlan>, j: &JoinNode, preds: Vec<Expr>) -> Result<
     let mut left_on = j.left_on.clone();
     let mut right_on = j.right_on.clone();
     let (ls, rs) = (j.left.schema(), j.right.schema());
+    for p in &into_join {
+        // An OR over both sides implies one over each side's own terms
+        // (see `implied`): those go down, the OR stays in the residual.
+        // Only here, as a predicate enters the join, so that later passes
+        // (which see it in the residual) do not derive it again.
+        if let Some(l) = implied(p, &|c| side.get(c).and_then(|s| s.0.clone())) {
+            left.push(l?);
+        }
+        if let Some(r) = implied(p, &|c| side.get(c).and_then(|s| s.1.clone())) {
+            right.push(r?);
+        }
+    }
     for p in into_join {
         if let Some((a, b)) = equi_key(&p, &side)
             && let (Ok(fa), Ok(fb)) = (ls.field_with_name(&a), rs.field_with_name(&b))
@@ -344,6 +358,45 @@ fn push_join(plan: &Arc<LogicalPlan>, j: &JoinNode, preds: Vec<Expr>) -> Result<
         }),
     )?;
     filter_above(node, above)
+}
+
+/// For `p = B1 OR B2 OR ...` (two or more branches), the predicate over one
+/// input that `p` implies: `L1 OR L2 OR ...`, where `Li` is the AND of the
+/// conjuncts of `Bi` whose columns are all that input's (`input_name`
+/// gives a column's name there), renamed to its names. `None` when `p` is
+/// no OR or some branch has no such conjunct.
+///
+/// Why it holds: a row pair passes `p` when some `Bi` is true, and then
+/// all of `Bi`'s conjuncts, `Li` among them, are true; so rows of the
+/// input failing every `Li` can be dropped before an inner join. TPC-H Q7
+/// (`(n1 = 'FRANCE' AND n2 = 'GERMANY') OR (n1 = 'GERMANY' AND n2 =
+/// 'FRANCE')` gives `n1 IN` both, and `n2 IN` both) and Q19 need it.
+fn implied(p: &Expr, input_name: &dyn Fn(&str) -> Option<String>) -> Option<Result<Expr>> {
+    let branches = split_disjunction(p);
+    if branches.len() < 2 {
+        return None;
+    }
+    let mut parts = Vec::with_capacity(branches.len());
+    for b in &branches {
+        let mut mine = Vec::new();
+        for c in split_conjunction(b) {
+            let cols = c.columns();
+            let map: Option<HashMap<String, String>> = cols
+                .iter()
+                .map(|n| input_name(n).map(|m| (n.clone(), m)))
+                .collect();
+            match map {
+                Some(m) if !cols.is_empty() => mine.push(rename_columns(&c, &m)),
+                _ => {}
+            }
+        }
+        let mine = match mine.into_iter().collect::<Result<Vec<_>>>() {
+            Ok(m) => m,
+            Err(e) => return Some(Err(e)),
+        };
+        parts.push(conjunction(mine)?);
+    }
+    parts.into_iter().reduce(|a, b| a.or(b)).map(Ok)
 }
 
 /// `a = b` with `a` an output column from the left input and `b` one from
@@ -441,6 +494,46 @@ mod tests {
         // Fixed point.
         let again = PredicatePushdown.rewrite(out.clone()).unwrap();
         assert!(Arc::ptr_eq(&again, &out));
+    }
+
+    #[test]
+    fn an_or_over_both_sides_sends_what_it_implies_to_each() {
+        let j = join(&t(&["a", "x"]), &t(&["b", "y"]), ("", ""), JoinType::Cross);
+        let either = col("x")
+            .eq(lit(1i64))
+            .and(col("y").eq(lit(2i64)))
+            .or(col("x")
+                .eq(lit(2i64))
+                .and(col("y").gt(lit(0i64)))
+                .and(col("x").lt(col("y"))));
+        let f = LogicalPlan::filter(&j, col("a").eq(col("b")).and(either.clone())).unwrap();
+        let out = PredicatePushdown.rewrite(f).unwrap();
+        let PlanNode::Join(jn) = out.node() else {
+            panic!("join on top expected: {out:?}")
+        };
+        // The OR stays as the residual; each side gets the OR of its own
+        // terms of each branch.
+        assert_eq!(jn.filter.as_ref().unwrap().expr, either);
+        assert_eq!(
+            filter_of(&jn.left),
+            Some(&col("x").eq(lit(1i64)).or(col("x").eq(lit(2i64))))
+        );
+        assert_eq!(
+            filter_of(&jn.right),
+            Some(&col("y").eq(lit(2i64)).or(col("y").gt(lit(0i64))))
+        );
+        // Fixed point: the residual does not derive them again.
+        let again = PredicatePushdown.rewrite(out.clone()).unwrap();
+        assert!(Arc::ptr_eq(&again, &out));
+        // A branch without a term of its own implies nothing for that side.
+        let loose = col("x").eq(lit(1i64)).or(col("y").eq(lit(2i64)));
+        let f = LogicalPlan::filter(&j, col("a").eq(col("b")).and(loose)).unwrap();
+        let out = PredicatePushdown.rewrite(f).unwrap();
+        let PlanNode::Join(jn) = out.node() else {
+            panic!("join on top expected: {out:?}")
+        };
+        assert_eq!(filter_of(&jn.left), None);
+        assert_eq!(filter_of(&jn.right), None);
     }
 
     #[test]
