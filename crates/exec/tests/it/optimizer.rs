@@ -125,6 +125,15 @@ proptest! {
             .unwrap();
         same(&either)?;
 
+        // A semi or anti join over an inner join, on a column of either
+        // input: it moves onto that input.
+        let ab = a.join(&b, ["k"], ["k2"], JoinType::Inner).unwrap();
+        for key in ["x", "y"] {
+            for kind in [JoinType::Semi, JoinType::Anti] {
+                same(&ab.join(&c, [key], ["k3"], kind).unwrap())?;
+            }
+        }
+
         // Three relations, the cross product written first.
         let three = a
             .cross_join(&b)

@@ -12,6 +12,9 @@
 //! 2. [`join_reorder::JoinReorder`]: groups of inner and cross joins are
 //!    reordered greedily by estimated cardinality (after pushdown, so the
 //!    estimates see the filters and the graph sees every condition).
+//! 2. (also) [`semi_join_pushdown::SemiJoinPushdown`]: a semi or anti join
+//!    over an inner join moves onto the input its keys come from (after
+//!    reordering, which sees the inner joins as one group first).
 //! 3. [`sort_limit::SortLimit`]: a limit over a sort becomes a top-k sort
 //!    (`Sort` with a fetch).
 //! 3. (also) [`window_topk::WindowTopK`]: a filter `row_number() <= k`
@@ -52,6 +55,7 @@ pub mod join_reorder;
 pub mod limit_pushdown;
 pub mod predicate_pushdown;
 pub mod projection_pushdown;
+pub mod semi_join_pushdown;
 pub mod simplify;
 pub mod sort_limit;
 pub mod window_topk;
@@ -82,6 +86,7 @@ impl Default for Optimizer {
                 Box::new(simplify::Simplify),
                 Box::new(predicate_pushdown::PredicatePushdown),
                 Box::new(join_reorder::JoinReorder),
+                Box::new(semi_join_pushdown::SemiJoinPushdown),
                 Box::new(sort_limit::SortLimit),
                 Box::new(window_topk::WindowTopK),
                 Box::new(limit_pushdown::LimitPushdown),
