@@ -60,6 +60,9 @@ pub mod simplify;
 pub mod sort_limit;
 pub mod window_topk;
 
+#[cfg(test)]
+pub(crate) mod test_plans;
+
 /// Most passes over the rule list before the optimizer stops even when a
 /// rule still changes the plan (a rule pair undoing each other).
 pub const MAX_PASSES: usize = 8;

@@ -427,48 +427,17 @@ fn equi_key(
 
 #[cfg(test)]
 mod tests {
-    use arrow_array::{ArrayRef, Int64Array};
-    use parframe_core::{Table, col, lit};
+    use crate::optimizer::test_plans::{join, table as t};
+    use parframe_core::{col, lit};
 
     use super::*;
     use crate::agg::sum;
-    use crate::join::JoinOptions;
-
-    fn t(names: &[&str]) -> Arc<LogicalPlan> {
-        let cols = names
-            .iter()
-            .map(|n| {
-                (
-                    n.to_string(),
-                    Arc::new(Int64Array::from(vec![1i64, 2])) as ArrayRef,
-                )
-            })
-            .collect();
-        LogicalPlan::table(Table::from_columns(cols).unwrap())
-    }
 
     fn filter_of(p: &LogicalPlan) -> Option<&Expr> {
         match p.node() {
             PlanNode::Filter { predicate, .. } => Some(predicate),
             _ => None,
         }
-    }
-
-    fn join(
-        l: &Arc<LogicalPlan>,
-        r: &Arc<LogicalPlan>,
-        on: (&str, &str),
-        how: JoinType,
-    ) -> Arc<LogicalPlan> {
-        let (a, b) = on;
-        let keys = |s: &str| {
-            if s.is_empty() {
-                vec![]
-            } else {
-                vec![s.to_string()]
-            }
-        };
-        LogicalPlan::join(l, r, keys(a), keys(b), how, JoinOptions::default(), None).unwrap()
     }
 
     #[test]

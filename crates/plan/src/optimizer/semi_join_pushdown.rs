@@ -172,45 +172,12 @@ fn onto_input(
 
 #[cfg(test)]
 mod tests {
-    use arrow_array::{ArrayRef, Int64Array};
-    use parframe_core::Table;
+    use crate::optimizer::test_plans::{join, table as t};
 
     use super::*;
-    use crate::join::JoinOptions;
 
     fn is_semi(j: &JoinNode) -> bool {
         matches!(j.how, JoinType::Semi | JoinType::Anti)
-    }
-
-    fn t(names: &[&str]) -> Arc<LogicalPlan> {
-        let cols = names
-            .iter()
-            .map(|n| {
-                (
-                    n.to_string(),
-                    Arc::new(Int64Array::from(vec![1i64, 2, 3])) as ArrayRef,
-                )
-            })
-            .collect();
-        LogicalPlan::table(Table::from_columns(cols).unwrap())
-    }
-
-    fn join(
-        l: &Arc<LogicalPlan>,
-        r: &Arc<LogicalPlan>,
-        on: (&str, &str),
-        how: JoinType,
-    ) -> Arc<LogicalPlan> {
-        LogicalPlan::join(
-            l,
-            r,
-            vec![on.0.into()],
-            vec![on.1.into()],
-            how,
-            JoinOptions::default(),
-            None,
-        )
-        .unwrap()
     }
 
     fn node(p: &LogicalPlan) -> &JoinNode {
