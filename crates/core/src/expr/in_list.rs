@@ -114,7 +114,7 @@ impl InSet {
                 }
                 let bytes: Box<[u8]> = match l {
                     Layout::Fixed(w) => fixed_values(&v.to_data(), w)?.into(),
-                    Layout::Var(l) => var_bytes(v.as_ref(), l, 0).into(),
+                    Layout::Var(l) => var_values(v.as_ref(), l)(0).into(),
                 };
                 set.insert(bytes);
             }
@@ -171,9 +171,10 @@ impl InSet {
                         set.contains(&values[i * w..(i + 1) * w])
                     }))
                 }
-                Some(Layout::Var(l)) => Ok(BooleanBuffer::collect_bool(len, |i| {
-                    set.contains(var_bytes(a, l, i))
-                })),
+                Some(Layout::Var(l)) => {
+                    let value = var_values(a, l);
+                    Ok(BooleanBuffer::collect_bool(len, |i| set.contains(value(i))))
+                }
                 None => Err(Error::InvalidArgument(format!(
                     "internal: IN planned for bytes, probed with {}",
                     a.data_type()
@@ -189,20 +190,30 @@ impl InSet {
     }
 }
 
-/// The bytes of row `i` of `a`, read in place (`a` is of layout `l`).
-fn var_bytes(a: &dyn Array, l: Var, i: usize) -> &[u8] {
+/// The bytes of each row of `a` (of layout `l`), read in place; the array
+/// is downcast once, not per row.
+fn var_values<'a>(a: &'a dyn Array, l: Var) -> Box<dyn Fn(usize) -> &'a [u8] + 'a> {
     match l {
         Var::Offsets32 => match a.as_string_opt::<i32>() {
-            Some(s) => s.value(i).as_bytes(),
-            None => a.as_binary::<i32>().value(i),
+            Some(s) => Box::new(move |i| s.value(i).as_bytes()),
+            None => {
+                let b = a.as_binary::<i32>();
+                Box::new(move |i| b.value(i))
+            }
         },
         Var::Offsets64 => match a.as_string_opt::<i64>() {
-            Some(s) => s.value(i).as_bytes(),
-            None => a.as_binary::<i64>().value(i),
+            Some(s) => Box::new(move |i| s.value(i).as_bytes()),
+            None => {
+                let b = a.as_binary::<i64>();
+                Box::new(move |i| b.value(i))
+            }
         },
         Var::View => match a.as_string_view_opt() {
-            Some(s) => s.value(i).as_bytes(),
-            None => a.as_binary_view().value(i),
+            Some(s) => Box::new(move |i| s.value(i).as_bytes()),
+            None => {
+                let b = a.as_binary_view();
+                Box::new(move |i| b.value(i))
+            }
         },
     }
 }
