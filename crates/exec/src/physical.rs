@@ -23,7 +23,7 @@ use parframe_common::{Error, Result};
 use parframe_core::expr::PreparedExpr;
 use parframe_core::{ChunkSource, Table, slice_bytes};
 use parframe_plan::udf::{BatchUdf, RowUdf};
-use parframe_plan::{JoinType, LogicalPlan, PlanNode};
+use parframe_plan::{LogicalPlan, PlanNode};
 use parframe_spill::Reservation;
 use rayon::prelude::*;
 
@@ -946,65 +946,14 @@ fn build(ctx: &Context, job: &Arc<JobMetrics>, plan: &LogicalPlan) -> Result<Pip
         PlanNode::Join(spec) => {
             let metrics = job.operator(plan);
             let start = Instant::now();
-            let Some(f) = &spec.filter else {
-                let joined = run_join(ctx, &metrics, spec, None)?;
-                metrics.add_elapsed(start.elapsed());
-                return Ok(Pipeline::over(
-                    Input::Operator(Box::new(joined)),
-                    Some(metrics),
-                ));
-            };
-            if !matches!(spec.how, JoinType::Inner | JoinType::Cross) {
-                return Err(Error::InvalidArgument(format!(
-                    "a {} join whose condition is more than equalities between a left and a \
-                     right column (here {}) is not supported yet; write it as an inner join \
-                     or move the condition to one side",
-                    spec.how, f.expr
-                )));
-            }
-            // An inner join's residual filters its output: the join also
-            // produces the columns the condition reads, the filter then
-            // drops them.
-            let mut columns = spec.columns.clone();
-            let mut rename = std::collections::HashMap::new();
-            for (c, name) in &f.columns {
-                let n = match columns.iter().find(|(d, _)| d == c) {
-                    Some((_, n)) => n.clone(),
-                    None => {
-                        let mut n = format!("__residual_{name}");
-                        while columns.iter().any(|(_, m)| m == &n) {
-                            n.push('_');
-                        }
-                        columns.push((c.clone(), n.clone()));
-                        n
-                    }
-                };
-                rename.insert(name.clone(), n);
-            }
-            let expr = parframe_plan::expr_util::rename_columns(&f.expr, &rename)?;
-            let (layout, schema) = parframe_plan::join::join_layout(
-                &spec.left.schema(),
-                &spec.right.schema(),
-                &columns,
-                spec.how,
-            )?;
-            let wide = parframe_plan::JoinNode {
-                columns,
-                filter: None,
-                layout,
-                schema: schema.clone(),
-                ..spec.clone()
-            };
-            let joined = run_join(ctx, &metrics, &wide, None)?;
+            // A residual condition is evaluated inside the join, on the
+            // pairs with equal keys (see `join::exec::Residual`).
+            let joined = run_join(ctx, &metrics, spec, None)?;
             metrics.add_elapsed(start.elapsed());
-            let mut p = Pipeline::over(Input::Operator(Box::new(joined)), Some(metrics));
-            p.ops.push(Op::ScanFilter {
-                filters: vec![expr.prepare(&schema)?],
-                project: Some((0..spec.schema.fields().len()).collect()),
-                schema: plan.schema(),
-            });
-            p.op_metrics.push(JobMetrics::detached());
-            return Ok(p);
+            return Ok(Pipeline::over(
+                Input::Operator(Box::new(joined)),
+                Some(metrics),
+            ));
         }
         PlanNode::Union { inputs } => {
             let metrics = job.operator(plan);

@@ -105,8 +105,8 @@ pub struct JoinNode {
 
 impl JoinNode {
     /// The columns each input must produce for the output columns `needed`
-    /// (`None`: all): the keys plus what the output takes from that side,
-    /// in input order. An input keeps at least one column so chunks keep
+    /// (`None`: all): the keys, the residual's columns, plus what the output
+    /// takes from that side, in input order. An input keeps at least one column so chunks keep
     /// their row counts (cross joins).
     pub fn needed_inputs(
         &self,
@@ -127,6 +127,27 @@ impl JoinNode {
         for k in &self.right_on {
             if let Ok(i) = rs.index_of(k) {
                 r[i] = true;
+            }
+        }
+        // The residual reads its columns from the pairs, output or not.
+        for (c, _) in self.filter.iter().flat_map(|f| &f.columns) {
+            match c {
+                JoinColumn::Left(n) => {
+                    if let Ok(i) = ls.index_of(n) {
+                        l[i] = true;
+                    }
+                }
+                JoinColumn::Right(n) => {
+                    if let Ok(i) = rs.index_of(n) {
+                        r[i] = true;
+                    }
+                }
+                JoinColumn::Key(a, b) => {
+                    if let (Ok(i), Ok(j)) = (ls.index_of(a), rs.index_of(b)) {
+                        l[i] = true;
+                        r[j] = true;
+                    }
+                }
             }
         }
         for (f, c) in self.schema.fields().iter().zip(&self.layout) {

@@ -81,47 +81,25 @@ impl SqlPlanner {
                     // input where the join's semantics allow it (the side
                     // whose rows are not all kept: the right one of a
                     // LEFT, SEMI or ANTI join, the left one of a RIGHT join;
-                    // either of an INNER join).
-                    let how_name = how.to_string().to_uppercase();
+                    // either of an INNER join). The others, and those over
+                    // both tables, belong to the join: a pair must pass
+                    // them to match.
                     let push_right = matches!(
                         how,
                         JoinType::Inner | JoinType::Left | JoinType::Semi | JoinType::Anti
                     );
                     let push_left =
                         matches!(how, JoinType::Inner | JoinType::Right | JoinType::Semi);
-                    if !r.is_empty() {
-                        if !push_right {
-                            return unsupported(
-                                format!(
-                                    "the condition '{}' on the right table only in {how_name} JOIN ... ON",
-                                    r[0]
-                                ),
-                                r[0].span(),
-                            );
-                        }
+                    let mut both = both;
+                    if push_right {
                         right.0 = filter_all(&right.0, &r, &right.1)?;
+                    } else {
+                        both.extend(r);
                     }
-                    if !l.is_empty() {
-                        if !push_left {
-                            return unsupported(
-                                format!(
-                                    "the condition '{}' on the left table only in {how_name} JOIN ... ON",
-                                    l[0]
-                                ),
-                                l[0].span(),
-                            );
-                        }
+                    if push_left {
                         lf = filter_all(&lf, &l, &scope)?;
-                    }
-                    if !both.is_empty() && how != JoinType::Inner {
-                        return unsupported(
-                            format!(
-                                "the condition '{}' over both tables (not an equality of \
-                                 columns) in {how_name} JOIN ... ON",
-                                both[0]
-                            ),
-                            both[0].span(),
-                        );
+                    } else {
+                        both.extend(l);
                     }
                     residual = both;
                     (keys, false)
@@ -182,9 +160,11 @@ impl SqlPlanner {
             } else {
                 how
             };
-            (lf, scope) = join_scoped((lf, scope), right, how, keys, coalesce, span)?;
-            if !residual.is_empty() {
+            if how == JoinType::Inner || residual.is_empty() {
+                (lf, scope) = join_scoped((lf, scope), right, how, keys, coalesce, span)?;
                 lf = filter_all(&lf, &residual, &scope)?;
+            } else {
+                (lf, scope) = join_scoped_on((lf, scope), right, how, keys, &residual, span)?;
             }
         }
         Ok((lf, scope))
@@ -628,6 +608,71 @@ pub(crate) fn join_scoped(
             JoinOptions::new().coalesce_keys(coalesce),
         )
         .map_err(at(span))?;
+    merge_scopes(joined, scope, rs, how, (&left_on, &right_on), coalesce)
+}
+
+/// [`join_scoped`] (keys not coalesced) where a pair must also pass the
+/// conditions `residual` to match: SQL's `LEFT JOIN ... ON a.k = b.k AND
+/// <condition over both tables>`, or a `[NOT] EXISTS` with a correlated
+/// condition that is not an equality. The conditions are resolved over
+/// the pair of rows (the scope of the inner join of the two) and become
+/// the join's residual, evaluated inside the join.
+pub(crate) fn join_scoped_on(
+    (lf, scope): (LazyFrame, Scope),
+    (r, rs): (LazyFrame, Scope),
+    how: JoinType,
+    (left_on, right_on): (Vec<String>, Vec<String>),
+    residual: &[&ast::Expr],
+    span: Span,
+) -> Result<(LazyFrame, Scope)> {
+    let pair_how = if left_on.is_empty() {
+        JoinType::Cross
+    } else {
+        JoinType::Inner
+    };
+    let (_, pairs) = join_scoped(
+        (lf.clone(), scope.clone()),
+        (r.clone(), rs.clone()),
+        pair_how,
+        (left_on.clone(), right_on.clone()),
+        false,
+        span,
+    )?;
+    let nleft = scope.schema.fields().len();
+    let mut on: Vec<Expr> = Vec::with_capacity(left_on.len() + residual.len());
+    for (a, b) in left_on.iter().zip(&right_on) {
+        // Keys not coalesced: the right columns follow the left ones.
+        let i = rs
+            .schema
+            .index_of(b)
+            .map_err(|e| sql_error(e.to_string(), span))?;
+        let name = pairs.schema.field(nleft + i).name();
+        on.push(col(a.as_str()).eq(col(name.as_str())));
+    }
+    for c in residual {
+        if let Some(span) = crate::expr::find_aggregate(c) {
+            return err("aggregate functions are not allowed in JOIN ... ON", span);
+        }
+        on.push(row_expr(c, &pairs)?);
+    }
+    let Some(on) = on.into_iter().reduce(Expr::and) else {
+        return err("a join without a condition", span);
+    };
+    let joined = lf
+        .join_on_with(&r, how, on, JoinOptions::new())
+        .map_err(at(span))?;
+    merge_scopes(joined, scope, rs, how, (&left_on, &right_on), false)
+}
+
+/// The scope of `joined`, the join of the relations of `scope` and `rs`.
+fn merge_scopes(
+    joined: LazyFrame,
+    scope: Scope,
+    rs: Scope,
+    how: JoinType,
+    (left_on, right_on): (&[String], &[String]),
+    coalesce: bool,
+) -> Result<(LazyFrame, Scope)> {
     let out = joined.schema();
     let nleft = scope.schema.fields().len();
     let mut columns = scope.columns.clone();

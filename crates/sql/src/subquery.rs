@@ -760,11 +760,44 @@ impl SqlPlanner {
             let scope = extended(&scope, &lf);
             return Ok((lf, scope));
         }
-        // Conditions beyond equalities: semi/anti join on the numbers of
-        // the outer rows whose pairs pass them.
-        let (numbered, ids, rid) = self.passing_rows(lf, &scope, &sub)?;
-        let lf = numbered
-            .join(&ids, [rid.as_str()], [rid.as_str()], how)
+        // Conditions beyond equalities: the join's residual, which a pair
+        // of rows with equal keys must also pass (evaluated inside the
+        // semi or anti join, on the pairs).
+        let (left, lk, frame, rk) = align_keys(&lf, &scope, &sub)?;
+        let pair_how = if lk.is_empty() {
+            JoinType::Cross
+        } else {
+            JoinType::Inner
+        };
+        let pairs = left
+            .join_with(
+                &frame,
+                lk.clone(),
+                rk.clone(),
+                pair_how,
+                JoinOptions::new().coalesce_keys(false),
+            )
+            .map_err(at(span))?;
+        let pair_schema = pairs.schema();
+        let pscope = extended(&scope, &pairs);
+        let nleft = left.schema().fields().len();
+        let frame_schema = frame.schema();
+        let mut on = Vec::with_capacity(lk.len() + sub.residual.len());
+        for (a, b) in lk.iter().zip(&rk) {
+            // Keys not coalesced: the frame's columns follow the outer ones.
+            let i = frame_schema
+                .index_of(b)
+                .map_err(|e| Error::sql(e.to_string(), position(span)))?;
+            on.push(col(a.as_str()).eq(col(pair_schema.field(nleft + i).name().as_str())));
+        }
+        for r in &sub.residual {
+            on.push(row_expr(r, &pscope)?);
+        }
+        let Some(on) = balanced(on, Expr::and) else {
+            return err("an EXISTS subquery without a condition", span);
+        };
+        let lf = left
+            .join_on_with(&frame, how, on, JoinOptions::new())
             .map_err(at(span))?;
         let scope = extended(&scope, &lf);
         Ok((lf, scope))

@@ -5,12 +5,14 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow_array::{BooleanArray, RecordBatch, UInt32Array};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::{Schema, SchemaRef};
 use arrow_select::concat::concat;
 use arrow_select::take::take_record_batch;
 use parframe_common::{Error, Result, format_bytes};
+use parframe_core::expr::PreparedExpr;
 use parframe_core::slice_bytes;
 use parframe_spill::{Reservation, SpillDir, SpillFile, SpillReader, SpillWriter, compact_views};
 use rayon::prelude::*;
@@ -21,7 +23,7 @@ use super::{JoinSpec, JoinType};
 use crate::Context;
 use crate::context::JobMetrics;
 use crate::physical::{BatchStream, child_stream};
-use parframe_plan::LogicalPlan;
+use parframe_plan::{JoinColumn, JoinFilter, LogicalPlan};
 
 /// Partitions of the first grace split, and of each further one.
 const GRACE_PARTS: usize = 16;
@@ -72,6 +74,111 @@ struct Shared {
     probe_unique: Option<&'static str>,
     validation: String,
     max_out: usize,
+    /// The join's residual condition, which a pair of rows with equal keys
+    /// must also pass to count as a match.
+    residual: Option<Residual>,
+}
+
+/// A join's residual condition, prepared once over the columns it reads
+/// and evaluated on candidate pairs (rows with equal keys) before they
+/// count as matches: so a left join keeps a row whose pairs all fail it
+/// (with nulls), a semi join keeps a row with at least one passing pair,
+/// an anti join one with none, and an inner join never gathers the output
+/// columns of a failing pair.
+struct Residual {
+    expr: PreparedExpr,
+    schema: SchemaRef,
+    /// Where each column of `schema` comes from: the probe side (`true`)
+    /// or the build side, and its index in that side's batches.
+    cols: Vec<(bool, usize)>,
+}
+
+impl Residual {
+    /// `left` and `right`: the schemas of the projected input batches.
+    fn new(
+        f: &JoinFilter,
+        left: &SchemaRef,
+        right: &SchemaRef,
+        probe_is_left: bool,
+    ) -> Result<Self> {
+        let schema = f.schema(left, right)?;
+        let cols = f
+            .columns
+            .iter()
+            .map(|(c, _)| {
+                let (is_left, name) = match c {
+                    JoinColumn::Left(n) | JoinColumn::Key(n, _) => (true, n),
+                    JoinColumn::Right(n) => (false, n),
+                };
+                let side = if is_left { left } else { right };
+                Ok((is_left == probe_is_left, side.index_of(name)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let expr = f.expr.prepare(&schema)?;
+        if expr.field().data_type() != &arrow_schema::DataType::Boolean {
+            return Err(Error::InvalidArgument(format!(
+                "a join condition must be Boolean, but {} is {}",
+                f.expr,
+                expr.field().data_type()
+            )));
+        }
+        Ok(Residual { expr, schema, cols })
+    }
+
+    /// Keeps the pairs (`pi[k]` of `probe`, `bi[k]` of `build`) that pass
+    /// (a null result fails, as in SQL).
+    fn retain(
+        &self,
+        probe: &RecordBatch,
+        build: &RecordBatch,
+        pi: &mut Vec<u32>,
+        bi: &mut Vec<u32>,
+    ) -> Result<()> {
+        if pi.is_empty() {
+            return Ok(());
+        }
+        let (p_idx, b_idx) = (indices(pi), indices(bi));
+        let cols = self
+            .cols
+            .iter()
+            .zip(self.schema.fields())
+            .map(|(&(from_probe, i), f)| {
+                let (batch, idx) = if from_probe {
+                    (probe, &p_idx)
+                } else {
+                    (build, &b_idx)
+                };
+                let a: ArrayRef = arrow_select::take::take(batch.column(i).as_ref(), idx, None)?;
+                // A build column held as views (see `gather_views`) is
+                // read as its declared type.
+                if a.data_type() != f.data_type() {
+                    Ok(arrow_cast::cast(&a, f.data_type())?)
+                } else {
+                    Ok(a)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(pi.len()));
+        let pairs = RecordBatch::try_new_with_options(self.schema.clone(), cols, &opts)?;
+        let result = self.expr.evaluate(&pairs)?;
+        let pass = result.as_boolean_opt().ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "a join condition evaluated to {}, not Boolean",
+                result.data_type()
+            ))
+        })?;
+        let mut w = 0;
+        for k in 0..pi.len() {
+            if pass.is_valid(k) && pass.value(k) {
+                pi[w] = pi[k];
+                bi[w] = bi[k];
+                w += 1;
+            }
+        }
+        pi.truncate(w);
+        bi.truncate(w);
+        Ok(())
+    }
 }
 
 /// A join's output, computed as it is pulled.
@@ -258,6 +365,11 @@ pub(crate) fn run_join(
     let build_left = spec.builds_left();
     let probe_is_left = !build_left;
     let out = Assembler::new(spec, &left_schema, &right_schema, needed, probe_is_left)?;
+    let residual = spec
+        .filter
+        .as_ref()
+        .map(|f| Residual::new(f, &left_schema, &right_schema, probe_is_left))
+        .transpose()?;
     let key_idx = |schema: &Schema, keys: &[String]| -> Result<Vec<usize>> {
         keys.iter()
             .map(|k| Ok(schema.index_of(k)?))
@@ -310,6 +422,7 @@ pub(crate) fn run_join(
         probe_unique: if build_left { ru } else { lu },
         validation: format!("{:?}", spec.options.validation()),
         max_out: ctx.config().chunk_rows.max(1),
+        residual,
     };
     let mut reservation = ctx
         .memory_pool()
@@ -698,20 +811,35 @@ impl Shared {
         // probe columns are reused (or filtered) rather than gathered, and
         // the pair lists never grow (and re-fault) while probing.
         let at_most_once = !table.has_duplicates && !matches!(p.keys, Keys::None);
+        // With a residual, a pair matches only once it passes: the pairs
+        // are listed first (a bounded slice at a time unless each probe row
+        // has at most one), filtered, and only then counted.
+        let residual = self.residual.as_ref();
         let mut out = Vec::new();
-        if !want_pairs || at_most_once {
-            let mut pi: Vec<u32> = Vec::with_capacity(if want_pairs { n } else { 0 });
-            let mut bi: Vec<u32> = Vec::with_capacity(if want_pairs || marks { n } else { 0 });
+        if at_most_once || (!want_pairs && residual.is_none()) {
+            let list_pi = want_pairs || residual.is_some();
+            let list_bi = list_pi || marks;
+            let mut pi: Vec<u32> = Vec::with_capacity(if list_pi { n } else { 0 });
+            let mut bi: Vec<u32> = Vec::with_capacity(if list_bi { n } else { 0 });
             let hit = &mut p.hit;
+            let direct = residual.is_none();
             table.probe(&p.keys, p.valid.as_ref(), n, |i, j| {
-                hit[i] = true;
-                if want_pairs {
+                if direct {
+                    hit[i] = true;
+                }
+                if list_pi {
                     pi.push(i as u32);
                 }
-                if want_pairs || marks {
+                if list_bi {
                     bi.push(j);
                 }
             });
+            if let Some(r) = residual {
+                r.retain(&p.batch, &table.batch, &mut pi, &mut bi)?;
+                for &i in &pi {
+                    p.hit[i as usize] = true;
+                }
+            }
             p.pos = ProbePos::done(n);
             if self.tracks_build() {
                 table.mark(&bi);
@@ -751,15 +879,24 @@ impl Shared {
             let mut pi: Vec<u32> = Vec::with_capacity(cap);
             let mut bi: Vec<u32> = Vec::with_capacity(cap);
             let hit = &mut p.hit;
+            let direct = residual.is_none();
             p.pos = table.probe_from(&p.keys, p.valid.as_ref(), n, p.pos, cap, |i, j| {
-                hit[i] = true;
+                if direct {
+                    hit[i] = true;
+                }
                 pi.push(i as u32);
                 bi.push(j);
             });
-            if self.how == JoinType::Full {
+            if let Some(r) = residual {
+                r.retain(&p.batch, &table.batch, &mut pi, &mut bi)?;
+                for &i in &pi {
+                    p.hit[i as usize] = true;
+                }
+            }
+            if self.tracks_build() {
                 table.mark(&bi);
             }
-            if !pi.is_empty() {
+            if want_pairs && !pi.is_empty() {
                 out.push(self.out.assemble(
                     Some((&p.batch, Rows::Take(&indices(&pi)))),
                     Some((&table.batch, Rows::Take(&indices(&bi)))),

@@ -138,10 +138,10 @@ impl LazyFrame {
     /// rest is a residual condition that belongs to the join: a left join
     /// keeps a left row whose matches all fail it (with nulls on the right),
     /// rather than dropping it. Without any such equality the join runs on
-    /// a constant key (every pair is tested). An inner join's residual may
-    /// read both sides; an outer, semi or anti join's may (for now) read
-    /// only the side whose unmatched rows it does not keep (the right side
-    /// of a left join), else the join is an [`parframe_common::Error::InvalidArgument`].
+    /// a constant key (every pair is tested). The residual may read both
+    /// sides whatever the join type: it is evaluated on the pairs with
+    /// equal keys, inside the join (a semi join keeps a left row with at
+    /// least one passing pair, an anti join one with none).
     ///
     /// ```
     /// use parframe_core::{col, lit, table};
@@ -204,9 +204,6 @@ impl LazyFrame {
                 .collect();
             return j.select(keep);
         }
-        if let Some(r) = &split.residual {
-            check_residual(how, r, &ls, &rs, options.suffix_str())?;
-        }
         let filter = match split.residual {
             None => None,
             Some(e) => Some(parframe_plan::JoinFilter::over_pair(
@@ -227,44 +224,4 @@ impl LazyFrame {
         )?;
         Ok(self.with_plan(plan))
     }
-}
-
-/// Errors unless every conjunct of a non-inner join's residual `r` reads
-/// only the side whose rows the join does not preserve (such conjuncts are
-/// pushed into that input; the others are not supported yet).
-fn check_residual(
-    how: JoinType,
-    r: &Expr,
-    left: &arrow_schema::Schema,
-    right: &arrow_schema::Schema,
-    suffix: &str,
-) -> Result<()> {
-    if matches!(how, JoinType::Inner | JoinType::Cross) {
-        return Ok(());
-    }
-    let names = parframe_plan::expr_util::pair_names(left, right, suffix);
-    let side_ok =
-        |c: &str, want_left: bool| names.iter().any(|(n, l, _)| n == c && *l == want_left);
-    for c in parframe_plan::expr_util::split_conjunction(r) {
-        let cols = c.columns();
-        let only = |want_left: bool| cols.iter().all(|n| side_ok(n, want_left));
-        let ok = match how {
-            JoinType::Left | JoinType::Anti => only(false),
-            JoinType::Right => only(true),
-            JoinType::Semi => only(true) || only(false),
-            _ => false,
-        };
-        if !ok {
-            return Err(parframe_common::Error::InvalidArgument(format!(
-                "a {how} join condition must be equalities between a left and a right column \
-                 plus conditions on the {} side only; {c} is not supported yet",
-                match how {
-                    JoinType::Right => "left",
-                    JoinType::Semi => "one",
-                    _ => "right",
-                }
-            )));
-        }
-    }
-    Ok(())
 }
