@@ -11,7 +11,9 @@
 //!   `col = literal` 1/distinct when the distinct count is known, else
 //!   [`EQ_SELECTIVITY`]; `<`, `<=`, `>`, `>=` [`RANGE_SELECTIVITY`]; `!=`
 //!   1 − [`EQ_SELECTIVITY`]; `IS NULL` the null fraction when known, else
-//!   [`NULL_SELECTIVITY`]; string matches [`MATCH_SELECTIVITY`]; `AND`
+//!   [`NULL_SELECTIVITY`]; string matches (`LIKE`, `regexp_like`,
+//!   `contains`...) [`MATCH_SELECTIVITY`]; `IN (list)` the list's length
+//!   times the selectivity of `col = literal` (at most 1); `AND`
 //!   multiplies, `OR` is `a + b − ab`, `NOT` is `1 − s`; literal `true` 1,
 //!   `false`/null 0; anything else [`DEFAULT_SELECTIVITY`].
 //! - **Select / WithColumns / Apply / MapBatches / Explode**: the input's
@@ -26,13 +28,16 @@
 //!   integer or date key with a known min and max, `max − min + 1` capped
 //!   by its side's rows, else its side's row count (so a key is assumed
 //!   unique on the side it comes from: the foreign-key/primary-key case,
-//!   which gives `max(|L|, |R|)` for unfiltered inputs). Left/right/full joins at least keep their
+//!   which gives `max(|L|, |R|)` for unfiltered inputs); with several key
+//!   pairs, also `|L| × |R| / min(c(L), c(R))` when smaller, where `c` is a
+//!   side's distinct key combinations (the product of its keys' distinct
+//!   counts, at most its rows). Left/right/full joins at least keep their
 //!   preserved sides; semi joins `min(|L|, inner)`; anti joins
 //!   `max(|L| − inner, |L| / 10)`; a residual filter multiplies by
 //!   [`DEFAULT_SELECTIVITY`]. Cross joins: `|L| × |R|`.
 //! - **Union**: the sum.
 
-use parframe_core::expr::BinaryOp;
+use parframe_core::expr::{BinaryOp, Func};
 use parframe_core::{ColumnStatistics, Expr, Precision, ScalarValue, Statistics};
 
 use crate::join::{JoinColumn, JoinType};
@@ -248,6 +253,23 @@ fn join_rows(
             })
             .fold(f64::INFINITY, f64::min)
     };
+    if left_on.len() > 1 && how != JoinType::Cross {
+        // Several keys together: each side holds at most the product of
+        // its keys' distinct counts, and at most its rows, of distinct
+        // combinations (partsupp's (partkey, suppkey) is unique, however
+        // few suppliers there are).
+        let combos = |s: &Named, keys: &[String], rows: f64| {
+            keys.iter()
+                .map(|k| s.distinct_or_rows(k).max(1.0))
+                .product::<f64>()
+                .min(rows.max(1.0))
+        };
+        // The smaller count: a foreign key's combinations are at most the
+        // referenced side's (lineitem's (partkey, suppkey) pairs are all in
+        // partsupp), which the product over lineitem cannot tell.
+        let d = combos(l, left_on, lf).min(combos(r, right_on, rf));
+        inner = inner.min(lf * rf / d);
+    }
     if residual {
         inner *= DEFAULT_SELECTIVITY;
     }
@@ -389,7 +411,21 @@ fn selectivity(predicate: &Expr, st: &Named) -> f64 {
                 1.0 - frac
             }
         }
-        Expr::Str { .. } => MATCH_SELECTIVITY,
+        Expr::Str { .. }
+        | Expr::Function {
+            func: Func::Like { .. } | Func::RegexpLike,
+            ..
+        } => MATCH_SELECTIVITY,
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => {
+            // Each literal as `expr = literal`, at most all rows.
+            let one = eq_selectivity(expr, &Expr::Literal(ScalarValue::Null), st);
+            let s = (one * list.len() as f64).min(1.0);
+            if *negated { 1.0 - s } else { s }
+        }
         _ => DEFAULT_SELECTIVITY,
     }
 }
