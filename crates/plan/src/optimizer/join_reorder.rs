@@ -201,6 +201,9 @@ fn used_within(
 /// its plan.
 type Built = Option<(u128, Arc<LogicalPlan>)>;
 
+/// `join(left, set, k)` of [`best_left_deep`].
+type JoinFn<'a> = dyn Fn(&Arc<LogicalPlan>, u32, usize) -> Result<(Arc<LogicalPlan>, u64)> + 'a;
+
 /// The cheapest left-deep join order of `leaves`, each relation joined on
 /// a key to those before it (`None` when the key edges do not connect
 /// them all). The cost of an order is the sum of the estimated rows of
@@ -216,7 +219,7 @@ type Built = Option<(u128, Arc<LogicalPlan>)>;
 fn best_left_deep(
     leaves: &[Arc<LogicalPlan>],
     edges: &[(usize, usize)],
-    join: &dyn Fn(&Arc<LogicalPlan>, u32, usize) -> Result<(Arc<LogicalPlan>, u64)>,
+    join: &JoinFn<'_>,
 ) -> Result<Option<Arc<LogicalPlan>>> {
     let n = leaves.len();
     if n >= 32 {
@@ -225,8 +228,7 @@ fn best_left_deep(
     let full = (1u32 << n) - 1;
     let connected = |set: u32, k: usize| {
         edges.iter().any(|&(a, b)| {
-            a != b
-                && ((a == k && set & (1 << b) != 0) || (b == k && set & (1 << a) != 0))
+            a != b && ((a == k && set & (1 << b) != 0) || (b == k && set & (1 << a) != 0))
         })
     };
     let mut best: Vec<Built> = vec![None; 1 << n];
@@ -638,13 +640,18 @@ mod tests {
             for k in (0..n).filter(|&k| set & (1 << k) == 0) {
                 let linked = order.is_empty()
                     || edges.iter().any(|&(a, b)| {
-                        a != b && ((a == k && set & (1 << b) != 0) || (b == k && set & (1 << a) != 0))
+                        a != b
+                            && ((a == k && set & (1 << b) != 0) || (b == k && set & (1 << a) != 0))
                     });
                 if !linked {
                     continue;
                 }
                 let next = set | (1 << k);
-                let add = if order.is_empty() { 0 } else { u128::from(card[next as usize]) };
+                let add = if order.is_empty() {
+                    0
+                } else {
+                    u128::from(card[next as usize])
+                };
                 order.push(k);
                 go(order, n, edges, card, cost + add, best);
                 order.pop();
@@ -707,8 +714,18 @@ mod tests {
             t(&["c2", "c3"], 10),
             t(&["d3"], 50),
         );
-        let one = inner(&inner(&inner(&a, &b, "a1", "b1"), &c, "b2", "c2"), &d, "c3", "d3");
-        let two = inner(&inner(&inner(&d, &c, "d3", "c3"), &b, "c2", "b2"), &a, "b1", "a1");
+        let one = inner(
+            &inner(&inner(&a, &b, "a1", "b1"), &c, "b2", "c2"),
+            &d,
+            "c3",
+            "d3",
+        );
+        let two = inner(
+            &inner(&inner(&d, &c, "d3", "c3"), &b, "c2", "b2"),
+            &a,
+            "b1",
+            "a1",
+        );
         let p1 = JoinReorder.rewrite(one).unwrap();
         let p2 = JoinReorder.rewrite(two).unwrap();
         assert_eq!(joins(&p1), joins(&p2));
