@@ -638,30 +638,57 @@ pub(crate) fn join_scoped_on(
         false,
         span,
     )?;
-    let nleft = scope.schema.fields().len();
-    let mut on: Vec<Expr> = Vec::with_capacity(left_on.len() + residual.len());
-    for (a, b) in left_on.iter().zip(&right_on) {
-        // Keys not coalesced: the right columns follow the left ones.
-        let i = rs
-            .schema
-            .index_of(b)
-            .map_err(|e| sql_error(e.to_string(), span))?;
-        let name = pairs.schema.field(nleft + i).name();
-        on.push(col(a.as_str()).eq(col(name.as_str())));
-    }
+    let mut rest = Vec::with_capacity(residual.len());
     for c in residual {
         if let Some(span) = crate::expr::find_aggregate(c) {
             return err("aggregate functions are not allowed in JOIN ... ON", span);
         }
-        on.push(row_expr(c, &pairs)?);
+        rest.push(row_expr(c, &pairs)?);
     }
-    let Some(on) = on.into_iter().reduce(Expr::and) else {
-        return err("a join without a condition", span);
-    };
+    let on = pair_condition(
+        (&left_on, &right_on),
+        scope.schema.fields().len(),
+        &rs.schema,
+        &pairs.schema,
+        rest,
+        span,
+    )?;
     let joined = lf
         .join_on_with(&r, how, on, JoinOptions::new())
         .map_err(at(span))?;
     merge_scopes(joined, scope, rs, how, (&left_on, &right_on), false)
+}
+
+/// The condition of a join (keys not coalesced) of a relation of `nleft`
+/// columns with one of schema `right`: each `left_on[i] = right_on[i]`,
+/// the right key named as in the pair schema `pairs` (where the right
+/// columns follow the left ones, suffixed on a clash), and the conditions
+/// `rest` over `pairs`.
+pub(crate) fn pair_condition(
+    (left_on, right_on): (&[String], &[String]),
+    nleft: usize,
+    right: &arrow_schema::Schema,
+    pairs: &arrow_schema::Schema,
+    rest: Vec<Expr>,
+    span: Span,
+) -> Result<Expr> {
+    let mut on: Vec<Expr> = Vec::with_capacity(left_on.len() + rest.len());
+    for (a, b) in left_on.iter().zip(right_on) {
+        let i = right
+            .index_of(b)
+            .map_err(|e| sql_error(e.to_string(), span))?;
+        let name = pairs
+            .fields()
+            .get(nleft + i)
+            .ok_or_else(|| sql_error(format!("internal: no pair column for key {b}"), span))?
+            .name();
+        on.push(col(a.as_str()).eq(col(name.as_str())));
+    }
+    on.extend(rest);
+    let Some(on) = on.into_iter().reduce(Expr::and) else {
+        return err("a join without a condition", span);
+    };
+    Ok(on)
 }
 
 /// The scope of `joined`, the join of the relations of `scope` and `rs`.

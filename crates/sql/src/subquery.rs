@@ -764,38 +764,21 @@ impl SqlPlanner {
         // of rows with equal keys must also pass (evaluated inside the
         // semi or anti join, on the pairs).
         let (left, lk, frame, rk) = align_keys(&lf, &scope, &sub)?;
-        let pair_how = if lk.is_empty() {
-            JoinType::Cross
-        } else {
-            JoinType::Inner
-        };
-        let pairs = left
-            .join_with(
-                &frame,
-                lk.clone(),
-                rk.clone(),
-                pair_how,
-                JoinOptions::new().coalesce_keys(false),
-            )
-            .map_err(at(span))?;
-        let pair_schema = pairs.schema();
+        let pairs = pairs_of(&left, &lk, &frame, &rk, span)?;
         let pscope = extended(&scope, &pairs);
-        let nleft = left.schema().fields().len();
-        let frame_schema = frame.schema();
-        let mut on = Vec::with_capacity(lk.len() + sub.residual.len());
-        for (a, b) in lk.iter().zip(&rk) {
-            // Keys not coalesced: the frame's columns follow the outer ones.
-            let i = frame_schema
-                .index_of(b)
-                .map_err(|e| Error::sql(e.to_string(), position(span)))?;
-            on.push(col(a.as_str()).eq(col(pair_schema.field(nleft + i).name().as_str())));
-        }
-        for r in &sub.residual {
-            on.push(row_expr(r, &pscope)?);
-        }
-        let Some(on) = balanced(on, Expr::and) else {
-            return err("an EXISTS subquery without a condition", span);
-        };
+        let rest = sub
+            .residual
+            .iter()
+            .map(|r| row_expr(r, &pscope))
+            .collect::<Result<Vec<_>>>()?;
+        let on = crate::relation::pair_condition(
+            (&lk, &rk),
+            left.schema().fields().len(),
+            &frame.schema(),
+            &pscope.schema,
+            rest,
+            span,
+        )?;
         let lf = left
             .join_on_with(&frame, how, on, JoinOptions::new())
             .map_err(at(span))?;
@@ -819,21 +802,7 @@ impl SqlPlanner {
             .map_err(at(span))?;
         let nscope = extended(scope, &numbered);
         let (left, lk, frame, rk) = align_keys(&numbered, &nscope, sub)?;
-        // No equality at all: every pair (a cross product).
-        let how_pairs = if lk.is_empty() {
-            JoinType::Cross
-        } else {
-            JoinType::Inner
-        };
-        let pairs = left
-            .join_with(
-                &frame,
-                lk,
-                rk,
-                how_pairs,
-                JoinOptions::new().coalesce_keys(false),
-            )
-            .map_err(at(span))?;
+        let pairs = pairs_of(&left, &lk, &frame, &rk, span)?;
         let pscope = extended(&nscope, &pairs);
         let conds = sub
             .residual
@@ -1155,6 +1124,30 @@ pub(crate) fn extended(scope: &Scope, lf: &LazyFrame) -> Scope {
         schema: lf.schema(),
         ..scope.clone()
     }
+}
+
+/// Every pair of an outer row and a subquery row with equal keys (keys not
+/// coalesced; no keys at all: every pair, a cross product).
+fn pairs_of(
+    left: &LazyFrame,
+    lk: &[String],
+    frame: &LazyFrame,
+    rk: &[String],
+    span: Span,
+) -> Result<LazyFrame> {
+    let how = if lk.is_empty() {
+        JoinType::Cross
+    } else {
+        JoinType::Inner
+    };
+    left.join_with(
+        frame,
+        lk.to_vec(),
+        rk.to_vec(),
+        how,
+        JoinOptions::new().coalesce_keys(false),
+    )
+    .map_err(at(span))
 }
 
 /// The outer key columns (expressions computed as hidden columns) and the
