@@ -41,6 +41,11 @@ pub struct Cli {
     /// experiments, the default is what the benchmarks measure.
     #[arg(long, global = true, value_name = "N", value_parser = parse_chunk_rows)]
     pub chunk_rows: Option<usize>,
+    /// Decode every needed column of every row, then filter, instead of
+    /// decoding the filters' columns first and the rest only where rows
+    /// pass (late materialization, the default); for experiments.
+    #[arg(long, global = true)]
+    pub no_late_materialization: bool,
     /// Print the plan and timings to stderr.
     #[arg(short, long, global = true)]
     pub verbose: bool,
@@ -539,6 +544,9 @@ impl Env {
         }
         if let Some(n) = cli.chunk_rows {
             b = b.chunk_rows(n);
+        }
+        if cli.no_late_materialization {
+            b = b.late_materialization(false);
         }
         match (&cli.memory_limit, default_memory) {
             (Some(m), _) => b = b.memory_limit_str(m)?,

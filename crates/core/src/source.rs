@@ -12,7 +12,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 use parframe_common::Result;
 
-use crate::ScalarValue;
+use crate::{Expr, ScalarValue};
 
 /// A stream of chunks read from one partition.
 pub type ChunkIter<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>;
@@ -39,6 +39,42 @@ pub trait ChunkSource: Send + Sync + fmt::Debug {
         projection: Option<&[usize]>,
         chunk_rows: usize,
     ) -> Result<ChunkIter<'_>>;
+
+    /// Reads partition `index` as [`read_partition`](Self::read_partition)
+    /// does, keeping only the rows for which every expression of `filters`
+    /// is true (false and null drop the row), evaluated while the partition
+    /// is decoded: **late materialization**. `projection` is what to
+    /// produce; `filters` may use any column of [`ChunkSource::schema`],
+    /// projected or not.
+    ///
+    /// A source that can do better than decoding every projected column of
+    /// every row implements this (Parquet decodes the filters' columns
+    /// first, then only the rows that pass of the other columns: arrow-rs'
+    /// `RowFilter`). `Ok(None)`, the default, says it cannot: the caller
+    /// reads the filters' columns with [`read_partition`](Self::read_partition)
+    /// and filters the chunks itself. A source may answer `None` for some
+    /// partitions and not others.
+    ///
+    /// How to add it to a source: evaluate each filter with
+    /// [`Expr::prepare`] against the schema of the columns it reads, and
+    /// return errors from it unchanged (they name the expression).
+    fn read_partition_filtered(
+        &self,
+        index: usize,
+        projection: Option<&[usize]>,
+        chunk_rows: usize,
+        filters: &[Expr],
+    ) -> Result<Option<ChunkIter<'_>>> {
+        let _ = (index, projection, chunk_rows, filters);
+        Ok(None)
+    }
+
+    /// The rows of partition `index` if known without reading it (a
+    /// Parquet row group's count in the footer); `None` by default.
+    fn partition_row_count(&self, index: usize) -> Option<u64> {
+        let _ = index;
+        None
+    }
 
     /// The number of rows if known without reading the data (Parquet metadata).
     fn row_count_hint(&self) -> Option<u64> {

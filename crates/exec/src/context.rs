@@ -27,6 +27,12 @@ pub struct Config {
     pub memory_limit: u64,
     /// Where spill files go.
     pub spill_dir: PathBuf,
+    /// Whether scans hand their filters to sources that evaluate them
+    /// while decoding (Parquet: the filters' columns first, then only the
+    /// passing rows of the rest; see
+    /// [`ChunkSource::read_partition_filtered`](parframe_core::ChunkSource::read_partition_filtered)).
+    /// Default `true`.
+    pub late_materialization: bool,
 }
 
 /// Receives progress of running jobs. Called from worker threads, so keep
@@ -60,6 +66,7 @@ pub struct ContextBuilder {
     memory_limit: Option<ByteSize>,
     spill_dir: Option<PathBuf>,
     progress: Option<ProgressCallback>,
+    late_materialization: Option<bool>,
 }
 
 impl fmt::Debug for ContextBuilder {
@@ -69,6 +76,7 @@ impl fmt::Debug for ContextBuilder {
             .field("chunk_rows", &self.chunk_rows)
             .field("memory_limit", &self.memory_limit)
             .field("spill_dir", &self.spill_dir)
+            .field("late_materialization", &self.late_materialization)
             .finish()
     }
 }
@@ -102,6 +110,14 @@ impl ContextBuilder {
     /// Directory for spill files (default: the OS temp dir).
     pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spill_dir = Some(dir.into());
+        self
+    }
+
+    /// Whether scans evaluate their filters while decoding, where the
+    /// source can (default `true`; `false` decodes every needed column of
+    /// every row, then filters: for comparing the two).
+    pub fn late_materialization(mut self, on: bool) -> Self {
+        self.late_materialization = Some(on);
         self
     }
 
@@ -153,6 +169,7 @@ impl ContextBuilder {
                     chunk_rows,
                     memory_limit,
                     spill_dir,
+                    late_materialization: self.late_materialization.unwrap_or(true),
                 },
                 pool,
                 memory: MemoryPool::new(memory_limit),

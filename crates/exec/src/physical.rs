@@ -21,7 +21,7 @@ use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{FieldRef, Schema, SchemaRef};
 use parframe_common::{Error, Result};
 use parframe_core::expr::PreparedExpr;
-use parframe_core::{ChunkSource, Table, slice_bytes};
+use parframe_core::{ChunkSource, Expr, Table, slice_bytes};
 use parframe_plan::udf::{BatchUdf, RowUdf};
 use parframe_plan::{LogicalPlan, PlanNode};
 use parframe_spill::Reservation;
@@ -218,6 +218,11 @@ enum Input {
         partitions: Vec<usize>,
         /// The next index into `partitions`.
         next: usize,
+        /// The scan's filters, for the source to evaluate while decoding
+        /// (late materialization, [`ChunkSource::read_partition_filtered`]),
+        /// and the columns to produce then. A partition the source filters
+        /// skips the pipeline's first op (the scan's own filter).
+        pushed: Option<PushedFilters>,
     },
     /// Morsels of an in-memory table.
     Morsels(VecDeque<RecordBatch>),
@@ -227,6 +232,15 @@ enum Input {
     /// The output of an operator with inputs of its own (a join probing,
     /// a concat reading one input after another), computed as it is pulled.
     Operator(Box<dyn Iterator<Item = Result<RecordBatch>> + Send + Sync>),
+}
+
+/// A scan's filters offered to its source (see `Input::Source`).
+struct PushedFilters {
+    filters: Vec<Expr>,
+    /// The produced columns (source indices, in source order).
+    projection: Vec<usize>,
+    /// The schema of the chunks the scan's filter op produces.
+    schema: SchemaRef,
 }
 
 enum Unit {
@@ -466,49 +480,93 @@ impl BatchStream {
             time: Duration::ZERO,
             error: None,
         };
-        let mut process =
-            |batch: RecordBatch, out: &mut UnitOutput| -> Result<(), (usize, Error)> {
-                self.ctx.check_cancelled().map_err(|e| (usize::MAX, e))?;
+        // `first`: the op to start at (1 for chunks a source filtered: its
+        // first op, the scan's filter, is done).
+        let mut process = |batch: RecordBatch,
+                           first: usize,
+                           out: &mut UnitOutput|
+         -> Result<(), (usize, Error)> {
+            self.ctx.check_cancelled().map_err(|e| (usize::MAX, e))?;
+            if first == 0 {
                 out.rows_read += batch.num_rows() as u64;
-                let mut b = batch;
-                for (k, op) in ops.iter().enumerate() {
-                    let n = b.num_rows() as u64;
-                    let t = Instant::now();
-                    b = op.run(b, out.op_rows[k]).map_err(|e| (k, e))?;
-                    out.op_time[k] += t.elapsed();
-                    out.op_rows[k] += n;
-                    out.op_out[k] += b.num_rows() as u64;
-                }
-                if b.num_rows() > 0 {
-                    out.out_bytes += slice_bytes(&b);
-                    emit(b).map_err(|e| (usize::MAX, e))?;
-                }
-                Ok(())
-            };
+            }
+            let mut b = batch;
+            for (k, op) in ops.iter().enumerate().skip(first) {
+                let n = b.num_rows() as u64;
+                let t = Instant::now();
+                b = op.run(b, out.op_rows[k]).map_err(|e| (k, e))?;
+                out.op_time[k] += t.elapsed();
+                out.op_rows[k] += n;
+                out.op_out[k] += b.num_rows() as u64;
+            }
+            if b.num_rows() > 0 {
+                out.out_bytes += slice_bytes(&b);
+                emit(b).map_err(|e| (usize::MAX, e))?;
+            }
+            Ok(())
+        };
         let chunk_rows = self.ctx.config().chunk_rows;
         let result = match unit {
-            Unit::Batch(b) => process(b, &mut out),
+            Unit::Batch(b) => process(b, 0, &mut out),
             Unit::Partition(i) => {
                 let Input::Source {
-                    source, projection, ..
+                    source,
+                    projection,
+                    pushed,
+                    ..
                 } = &self.pipeline.input
                 else {
                     return out;
                 };
-                match source.read_partition(i, projection.as_deref(), chunk_rows) {
+                let filtered = match pushed {
+                    Some(p) => source
+                        .read_partition_filtered(i, Some(&p.projection), chunk_rows, &p.filters)
+                        .map(|it| it.map(|it| (it, p))),
+                    None => Ok(None),
+                };
+                match filtered {
                     Err(e) => Err((usize::MAX, e)),
-                    Ok(iter) => {
+                    Ok(Some((iter, p))) => {
+                        // What the source decoded of the filters' columns:
+                        // the partition's rows (the scan's rows in).
+                        let read = source.partition_row_count(i);
+                        let mut passed = 0;
                         let mut r = Ok(());
                         for b in iter {
                             r = b
+                                .and_then(|b| {
+                                    passed += b.num_rows() as u64;
+                                    relabel(b, &p.schema)
+                                })
                                 .map_err(|e| (usize::MAX, e))
-                                .and_then(|b| process(b, &mut out));
+                                .and_then(|b| process(b, 1, &mut out));
                             if r.is_err() {
                                 break;
                             }
                         }
+                        let read = read.unwrap_or(passed);
+                        out.rows_read += read;
+                        if let Some(first) = out.op_rows.first_mut() {
+                            *first += read;
+                            out.op_out[0] += passed;
+                        }
                         r
                     }
+                    Ok(None) => match source.read_partition(i, projection.as_deref(), chunk_rows) {
+                        Err(e) => Err((usize::MAX, e)),
+                        Ok(iter) => {
+                            let mut r = Ok(());
+                            for b in iter {
+                                r = b
+                                    .map_err(|e| (usize::MAX, e))
+                                    .and_then(|b| process(b, 0, &mut out));
+                                if r.is_err() {
+                                    break;
+                                }
+                            }
+                            r
+                        }
+                    },
                 }
             }
         };
@@ -789,6 +847,48 @@ fn scan_partitions(scan: &parframe_plan::ScanNode) -> Vec<usize> {
     (0..count).filter(|&i| keep[i]).collect()
 }
 
+/// Whether the scan's filters go to its source to evaluate while decoding
+/// (late materialization): when it has filters and produces a column that
+/// no filter reads (otherwise nothing is left to decode only where rows
+/// pass, and a filter column that is also produced would be decoded twice),
+/// and the context allows it. The columns to produce then, in source order.
+fn push_filters(
+    ctx: &Context,
+    scan: &parframe_plan::ScanNode,
+    produced: &[usize],
+) -> Option<Vec<usize>> {
+    if scan.filters.is_empty() || !ctx.config().late_materialization {
+        return None;
+    }
+    let schema = scan.source.schema();
+    let filter_cols: Vec<usize> = scan
+        .filters
+        .iter()
+        .flat_map(|f| f.columns())
+        .filter_map(|c| schema.index_of(&c).ok())
+        .collect();
+    let mut produced = produced.to_vec();
+    produced.sort_unstable();
+    produced
+        .iter()
+        .any(|i| !filter_cols.contains(i))
+        .then_some(produced)
+}
+
+/// `batch` under `schema` (same columns; a source's chunk relabelled as the
+/// scan's output).
+fn relabel(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    if Arc::ptr_eq(batch.schema_ref(), schema) {
+        return Ok(batch);
+    }
+    let opts = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        batch.columns().to_vec(),
+        &opts,
+    )?)
+}
+
 #[recursive::recursive]
 fn build(ctx: &Context, job: &Arc<JobMetrics>, plan: &LogicalPlan) -> Result<Pipeline> {
     let mut p = match plan.node() {
@@ -818,6 +918,11 @@ fn build(ctx: &Context, job: &Arc<JobMetrics>, plan: &LogicalPlan) -> Result<Pip
             // Columns in file order: downstream operators address columns by name.
             read.sort_unstable();
             let read_schema = Arc::new(full.project(&read)?);
+            let pushed = push_filters(ctx, scan, &produced).map(|projection| PushedFilters {
+                filters: scan.filters.clone(),
+                projection,
+                schema: plan.schema(),
+            });
             let metrics = job.operator(plan);
             let mut p = Pipeline {
                 input: Input::Source {
@@ -825,6 +930,7 @@ fn build(ctx: &Context, job: &Arc<JobMetrics>, plan: &LogicalPlan) -> Result<Pip
                     source: scan.source.clone(),
                     projection: (read.len() < full.fields().len()).then(|| read.clone()),
                     next: 0,
+                    pushed,
                 },
                 ops: Vec::new(),
                 skip: 0,

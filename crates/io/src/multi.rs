@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, new_null_array};
 use arrow_schema::{Field, Schema, SchemaRef};
 use parframe_common::{Error, Result};
-use parframe_core::{ChunkIter, ChunkSource, PartitionColumnStatistics};
+use parframe_core::{ChunkIter, ChunkSource, Expr, PartitionColumnStatistics};
 
 use crate::format::open_source;
 use crate::input::Location;
@@ -133,6 +133,57 @@ impl ChunkSource for MultiSource {
         Ok(Box::new(
             inner.map(move |b| b.and_then(|b| with_schema(b, &out_schema))),
         ))
+    }
+
+    /// The file's own late materialization, when its columns are this
+    /// source's (names and types; only nullability may differ), so that the
+    /// filters mean the same there.
+    fn read_partition_filtered(
+        &self,
+        index: usize,
+        projection: Option<&[usize]>,
+        chunk_rows: usize,
+        filters: &[Expr],
+    ) -> Result<Option<ChunkIter<'_>>> {
+        let out_schema = check_read_args(
+            &self.describe(),
+            &self.schema,
+            index,
+            self.partition_count(),
+            projection,
+            chunk_rows,
+        )?;
+        let k = self.offsets[..self.sources.len()].partition_point(|&o| o <= index) - 1;
+        let inner = self.sources[k].schema();
+        let same = inner.fields().len() == self.schema.fields().len()
+            && inner
+                .fields()
+                .iter()
+                .zip(self.schema.fields())
+                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+        if !same {
+            return Ok(None);
+        }
+        let Some(chunks) = self.sources[k].read_partition_filtered(
+            index - self.offsets[k],
+            projection,
+            chunk_rows,
+            filters,
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Box::new(chunks.map(move |b| {
+            b.and_then(|b| with_schema(b, &out_schema))
+        }))))
+    }
+
+    fn partition_row_count(&self, index: usize) -> Option<u64> {
+        if index >= self.partition_count() {
+            return None;
+        }
+        let k = self.offsets[..self.sources.len()].partition_point(|&o| o <= index) - 1;
+        self.sources[k].partition_row_count(index - self.offsets[k])
     }
 
     fn row_count_hint(&self) -> Option<u64> {

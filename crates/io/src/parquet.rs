@@ -3,19 +3,22 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use arrow_array::Array;
+use arrow_array::{Array, BooleanArray};
 use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::{ArrowError, SchemaRef};
 use parframe_common::{Error, Result};
+use parframe_core::expr::PreparedExpr;
 use parframe_core::{
-    ChunkIter, ChunkSource, ColumnStatistics, PartitionColumnStatistics, Precision, ScalarValue,
-    Statistics, Table,
+    ChunkIter, ChunkSource, ColumnStatistics, Expr, PartitionColumnStatistics, Precision,
+    ScalarValue, Statistics, Table,
 };
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions,
+    ParquetRecordBatchReaderBuilder, RowFilter,
 };
 use parquet::arrow::arrow_writer::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -124,6 +127,214 @@ impl ParquetSource {
             .map(|rg| rg.num_rows().max(0) as u64)
             .collect()
     }
+
+    /// Reads row group `index`: the columns of `projection` (in that
+    /// order) of the rows every one of `filters` keeps (all rows when it is
+    /// empty).
+    fn open_partition(
+        &self,
+        index: usize,
+        projection: Option<&[usize]>,
+        chunk_rows: usize,
+        filters: &[Expr],
+    ) -> Result<ChunkIter<'_>> {
+        let schema = self.schema();
+        let out_schema = check_read_args(
+            &self.describe(),
+            &schema,
+            index,
+            self.partition_count(),
+            projection,
+            chunk_rows,
+        )?;
+        if projection.is_some_and(|p| p.is_empty()) && filters.is_empty() {
+            // No column: the row count is in the footer, nothing to decode.
+            let rows = self.row_group_rows()[index] as usize;
+            let chunks = (0..rows).step_by(chunk_rows).map(move |off| {
+                Ok(RecordBatch::try_new_with_options(
+                    out_schema.clone(),
+                    vec![],
+                    &RecordBatchOptions::new().with_row_count(Some(chunk_rows.min(rows - off))),
+                )?)
+            });
+            return Ok(Box::new(chunks));
+        }
+        // The mask decodes columns in file order; `reorder` puts them in the
+        // order asked for (duplicates included).
+        let mut reorder: Option<Vec<usize>> = None;
+        let mut mask: Option<ProjectionMask> = None;
+        if let Some(p) = projection {
+            let mut roots: Vec<usize> = p.to_vec();
+            roots.sort_unstable();
+            roots.dedup();
+            mask = Some(ProjectionMask::roots(
+                self.metadata.parquet_schema(),
+                roots.iter().copied(),
+            ));
+            let positions: Vec<usize> = p
+                .iter()
+                .map(|c| roots.binary_search(c).unwrap_or_default())
+                .collect();
+            if positions.iter().enumerate().any(|(i, &x)| i != x) || positions.len() != roots.len()
+            {
+                reorder = Some(positions);
+            }
+        }
+        let location = Some(format!("row group {index}"));
+        // An error of a filter, kept as it is (the parquet reader would
+        // turn it into a string).
+        let failure: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
+        let row_filter = self.row_filter(filters, &failure)?;
+        let filter_error = |e: ParquetError| -> Error {
+            match failure.lock().ok().and_then(|mut f| f.take()) {
+                Some(own) => own,
+                None => parquet_err(&self.path, location.clone(), e),
+            }
+        };
+        let reader = match &self.input {
+            Input::Local(p) => {
+                let file = File::open(p).map_err(|e| Error::io(p, e))?;
+                let mut builder =
+                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
+                        .with_row_groups(vec![index])
+                        .with_batch_size(chunk_rows);
+                if let Some(mask) = mask {
+                    builder = builder.with_projection(mask);
+                }
+                if let Some(f) = row_filter {
+                    builder = builder.with_row_filter(f);
+                }
+                // `build` evaluates the filters over the whole row group.
+                guard_decoder(&self.path, location.clone(), || {
+                    builder.build().map_err(filter_error)
+                })?
+            }
+            // The row group's projected column chunks are fetched with
+            // ranged GETs (coalesced by parquet), then decoded here: the
+            // partition holds one row group's projected bytes.
+            #[cfg(feature = "object-store")]
+            Input::Remote(r) => {
+                use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+                let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
+                    r.parquet_reader(),
+                    self.metadata.clone(),
+                )
+                .with_row_groups(vec![index])
+                .with_batch_size(chunk_rows);
+                if let Some(mask) = mask {
+                    builder = builder.with_projection(mask);
+                }
+                if let Some(f) = row_filter {
+                    builder = builder.with_row_filter(f);
+                }
+                let mut stream = builder
+                    .build()
+                    .map_err(|e| parquet_err(&self.path, location.clone(), e))?;
+                let group = guard_decoder(&self.path, location.clone(), || {
+                    crate::object::block_on(stream.next_row_group())
+                })?
+                .map_err(filter_error)?;
+                match group {
+                    Some(reader) => reader,
+                    None => return Ok(Box::new(std::iter::empty())),
+                }
+            }
+        };
+        let path = self.path.clone();
+        let mut reader = reader;
+        let mut failed = false;
+        Ok(Box::new(std::iter::from_fn(move || {
+            if failed {
+                return None;
+            }
+            // Decoding happens in `next`; a panic there ends the partition
+            // with an error (the reader's state is unknown after it).
+            let b = match guard_decoder(&path, location.clone(), || Ok(reader.next())) {
+                Ok(b) => b?,
+                Err(e) => {
+                    failed = true;
+                    return Some(Err(e));
+                }
+            };
+            Some(
+                b.map_err(|e| arrow_err(&path, location.clone(), e))
+                    .and_then(|b| {
+                        let b = match &reorder {
+                            Some(pos) => b.project(pos)?,
+                            None => b,
+                        };
+                        with_schema(b, &out_schema)
+                    }),
+            )
+        })))
+    }
+
+    /// `filters` as a `RowFilter`: one predicate per set of columns read
+    /// (conjuncts over the same columns are evaluated together, so a
+    /// column is decoded once for all of them), predicates over
+    /// fixed-width columns first, then by how many columns they read: the
+    /// first predicate is decoded for every row, the later ones only for
+    /// the rows the earlier ones kept. `None` when there is no filter.
+    fn row_filter(
+        &self,
+        filters: &[Expr],
+        failure: &Arc<Mutex<Option<Error>>>,
+    ) -> Result<Option<RowFilter>> {
+        if filters.is_empty() {
+            return Ok(None);
+        }
+        let schema = self.schema();
+        let mut groups: Vec<(Vec<usize>, Vec<&Expr>)> = Vec::new();
+        for f in filters {
+            let mut roots = f
+                .columns()
+                .iter()
+                .map(|c| {
+                    schema.index_of(c).map_err(|_| {
+                        parframe_common::column_not_found(
+                            c,
+                            schema.fields().iter().map(|f| f.name().as_str()),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<usize>>>()?;
+            roots.sort_unstable();
+            roots.dedup();
+            match groups.iter_mut().find(|(r, _)| *r == roots) {
+                Some((_, exprs)) => exprs.push(f),
+                None => groups.push((roots, vec![f])),
+            }
+        }
+        let fixed = |roots: &[usize]| {
+            roots
+                .iter()
+                .all(|&i| schema.field(i).data_type().primitive_width().is_some())
+        };
+        groups.sort_by_key(|(roots, _)| (!fixed(roots), roots.len()));
+        let mut predicates: Vec<Box<dyn ArrowPredicate>> = Vec::with_capacity(groups.len());
+        for (roots, exprs) in groups {
+            let read = Arc::new(schema.project(&roots)?);
+            let prepared = exprs
+                .iter()
+                .map(|e| e.prepare(&read))
+                .collect::<Result<Vec<_>>>()?;
+            let mask = ProjectionMask::roots(self.metadata.parquet_schema(), roots);
+            let failure = Arc::clone(failure);
+            predicates.push(Box::new(ArrowPredicateFn::new(
+                mask,
+                move |batch: RecordBatch| -> std::result::Result<BooleanArray, ArrowError> {
+                    keep_mask(&prepared, &batch).map_err(|e| {
+                        let shown = ArrowError::ComputeError(e.to_string());
+                        if let Ok(mut f) = failure.lock() {
+                            f.get_or_insert(e);
+                        }
+                        shown
+                    })
+                },
+            )));
+        }
+        Ok(Some(RowFilter::new(predicates)))
+    }
 }
 
 /// How Parquet files are read.
@@ -231,6 +442,29 @@ fn check_column_chunks(
     Ok(())
 }
 
+/// The rows of `batch` that every one of `filters` keeps: true, not false
+/// or null.
+fn keep_mask(filters: &[PreparedExpr], batch: &RecordBatch) -> Result<BooleanArray> {
+    let mut keep: Option<BooleanArray> = None;
+    for f in filters {
+        let a = f.evaluate(batch)?;
+        let b = a
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| Error::type_mismatch("filter", "predicate is not Boolean"))?;
+        let b = if b.null_count() > 0 {
+            arrow_select::filter::prep_null_mask_filter(b)
+        } else {
+            b.clone()
+        };
+        keep = Some(match keep {
+            None => b,
+            Some(k) => arrow_arith::boolean::and(&k, &b)?,
+        });
+    }
+    Ok(keep.unwrap_or_else(|| BooleanArray::from(vec![true; batch.num_rows()])))
+}
+
 impl ChunkSource for ParquetSource {
     fn schema(&self) -> SchemaRef {
         self.metadata.schema().clone()
@@ -250,116 +484,37 @@ impl ChunkSource for ParquetSource {
         projection: Option<&[usize]>,
         chunk_rows: usize,
     ) -> Result<ChunkIter<'_>> {
-        let schema = self.schema();
-        let out_schema = check_read_args(
-            &self.describe(),
-            &schema,
-            index,
-            self.partition_count(),
-            projection,
-            chunk_rows,
-        )?;
+        self.open_partition(index, projection, chunk_rows, &[])
+    }
+
+    /// Late materialization through arrow-rs' `RowFilter`: the filters'
+    /// columns are decoded first and evaluated, then only the rows that
+    /// pass are decoded of the projected columns. A filter column that is
+    /// also projected is decoded twice (the second time only where rows
+    /// pass: the synchronous reader keeps no predicate cache); the caller
+    /// decides whether that pays (`parframe_exec` pushes filters only when
+    /// a projected column is not a filter column).
+    fn read_partition_filtered(
+        &self,
+        index: usize,
+        projection: Option<&[usize]>,
+        chunk_rows: usize,
+        filters: &[Expr],
+    ) -> Result<Option<ChunkIter<'_>>> {
         if projection.is_some_and(|p| p.is_empty()) {
-            // No column: the row count is in the footer, nothing to decode.
-            let rows = self.row_group_rows()[index] as usize;
-            let chunks = (0..rows).step_by(chunk_rows).map(move |off| {
-                Ok(RecordBatch::try_new_with_options(
-                    out_schema.clone(),
-                    vec![],
-                    &RecordBatchOptions::new().with_row_count(Some(chunk_rows.min(rows - off))),
-                )?)
-            });
-            return Ok(Box::new(chunks));
+            // Nothing to decode but the filters: the caller's own filter
+            // over the filter columns does the same work.
+            return Ok(None);
         }
-        // The mask decodes columns in file order; `reorder` puts them in the
-        // order asked for (duplicates included).
-        let mut reorder: Option<Vec<usize>> = None;
-        let mut mask: Option<ProjectionMask> = None;
-        if let Some(p) = projection {
-            let mut roots: Vec<usize> = p.to_vec();
-            roots.sort_unstable();
-            roots.dedup();
-            mask = Some(ProjectionMask::roots(
-                self.metadata.parquet_schema(),
-                roots.iter().copied(),
-            ));
-            let positions: Vec<usize> = p
-                .iter()
-                .map(|c| roots.binary_search(c).unwrap_or_default())
-                .collect();
-            if positions.iter().enumerate().any(|(i, &x)| i != x) || positions.len() != roots.len()
-            {
-                reorder = Some(positions);
-            }
-        }
-        let location = Some(format!("row group {index}"));
-        let reader = match &self.input {
-            Input::Local(p) => {
-                let file = File::open(p).map_err(|e| Error::io(p, e))?;
-                let mut builder =
-                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
-                        .with_row_groups(vec![index])
-                        .with_batch_size(chunk_rows);
-                if let Some(mask) = mask {
-                    builder = builder.with_projection(mask);
-                }
-                builder
-                    .build()
-                    .map_err(|e| parquet_err(&self.path, location.clone(), e))?
-            }
-            // The row group's projected column chunks are fetched with
-            // ranged GETs (coalesced by parquet), then decoded here: the
-            // partition holds one row group's projected bytes.
-            #[cfg(feature = "object-store")]
-            Input::Remote(r) => {
-                use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
-                let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
-                    r.parquet_reader(),
-                    self.metadata.clone(),
-                )
-                .with_row_groups(vec![index])
-                .with_batch_size(chunk_rows);
-                if let Some(mask) = mask {
-                    builder = builder.with_projection(mask);
-                }
-                let mut stream = builder
-                    .build()
-                    .map_err(|e| parquet_err(&self.path, location.clone(), e))?;
-                let group = crate::object::block_on(stream.next_row_group())?
-                    .map_err(|e| parquet_err(&self.path, location.clone(), e))?;
-                match group {
-                    Some(reader) => reader,
-                    None => return Ok(Box::new(std::iter::empty())),
-                }
-            }
-        };
-        let path = self.path.clone();
-        let mut reader = reader;
-        let mut failed = false;
-        Ok(Box::new(std::iter::from_fn(move || {
-            if failed {
-                return None;
-            }
-            // Decoding happens in `next`; a panic there ends the partition
-            // with an error (the reader's state is unknown after it).
-            let b = match guard_decoder(&path, location.clone(), || Ok(reader.next())) {
-                Ok(b) => b?,
-                Err(e) => {
-                    failed = true;
-                    return Some(Err(e));
-                }
-            };
-            Some(
-                b.map_err(|e| arrow_err(&path, location.clone(), e))
-                    .and_then(|b| {
-                        let b = match &reorder {
-                            Some(pos) => b.project(pos)?,
-                            None => b,
-                        };
-                        with_schema(b, &out_schema)
-                    }),
-            )
-        })))
+        self.open_partition(index, projection, chunk_rows, filters)
+            .map(Some)
+    }
+
+    fn partition_row_count(&self, index: usize) -> Option<u64> {
+        let groups = self.metadata.metadata().row_groups();
+        groups
+            .get(index)
+            .and_then(|g| u64::try_from(g.num_rows()).ok())
     }
 
     fn row_count_hint(&self) -> Option<u64> {

@@ -8,6 +8,7 @@ mod dataset;
 mod errors;
 mod formats;
 mod fuzz;
+mod late;
 mod multi;
 mod props;
 mod roundtrip;

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use parframe::agg;
 use parframe::arrow::array::cast::AsArray;
 use parframe::arrow::array::types::{Float64Type, Int64Type};
 use parframe::prelude::*;
@@ -258,4 +259,89 @@ fn parquet_row_groups_are_pruned_by_statistics() {
         want.to_batch().unwrap().columns()
     );
     assert_eq!(read, Some(1_000));
+}
+
+/// Filters evaluated while the Parquet file is decoded (late
+/// materialization) give what filtering after decoding gives, with or
+/// without the filter columns in the output, under a limit and under an
+/// aggregate; the scan reports the rows it read and the rows that passed.
+#[test]
+fn late_materialization_matches_filtering_after_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = sample(20_000);
+    let pq = dir.path().join("t.parquet");
+    write_parquet(
+        &t,
+        &pq,
+        &ParquetWriteOptions::default().row_group_rows(3_000),
+    )
+    .unwrap();
+    let late = ctx(1_000);
+    let early = Context::builder()
+        .threads(2)
+        .chunk_rows(1_000)
+        .late_materialization(false)
+        .build()
+        .unwrap();
+    type Query = Box<dyn Fn(LazyFrame) -> LazyFrame>;
+    let queries: Vec<(&str, Query)> = vec![
+        (
+            "filter column not produced",
+            Box::new(|lf: LazyFrame| {
+                lf.filter(col("x").lt(lit(2.0)))
+                    .unwrap()
+                    .select([col("id"), col("name")])
+                    .unwrap()
+            }),
+        ),
+        (
+            "filter column produced too",
+            Box::new(|lf: LazyFrame| {
+                lf.filter(col("x").lt(lit(2.0)).and(col("flag").is_not_null()))
+                    .unwrap()
+                    .select([col("id"), col("x"), col("flag")])
+                    .unwrap()
+            }),
+        ),
+        (
+            "a limit",
+            Box::new(|lf: LazyFrame| {
+                lf.filter(col("name").eq(lit("n3")))
+                    .unwrap()
+                    .select([col("id")])
+                    .unwrap()
+                    .limit(25)
+            }),
+        ),
+        (
+            "an aggregate",
+            Box::new(|lf: LazyFrame| {
+                lf.filter(col("flag").eq(lit(true)).or(col("x").gt(lit(13.0))))
+                    .unwrap()
+                    .group_by([col("name")])
+                    .agg([agg::sum("id").alias("s"), agg::count_rows().alias("n")])
+                    .unwrap()
+                    .sort([SortKey::asc("name")])
+                    .unwrap()
+            }),
+        ),
+    ];
+    for (what, q) in &queries {
+        let (want, _) = q(early.scan_parquet(&pq).unwrap())
+            .collect_with_stats()
+            .unwrap();
+        let (got, stats) = q(late.scan_parquet(&pq).unwrap())
+            .collect_with_stats()
+            .unwrap();
+        assert_eq!(got.to_batch().unwrap(), want.to_batch().unwrap(), "{what}");
+        let scan = stats
+            .operators
+            .iter()
+            .find(|o| o.name.starts_with("Scan"))
+            .unwrap();
+        if *what != "a limit" {
+            assert_eq!(scan.rows_in, 20_000, "{what}: rows read");
+        }
+        assert!(scan.rows_out < scan.rows_in, "{what}: {scan:?}");
+    }
 }
