@@ -17,8 +17,8 @@ use parframe_core::{
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
-    ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions,
-    ParquetRecordBatchReaderBuilder, RowFilter,
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    RowFilter, RowSelectionPolicy,
 };
 use parquet::arrow::arrow_writer::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -202,7 +202,13 @@ impl ParquetSource {
                     builder = builder.with_projection(mask);
                 }
                 if let Some(f) = row_filter {
-                    builder = builder.with_row_filter(f);
+                    // Runs of rows, not a bit mask: the executor pushes
+                    // filters where the selection has few runs (see
+                    // `read_partition_filtered`), where skipping a run is
+                    // cheap and a mask would decode every row.
+                    builder = builder
+                        .with_row_filter(f)
+                        .with_row_selection_policy(RowSelectionPolicy::Selectors);
                 }
                 // `build` evaluates the filters over the whole row group.
                 guard_decoder(&self.path, location.clone(), || {
@@ -225,7 +231,9 @@ impl ParquetSource {
                     builder = builder.with_projection(mask);
                 }
                 if let Some(f) = row_filter {
-                    builder = builder.with_row_filter(f);
+                    builder = builder
+                        .with_row_filter(f)
+                        .with_row_selection_policy(RowSelectionPolicy::Selectors);
                 }
                 let mut stream = builder
                     .build()
@@ -269,12 +277,12 @@ impl ParquetSource {
         })))
     }
 
-    /// `filters` as a `RowFilter`: one predicate per set of columns read
-    /// (conjuncts over the same columns are evaluated together, so a
-    /// column is decoded once for all of them), predicates over
-    /// fixed-width columns first, then by how many columns they read: the
-    /// first predicate is decoded for every row, the later ones only for
-    /// the rows the earlier ones kept. `None` when there is no filter.
+    /// `filters` as a `RowFilter` of one predicate over all their columns:
+    /// every filter column is decoded once, for every row of the row
+    /// group, and the filters are evaluated together. (One predicate per
+    /// column set, each decoded only where the earlier ones kept rows,
+    /// measured slower on TPC-H: a scattered selection costs more to decode
+    /// through than the rows it saves.) `None` when there is no filter.
     fn row_filter(
         &self,
         filters: &[Expr],
@@ -284,56 +292,39 @@ impl ParquetSource {
             return Ok(None);
         }
         let schema = self.schema();
-        let mut groups: Vec<(Vec<usize>, Vec<&Expr>)> = Vec::new();
+        let mut roots = Vec::new();
         for f in filters {
-            let mut roots = f
-                .columns()
-                .iter()
-                .map(|c| {
-                    schema.index_of(c).map_err(|_| {
-                        parframe_common::column_not_found(
-                            c,
-                            schema.fields().iter().map(|f| f.name().as_str()),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<usize>>>()?;
-            roots.sort_unstable();
-            roots.dedup();
-            match groups.iter_mut().find(|(r, _)| *r == roots) {
-                Some((_, exprs)) => exprs.push(f),
-                None => groups.push((roots, vec![f])),
+            for c in f.columns() {
+                roots.push(schema.index_of(&c).map_err(|_| {
+                    parframe_common::column_not_found(
+                        &c,
+                        schema.fields().iter().map(|f| f.name().as_str()),
+                    )
+                })?);
             }
         }
-        let fixed = |roots: &[usize]| {
-            roots
-                .iter()
-                .all(|&i| schema.field(i).data_type().primitive_width().is_some())
-        };
-        groups.sort_by_key(|(roots, _)| (!fixed(roots), roots.len()));
-        let mut predicates: Vec<Box<dyn ArrowPredicate>> = Vec::with_capacity(groups.len());
-        for (roots, exprs) in groups {
-            let read = Arc::new(schema.project(&roots)?);
-            let prepared = exprs
-                .iter()
-                .map(|e| e.prepare(&read))
-                .collect::<Result<Vec<_>>>()?;
-            let mask = ProjectionMask::roots(self.metadata.parquet_schema(), roots);
-            let failure = Arc::clone(failure);
-            predicates.push(Box::new(ArrowPredicateFn::new(
-                mask,
-                move |batch: RecordBatch| -> std::result::Result<BooleanArray, ArrowError> {
-                    keep_mask(&prepared, &batch).map_err(|e| {
-                        let shown = ArrowError::ComputeError(e.to_string());
-                        if let Ok(mut f) = failure.lock() {
-                            f.get_or_insert(e);
-                        }
-                        shown
-                    })
-                },
-            )));
-        }
-        Ok(Some(RowFilter::new(predicates)))
+        roots.sort_unstable();
+        roots.dedup();
+        let read = Arc::new(schema.project(&roots)?);
+        let prepared = filters
+            .iter()
+            .map(|e| e.prepare(&read))
+            .collect::<Result<Vec<_>>>()?;
+        let mask = ProjectionMask::roots(self.metadata.parquet_schema(), roots);
+        let failure = Arc::clone(failure);
+        let predicate = ArrowPredicateFn::new(
+            mask,
+            move |batch: RecordBatch| -> std::result::Result<BooleanArray, ArrowError> {
+                keep_mask(&prepared, &batch).map_err(|e| {
+                    let shown = ArrowError::ComputeError(e.to_string());
+                    if let Ok(mut f) = failure.lock() {
+                        f.get_or_insert(e);
+                    }
+                    shown
+                })
+            },
+        );
+        Ok(Some(RowFilter::new(vec![Box::new(predicate)])))
     }
 }
 
@@ -489,11 +480,13 @@ impl ChunkSource for ParquetSource {
 
     /// Late materialization through arrow-rs' `RowFilter`: the filters'
     /// columns are decoded first and evaluated, then only the rows that
-    /// pass are decoded of the projected columns. A filter column that is
-    /// also projected is decoded twice (the second time only where rows
-    /// pass: the synchronous reader keeps no predicate cache); the caller
-    /// decides whether that pays (`parframe_exec` pushes filters only when
-    /// a projected column is not a filter column).
+    /// pass are decoded of the projected columns, skipping the runs of rows
+    /// that do not. A filter column that is also projected is decoded twice
+    /// (the second time only where rows pass: the synchronous reader keeps
+    /// no predicate cache). It pays when the passing rows form few runs
+    /// (few or nearly all rows pass, or they are clustered) and costs when
+    /// they are scattered through many short runs; the caller decides
+    /// (`parframe_exec` measures the scan's selectivity as it goes).
     fn read_partition_filtered(
         &self,
         index: usize,

@@ -9,7 +9,13 @@
 //! - **Table**: exact row count and per-column null counts.
 //! - **Filter**: input rows × the predicate's selectivity, estimated:
 //!   `col = literal` 1/distinct when the distinct count is known, else
-//!   [`EQ_SELECTIVITY`]; `<`, `<=`, `>`, `>=` [`RANGE_SELECTIVITY`]; `!=`
+//!   [`EQ_SELECTIVITY`]; `col < literal` (`<=`, `>`, `>=`) the part of
+//!   the column's `[min, max]` below (above) the literal, when both are
+//!   known and comparable as numbers (integers, floats, decimals, dates,
+//!   timestamps of one unit), values assumed spread evenly; several such
+//!   bounds on one column in an `AND` as the one interval they leave
+//!   (`d >= a AND d < b` is `(b − a) / (max − min)`, not the product);
+//!   other comparisons [`RANGE_SELECTIVITY`]; `!=`
 //!   1 − [`EQ_SELECTIVITY`]; `IS NULL` the null fraction when known, else
 //!   [`NULL_SELECTIVITY`]; string matches (`LIKE`, `regexp_like`,
 //!   `contains`...) [`MATCH_SELECTIVITY`]; `IN (list)` the list's length
@@ -386,14 +392,18 @@ fn selectivity(predicate: &Expr, st: &Named) -> f64 {
         Expr::Alias { expr, .. } => selectivity(expr, st),
         Expr::Not(e) => 1.0 - selectivity(e, st),
         Expr::Binary { left, op, right } => match op {
-            BinaryOp::And => selectivity(left, st) * selectivity(right, st),
+            BinaryOp::And => and_selectivity(predicate, st),
             BinaryOp::Or => {
                 let (a, b) = (selectivity(left, st), selectivity(right, st));
                 a + b - a * b
             }
             BinaryOp::Eq => eq_selectivity(left, right, st),
             BinaryOp::NotEq => 1.0 - eq_selectivity(left, right, st),
-            BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => RANGE_SELECTIVITY,
+            BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq => {
+                range_bound(predicate, st)
+                    .and_then(|(c, lo, hi)| interval_fraction(c, lo, hi, st))
+                    .unwrap_or(RANGE_SELECTIVITY)
+            }
             _ => DEFAULT_SELECTIVITY,
         },
         Expr::IsNull(e) | Expr::IsNotNull(e) => {
@@ -428,6 +438,126 @@ fn selectivity(predicate: &Expr, st: &Named) -> f64 {
         }
         _ => DEFAULT_SELECTIVITY,
     }
+}
+
+/// A number for interpolating in a column's range: `v` as `f64` when it is
+/// of `like`'s kind (both integers, floats or decimals; both dates of one
+/// type; both timestamps of one unit).
+fn number(v: &ScalarValue, like: &ScalarValue) -> Option<f64> {
+    use ScalarValue as S;
+    let numeric = |x: &ScalarValue| -> Option<f64> {
+        match x {
+            S::Float32(f) => Some(*f as f64),
+            S::Float64(f) => Some(*f),
+            S::Decimal128(d, _, scale) => Some(*d as f64 / 10f64.powi(*scale as i32)),
+            other => crate::expr_util::integer_value(other).map(|i| i as f64),
+        }
+    };
+    match (v, like) {
+        (S::Date32(a), S::Date32(_)) => Some(*a as f64),
+        (S::Date64(a), S::Date64(_)) => Some(*a as f64),
+        (S::Timestamp(a, u, _), S::Timestamp(_, w, _)) if u == w => Some(*a as f64),
+        (S::Date32(_) | S::Date64(_) | S::Timestamp(..), _)
+        | (_, S::Date32(_) | S::Date64(_) | S::Timestamp(..)) => None,
+        _ => numeric(like).and(numeric(v)),
+    }
+}
+
+/// `col < lit` (and `<=`, `>`, `>=`, either way round) as the column and
+/// the interval it keeps (`lo`, `hi`; `None`: unbounded), in the numbers of
+/// [`number`] against the column's min.
+fn range_bound<'a>(e: &'a Expr, st: &Named) -> Option<(&'a str, Option<f64>, Option<f64>)> {
+    let Expr::Binary { left, op, right } = e else {
+        return None;
+    };
+    let (c, v, below) = match (&**left, &**right) {
+        // col < v keeps what is below v.
+        (Expr::Column(c), Expr::Literal(v)) => (c, v, matches!(op, BinaryOp::Lt | BinaryOp::LtEq)),
+        // v < col keeps what is above v.
+        (Expr::Literal(v), Expr::Column(c)) => (c, v, matches!(op, BinaryOp::Gt | BinaryOp::GtEq)),
+        _ => return None,
+    };
+    if !matches!(
+        op,
+        BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq
+    ) {
+        return None;
+    }
+    let min = st.column(c)?.min.as_ref()?;
+    let x = number(v, min)?;
+    Some(if below {
+        (c.as_str(), None, Some(x))
+    } else {
+        (c.as_str(), Some(x), None)
+    })
+}
+
+/// The part of `c`'s `[min, max]` inside `[lo, hi]`, when min and max are
+/// known numbers.
+fn interval_fraction(c: &str, lo: Option<f64>, hi: Option<f64>, st: &Named) -> Option<f64> {
+    let col = st.column(c)?;
+    let (min, max) = (col.min.as_ref()?, col.max.as_ref()?);
+    let (a, b) = (number(min, min)?, number(max, min)?);
+    if !(a.is_finite() && b.is_finite()) || b < a {
+        return None;
+    }
+    if b == a {
+        let inside = lo.is_none_or(|l| l <= a) && hi.is_none_or(|h| a <= h);
+        return Some(if inside { 1.0 } else { 0.0 });
+    }
+    let l = lo.unwrap_or(a).max(a);
+    let h = hi.unwrap_or(b).min(b);
+    Some(((h - l) / (b - a)).clamp(0.0, 1.0))
+}
+
+/// An `AND`: range bounds on one column become one interval (see the
+/// module docs), the other conjuncts multiply.
+fn and_selectivity(predicate: &Expr, st: &Named) -> f64 {
+    let mut ranges: Vec<(&str, Option<f64>, Option<f64>)> = Vec::new();
+    let mut s = 1.0;
+    let conjuncts = conjuncts(predicate);
+    for c in &conjuncts {
+        match range_bound(c, st) {
+            Some((col, lo, hi)) => match ranges.iter_mut().find(|r| r.0 == col) {
+                Some(r) => {
+                    r.1 = match (r.1, lo) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    };
+                    r.2 = match (r.2, hi) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                None => ranges.push((col, lo, hi)),
+            },
+            None => s *= selectivity(c, st),
+        }
+    }
+    for (col, lo, hi) in ranges {
+        s *= interval_fraction(col, lo, hi, st).unwrap_or(RANGE_SELECTIVITY);
+    }
+    s
+}
+
+/// The conjuncts of `e`, by reference.
+fn conjuncts(e: &Expr) -> Vec<&Expr> {
+    let mut out = Vec::new();
+    let mut todo = vec![e];
+    while let Some(x) = todo.pop() {
+        match x {
+            Expr::Binary {
+                left,
+                op: BinaryOp::And,
+                right,
+            } => {
+                todo.push(right);
+                todo.push(left);
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn eq_selectivity(left: &Expr, right: &Expr, st: &Named) -> f64 {
@@ -491,5 +621,62 @@ mod tests {
             7,
         );
         assert_eq!(n.distinct_or_rows("k"), 7.0);
+    }
+
+    #[test]
+    fn ranges_interpolate_between_min_and_max() {
+        use parframe_core::{col, lit};
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        // Days 0..=100.
+        let d = named(
+            Some(ScalarValue::Date32(0)),
+            Some(ScalarValue::Date32(100)),
+            1_000,
+        );
+        let day = |x: i32| Expr::Literal(ScalarValue::Date32(x));
+        assert!(close(selectivity(&col("k").lt(day(25)), &d), 0.25));
+        assert!(close(selectivity(&col("k").gt_eq(day(90)), &d), 0.1));
+        // Literal first: 25 < k keeps what is above 25.
+        assert!(close(selectivity(&day(25).lt(col("k")), &d), 0.75));
+        // Outside the range: none or all.
+        assert!(close(selectivity(&col("k").lt(day(-5)), &d), 0.0));
+        assert!(close(selectivity(&col("k").lt_eq(day(500)), &d), 1.0));
+        // Two bounds on one column: the interval, not the product.
+        let between = col("k").gt_eq(day(20)).and(col("k").lt(day(30)));
+        assert!(close(selectivity(&between, &d), 0.1));
+        // ... times the other conjuncts.
+        let more = between.clone().and(col("k").is_null());
+        assert!(close(selectivity(&more, &d), 0.1 * NULL_SELECTIVITY));
+        // An empty interval keeps nothing.
+        let empty = col("k").gt(day(60)).and(col("k").lt(day(40)));
+        assert!(close(selectivity(&empty, &d), 0.0));
+        // Decimals against an integer literal, as numbers.
+        let m = named(
+            Some(ScalarValue::Decimal128(100, 15, 2)),
+            Some(ScalarValue::Decimal128(5_100, 15, 2)),
+            1_000,
+        );
+        assert!(close(selectivity(&col("k").lt(lit(26i64)), &m), 0.5));
+        // A date column against a number, a string column, unknown bounds:
+        // the default.
+        assert!(close(
+            selectivity(&col("k").lt(lit(5i64)), &d),
+            RANGE_SELECTIVITY
+        ));
+        let s = named(
+            Some(ScalarValue::Utf8("a".into())),
+            Some(ScalarValue::Utf8("z".into())),
+            10,
+        );
+        assert!(close(
+            selectivity(&col("k").lt(lit("m")), &s),
+            RANGE_SELECTIVITY
+        ));
+        let u = named(None, None, 10);
+        let both = col("k").gt(lit(1i64)).and(col("k").lt(lit(5i64)));
+        assert!(close(
+            selectivity(&both, &u),
+            RANGE_SELECTIVITY * RANGE_SELECTIVITY
+        ));
     }
 }
