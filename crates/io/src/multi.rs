@@ -82,6 +82,28 @@ impl MultiSource {
         })
     }
 
+    /// Checks a read of partition `index` and finds it: the schema of its
+    /// chunks and the source it is in (the last source whose first
+    /// partition is <= index; sources without partitions share their
+    /// offset with the next one).
+    fn locate(
+        &self,
+        index: usize,
+        projection: Option<&[usize]>,
+        chunk_rows: usize,
+    ) -> Result<(SchemaRef, usize)> {
+        let out_schema = check_read_args(
+            &self.describe(),
+            &self.schema,
+            index,
+            self.partition_count(),
+            projection,
+            chunk_rows,
+        )?;
+        let k = self.offsets[..self.sources.len()].partition_point(|&o| o <= index) - 1;
+        Ok((out_schema, k))
+    }
+
     /// The sources, in order.
     pub fn sources(&self) -> &[Arc<dyn ChunkSource>] {
         &self.sources
@@ -117,17 +139,7 @@ impl ChunkSource for MultiSource {
         projection: Option<&[usize]>,
         chunk_rows: usize,
     ) -> Result<ChunkIter<'_>> {
-        let out_schema = check_read_args(
-            &self.describe(),
-            &self.schema,
-            index,
-            self.partition_count(),
-            projection,
-            chunk_rows,
-        )?;
-        // The last source whose first partition is <= index (sources without
-        // partitions share their offset with the next one).
-        let k = self.offsets[..self.sources.len()].partition_point(|&o| o <= index) - 1;
+        let (out_schema, k) = self.locate(index, projection, chunk_rows)?;
         let inner =
             self.sources[k].read_partition(index - self.offsets[k], projection, chunk_rows)?;
         Ok(Box::new(
@@ -145,15 +157,7 @@ impl ChunkSource for MultiSource {
         chunk_rows: usize,
         filters: &[Expr],
     ) -> Result<Option<ChunkIter<'_>>> {
-        let out_schema = check_read_args(
-            &self.describe(),
-            &self.schema,
-            index,
-            self.partition_count(),
-            projection,
-            chunk_rows,
-        )?;
-        let k = self.offsets[..self.sources.len()].partition_point(|&o| o <= index) - 1;
+        let (out_schema, k) = self.locate(index, projection, chunk_rows)?;
         let inner = self.sources[k].schema();
         let same = inner.fields().len() == self.schema.fields().len()
             && inner

@@ -17,8 +17,8 @@ use parframe_core::{
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
-    RowFilter, RowSelectionPolicy,
+    ArrowPredicateFn, ArrowReaderBuilder, ArrowReaderMetadata, ArrowReaderOptions,
+    ParquetRecordBatchReaderBuilder, RowFilter, RowSelectionPolicy,
 };
 use parquet::arrow::arrow_writer::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -194,22 +194,13 @@ impl ParquetSource {
         let reader = match &self.input {
             Input::Local(p) => {
                 let file = File::open(p).map_err(|e| Error::io(p, e))?;
-                let mut builder =
-                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
-                        .with_row_groups(vec![index])
-                        .with_batch_size(chunk_rows);
-                if let Some(mask) = mask {
-                    builder = builder.with_projection(mask);
-                }
-                if let Some(f) = row_filter {
-                    // Runs of rows, not a bit mask: the executor pushes
-                    // filters where the selection has few runs (see
-                    // `read_partition_filtered`), where skipping a run is
-                    // cheap and a mask would decode every row.
-                    builder = builder
-                        .with_row_filter(f)
-                        .with_row_selection_policy(RowSelectionPolicy::Selectors);
-                }
+                let builder = configure(
+                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone()),
+                    index,
+                    chunk_rows,
+                    mask,
+                    row_filter,
+                );
                 // `build` evaluates the filters over the whole row group.
                 guard_decoder(&self.path, location.clone(), || {
                     builder.build().map_err(filter_error)
@@ -221,20 +212,16 @@ impl ParquetSource {
             #[cfg(feature = "object-store")]
             Input::Remote(r) => {
                 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
-                let mut builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
-                    r.parquet_reader(),
-                    self.metadata.clone(),
-                )
-                .with_row_groups(vec![index])
-                .with_batch_size(chunk_rows);
-                if let Some(mask) = mask {
-                    builder = builder.with_projection(mask);
-                }
-                if let Some(f) = row_filter {
-                    builder = builder
-                        .with_row_filter(f)
-                        .with_row_selection_policy(RowSelectionPolicy::Selectors);
-                }
+                let builder = configure(
+                    ParquetRecordBatchStreamBuilder::new_with_metadata(
+                        r.parquet_reader(),
+                        self.metadata.clone(),
+                    ),
+                    index,
+                    chunk_rows,
+                    mask,
+                    row_filter,
+                );
                 let mut stream = builder
                     .build()
                     .map_err(|e| parquet_err(&self.path, location.clone(), e))?;
@@ -431,6 +418,33 @@ fn check_column_chunks(
         }
     }
     Ok(())
+}
+
+/// A reader (local or remote) of row group `index` in chunks of
+/// `chunk_rows`, decoding the columns of `mask` (`None`: all) of the rows
+/// `filter` keeps.
+fn configure<T>(
+    builder: ArrowReaderBuilder<T>,
+    index: usize,
+    chunk_rows: usize,
+    mask: Option<ProjectionMask>,
+    filter: Option<RowFilter>,
+) -> ArrowReaderBuilder<T> {
+    let mut builder = builder
+        .with_row_groups(vec![index])
+        .with_batch_size(chunk_rows);
+    if let Some(mask) = mask {
+        builder = builder.with_projection(mask);
+    }
+    if let Some(f) = filter {
+        // Runs of rows, not a bit mask: the executor pushes filters where
+        // the selection has few runs (see `read_partition_filtered`), where
+        // skipping a run is cheap and a mask would decode every row.
+        builder = builder
+            .with_row_filter(f)
+            .with_row_selection_policy(RowSelectionPolicy::Selectors);
+    }
+    builder
 }
 
 /// The rows of `batch` that every one of `filters` keeps: true, not false

@@ -515,7 +515,7 @@ fn interval_fraction(c: &str, lo: Option<f64>, hi: Option<f64>, st: &Named) -> O
 fn and_selectivity(predicate: &Expr, st: &Named) -> f64 {
     let mut ranges: Vec<(&str, Option<f64>, Option<f64>)> = Vec::new();
     let mut s = 1.0;
-    let conjuncts = conjuncts(predicate);
+    let conjuncts = crate::expr_util::split_conjunction(predicate);
     for c in &conjuncts {
         match range_bound(c, st) {
             Some((col, lo, hi)) => match ranges.iter_mut().find(|r| r.0 == col) {
@@ -538,26 +538,6 @@ fn and_selectivity(predicate: &Expr, st: &Named) -> f64 {
         s *= interval_fraction(col, lo, hi, st).unwrap_or(RANGE_SELECTIVITY);
     }
     s
-}
-
-/// The conjuncts of `e`, by reference.
-fn conjuncts(e: &Expr) -> Vec<&Expr> {
-    let mut out = Vec::new();
-    let mut todo = vec![e];
-    while let Some(x) = todo.pop() {
-        match x {
-            Expr::Binary {
-                left,
-                op: BinaryOp::And,
-                right,
-            } => {
-                todo.push(right);
-                todo.push(left);
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 fn eq_selectivity(left: &Expr, right: &Expr, st: &Named) -> f64 {
