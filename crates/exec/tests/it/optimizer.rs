@@ -1,7 +1,8 @@
 //! The optimizer against the plan as written: on random small tables,
 //! optimized and unoptimized plans give the same rows (filters,
 //! projections, comma joins, inner/outer/semi/anti joins, residual join
-//! conditions, aggregates, limits over sorts).
+//! conditions, aggregates, aggregates joined with small relations, limits
+//! over sorts).
 
 use std::sync::{Arc, OnceLock};
 
@@ -177,6 +178,15 @@ proptest! {
             .filter(col("k").gt(lit(c1)).and(col("s").gt(lit(c2))))
             .unwrap();
         same(&g)?;
+        // An aggregate joined on its key with a filtered relation of at
+        // most a quarter of its rows (semi-join reduction applies where the
+        // join type allows), on either side.
+        let few = frame(&["k4", "d"], &[rcols[0][..m.min(n / 4)].to_vec(), rcols[1][..m.min(n / 4)].to_vec()])
+            .filter(col("d").eq(lit(c1)).or(col("d").eq(lit(c2))))
+            .unwrap();
+        let sums = a.group_by([col("k")]).agg([sum("a").alias("s")]).unwrap();
+        same(&sums.join(&few, ["k"], ["k4"], how).unwrap())?;
+        same(&few.join(&sums, ["k4"], ["k"], how).unwrap())?;
         let top = a
             .with_column((col("a") * lit(10i64) + col("x")).alias("ax"))
             .unwrap()

@@ -103,3 +103,40 @@ fn explain_analyze_annotates_the_plan() {
         assert!(b.starts_with(a), "{a} / {b}");
     }
 }
+
+#[test]
+fn a_frame_joined_with_itself_reports_each_scan() {
+    // One sub-plan used twice runs as two operators; each keeps its own
+    // figures (they once merged onto the first, the second showing none).
+    let c = ctx(1 << 30);
+    let lf = c
+        .lazy(data(1000))
+        .filter(col("id").lt(lit(100i64)))
+        .unwrap();
+    let joined = lf
+        .join(&lf, ["id"], ["id"], parframe_exec::JoinType::Inner)
+        .unwrap();
+    let (t, stats) = joined.collect_with_stats().unwrap();
+    assert_eq!(t.num_rows(), 100);
+    let scans: Vec<_> = stats
+        .operators
+        .iter()
+        .filter(|o| o.name.starts_with("Table"))
+        .collect();
+    assert_eq!(scans.len(), 2, "{:?}", stats.operators);
+    assert_ne!(scans[0].node, scans[1].node, "{scans:?}");
+    // Each scan read the table (whether the filter ran in it or above).
+    for s in &scans {
+        assert!(s.rows_out >= 100, "{s:?}");
+    }
+    assert_eq!(scans[0].rows_out, scans[1].rows_out);
+    let report = joined.explain_analyze().unwrap();
+    let table_lines: Vec<&str> = report
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Table"))
+        .collect();
+    assert_eq!(table_lines.len(), 2, "{report}");
+    for l in table_lines {
+        assert!(l.contains("[rows 1"), "{report}");
+    }
+}

@@ -15,6 +15,10 @@
 //! 2. (also) [`semi_join_pushdown::SemiJoinPushdown`]: a semi or anti join
 //!    over an inner join moves onto the input its keys come from (after
 //!    reordering, which sees the inner joins as one group first).
+//! 2. (also) [`semi_join_reduction::SemiJoinReduction`]: an aggregate
+//!    joined on a group key with a much smaller relation reads only the
+//!    rows of that relation's keys (after reordering, which decides what
+//!    each aggregate is joined with, and after the semi join moves).
 //! 3. [`sort_limit::SortLimit`]: a limit over a sort becomes a top-k sort
 //!    (`Sort` with a fetch).
 //! 3. (also) [`window_topk::WindowTopK`]: a filter `row_number() <= k`
@@ -30,6 +34,11 @@
 //!    the estimated sizes of its inputs (last: the rules before it move
 //!    joins and change their inputs).
 //!
+//! After the passes, nodes that appear more than once (one sub-plan used
+//! twice, as a self-join or a CTE referenced twice; or two nodes a rule
+//! derived from one) get ids of their own: each runs as an operator of its
+//! own, and `explain_analyze` keys its figures by id.
+//!
 //! # How to add a rule
 //! 1. Add a file `optimizer/my_rule.rs` with a unit struct implementing
 //!    [`OptimizerRule`]: `name()` and `rewrite()`, which returns the plan
@@ -44,11 +53,12 @@
 //!    `parframe-exec` (`tests/it/optimizer.rs`) checks that optimized and
 //!    unoptimized plans give the same rows.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use parframe_common::Result;
 
-use crate::logical::LogicalPlan;
+use crate::logical::{LogicalPlan, NodeId};
 
 pub mod build_side;
 pub mod join_reorder;
@@ -56,6 +66,7 @@ pub mod limit_pushdown;
 pub mod predicate_pushdown;
 pub mod projection_pushdown;
 pub mod semi_join_pushdown;
+pub mod semi_join_reduction;
 pub mod simplify;
 pub mod sort_limit;
 pub mod window_topk;
@@ -90,6 +101,7 @@ impl Default for Optimizer {
                 Box::new(predicate_pushdown::PredicatePushdown),
                 Box::new(join_reorder::JoinReorder),
                 Box::new(semi_join_pushdown::SemiJoinPushdown),
+                Box::new(semi_join_reduction::SemiJoinReduction),
                 Box::new(sort_limit::SortLimit),
                 Box::new(window_topk::WindowTopK),
                 Box::new(limit_pushdown::LimitPushdown),
@@ -123,6 +135,63 @@ impl Optimizer {
                 break;
             }
         }
-        Ok(plan)
+        distinct_ids(&plan)
+    }
+}
+
+/// `plan` with every node's id unique in it: the first node with an id (in
+/// post-order) keeps it, later ones get fresh ids. The same `Arc` when all
+/// are unique already.
+pub fn distinct_ids(plan: &Arc<LogicalPlan>) -> Result<Arc<LogicalPlan>> {
+    let mut seen: HashSet<NodeId> = HashSet::new();
+    plan.transform_up(&mut |p| {
+        if seen.insert(p.id()) {
+            Ok(p)
+        } else {
+            let fresh = LogicalPlan::with_id(NodeId::fresh(), p.node().clone())?;
+            seen.insert(fresh.id());
+            Ok(fresh)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::join::JoinType;
+    use crate::optimizer::test_plans::{join, table};
+
+    fn ids(plan: &LogicalPlan) -> Vec<NodeId> {
+        let mut out = Vec::new();
+        plan.visit(&mut |p| out.push(p.id()));
+        out
+    }
+
+    #[test]
+    fn a_sub_plan_used_twice_gets_two_ids() {
+        let t = table(&["a", "b"]);
+        let self_join = join(&t, &t, ("a", "a"), JoinType::Inner);
+        let before = ids(&self_join);
+        assert_eq!(before[1], before[2]);
+
+        let out = distinct_ids(&self_join).unwrap();
+        let after = ids(&out);
+        assert_eq!(after.len(), 3);
+        assert_eq!(after.iter().collect::<HashSet<_>>().len(), 3, "{after:?}");
+        // The first in post-order (the left input) and the root keep theirs.
+        assert_eq!((after[0], after[1]), (before[0], before[1]));
+        assert_eq!(out.schema(), self_join.schema());
+        // Through the optimizer too.
+        let opt = Optimizer::default().optimize(&self_join).unwrap();
+        let o = ids(&opt);
+        assert_eq!(o.iter().collect::<HashSet<_>>().len(), o.len(), "{o:?}");
+    }
+
+    #[test]
+    fn unique_ids_leave_the_plan_as_it_is() {
+        let p = join(&table(&["a"]), &table(&["b"]), ("a", "b"), JoinType::Left);
+        assert!(Arc::ptr_eq(&distinct_ids(&p).unwrap(), &p));
     }
 }
