@@ -18,6 +18,10 @@
 //!   (`WHERE year = 2013`) never opens the other directories' files (its
 //!   [`ChunkSource::partition_column_statistics`] give each file's key
 //!   values to the planner's pruning). Schemas are matched by column name.
+//!   Filters pushed into a scan go on to the file's own late
+//!   materialization ([`ChunkSource::read_partition_filtered`]); one over
+//!   the partition columns only is decided once per file, from its key
+//!   values.
 //!
 //! Both take URLs too (`s3://bucket/ds`): a dataset on object storage is
 //! the objects under a prefix (one listing), and a write to a prefix
@@ -37,12 +41,16 @@ use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, StringArray,
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parframe_common::{Error, Result};
-use parframe_core::{ChunkIter, ChunkSink, ChunkSource, PartitionColumnStatistics, slice_bytes};
+use parframe_core::{
+    ChunkIter, ChunkSink, ChunkSource, Expr, PartitionColumnStatistics, slice_bytes,
+};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 use crate::format::{FileFormat, ReadOptions, WriteOptions};
 use crate::input::Location;
-use crate::util::{OutputDir, check_read_args, conform_to_sink, describe_schema, with_schema};
+use crate::util::{
+    OutputDir, check_read_args, conform_to_sink, describe_schema, keep_mask, with_schema,
+};
 
 /// The directory name of a null key value (Hive's).
 pub const HIVE_NULL: &str = "__HIVE_DEFAULT_PARTITION__";
@@ -1310,6 +1318,57 @@ impl DatasetSource {
     }
 }
 
+impl DatasetSource {
+    /// Whether file `index`'s partition values pass every one of
+    /// `filters` (each reads partition columns only): true, not false or
+    /// null.
+    fn keys_pass(&self, index: usize, filters: &[&Expr]) -> Result<bool> {
+        if filters.is_empty() {
+            return Ok(true);
+        }
+        let n_data = self.data_schema.fields().len();
+        let fields: Vec<Field> = self.schema.fields()[n_data..]
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let values: Vec<ArrayRef> = self.key_values.iter().map(|v| v.slice(index, 1)).collect();
+        let keys = RecordBatch::try_new(Arc::new(Schema::new(fields)), values)?;
+        let prepared = filters
+            .iter()
+            .map(|f| f.prepare(keys.schema_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        let keep = keep_mask(&prepared, &keys)?;
+        Ok(keep.value(0))
+    }
+}
+
+/// Partition `j` of `src` read with the filter columns `filter_cols`
+/// after `projection`, filtered by `filters` here, then projected: for a
+/// partition whose source does not filter while decoding.
+fn filter_here<'a>(
+    src: &'a dyn ChunkSource,
+    j: usize,
+    projection: &[usize],
+    filter_cols: &[usize],
+    filters: &[Expr],
+    chunk_rows: usize,
+) -> Result<ChunkIter<'a>> {
+    let mut read: Vec<usize> = projection.to_vec();
+    read.extend(filter_cols.iter().filter(|c| !projection.contains(c)));
+    let schema = src.schema().project(&read)?;
+    let prepared = filters
+        .iter()
+        .map(|f| f.prepare(&schema))
+        .collect::<Result<Vec<_>>>()?;
+    let keep: Vec<usize> = (0..projection.len()).collect();
+    let chunks = src.read_partition(j, Some(&read), chunk_rows)?;
+    Ok(Box::new(chunks.map(move |b| {
+        let b = b?;
+        let mask = keep_mask(&prepared, &b)?;
+        Ok(arrow_select::filter::filter_record_batch(&b, &mask)?.project(&keep)?)
+    })))
+}
+
 /// Where an output column of a dataset read comes from.
 #[derive(Debug, Clone, Copy)]
 enum ColumnPlan {
@@ -1476,6 +1535,126 @@ impl ChunkSource for DatasetSource {
         Ok(Box::new(chunks.map(move |b| {
             b.and_then(|b| self.conform(index, b, &plan, &out_schema))
         })))
+    }
+
+    /// Late materialization through the file's own (Parquet's): the
+    /// filters over the file's columns go to the file. A filter over
+    /// partition columns only has one value for the whole file, decided
+    /// here before the file is opened: false or null and the file yields
+    /// nothing, true and the filter is done. `None` (the caller filters the
+    /// chunks) when a filter reads both kinds of column, when one of the
+    /// file's filter columns is missing from it or has another type there
+    /// (the filter would mean something else), or when the file's format
+    /// cannot filter while decoding.
+    fn read_partition_filtered(
+        &self,
+        index: usize,
+        projection: Option<&[usize]>,
+        chunk_rows: usize,
+        filters: &[Expr],
+    ) -> Result<Option<ChunkIter<'_>>> {
+        let out_schema = check_read_args(
+            &self.describe(),
+            &self.schema,
+            index,
+            self.files.len(),
+            projection,
+            chunk_rows,
+        )?;
+        let n_data = self.data_schema.fields().len();
+        let is_key = |c: &str| self.schema.fields()[n_data..].iter().any(|f| f.name() == c);
+        let mut file_filters: Vec<Expr> = Vec::new();
+        let mut key_filters: Vec<&Expr> = Vec::new();
+        for f in filters {
+            let cols = f.columns();
+            let keys = cols.iter().filter(|c| is_key(c)).count();
+            if keys == 0 {
+                file_filters.push(f.clone());
+            } else if keys == cols.len() {
+                key_filters.push(f);
+            } else {
+                return Ok(None);
+            }
+        }
+        if !self.keys_pass(index, &key_filters)? {
+            return Ok(Some(Box::new(std::iter::empty())));
+        }
+        if file_filters.is_empty() {
+            return self.read_partition(index, projection, chunk_rows).map(Some);
+        }
+        let src = self.file_source(index)?;
+        let file_schema = src.schema();
+        // The file's indices of its filter columns, when each has the
+        // dataset's type there.
+        let mut filter_cols: Vec<usize> = Vec::new();
+        for name in file_filters.iter().flat_map(Expr::columns) {
+            let Ok(want) = self.data_schema.field_with_name(&name) else {
+                let names = self.schema.fields().iter().map(|f| f.name().as_str());
+                return Err(parframe_common::column_not_found(&name, names));
+            };
+            let Ok(j) = file_schema.index_of(&name) else {
+                return Ok(None);
+            };
+            if file_schema.field(j).data_type() != want.data_type() {
+                return Ok(None);
+            }
+            if !filter_cols.contains(&j) {
+                filter_cols.push(j);
+            }
+        }
+        let all: Vec<usize>;
+        let projection = match projection {
+            Some(p) => p,
+            None => {
+                all = (0..self.schema.fields().len()).collect();
+                &all
+            }
+        };
+        let (plan, file_proj) = self.column_plan(index, projection)?;
+        if file_proj.is_empty() {
+            // Nothing of the file to decode but the filters' columns: the
+            // caller's own filter does the same work (Parquet's rule too).
+            return Ok(None);
+        }
+        let parts = src.partition_count();
+        if parts == 0 {
+            return Ok(Some(Box::new(std::iter::empty())));
+        }
+        // The first partition says whether the format filters at all; a
+        // later one that does not is filtered here.
+        let Some(first) =
+            src.read_partition_filtered(0, Some(&file_proj), chunk_rows, &file_filters)?
+        else {
+            return Ok(None);
+        };
+        self.files[index].read.store(true, Ordering::Relaxed);
+        let src = src.as_ref();
+        let rest = (1..parts).flat_map(move |j| -> ChunkIter<'_> {
+            let filtered = src
+                .read_partition_filtered(j, Some(&file_proj), chunk_rows, &file_filters)
+                .and_then(|it| match it {
+                    Some(it) => Ok(it),
+                    None => {
+                        filter_here(src, j, &file_proj, &filter_cols, &file_filters, chunk_rows)
+                    }
+                });
+            match filtered {
+                Ok(it) => it,
+                Err(e) => Box::new(std::iter::once(Err(e))),
+            }
+        });
+        Ok(Some(Box::new(first.chain(rest).map(move |b| {
+            b.and_then(|b| self.conform(index, b, &plan, &out_schema))
+        }))))
+    }
+
+    /// The rows of file `index`'s row groups (or other partitions) summed,
+    /// once the file is open (a filtered read opens it); `None` before.
+    fn partition_row_count(&self, index: usize) -> Option<u64> {
+        let src = self.files.get(index)?.source.get()?;
+        (0..src.partition_count())
+            .map(|j| src.partition_row_count(j))
+            .sum()
     }
 
     /// Each file's key values (min = max = the value; null counts 0 for a

@@ -9,7 +9,6 @@ use arrow_array::{Array, BooleanArray};
 use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::{ArrowError, SchemaRef};
 use parframe_common::{Error, Result};
-use parframe_core::expr::PreparedExpr;
 use parframe_core::{
     ChunkIter, ChunkSource, ColumnStatistics, Expr, PartitionColumnStatistics, Precision,
     ScalarValue, Statistics, Table,
@@ -27,7 +26,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::input::Input;
 use crate::sink::{FileSink, SinkOutput};
-use crate::util::{check_read_args, guard_decoder, with_schema};
+use crate::util::{check_read_args, guard_decoder, keep_mask, with_schema};
 
 /// Maps a Parquet error on `path` to [`Error`].
 fn parquet_err(path: &Path, location: Option<String>, e: ParquetError) -> Error {
@@ -445,29 +444,6 @@ fn configure<T>(
             .with_row_selection_policy(RowSelectionPolicy::Selectors);
     }
     builder
-}
-
-/// The rows of `batch` that every one of `filters` keeps: true, not false
-/// or null.
-fn keep_mask(filters: &[PreparedExpr], batch: &RecordBatch) -> Result<BooleanArray> {
-    let mut keep: Option<BooleanArray> = None;
-    for f in filters {
-        let a = f.evaluate(batch)?;
-        let b = a
-            .as_any()
-            .downcast_ref::<BooleanArray>()
-            .ok_or_else(|| Error::type_mismatch("filter", "predicate is not Boolean"))?;
-        let b = if b.null_count() > 0 {
-            arrow_select::filter::prep_null_mask_filter(b)
-        } else {
-            b.clone()
-        };
-        keep = Some(match keep {
-            None => b,
-            Some(k) => arrow_arith::boolean::and(&k, &b)?,
-        });
-    }
-    Ok(keep.unwrap_or_else(|| BooleanArray::from(vec![true; batch.num_rows()])))
 }
 
 impl ChunkSource for ParquetSource {

@@ -6,9 +6,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use arrow_array::{RecordBatch, RecordBatchOptions};
+use arrow_array::{Array, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow_schema::{Schema, SchemaRef};
 use parframe_common::{Error, Result};
+use parframe_core::expr::PreparedExpr;
 
 /// Runs a third-party decoder (arrow-ipc, parquet) over bytes of `path`,
 /// turning a panic into [`Error::Format`] naming the file and `location`.
@@ -150,6 +151,29 @@ pub(crate) fn check_regular_file(path: &Path) -> Result<()> {
         ))),
         _ => Ok(()),
     }
+}
+
+/// The rows of `batch` that every one of `filters` keeps: true, not false
+/// or null.
+pub(crate) fn keep_mask(filters: &[PreparedExpr], batch: &RecordBatch) -> Result<BooleanArray> {
+    let mut keep: Option<BooleanArray> = None;
+    for f in filters {
+        let a = f.evaluate(batch)?;
+        let b = a
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| Error::type_mismatch("filter", "predicate is not Boolean"))?;
+        let b = if b.null_count() > 0 {
+            arrow_select::filter::prep_null_mask_filter(b)
+        } else {
+            b.clone()
+        };
+        keep = Some(match keep {
+            None => b,
+            Some(k) => arrow_arith::boolean::and(&k, &b)?,
+        });
+    }
+    Ok(keep.unwrap_or_else(|| BooleanArray::from(vec![true; batch.num_rows()])))
 }
 
 /// Splits `batch` into zero-copy slices of at most `chunk_rows` rows.

@@ -92,8 +92,9 @@ fn push(p: &Arc<LogicalPlan>) -> Result<Option<Arc<LogicalPlan>>> {
 }
 
 /// Same column names and types, in order (a semi join marks its key
-/// columns nullable, which its input may not).
-fn same_columns(a: &arrow_schema::Schema, b: &arrow_schema::Schema) -> bool {
+/// columns nullable, which its input may not). Semi-join reduction uses
+/// it too.
+pub(crate) fn same_columns(a: &arrow_schema::Schema, b: &arrow_schema::Schema) -> bool {
     a.fields().len() == b.fields().len()
         && a.fields()
             .iter()

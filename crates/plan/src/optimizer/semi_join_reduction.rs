@@ -48,6 +48,7 @@ use parframe_core::Expr;
 use crate::join::{JoinColumn, JoinOptions, JoinType};
 use crate::logical::{JoinNode, LogicalPlan, NodeId, PlanNode};
 use crate::optimizer::OptimizerRule;
+use crate::optimizer::semi_join_pushdown::same_columns;
 use crate::stats::estimated_rows;
 
 /// The rule (see the module docs).
@@ -187,7 +188,7 @@ fn reduce_side(
                     sorted: *sorted,
                 },
             )?;
-            Ok(same_types(&out, side).then_some(out))
+            Ok(same_columns(&out.schema(), &side.schema()).then_some(out))
         }
         _ => Ok(None),
     }
@@ -204,7 +205,7 @@ fn rebuild(
     match reduce_side(input, key, other, other_key)? {
         Some(new_input) => {
             let out = node.with_inputs(vec![new_input])?;
-            Ok(same_types(&out, node).then_some(out))
+            Ok(same_columns(&out.schema(), &node.schema()).then_some(out))
         }
         None => Ok(None),
     }
@@ -330,16 +331,6 @@ fn reduced_by(plan: &LogicalPlan, reducer: NodeId) -> bool {
         }
     });
     found
-}
-
-/// Same column names and types, in order.
-fn same_types(a: &LogicalPlan, b: &LogicalPlan) -> bool {
-    let (a, b) = (a.schema(), b.schema());
-    a.fields().len() == b.fields().len()
-        && a.fields()
-            .iter()
-            .zip(b.fields())
-            .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
 }
 
 #[cfg(test)]
