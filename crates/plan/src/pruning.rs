@@ -13,6 +13,8 @@
 //! | `c > v` / `c >= v` | `max > v` / `max >= v` |
 //! | `c = v` | `min <= v <= max` |
 //! | `c != v` | not `min = max = v` (not for strings: their bounds may be truncated) |
+//! | `c IN (v1, v2, ...)` | `c = vi` may match for some literal (a null literal never does) |
+//! | `c NOT IN (v1, v2, ...)` | `c != vi` may match for every literal (none is null) |
 //! | `c IS NULL` / `c IS NOT NULL` | some nulls / fewer nulls than rows |
 //! | `a AND b`, `a OR b` | both / either may match |
 //! | a literal `false` or null | never |
@@ -57,6 +59,11 @@ use arrow_ord::cmp;
 use arrow_schema::{ArrowError, DataType};
 use parframe_core::expr::BinaryOp;
 use parframe_core::{Expr, PartitionColumnStatistics, ScalarValue};
+
+/// The longest `IN` list pruned: each literal is compared with every
+/// partition's bounds, so a longer list (a rewritten subquery's keys, say)
+/// would cost more planning than it is likely to save.
+const MAX_IN_LIST: usize = 256;
 
 /// Per partition: may it hold a row for which every filter is true?
 /// `stats` gives a column's statistics (`None`: unknown, which keeps every
@@ -136,6 +143,34 @@ impl Pruner<'_> {
                 (Expr::Literal(v), Expr::Column(c)) => self.compare(c, flip(*op)?, v),
                 _ => None,
             },
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let Expr::Column(c) = expr.as_ref() else {
+                    return None;
+                };
+                if list.len() > MAX_IN_LIST {
+                    return None;
+                }
+                // `IN` is the OR of `c = vi`, `NOT IN` the AND of `c != vi`;
+                // `compare` rules every partition out for a null literal,
+                // which is right for both (`c = NULL` is never true, and
+                // `NOT IN` with a null never is either).
+                let (op, mut may) = if *negated {
+                    (BinaryOp::NotEq, vec![true; self.n])
+                } else {
+                    (BinaryOp::Eq, vec![false; self.n])
+                };
+                for v in list {
+                    let k = self.compare(c, op, v)?;
+                    for (a, b) in may.iter_mut().zip(k) {
+                        *a = if *negated { *a && b } else { *a || b };
+                    }
+                }
+                Some(may)
+            }
             Expr::IsNull(inner) => {
                 let Expr::Column(c) = inner.as_ref() else {
                     return None;
@@ -399,6 +434,50 @@ mod tests {
     }
 
     #[test]
+    fn in_lists_prune_partitions() {
+        // Hive partition values: min = max, one partition per value.
+        let s = PartitionColumnStatistics {
+            mins: Arc::new(StringArray::from(vec!["AIR", "MAIL", "SHIP"])),
+            maxes: Arc::new(StringArray::from(vec!["AIR", "MAIL", "SHIP"])),
+            null_counts: vec![Some(0); 3],
+            row_counts: vec![None; 3],
+        };
+        let keep = |f: Expr| prune(&[f], 3, &|_: &str| Some(s.clone()));
+        assert_eq!(keep(col("m").is_in(["AIR", "SHIP"])), [true, false, true]);
+        assert_eq!(keep(col("m").is_in(["RAIL"])), [false, false, false]);
+        // Not for strings (truncated bounds), as `!=`.
+        assert_eq!(keep(col("m").is_not_in(["AIR"])), [true, true, true]);
+
+        // (The all-null partition's bounds are unknown: it is kept but by
+        // a null literal.)
+        let parts = vec![vec![Some(1), Some(3)], vec![Some(5)], vec![None]];
+        assert_eq!(
+            keep_int(&parts, col("x").is_in([2i64, 7])),
+            [true, false, true]
+        );
+        assert_eq!(
+            keep_int(&parts, col("x").is_not_in([5i64])),
+            [true, false, true]
+        );
+        let empty: [i64; 0] = [];
+        assert_eq!(
+            keep_int(&parts, col("x").is_in(empty)),
+            [false, false, false]
+        );
+        // A null in the list: `IN` may still match the others, `NOT IN`
+        // never matches.
+        let with_null = [ScalarValue::Int64(5), ScalarValue::Null];
+        assert_eq!(
+            keep_int(&parts, col("x").is_in(with_null.clone())),
+            [false, true, true]
+        );
+        assert_eq!(
+            keep_int(&parts, col("x").is_not_in(with_null)),
+            [false, false, false]
+        );
+    }
+
+    #[test]
     fn false_and_null_filters_keep_nothing() {
         let parts = vec![vec![Some(1)]];
         assert_eq!(keep_int(&parts, lit(false)), [false]);
@@ -410,7 +489,7 @@ mod tests {
 
     fn pred() -> impl Strategy<Value = Expr> {
         let leaf = prop_oneof![
-            (0..6usize, -3i64..25).prop_map(|(op, v)| {
+            1 => (0..6usize, -3i64..25).prop_map(|(op, v)| {
                 let (c, l) = (col("x"), lit(v));
                 match op {
                     0 => c.lt(l),
@@ -421,7 +500,7 @@ mod tests {
                     _ => c.not_eq(l),
                 }
             }),
-            (0..6usize, -3i64..25).prop_map(|(op, v)| {
+            1 => (0..6usize, -3i64..25).prop_map(|(op, v)| {
                 let (c, l) = (col("x"), lit(v));
                 match op {
                     0 => l.lt(c),
@@ -432,8 +511,22 @@ mod tests {
                     _ => l.not_eq(c),
                 }
             }),
-            Just(col("x").is_null()),
-            Just(col("x").is_not_null()),
+            1 => Just(col("x").is_null()),
+            1 => Just(col("x").is_not_null()),
+            // Lists of the values the partitions hold, often enough that
+            // a literal matches a row.
+            3 => (
+                prop::collection::vec(prop::option::weighted(0.9, 0i64..22), 0..7),
+                any::<bool>(),
+            )
+                .prop_map(|(vs, negated)| Expr::InList {
+                    expr: Box::new(col("x")),
+                    list: vs
+                        .into_iter()
+                        .map(|v| v.map_or(ScalarValue::Null, ScalarValue::Int64))
+                        .collect(),
+                    negated,
+                }),
         ];
         leaf.prop_recursive(3, 12, 2, |inner| {
             prop_oneof![
