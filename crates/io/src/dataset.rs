@@ -1319,6 +1319,29 @@ impl DatasetSource {
 }
 
 impl DatasetSource {
+    /// The checked arguments of a read: the output schema and the
+    /// projection (every column when `None`).
+    fn read_args(
+        &self,
+        index: usize,
+        projection: Option<&[usize]>,
+        chunk_rows: usize,
+    ) -> Result<(SchemaRef, Vec<usize>)> {
+        let out_schema = check_read_args(
+            &self.describe(),
+            &self.schema,
+            index,
+            self.files.len(),
+            projection,
+            chunk_rows,
+        )?;
+        let columns = match projection {
+            Some(p) => p.to_vec(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        Ok((out_schema, columns))
+    }
+
     /// Whether file `index`'s partition values pass every one of
     /// `filters` (each reads partition columns only): true, not false or
     /// null.
@@ -1512,23 +1535,8 @@ impl ChunkSource for DatasetSource {
         projection: Option<&[usize]>,
         chunk_rows: usize,
     ) -> Result<ChunkIter<'_>> {
-        let out_schema = check_read_args(
-            &self.describe(),
-            &self.schema,
-            index,
-            self.files.len(),
-            projection,
-            chunk_rows,
-        )?;
-        let all: Vec<usize>;
-        let projection = match projection {
-            Some(p) => p,
-            None => {
-                all = (0..self.schema.fields().len()).collect();
-                &all
-            }
-        };
-        let (plan, file_proj) = self.column_plan(index, projection)?;
+        let (out_schema, projection) = self.read_args(index, projection, chunk_rows)?;
+        let (plan, file_proj) = self.column_plan(index, &projection)?;
         let src = self.file_source(index)?;
         self.files[index].read.store(true, Ordering::Relaxed);
         let chunks = file_chunks(src.as_ref(), file_proj, chunk_rows);
@@ -1553,14 +1561,7 @@ impl ChunkSource for DatasetSource {
         chunk_rows: usize,
         filters: &[Expr],
     ) -> Result<Option<ChunkIter<'_>>> {
-        let out_schema = check_read_args(
-            &self.describe(),
-            &self.schema,
-            index,
-            self.files.len(),
-            projection,
-            chunk_rows,
-        )?;
+        let (out_schema, columns) = self.read_args(index, projection, chunk_rows)?;
         let n_data = self.data_schema.fields().len();
         let is_key = |c: &str| self.schema.fields()[n_data..].iter().any(|f| f.name() == c);
         let mut file_filters: Vec<Expr> = Vec::new();
@@ -1602,15 +1603,7 @@ impl ChunkSource for DatasetSource {
                 filter_cols.push(j);
             }
         }
-        let all: Vec<usize>;
-        let projection = match projection {
-            Some(p) => p,
-            None => {
-                all = (0..self.schema.fields().len()).collect();
-                &all
-            }
-        };
-        let (plan, file_proj) = self.column_plan(index, projection)?;
+        let (plan, file_proj) = self.column_plan(index, &columns)?;
         if file_proj.is_empty() {
             // Nothing of the file to decode but the filters' columns: the
             // caller's own filter does the same work (Parquet's rule too).
