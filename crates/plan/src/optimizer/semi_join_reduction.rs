@@ -231,10 +231,12 @@ fn reducer(plan: &Arc<LogicalPlan>, key: &str) -> Option<(Arc<LogicalPlan>, Stri
     let mut best: Option<(Arc<LogicalPlan>, String, u64)> = None;
     let mut todo: Vec<(Arc<LogicalPlan>, String)> = vec![(Arc::clone(plan), key.to_string())];
     while let Some((p, k)) = todo.pop() {
-        // Joins are no candidates: join reordering rebuilds them under new
-        // ids, and the check that a reduction was made finds its reducer
-        // by id.
-        if !matches!(p.node(), PlanNode::Join(_))
+        // Joins are no candidates, nor a filter or select over one: join
+        // reordering rebuilds them under new ids (the check that a
+        // reduction was made finds its reducer by id), and a whole join
+        // tree reads more than a reducer may (TPC-H Q2's side of five
+        // relations is estimated smaller than its filtered `part`).
+        if !has_join(&p)
             && let Some(rows) = estimated_rows(&p)
             && best.as_ref().is_none_or(|b| rows < b.2)
         {
@@ -312,6 +314,13 @@ fn rows_read(plan: &LogicalPlan) -> u64 {
         rows = rows.saturating_add(r.unwrap_or(u64::MAX));
     });
     rows
+}
+
+/// Whether `plan` has a join anywhere.
+fn has_join(plan: &LogicalPlan) -> bool {
+    let mut found = false;
+    plan.visit(&mut |n| found |= matches!(n.node(), PlanNode::Join(_)));
+    found
 }
 
 /// Whether the node `id` is in `plan`.
