@@ -23,10 +23,12 @@
 //! - The other side's key is traced down through inner joins (to either
 //!   input; through the join's own key pairs to the equal column of the
 //!   other input), filters, selects of plain columns and the kept side of
-//!   semi joins, and the smallest relation found that produces it is the
-//!   *reducer*: its rows hold every key value the join's other side can
-//!   have. (Q17's other side is `lineitem ⋈ part`; the reducer is the
-//!   filtered `part`.)
+//!   semi joins, and the smallest relation found that produces it, with
+//!   no join below it, is the *reducer*: its rows hold every key value
+//!   the join's other side can have. (Q17's other side is
+//!   `lineitem ⋈ part`; the reducer is the filtered `part`. Q2's is a
+//!   select over five relations, estimated smaller than its filtered
+//!   `part`, but reading all five.)
 //! - The reducer is estimated at most 1 / [`MIN_REDUCTION`] of the
 //!   aggregate's groups and of the rows the scans under it read (filters
 //!   or joins must have removed keys: a whole table holds every key a
@@ -487,6 +489,28 @@ mod tests {
             &SemiJoinReduction.rewrite(Arc::clone(&p)).unwrap(),
             &p
         ));
+    }
+
+    #[test]
+    fn no_reducer_has_a_join_below_it() {
+        // Q2's shape: a select of plain columns over (big ⋈ dim), whose
+        // estimate is no larger than dim's; the select (a whole join tree,
+        // reading 900 rows) is no reducer, dim is.
+        let facts = rows(&["k", "v"], 1000);
+        let big = rows(&["bk", "q"], 800);
+        let dim = filtered(&["d", "x"], 100);
+        let outer = join(&big, &dim, ("bk", "d"), JoinType::Inner);
+        let top = LogicalPlan::select(&outer, vec![col("bk"), col("q")]).unwrap();
+        assert!(estimated_rows(&top) <= estimated_rows(&dim));
+        let agg = grouped(&facts, "k", "v");
+        let p = join(&top, &agg, ("bk", "k"), JoinType::Left);
+        let out = SemiJoinReduction.rewrite(Arc::clone(&p)).unwrap();
+        assert_eq!(out.schema(), p.schema());
+        assert_eq!(
+            reduced(&join_of(&out).right),
+            Some((facts.id(), dim.id(), vec!["k".into()], vec!["d".into()])),
+            "{out:?}"
+        );
     }
 
     #[test]
