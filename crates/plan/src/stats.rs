@@ -10,7 +10,8 @@
 //! - **Filter**: input rows × the predicate's selectivity, estimated:
 //!   `col = literal` 1/distinct when the distinct count is known, else
 //!   for an integer or date column with known bounds 1/(max − min + 1)
-//!   (1/rows when the rows are fewer), else [`EQ_SELECTIVITY`]; `col < literal` (`<=`, `>`, `>=`) the part of
+//!   (1/rows when the rows are fewer), else [`EQ_SELECTIVITY`];
+//!   `col < literal` (`<=`, `>`, `>=`) the part of
 //!   the column's `[min, max]` below (above) the literal, when both are
 //!   known and comparable as numbers (integers, floats, decimals, dates,
 //!   timestamps of one unit), values assumed spread evenly; several such
@@ -330,20 +331,26 @@ impl Named {
     }
 
     fn distinct_or_rows(&self, name: &str) -> f64 {
-        let c = self.column(name);
-        let rows = self.rows.value();
-        if let Some(d) = c.and_then(|c| c.distinct.value()) {
-            return d as f64;
+        self.distinct_bound(name)
+            .unwrap_or_else(|| self.rows.value().unwrap_or(1) as f64)
+    }
+
+    /// The distinct count when known; else, for an integer or date column
+    /// with known bounds, `max - min + 1` capped by the rows (a nation key
+    /// in [0, 24] is not unique over 10^4 suppliers); else `None`.
+    fn distinct_bound(&self, name: &str) -> Option<f64> {
+        let c = self.column(name)?;
+        if let Some(d) = c.distinct.value() {
+            return Some(d as f64);
         }
-        // An integer or date key holds at most max - min + 1 values: a
-        // nation key in [0, 24] is not unique over 10^4 suppliers.
-        let range =
-            c.and_then(|c| Some(int_value(c.max.as_ref()?)? - int_value(c.min.as_ref()?)? + 1));
-        match (range, rows) {
-            (Some(n), Some(r)) if n > 0 => (n as f64).min(r as f64),
-            (Some(n), None) if n > 0 => n as f64,
-            _ => rows.unwrap_or(1) as f64,
+        let n = int_value(c.max.as_ref()?)? - int_value(c.min.as_ref()?)? + 1;
+        if n <= 0 {
+            return None;
         }
+        Some(match self.rows.value() {
+            Some(r) => (n as f64).min(r as f64),
+            None => n as f64,
+        })
     }
 
     fn filtered(mut self, predicate: &Expr) -> Self {
@@ -547,27 +554,14 @@ fn eq_selectivity(left: &Expr, right: &Expr, st: &Named) -> f64 {
         (l, Expr::Column(c)) if l.columns().is_empty() => Some(c),
         _ => None,
     };
-    let Some(c) = column else {
-        return EQ_SELECTIVITY;
-    };
-    if let Some(d) = st
-        .column(c)
-        .and_then(|s| s.distinct.value())
-        .filter(|d| *d > 0)
-    {
-        return 1.0 / d as f64;
-    }
-    // An integer or date column with known bounds holds at most
-    // max - min + 1 values (TPC-H's `p_size = 15` over sizes 1 to 50 keeps
-    // about 1/50, not 1/10): the same bound the join estimate uses, taken
-    // as the distinct count (values assumed spread evenly).
-    let has_bounds = st.column(c).is_some_and(|s| {
-        s.min.as_ref().and_then(int_value).is_some() && s.max.as_ref().and_then(int_value).is_some()
-    });
-    if has_bounds {
-        return 1.0 / st.distinct_or_rows(c).max(1.0);
-    }
-    EQ_SELECTIVITY
+    // Without a distinct count, an integer or date column with known
+    // bounds holds at most max - min + 1 values (TPC-H's `p_size = 15`
+    // over sizes 1 to 50 keeps about 1/50, not 1/10): the bound the join
+    // estimate uses, values assumed spread evenly.
+    column
+        .and_then(|c| st.distinct_bound(c))
+        .filter(|d| *d > 0.0)
+        .map_or(EQ_SELECTIVITY, |d| 1.0 / d)
 }
 
 #[cfg(test)]
