@@ -15,6 +15,7 @@
 
 use std::fmt;
 
+use arrow_array::types::IntervalMonthDayNano;
 use arrow_schema::{DataType, Field, Schema};
 use parframe_common::{Error, Result, column_not_found};
 use parframe_core::ScalarValue;
@@ -29,14 +30,27 @@ fn is_numeric(t: &DataType) -> bool {
     t.is_integer() || t.is_floating()
 }
 
+/// Order key types whose `RANGE` offsets are intervals.
+pub fn is_range_temporal(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _)
+    )
+}
+
 /// How a frame's offsets count: rows, or values of the order key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FrameUnits {
     /// `ROWS`: offsets count rows.
     Rows,
-    /// `RANGE`: offsets are distances in the (single, numeric) order key;
+    /// `RANGE`: offsets are distances in the single order key (numbers
+    /// for a numeric key, intervals for a date or timestamp key);
     /// `CURRENT ROW` means the row and its peers.
     Range,
+    /// `GROUPS`: offsets count peer groups (runs of rows with equal order
+    /// keys); `CURRENT ROW` means the row and its peers, `1 PRECEDING` the
+    /// peer group before the row's. Needs an `ORDER BY`.
+    Groups,
 }
 
 /// One end of a frame.
@@ -52,15 +66,23 @@ pub enum FrameBound {
     Following(f64),
     /// The last row of the partition.
     UnboundedFollowing,
+    /// `RANGE INTERVAL '7' DAY PRECEDING` over a date or timestamp key:
+    /// the rows whose key is at least the row's key minus the interval
+    /// (for an ascending key), the difference computed as `key - INTERVAL`
+    /// is in an expression: calendar months, days in the key's time zone.
+    PrecedingInterval(IntervalMonthDayNano),
+    /// `RANGE INTERVAL '7' DAY FOLLOWING`: up to the row's key plus the
+    /// interval (ascending key).
+    FollowingInterval(IntervalMonthDayNano),
 }
 
 impl FrameBound {
     fn rank(&self) -> u8 {
         match self {
             FrameBound::UnboundedPreceding => 0,
-            FrameBound::Preceding(_) => 1,
+            FrameBound::Preceding(_) | FrameBound::PrecedingInterval(_) => 1,
             FrameBound::CurrentRow => 2,
-            FrameBound::Following(_) => 3,
+            FrameBound::Following(_) | FrameBound::FollowingInterval(_) => 3,
             FrameBound::UnboundedFollowing => 4,
         }
     }
@@ -74,7 +96,59 @@ impl fmt::Display for FrameBound {
             FrameBound::CurrentRow => write!(f, "CURRENT ROW"),
             FrameBound::Following(n) => write!(f, "{n} FOLLOWING"),
             FrameBound::UnboundedFollowing => write!(f, "UNBOUNDED FOLLOWING"),
+            FrameBound::PrecedingInterval(iv) => write!(f, "{} PRECEDING", IntervalText(iv)),
+            FrameBound::FollowingInterval(iv) => write!(f, "{} FOLLOWING", IntervalText(iv)),
         }
+    }
+}
+
+impl FrameBound {
+    /// Whether this bound is an offset (a number or an interval).
+    pub fn is_offset(&self) -> bool {
+        matches!(
+            self,
+            FrameBound::Preceding(_)
+                | FrameBound::Following(_)
+                | FrameBound::PrecedingInterval(_)
+                | FrameBound::FollowingInterval(_)
+        )
+    }
+
+    /// The interval of an interval offset.
+    pub fn interval(&self) -> Option<IntervalMonthDayNano> {
+        match self {
+            FrameBound::PrecedingInterval(iv) | FrameBound::FollowingInterval(iv) => Some(*iv),
+            _ => None,
+        }
+    }
+}
+
+/// An interval as SQL text: `INTERVAL '1 months 2 days 0.5 seconds'`.
+struct IntervalText<'a>(&'a IntervalMonthDayNano);
+
+impl fmt::Display for IntervalText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let iv = self.0;
+        let mut parts = Vec::new();
+        if iv.months != 0 {
+            parts.push(format!("{} months", iv.months));
+        }
+        if iv.days != 0 {
+            parts.push(format!("{} days", iv.days));
+        }
+        if iv.nanoseconds != 0 || parts.is_empty() {
+            let (s, ns) = (
+                iv.nanoseconds / 1_000_000_000,
+                iv.nanoseconds % 1_000_000_000,
+            );
+            if ns == 0 {
+                parts.push(format!("{s} seconds"));
+            } else {
+                let frac = format!("{:09}", ns.unsigned_abs());
+                parts.push(format!("{s}.{} seconds", frac.trim_end_matches('0')));
+            }
+        }
+        write!(f, "INTERVAL '{}'", parts.join(" "))
     }
 }
 
@@ -108,6 +182,15 @@ impl WindowFrame {
         }
     }
 
+    /// `GROUPS BETWEEN start AND end`: offsets count peer groups.
+    pub fn groups(start: FrameBound, end: FrameBound) -> Self {
+        WindowFrame {
+            units: FrameUnits::Groups,
+            start,
+            end,
+        }
+    }
+
     /// The whole partition.
     pub fn whole() -> Self {
         Self::rows(
@@ -119,6 +202,14 @@ impl WindowFrame {
     /// `ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`.
     pub fn running() -> Self {
         Self::rows(FrameBound::UnboundedPreceding, FrameBound::CurrentRow)
+    }
+
+    fn units_name(&self) -> &'static str {
+        match self.units {
+            FrameUnits::Rows => "ROWS",
+            FrameUnits::Range => "RANGE",
+            FrameUnits::Groups => "GROUPS",
+        }
     }
 
     fn check(&self, order_by: &[SortKey], schema: &Schema) -> Result<()> {
@@ -142,16 +233,41 @@ impl WindowFrame {
                     "window frame {self}: offsets must be finite and not negative"
                 )));
             }
-            if let (FrameUnits::Rows, Preceding(n) | Following(n)) = (self.units, b)
+            if let (FrameUnits::Rows | FrameUnits::Groups, Preceding(n) | Following(n)) =
+                (self.units, b)
                 && n.fract() != 0.0
             {
                 return Err(Error::InvalidArgument(format!(
-                    "window frame {self}: ROWS offsets must be whole numbers"
+                    "window frame {self}: {} offsets must be whole numbers",
+                    self.units_name()
                 )));
             }
         }
-        let offsets = matches!(self.start, Preceding(_) | Following(_))
-            || matches!(self.end, Preceding(_) | Following(_));
+        if self.units == FrameUnits::Groups && order_by.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "window frame {self}: GROUPS frames need an ORDER BY (peer groups are rows \
+                 with equal order keys)"
+            )));
+        }
+        let intervals = self.start.interval().is_some() || self.end.interval().is_some();
+        for iv in [self.start.interval(), self.end.interval()]
+            .into_iter()
+            .flatten()
+        {
+            if iv.months < 0 || iv.days < 0 || iv.nanoseconds < 0 {
+                return Err(Error::InvalidArgument(format!(
+                    "window frame {self}: interval offsets must not be negative"
+                )));
+            }
+        }
+        if intervals && self.units != FrameUnits::Range {
+            return Err(Error::InvalidArgument(format!(
+                "window frame {self}: interval offsets need a RANGE frame ({} offsets count \
+                 rows or peer groups)",
+                self.units_name()
+            )));
+        }
+        let offsets = self.start.is_offset() || self.end.is_offset();
         if self.units == FrameUnits::Range && offsets {
             let [k] = order_by else {
                 return Err(Error::InvalidArgument(format!(
@@ -163,11 +279,30 @@ impl WindowFrame {
             let f = schema.field_with_name(&k.column).map_err(|_| {
                 column_not_found(&k.column, schema.fields().iter().map(|f| f.name().as_str()))
             })?;
-            if !is_numeric(f.data_type()) {
+            let temporal = is_range_temporal(f.data_type());
+            if intervals && !temporal {
                 return Err(Error::type_mismatch(
                     format!("window frame {self}"),
                     format!(
-                        "RANGE offsets need a numeric ORDER BY key; '{}' is {}",
+                        "interval offsets need a date or timestamp ORDER BY key; '{}' is {}",
+                        k.column,
+                        f.data_type()
+                    ),
+                ));
+            }
+            let numbers = matches!(self.start, Preceding(_) | Following(_))
+                || matches!(self.end, Preceding(_) | Following(_));
+            if numbers && !is_numeric(f.data_type()) {
+                let hint = if temporal {
+                    " (over a date or timestamp key, write an interval: INTERVAL '7' DAY)"
+                } else {
+                    ""
+                };
+                return Err(Error::type_mismatch(
+                    format!("window frame {self}"),
+                    format!(
+                        "RANGE offsets that are numbers need a numeric ORDER BY key; '{}' is \
+                         {}{hint}",
                         k.column,
                         f.data_type()
                     ),
@@ -180,11 +315,13 @@ impl WindowFrame {
 
 impl fmt::Display for WindowFrame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let u = match self.units {
-            FrameUnits::Rows => "ROWS",
-            FrameUnits::Range => "RANGE",
-        };
-        write!(f, "{u} BETWEEN {} AND {}", self.start, self.end)
+        write!(
+            f,
+            "{} BETWEEN {} AND {}",
+            self.units_name(),
+            self.start,
+            self.end
+        )
     }
 }
 

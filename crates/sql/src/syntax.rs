@@ -100,6 +100,12 @@ fn interval_text(e: &ast::Expr) -> Option<String> {
 /// `INTERVAL '90' DAY`, `INTERVAL 3 MONTH`, `INTERVAL '1 year 2 days'`:
 /// an `Interval(MonthDayNano)` literal.
 pub(crate) fn interval_literal(iv: &ast::Interval, span: Span) -> Result<Expr> {
+    let (months, days, nanos) = interval_parts(iv, span)?;
+    Ok(interval(months, days, nanos))
+}
+
+/// The months, days and nanoseconds of an interval literal.
+pub(crate) fn interval_parts(iv: &ast::Interval, span: Span) -> Result<(i32, i32, i64)> {
     if iv.last_field.is_some() {
         return unsupported(
             "INTERVAL ... TO ... (write INTERVAL '1 year 2 months')",
@@ -146,7 +152,7 @@ pub(crate) fn interval_literal(iv: &ast::Interval, span: Span) -> Result<Expr> {
         i32::try_from(days),
         i64::try_from(nanos),
     ) {
-        (Ok(m), Ok(d), Ok(ns)) => Ok(interval(m, d, ns)),
+        (Ok(m), Ok(d), Ok(ns)) => Ok((m, d, ns)),
         _ => bad("out of range"),
     }
 }

@@ -15,11 +15,13 @@
 //! `first_value`/`last_value(x)`, `nth_value(x, n)` (with `IGNORE NULLS`),
 //! and the registry's aggregates that the window operator computes
 //! (`count`, `sum`, `avg`, `min`, `max`, `var`/`stddev` ...). Frames:
-//! `ROWS` and `RANGE` with numeric offsets (`RANGE` offsets need one
-//! numeric `ORDER BY` key); `GROUPS`, `EXCLUDE`, interval offsets,
-//! `FILTER` and `DISTINCT` in window aggregates are refused with the
-//! position.
+//! `ROWS`, `GROUPS` (offsets count peer groups) and `RANGE` (offsets on
+//! one `ORDER BY` key: numbers for a numeric key, `INTERVAL` literals for a
+//! date or timestamp key, `RANGE BETWEEN INTERVAL '7' DAY PRECEDING AND
+//! CURRENT ROW`); `EXCLUDE`, `FILTER` and `DISTINCT` in window aggregates
+//! are refused with the position.
 
+use arrow_array::types::IntervalMonthDayNano;
 use parframe_common::Result;
 use parframe_core::{Expr, ScalarValue};
 use parframe_exec::LazyFrame;
@@ -206,20 +208,36 @@ fn window_of(
     let mut w = Window::new().partition_by(partition).order_by(order);
     if let Some(frame) = &spec.window_frame {
         let bound = |b: &WindowFrameBound| -> Result<FrameBound> {
-            let offset = |e: &ast::Expr| -> Result<f64> {
-                number_literal(e).ok_or_else(|| {
+            // A number, or an interval (`INTERVAL '7' DAY`, over a date
+            // or timestamp key).
+            let offset = |e: &ast::Expr, preceding: bool| -> Result<FrameBound> {
+                if let ast::Expr::Interval(iv) = e {
+                    let (m, d, ns) = crate::syntax::interval_parts(iv, e.span())?;
+                    let iv = IntervalMonthDayNano::new(m, d, ns);
+                    return Ok(if preceding {
+                        FrameBound::PrecedingInterval(iv)
+                    } else {
+                        FrameBound::FollowingInterval(iv)
+                    });
+                }
+                let n = number_literal(e).ok_or_else(|| {
                     crate::error::unsupported_error(
-                        format!("the frame offset '{e}' (a number literal is)"),
+                        format!("the frame offset '{e}' (a number or an INTERVAL literal is)"),
                         e.span(),
                     )
+                })?;
+                Ok(if preceding {
+                    FrameBound::Preceding(n)
+                } else {
+                    FrameBound::Following(n)
                 })
             };
             Ok(match b {
                 WindowFrameBound::CurrentRow => FrameBound::CurrentRow,
                 WindowFrameBound::Preceding(None) => FrameBound::UnboundedPreceding,
                 WindowFrameBound::Following(None) => FrameBound::UnboundedFollowing,
-                WindowFrameBound::Preceding(Some(e)) => FrameBound::Preceding(offset(e)?),
-                WindowFrameBound::Following(Some(e)) => FrameBound::Following(offset(e)?),
+                WindowFrameBound::Preceding(Some(e)) => offset(e, true)?,
+                WindowFrameBound::Following(Some(e)) => offset(e, false)?,
             })
         };
         let start = bound(&frame.start_bound)?;
@@ -230,21 +248,11 @@ fn window_of(
         let f = match frame.units {
             WindowFrameUnits::Rows => WindowFrame::rows(start, end),
             WindowFrameUnits::Range => WindowFrame::range(start, end),
-            WindowFrameUnits::Groups => {
-                return unsupported("GROUPS frames (ROWS and RANGE are)", spec_span(spec));
-            }
+            WindowFrameUnits::Groups => WindowFrame::groups(start, end),
         };
         w = w.frame(f);
     }
     Ok(w)
-}
-
-fn spec_span(spec: &WindowSpec) -> Span {
-    spec.partition_by
-        .first()
-        .map(|e| e.span())
-        .or_else(|| spec.order_by.first().map(|o| o.span()))
-        .unwrap_or_else(Span::empty)
 }
 
 enum Func {

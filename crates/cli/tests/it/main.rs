@@ -437,7 +437,7 @@ fn bad_sql_exits_1_with_a_position() {
         .code(1)
         .stderr(contains("'id1' is ambiguous").and(contains("a.id1 or b.id1")));
     let q = format!(
-        "SELECT id6, sum(v3) OVER (ORDER BY v3 GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW) \
+        "SELECT id6, sum(v3) OVER (ORDER BY v3 RANGE BETWEEN id4 PRECEDING AND CURRENT ROW) \
          FROM '{}'",
         fixture().g1.display()
     );
@@ -445,7 +445,7 @@ fn bad_sql_exits_1_with_a_position() {
         .args(["sql", &q])
         .assert()
         .code(1)
-        .stderr(contains("GROUPS frames"));
+        .stderr(contains("a number or an INTERVAL literal").and(contains("column 53")));
     let q = format!("SELECT id1 FROM '{}' GROUP BY id2", fixture().g1.display());
     parframe()
         .args(["sql", &q])

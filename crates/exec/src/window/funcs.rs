@@ -16,7 +16,7 @@ use arrow_schema::{DataType, Schema, SortOptions};
 use arrow_select::interleave::interleave;
 use parframe_common::{Error, Result};
 
-use super::frame::{FrameCursor, Parts, Peers};
+use super::frame::{FrameCursor, Parts, Peers, RangeKeySpec};
 use super::segment::{Cursor, NullCursor, Segment};
 use super::{WindowExpr, WindowFrame, WindowFunction};
 use crate::agg::AggFunc;
@@ -40,9 +40,8 @@ pub(crate) struct Prepared {
     arg: Option<usize>,
     arg_type: DataType,
     out_type: DataType,
-    /// The single order key, for RANGE offsets: (index, descending,
-    /// nulls first).
-    range_key: Option<(usize, bool, bool)>,
+    /// The single order key, for RANGE offsets.
+    range_key: Option<RangeKeySpec>,
     /// The default of lag/lead as a one-row array of the column's type.
     default: Option<ArrayRef>,
 }
@@ -53,15 +52,19 @@ impl Prepared {
         let arg = e.func.column().map(|c| schema.index_of(c)).transpose()?;
         let arg_type = arg.map_or(DataType::Null, |i| schema.field(i).data_type().clone());
         let range_key = match e.window.order_by.as_slice() {
-            [k] => Some((
-                schema.index_of(&k.column)?,
-                k.descending,
-                SortOptions {
+            [k] => {
+                let col = schema.index_of(&k.column)?;
+                Some(RangeKeySpec {
+                    col,
+                    data_type: schema.field(col).data_type().clone(),
                     descending: k.descending,
-                    nulls_first: !k.nulls_last,
-                }
-                .nulls_first,
-            )),
+                    nulls_first: SortOptions {
+                        descending: k.descending,
+                        nulls_first: !k.nulls_last,
+                    }
+                    .nulls_first,
+                })
+            }
             _ => None,
         };
         let default = match &e.func {
@@ -92,7 +95,7 @@ impl Prepared {
 
     /// A fresh evaluator (for one segment).
     pub(crate) fn evaluator(&self) -> Result<Box<dyn Evaluator>> {
-        let frame = || FrameCursor::new(self.frame, self.range_key);
+        let frame = || FrameCursor::new(self.frame, self.range_key.as_ref());
         Ok(match &self.func {
             WindowFunction::RowNumber
             | WindowFunction::Rank

@@ -47,12 +47,20 @@
 //! Without `order_by` the frame is the whole partition; with it the default
 //! is SQL's `RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW` (the rows up
 //! to the current one and its peers, the rows with equal order keys).
-//! [`WindowFrame::rows`] counts rows; [`WindowFrame::range`] takes offsets
-//! on the value of the single numeric order key (`RANGE 5 PRECEDING`: the
-//! rows whose key is within 5 below the current row's, for an ascending
-//! key). Offsets are compared as `f64` (exact for integers up to 2^53).
-//! Rows with a null order key are peers of each other: an offset bound of
-//! such a row stops at the null rows. `GROUPS` frames are not supported.
+//! [`WindowFrame::rows`] counts rows; [`WindowFrame::groups`] counts peer
+//! groups (`GROUPS 1 PRECEDING`: from the first row of the peer group
+//! before the row's); [`WindowFrame::range`] takes offsets on the value of
+//! the single order key. Over a numeric key they are numbers (`RANGE 5
+//! PRECEDING`: the rows whose key is within 5 below the current row's, for
+//! an ascending key), compared as `f64` (exact for integers up to 2^53).
+//! Over a date or timestamp key they are intervals
+//! ([`FrameBound::PrecedingInterval`]: `RANGE INTERVAL '7' DAY
+//! PRECEDING`), and a bound is where `key - INTERVAL '7' DAY` (or `+`)
+//! lands, computed with arrow's date arithmetic as in an expression
+//! (calendar months, days in the key's time zone; dates compared as
+//! microsecond timestamps, so sub-day intervals keep their hours), then
+//! compared exactly as integers. Rows with a null order key are peers of
+//! each other: an offset bound of such a row stops at the null rows.
 //!
 //! # Execution
 //! See [`exec`](self) below: the input is hash-partitioned by the partition

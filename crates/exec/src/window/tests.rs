@@ -150,11 +150,37 @@ impl Reference<'_> {
                     FrameBound::CurrentRow => r as i64 + i64::from(end),
                     FrameBound::Preceding(a) => r as i64 - a as i64 + i64::from(end),
                     FrameBound::Following(a) => r as i64 + a as i64 + i64::from(end),
+                    other => panic!("{other} in a ROWS frame"),
                 }
             };
             let s = at(frame.start, false).clamp(0, n as i64);
             let e = at(frame.end, true).clamp(s, n as i64);
             return s as usize..e as usize;
+        }
+        if frame.units == FrameUnits::Groups {
+            // Peer group of each position: the number of key changes before it.
+            let group = |j: usize| -> i64 {
+                (1..=j)
+                    .filter(|&x| !self.cmp(part[x - 1], part[x]).is_eq())
+                    .count() as i64
+            };
+            let g = group(r);
+            let at = |b: FrameBound| -> i64 {
+                match b {
+                    FrameBound::UnboundedPreceding => i64::MIN,
+                    FrameBound::UnboundedFollowing => i64::MAX,
+                    FrameBound::CurrentRow => g,
+                    FrameBound::Preceding(a) => g - a as i64,
+                    FrameBound::Following(a) => g + a as i64,
+                    other => panic!("{other} in a GROUPS frame"),
+                }
+            };
+            let (lo, hi) = (at(frame.start), at(frame.end));
+            let inside: Vec<usize> = (0..n).filter(|&j| (lo..=hi).contains(&group(j))).collect();
+            return match (inside.first(), inside.last()) {
+                (Some(&a), Some(&b)) => a..b + 1,
+                _ => 0..0,
+            };
         }
         let peers = |r: usize| -> (usize, usize) {
             let s = (0..=r)
@@ -195,6 +221,7 @@ impl Reference<'_> {
                     }
                 },
                 FrameBound::UnboundedFollowing => false,
+                other => panic!("{other}: intervals are tested in `intervals`"),
             }
         };
         let end_ok = |j: usize| -> bool {
@@ -215,6 +242,7 @@ impl Reference<'_> {
                     }
                 },
                 FrameBound::UnboundedPreceding => false,
+                other => panic!("{other}: intervals are tested in `intervals`"),
             }
         };
         let inside: Vec<usize> = (0..n).filter(|&j| start_ok(j) && end_ok(j)).collect();
@@ -549,6 +577,17 @@ fn frame_strategy() -> impl Strategy<Value = WindowFrame> {
         (n(), n()).prop_map(|(a, b)| WindowFrame::range(Preceding(a.into()), Following(b.into()))),
         n().prop_map(|a| WindowFrame::range(Preceding(a.into()), CurrentRow)),
         n().prop_map(|b| WindowFrame::range(UnboundedPreceding, Following(b.into()))),
+        (n(), n()).prop_map(|(a, b)| WindowFrame::groups(Preceding(a.into()), Following(b.into()))),
+        (n(), n()).prop_map(|(a, b)| {
+            let (a, b) = (a.max(b), a.min(b));
+            WindowFrame::groups(Preceding(a.into()), Preceding(b.into()))
+        }),
+        (n(), n()).prop_map(|(a, b)| {
+            let (a, b) = (a.min(b), a.max(b));
+            WindowFrame::groups(Following(a.into()), Following(b.into()))
+        }),
+        n().prop_map(|b| WindowFrame::groups(CurrentRow, Following(b.into()))),
+        n().prop_map(|a| WindowFrame::groups(Preceding(a.into()), UnboundedFollowing)),
     ]
 }
 
@@ -614,7 +653,7 @@ proptest! {
         frame in frame_strategy(),
     ) {
         let w = Window::new();
-        let frame = if frame.units == FrameUnits::Range { WindowFrame::whole() } else { frame };
+        let frame = if frame.units == FrameUnits::Rows { frame } else { WindowFrame::whole() };
         check(&ctx(2, 7, None), &rows, &w, frame);
     }
 }
@@ -877,4 +916,329 @@ fn window_top_k_over_budget_falls_back_and_spills() {
     let (out, stats) = lf.collect_with_stats().unwrap();
     assert!(out.num_rows() > 3_000);
     assert_eq!(stats.spilled.files, 0);
+}
+
+/// `RANGE` frames with interval offsets over a date key, against a naive
+/// reference that moves each row's date by the interval with chrono
+/// (calendar months, then days, then the time of day).
+mod intervals {
+    use super::*;
+    use arrow_array::Date32Array;
+    use arrow_array::types::IntervalMonthDayNano;
+    use chrono::{Days, Months, NaiveDate, NaiveDateTime, TimeDelta};
+
+    fn epoch() -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(1970, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+    }
+
+    fn at(d: i32) -> NaiveDateTime {
+        epoch() + TimeDelta::days(i64::from(d))
+    }
+
+    fn shift(t: NaiveDateTime, iv: IntervalMonthDayNano, forward: bool) -> NaiveDateTime {
+        let m = Months::new(iv.months as u32);
+        let d = Days::new(iv.days as u64);
+        let ns = TimeDelta::nanoseconds(iv.nanoseconds);
+        if forward {
+            t.checked_add_months(m)
+                .unwrap()
+                .checked_add_days(d)
+                .unwrap()
+                + ns
+        } else {
+            t.checked_sub_months(m)
+                .unwrap()
+                .checked_sub_days(d)
+                .unwrap()
+                - ns
+        }
+    }
+
+    /// `(partition, date, value)` rows; the frame from `start` to `end`.
+    fn naive(
+        rows: &[(i64, Option<i32>, Option<i64>)],
+        desc: bool,
+        nulls_last: bool,
+        start: FrameBound,
+        end: FrameBound,
+    ) -> Vec<(i64, Option<i64>)> {
+        rows.iter()
+            .map(|&(k, d, _)| {
+                let inside: Vec<Option<i64>> = rows
+                    .iter()
+                    .filter(|r| r.0 == k)
+                    .filter(|r| {
+                        // Null keys are peers, placed before (nulls first)
+                        // or after every date; offsets of a null row stop
+                        // at its peers.
+                        let unbounded_lo = start == FrameBound::UnboundedPreceding;
+                        let unbounded_hi = end == FrameBound::UnboundedFollowing;
+                        let (me, them) = match (d, r.1) {
+                            (None, None) => return true,
+                            (None, Some(_)) => {
+                                return (unbounded_lo || !nulls_last)
+                                    && (unbounded_hi || nulls_last);
+                            }
+                            (Some(_), None) => {
+                                return (unbounded_lo || nulls_last)
+                                    && (unbounded_hi || !nulls_last);
+                            }
+                            (Some(d), Some(e)) => (at(d), at(e)),
+                        };
+                        // In window order PRECEDING is towards smaller
+                        // dates of an ascending key.
+                        let lower_ok = match start {
+                            FrameBound::UnboundedPreceding => true,
+                            FrameBound::CurrentRow => {
+                                if desc {
+                                    them <= me
+                                } else {
+                                    them >= me
+                                }
+                            }
+                            FrameBound::PrecedingInterval(iv) => {
+                                if desc {
+                                    them <= shift(me, iv, true)
+                                } else {
+                                    them >= shift(me, iv, false)
+                                }
+                            }
+                            FrameBound::FollowingInterval(iv) => {
+                                if desc {
+                                    them <= shift(me, iv, false)
+                                } else {
+                                    them >= shift(me, iv, true)
+                                }
+                            }
+                            other => panic!("{other}"),
+                        };
+                        let upper_ok = match end {
+                            FrameBound::UnboundedFollowing => true,
+                            FrameBound::CurrentRow => {
+                                if desc {
+                                    them >= me
+                                } else {
+                                    them <= me
+                                }
+                            }
+                            FrameBound::PrecedingInterval(iv) => {
+                                if desc {
+                                    them >= shift(me, iv, true)
+                                } else {
+                                    them <= shift(me, iv, false)
+                                }
+                            }
+                            FrameBound::FollowingInterval(iv) => {
+                                if desc {
+                                    them >= shift(me, iv, false)
+                                } else {
+                                    them <= shift(me, iv, true)
+                                }
+                            }
+                            other => panic!("{other}"),
+                        };
+                        lower_ok && upper_ok
+                    })
+                    .map(|r| r.2)
+                    .collect();
+                let vals: Vec<i64> = inside.iter().flatten().copied().collect();
+                (
+                    inside.len() as i64,
+                    (!vals.is_empty()).then(|| vals.iter().sum()),
+                )
+            })
+            .collect()
+    }
+
+    fn interval_strategy() -> impl Strategy<Value = IntervalMonthDayNano> {
+        (
+            0i32..3,
+            0i32..40,
+            prop_oneof![Just(0i64), Just(43_200_000_000_000i64), Just(1)],
+        )
+            .prop_map(|(m, d, ns)| IntervalMonthDayNano::new(m, d, ns))
+    }
+
+    fn bound_strategy(start: bool) -> impl Strategy<Value = FrameBound> {
+        let edge = if start {
+            FrameBound::UnboundedPreceding
+        } else {
+            FrameBound::UnboundedFollowing
+        };
+        prop_oneof![
+            Just(edge),
+            Just(FrameBound::CurrentRow),
+            interval_strategy().prop_map(FrameBound::PrecedingInterval),
+            interval_strategy().prop_map(FrameBound::FollowingInterval),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn interval_range_frames_match_calendar_arithmetic(
+            rows in prop::collection::vec(
+                (0i64..3, prop::option::weighted(0.9, 10_950i32..11_900), prop::option::weighted(0.9, -50i64..50)),
+                0..50,
+            ),
+            desc in any::<bool>(),
+            nulls_last in any::<bool>(),
+            start in bound_strategy(true),
+            end in bound_strategy(false),
+            threads in 1usize..3,
+            chunk in 1usize..12,
+        ) {
+            let frame = WindowFrame::range(start, end);
+            let key = if desc { SortKey::desc("d") } else { SortKey::asc("d") }.nulls_last(nulls_last);
+            let w = Window::new().partition_by(["k"]).order_by([key]).frame(frame);
+            let id: ArrayRef = Arc::new(Int64Array::from_iter_values(0..rows.len() as i64));
+            let k: ArrayRef = Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0)));
+            let d: ArrayRef = Arc::new(Date32Array::from_iter(rows.iter().map(|r| r.1)));
+            let v: ArrayRef = Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.2)));
+            let t = Table::from_columns(vec![
+                ("id".into(), id), ("k".into(), k), ("d".into(), d), ("v".into(), v),
+            ]).unwrap();
+            let lf = ctx(threads, chunk, None).lazy(t).with_window_columns([
+                count_rows().over(w.clone()).unwrap().alias("n"),
+                sum("v").over(w).unwrap().alias("s"),
+            ]);
+            // A frame whose start comes after its end is refused when planned.
+            let lf = match lf {
+                Ok(lf) => lf,
+                Err(e) => {
+                    prop_assert!(e.to_string().contains("start comes after the end"), "{e}");
+                    return Ok(());
+                }
+            };
+            let out = lf.collect().unwrap();
+            let want = naive(&rows, desc, nulls_last, start, end);
+            let b = out.to_batch().unwrap();
+            let ids = b.column_by_name("id").unwrap().as_primitive::<Int64Type>();
+            let n = b.column_by_name("n").unwrap().as_primitive::<Int64Type>();
+            let s = b.column_by_name("s").unwrap().as_primitive::<Int64Type>();
+            for r in 0..b.num_rows() {
+                let id = ids.value(r) as usize;
+                let got = (n.value(r), s.is_valid(r).then(|| s.value(r)));
+                prop_assert_eq!(got, want[id], "row id {} {:?} {}", id, rows[id], frame);
+            }
+        }
+    }
+
+    /// Days of an interval are days of the key's time zone: across the
+    /// switch to summer time in Paris (2024-03-31), a day is 23 hours.
+    #[test]
+    fn interval_days_follow_the_time_zone() {
+        use arrow_array::TimestampMicrosecondArray;
+        let us = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .timestamp_micros()
+        };
+        // 11:30 and 12:00 in Paris the day before, noon on the day.
+        let ts = TimestampMicrosecondArray::from(vec![
+            us("2024-03-30T10:30:00Z"),
+            us("2024-03-30T11:00:00Z"),
+            us("2024-03-31T10:00:00Z"),
+        ])
+        .with_timezone("Europe/Paris");
+        let t = Table::from_columns(vec![("t".into(), Arc::new(ts) as ArrayRef)]).unwrap();
+        let frame = |iv| {
+            Window::new()
+                .order_by([SortKey::asc("t")])
+                .frame(WindowFrame::range(
+                    FrameBound::PrecedingInterval(iv),
+                    FrameBound::CurrentRow,
+                ))
+        };
+        let out = ctx(1, 16, None)
+            .lazy(t)
+            .with_window_columns([
+                count_rows()
+                    .over(frame(IntervalMonthDayNano::new(0, 1, 0)))
+                    .unwrap()
+                    .alias("day"),
+                count_rows()
+                    .over(frame(IntervalMonthDayNano::new(
+                        0,
+                        0,
+                        24 * 3_600_000_000_000,
+                    )))
+                    .unwrap()
+                    .alias("hours"),
+            ])
+            .unwrap()
+            .collect()
+            .unwrap();
+        let b = out.to_batch().unwrap();
+        let col = |n: &str| -> Vec<i64> {
+            b.column_by_name(n)
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        };
+        // Noon minus one Paris day is noon the day before (11:30 is out);
+        // minus 24 hours is 11:00 the day before (both are in).
+        assert_eq!(col("day"), [1, 2, 2]);
+        assert_eq!(col("hours"), [1, 2, 3]);
+    }
+
+    #[test]
+    fn interval_offsets_need_a_temporal_key_and_numbers_a_numeric_one() {
+        let c = ctx(1, 16, None);
+        let t = Table::from_columns(vec![
+            (
+                "i".into(),
+                Arc::new(Int64Array::from(vec![1i64, 2])) as ArrayRef,
+            ),
+            (
+                "d".into(),
+                Arc::new(Date32Array::from(vec![1, 2])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let iv = FrameBound::PrecedingInterval(IntervalMonthDayNano::new(0, 1, 0));
+        let over = |key: &str, frame: WindowFrame| {
+            c.lazy(t.clone())
+                .with_window_columns([count_rows()
+                    .over(Window::new().order_by([SortKey::asc(key)]).frame(frame))
+                    .unwrap()
+                    .alias("n")])
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = over("i", WindowFrame::range(iv, FrameBound::CurrentRow));
+        assert!(
+            e.contains("need a date or timestamp ORDER BY key; 'i' is Int64"),
+            "{e}"
+        );
+        let e = over(
+            "d",
+            WindowFrame::range(FrameBound::Preceding(1.0), FrameBound::CurrentRow),
+        );
+        assert!(e.contains("write an interval"), "{e}");
+        let e = over("d", WindowFrame::rows(iv, FrameBound::CurrentRow));
+        assert!(e.contains("need a RANGE frame"), "{e}");
+        let neg = FrameBound::PrecedingInterval(IntervalMonthDayNano::new(0, -1, 0));
+        let e = over("d", WindowFrame::range(neg, FrameBound::CurrentRow));
+        assert!(e.contains("must not be negative"), "{e}");
+        let e = c
+            .lazy(t.clone())
+            .with_window_columns([count_rows()
+                .over(Window::new().frame(WindowFrame::groups(
+                    FrameBound::Preceding(1.0),
+                    FrameBound::CurrentRow,
+                )))
+                .unwrap()
+                .alias("n")])
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("GROUPS frames need an ORDER BY"), "{e}");
+    }
 }

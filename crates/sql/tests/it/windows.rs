@@ -104,6 +104,73 @@ fn aggregate_windows_with_frames() {
 }
 
 #[test]
+fn groups_frames_count_peer_groups() {
+    let q = |f: &str| by_x(&format!("SELECT x, {f} AS r FROM t"), "r");
+    // Peer groups by k: a = {1, 3}, b = {2, 5}, c = {4}.
+    assert_eq!(
+        q("count(*) OVER (ORDER BY k GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW)"),
+        ["2", "4", "2", "3", "4"]
+    );
+    assert_eq!(
+        q("sum(x) OVER (ORDER BY k GROUPS BETWEEN 1 FOLLOWING AND 1 FOLLOWING)"),
+        ["7", "4", "7", "null", "4"]
+    );
+    assert_eq!(
+        q("sum(x) OVER (ORDER BY k DESC GROUPS 1 PRECEDING)"),
+        ["11", "11", "11", "4", "11"]
+    );
+}
+
+#[test]
+fn range_frames_over_dates_take_intervals() {
+    let ctx = ctx();
+    let dates = "(VALUES (DATE '2024-01-31', 1), (DATE '2024-02-29', 2), \
+                 (DATE '2024-03-01', 3), (DATE '2024-03-31', 4)) v(d, x)";
+    let q = |f: &str| {
+        let t = run_on(&ctx, &format!("SELECT x, {f} AS r FROM {dates} ORDER BY x"));
+        strings(&t, "r")
+    };
+    // Calendar months: 2024-03-31 minus a month is 2024-02-29, so that
+    // row's frame holds 02-29, 03-01 and 03-31 (30 days would stop at
+    // 03-01).
+    assert_eq!(
+        q("count(*) OVER (ORDER BY d RANGE BETWEEN INTERVAL '1' MONTH PRECEDING AND CURRENT ROW)"),
+        ["1", "2", "2", "3"]
+    );
+    assert_eq!(
+        q("count(*) OVER (ORDER BY d RANGE BETWEEN INTERVAL '30' DAY PRECEDING AND CURRENT ROW)"),
+        ["1", "2", "3", "2"]
+    );
+    // A descending key: PRECEDING is towards later dates.
+    assert_eq!(
+        q("sum(x) OVER (ORDER BY d DESC RANGE BETWEEN CURRENT ROW AND INTERVAL '1 day' FOLLOWING)"),
+        ["1", "2", "5", "4"]
+    );
+    // A sub-day interval over dates keeps its hours (d - 12 hours is the
+    // day before at noon, after that day's date).
+    assert_eq!(
+        q("count(*) OVER (ORDER BY d RANGE BETWEEN INTERVAL '12' HOUR PRECEDING AND CURRENT ROW)"),
+        ["1", "1", "1", "1"]
+    );
+    assert_eq!(
+        q("count(*) OVER (ORDER BY d RANGE BETWEEN INTERVAL '36' HOUR PRECEDING AND CURRENT ROW)"),
+        ["1", "1", "2", "1"]
+    );
+    let t = run_on(
+        &ctx,
+        &format!(
+            "EXPLAIN SELECT count(*) OVER (ORDER BY d RANGE BETWEEN INTERVAL '1 month 2 days' \
+             PRECEDING AND CURRENT ROW) FROM {dates}"
+        ),
+    );
+    let plan = strings(&t, t.schema().field(0).name()).join("\n");
+    assert!(
+        plan.contains("RANGE BETWEEN INTERVAL '1 months 2 days' PRECEDING AND CURRENT ROW"),
+        "{plan}"
+    );
+}
+
+#[test]
 fn named_windows_qualify_and_aggregations() {
     let t = run_on(
         &ctx(),
@@ -195,9 +262,21 @@ fn windows_match_a_naive_reference() {
 
 #[test]
 fn unsupported_windows_name_their_position() {
+    let e = error("SELECT sum(x) OVER (GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t");
+    assert!(e.contains("GROUPS frames need an ORDER BY"), "{e}");
+    let e = error(
+        "SELECT count(*) OVER (ORDER BY x RANGE BETWEEN INTERVAL '1' DAY PRECEDING AND CURRENT ROW) FROM t",
+    );
+    assert!(
+        e.contains("need a date or timestamp ORDER BY key; 'x' is Int64"),
+        "{e}"
+    );
     let e =
-        error("SELECT sum(x) OVER (ORDER BY x GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t");
-    assert!(e.contains("GROUPS") && e.contains("line 1"), "{e}");
+        error("SELECT count(*) OVER (ORDER BY x RANGE BETWEEN y PRECEDING AND CURRENT ROW) FROM t");
+    assert!(
+        e.contains("a number or an INTERVAL literal") && e.contains("line 1"),
+        "{e}"
+    );
     let e = error("SELECT lag(x, y) OVER (ORDER BY x) FROM t");
     assert!(e.contains("whole number") && e.contains("column 15"), "{e}");
     let e = error("SELECT upper(k) OVER (ORDER BY x) FROM t");
