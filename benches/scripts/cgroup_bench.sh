@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Larger-than-memory benchmark (issue 4): db-benchmark group-by questions
-# q1, q3, q5, q10 and a full sort, streamed from Parquet by `parframe sql`,
+# q1, q3, q5, q10, a full sort and (QUERIES=w8) a window over all rows, streamed from Parquet by `parframe sql`,
 # first without a memory cgroup (the reference: row counts and in-memory
 # time), then inside memory cgroups of 2 GiB and 1 GiB with --memory-limit
 # at 75% of the cgroup. Prints a markdown table.
@@ -25,7 +25,9 @@
 #              removed at the end; keep it off tmpfs)
 #   CGROUPS    cgroup sizes in MiB (default "2048 1024")
 #   THREADS    worker threads (default: all cores)
-#   QUERIES    subset of "q1 q3 q5 q10 sort" (default all)
+#   QUERIES    subset of "q1 q3 q5 q10 sort w8" (default all but w8; w8
+#              is row_number() OVER (PARTITION BY id3 ORDER BY v3 DESC)
+#              <= 2 over all rows, counted)
 #
 # Memory cgroups: as root, a child memory cgroup is made under this
 # process's own one (cgroup v2: the unified hierarchy; v1: the memory
@@ -140,6 +142,9 @@ sql_of() {
     q5) echo "SELECT id6, sum(v1) AS v1, sum(v2) AS v2, sum(v3) AS v3 FROM $f GROUP BY id6" ;;
     q10) echo "SELECT id1, id2, id3, id4, id5, id6, sum(v3) AS v3, count(*) AS count FROM $f GROUP BY id1, id2, id3, id4, id5, id6" ;;
     sort) echo "SELECT * FROM $f ORDER BY id3 ASC, v3 DESC" ;;
+    # Issue 17: a window over all rows, the two largest v3 per id3 kept
+    # (a heap top-k per partition), then counted.
+    w8) echo "SELECT count(*) AS n, sum(v3) AS v3 FROM (SELECT id3, v3, row_number() OVER (PARTITION BY id3 ORDER BY v3 DESC) AS rn FROM $f) w WHERE rn <= 2" ;;
     *) echo "unknown query $1" >&2; exit 2 ;;
     esac
 }
