@@ -143,8 +143,9 @@ sql_of() {
     q10) echo "SELECT id1, id2, id3, id4, id5, id6, sum(v3) AS v3, count(*) AS count FROM $f GROUP BY id1, id2, id3, id4, id5, id6" ;;
     sort) echo "SELECT * FROM $f ORDER BY id3 ASC, v3 DESC" ;;
     # Issue 17: a window over all rows, the two largest v3 per id3 kept
-    # (a heap top-k per partition), then counted.
-    w8) echo "SELECT count(*) AS n, sum(v3) AS v3 FROM (SELECT id3, v3, row_number() OVER (PARTITION BY id3 ORDER BY v3 DESC) AS rn FROM $f) w WHERE rn <= 2" ;;
+    # (a heap top-k per partition), then counted; v3 summed as integers
+    # (v3 has six decimals) so that the order of summation cannot change it.
+    w8) echo "SELECT count(*) AS n, sum(CAST(round(v3 * 1000000) AS BIGINT)) AS v3_micro FROM (SELECT id3, v3, row_number() OVER (PARTITION BY id3 ORDER BY v3 DESC) AS rn FROM $f) w WHERE rn <= 2" ;;
     *) echo "unknown query $1" >&2; exit 2 ;;
     esac
 }
