@@ -1261,3 +1261,60 @@ mod intervals {
         assert!(e.contains("GROUPS frames need an ORDER BY"), "{e}");
     }
 }
+
+/// Partition keys longer than the top-k's inline keys (kept on the heap)
+/// and short ones side by side give the general operator's rows.
+#[test]
+fn window_top_k_with_long_and_short_string_keys() {
+    use arrow_array::StringArray;
+    let n = 3_000usize;
+    let keys: Vec<String> = (0..n)
+        .map(|i| {
+            let p = i % 37;
+            if p % 2 == 0 {
+                format!("partition-with-a-long-name-{p:040}")
+            } else {
+                format!("p{p}")
+            }
+        })
+        .collect();
+    let o: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 101).collect();
+    let t = Table::from_columns(vec![
+        ("k".into(), Arc::new(StringArray::from(keys)) as ArrayRef),
+        ("o".into(), Arc::new(Int64Array::from(o)) as ArrayRef),
+    ])
+    .unwrap();
+    let c = ctx(2, 64, None);
+    let w = Window::new()
+        .partition_by(["k"])
+        .order_by([SortKey::desc("o")]);
+    let lf = c
+        .lazy(t)
+        .with_window_columns([row_number().over(w).alias("rn")])
+        .unwrap()
+        .filter(col("rn").lt_eq(lit(3i64)))
+        .unwrap();
+    assert!(
+        lf.explain().contains("top 3 per partition"),
+        "{}",
+        lf.explain()
+    );
+    let triples = |t: &Table| {
+        let b = t.to_batch().unwrap();
+        let k = b.column_by_name("k").unwrap().as_string::<i32>();
+        let rn = b.column_by_name("rn").unwrap().as_primitive::<Int64Type>();
+        let o = b.column_by_name("o").unwrap().as_primitive::<Int64Type>();
+        let mut v: Vec<(String, i64, i64)> = (0..b.num_rows())
+            .map(|i| (k.value(i).to_string(), rn.value(i), o.value(i)))
+            .collect();
+        v.sort();
+        v
+    };
+    let fast = triples(&lf.collect().unwrap());
+    let general = triples(
+        &lf.collect_with_optimizer(&parframe_plan::Optimizer::with_rules(vec![]))
+            .unwrap(),
+    );
+    assert_eq!(fast.len(), 37 * 3);
+    assert_eq!(fast, general);
+}
