@@ -889,19 +889,26 @@ proptest! {
 
     /// `row_number() <= k` through the heap top-k gives the rows of the
     /// general window operator (up to ties), in memory and at budgets that
-    /// push it onto the general operator midway.
+    /// push it onto the general operator midway; with one order key (kept
+    /// as a narrow key) and with two (18 bytes of row encoding: boxed).
     #[test]
     fn window_top_k_matches_the_general_operator(
         rows in prop::collection::vec(row_strategy(6, 8), 0..120),
         desc in any::<bool>(),
+        wide in any::<bool>(),
         nulls_last in any::<bool>(),
         partitioned in any::<bool>(),
-        k in 0i64..4,
+        // Flat slots up to 16 per partition, growing heaps above.
+        k in prop_oneof![0i64..4, 15i64..19],
         threads in 1usize..3,
         chunk in 1usize..20,
     ) {
         let key = if desc { SortKey::desc("o") } else { SortKey::asc("o") }.nulls_last(nulls_last);
-        let w = Window::new().order_by([key]);
+        let w = if wide {
+            Window::new().order_by([key, SortKey::asc("v")])
+        } else {
+            Window::new().order_by([key])
+        };
         let w = if partitioned { w.partition_by(["k"]) } else { w };
         topk_case(&ctx(threads, chunk, None), &rows, &w, k);
     }
