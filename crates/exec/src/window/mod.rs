@@ -62,6 +62,50 @@
 //! compared exactly as integers. Rows with a null order key are peers of
 //! each other: an offset bound of such a row stops at the null rows.
 //!
+//! ```
+//! use std::sync::Arc;
+//! use arrow_array::cast::AsArray;
+//! use arrow_array::types::{Int64Type, IntervalMonthDayNano};
+//! use arrow_array::{ArrayRef, Date32Array, Int64Array};
+//! use parframe_core::Table;
+//! use parframe_exec::{Context, SortKey};
+//! use parframe_exec::agg::sum;
+//! use parframe_exec::window::{AggOver, FrameBound, Window, WindowFrame};
+//!
+//! // Sales on 2024-01-10, 01-20, 02-15 (twice) and 02-16 (days since 1970).
+//! let day = |d: i32| 19_732 + d; // 2024-01-10
+//! let t = Table::from_columns(vec![
+//!     ("day".into(), Arc::new(Date32Array::from(vec![day(0), day(10), day(36), day(36), day(37)])) as ArrayRef),
+//!     ("v".into(), Arc::new(Int64Array::from(vec![1i64, 2, 4, 8, 16])) as ArrayRef),
+//! ])?;
+//! let w = Window::new().order_by([SortKey::asc("day")]);
+//! let month = IntervalMonthDayNano::new(1, 0, 0);
+//! let out = Context::builder().threads(2).build()?
+//!     .lazy(t)
+//!     .with_window_columns([
+//!         // The sales of the month up to each day (its peers included).
+//!         sum("v")
+//!             .over(w.clone().frame(WindowFrame::range(
+//!                 FrameBound::PrecedingInterval(month),
+//!                 FrameBound::CurrentRow,
+//!             )))?
+//!             .alias("last_month"),
+//!         // This day's sales and the previous sales day's.
+//!         sum("v")
+//!             .over(w.frame(WindowFrame::groups(FrameBound::Preceding(1.0), FrameBound::CurrentRow)))?
+//!             .alias("two_days"),
+//!     ])?
+//!     .sort([SortKey::asc("day"), SortKey::asc("v")])?
+//!     .collect()?
+//!     .to_batch()?;
+//! let col = |n: &str| out.column_by_name(n).unwrap().as_primitive::<Int64Type>().values().to_vec();
+//! // 02-16 minus a month is 01-16: 01-20 is in its frame, 01-10 is not.
+//! assert_eq!(col("last_month"), [1, 3, 14, 14, 30]);
+//! // The previous sales day of 02-16 is 02-15 (both of its rows).
+//! assert_eq!(col("two_days"), [1, 3, 14, 14, 28]);
+//! # Ok::<(), parframe_common::Error>(())
+//! ```
+//!
 //! # Execution
 //! See [`exec`](self) below: the input is hash-partitioned by the partition
 //! keys, each hash partition is sorted by (partition keys, order keys) with

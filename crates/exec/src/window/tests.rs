@@ -944,6 +944,32 @@ fn window_top_k_over_budget_falls_back_and_spills() {
     assert_eq!(stats.spilled.files, 0);
 }
 
+/// The top-k charges what it holds, not every row that ever entered a
+/// heap: a long input whose kept rows fit the budget easily (two rows of a
+/// thousand partitions) stays on the fast path and spills nothing, though
+/// the rows that entered and were pushed out again (about ten per
+/// partition and worker) would not fit together.
+#[test]
+fn window_top_k_charges_what_it_keeps() {
+    let rows = big_rows(200_000, 1_000, 5);
+    let limit = data_size(&rows) / 10;
+    let c = ctx(2, 512, Some(limit));
+    let w = Window::new()
+        .partition_by(["k"])
+        .order_by([SortKey::desc("v")]);
+    topk_case(&c, &rows, &w, 2);
+    let lf = c
+        .lazy(table(&rows))
+        .with_window_columns([row_number().over(w).alias("rn")])
+        .unwrap()
+        .filter(col("rn").lt_eq(lit(2i64)))
+        .unwrap();
+    let (out, stats) = lf.collect_with_stats().unwrap();
+    assert_eq!(out.num_rows(), 2 * 1_001);
+    assert_eq!(stats.spilled.files, 0);
+    assert!(c.memory_pool().peak() <= limit);
+}
+
 /// `RANGE` frames with interval offsets over a date key, against a naive
 /// reference that moves each row's date by the interval with chrono
 /// (calendar months, then days, then the time of day).

@@ -47,7 +47,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, UInt32Array};
 use arrow_row::{RowConverter, Rows, SortField};
 use arrow_schema::{DataType, SchemaRef};
-use arrow_select::concat::concat_batches;
+use arrow_select::interleave::interleave_record_batch;
 use arrow_select::take::take_record_batch;
 use parframe_common::{Error, Result};
 use parframe_core::slice_bytes;
@@ -60,10 +60,6 @@ use crate::aggregate::groups::{Grouper, KeyHasher, new_grouper};
 use crate::collect::Collector;
 use crate::context::JobMetrics;
 use crate::physical::BatchStream;
-
-/// Bytes charged per kept row on top of its values and key: heap entry
-/// and slack (a stated constant, not measured per row).
-const ROW_OVERHEAD: u64 = 48;
 
 /// An order key as kept, ordered as the `arrow-row` bytes it is made of.
 trait OrderKey: Ord + Clone + Send + Sync + 'static {
@@ -349,9 +345,9 @@ fn run<K: OrderKey>(
     Ok(Box::new(stream))
 }
 
-/// A kept row of one partition: order key, input position, row in the
-/// concatenated kept rows.
-type Kept<K> = (K, u64, u32);
+/// A kept row of one partition: order key, input position, and (worker's
+/// chunk, row) in the workers' compacted rows.
+type Kept<K> = (K, u64, (usize, usize));
 
 /// The answer of the workers' heaps: per partition, the best `k` of all
 /// its kept rows in order, numbered from 1. The workers' partitions are
@@ -370,7 +366,6 @@ fn finish<K: OrderKey>(
     let mut all_parts = new_grouper(&spec.part_types, &spec.hasher)?;
     let mut parts: Vec<Vec<Kept<K>>> = Vec::new();
     let mut ids = Vec::new();
-    let mut base = 0u32;
     for mut w in workers {
         w.compact()?;
         let Some(chunk) = w.kept.pop() else { continue };
@@ -380,15 +375,16 @@ fn finish<K: OrderKey>(
         parts.resize_with(all_parts.num_groups(), Vec::new);
         let store = std::mem::replace(&mut w.store, Store::new(k));
         for (rows, &g) in store.into_partitions(k).into_iter().zip(&ids) {
-            parts[g as usize].extend(rows.into_iter().map(|e| (e.key, e.seq, base + e.row)));
+            let c = chunks.len();
+            parts[g as usize].extend(
+                rows.into_iter()
+                    .map(|e| (e.key, e.seq, (c, e.row as usize))),
+            );
         }
-        base += chunk.num_rows() as u32;
         chunks.push(chunk);
         w.res.free();
     }
-    let all = concat_batches(&schema, &chunks)?;
-    drop(chunks);
-    let mut idx: Vec<u32> = Vec::new();
+    let mut idx: Vec<(usize, usize)> = Vec::new();
     let mut numbers: Vec<i64> = Vec::new();
     for mut rows in parts {
         rows.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
@@ -397,7 +393,11 @@ fn finish<K: OrderKey>(
             numbers.push(n as i64 + 1);
         }
     }
-    let rows = take_record_batch(&all, &UInt32Array::from(idx))?;
+    if idx.is_empty() {
+        return Ok(Vec::new());
+    }
+    let chunks: Vec<&RecordBatch> = chunks.iter().collect();
+    let rows = interleave_record_batch(&chunks, &idx)?;
     let out_schema = super::output_schema(&schema, exprs)?;
     let name = &exprs[0].name;
     let rn: ArrayRef = Arc::new(Int64Array::from(numbers));
@@ -447,14 +447,42 @@ impl<K: OrderKey> Store<K> {
     fn grow(&mut self, groups: usize, k: usize) -> u64 {
         match self {
             Store::Flat(slots) => {
-                let before = slots.len();
+                let before = slots.capacity();
                 slots.resize_with(groups * k, Entry::empty);
-                ((slots.len() - before) * std::mem::size_of::<Entry<K>>()) as u64
+                ((slots.capacity() - before) * std::mem::size_of::<Entry<K>>()) as u64
             }
             Store::Heaps(heaps) => {
-                let before = heaps.len();
+                let before = heaps.capacity();
                 heaps.resize_with(groups, BinaryHeap::new);
-                ((heaps.len() - before) * std::mem::size_of::<BinaryHeap<Entry<K>>>()) as u64
+                ((heaps.capacity() - before) * std::mem::size_of::<BinaryHeap<Entry<K>>>()) as u64
+            }
+        }
+    }
+
+    /// Bytes to charge for a row entering, beyond its key's heap bytes: a
+    /// flat store has its slots already; a heap may double its buffer, so
+    /// two entries per row bound what the heaps' buffers hold.
+    fn entry_charge(&self) -> u64 {
+        match self {
+            Store::Flat(_) => 0,
+            Store::Heaps(_) => 2 * std::mem::size_of::<Entry<K>>() as u64,
+        }
+    }
+
+    /// The bytes held: buffers by capacity, and the kept keys' heap bytes.
+    fn bytes(&self) -> u64 {
+        let entry = std::mem::size_of::<Entry<K>>() as u64;
+        let keys =
+            |es: &mut dyn Iterator<Item = &Entry<K>>| es.map(|e| e.key.heap_bytes()).sum::<u64>();
+        match self {
+            Store::Flat(slots) => slots.capacity() as u64 * entry + keys(&mut slots.iter()),
+            Store::Heaps(heaps) => {
+                let header = std::mem::size_of::<BinaryHeap<Entry<K>>>() as u64;
+                heaps.capacity() as u64 * header
+                    + heaps
+                        .iter()
+                        .map(|h| h.capacity() as u64 * entry + keys(&mut h.iter()))
+                        .sum::<u64>()
             }
         }
     }
@@ -634,6 +662,7 @@ impl<K: OrderKey> TopK<K> {
         // First the decisions, against the heaps as they are plus this
         // chunk's entrants, then the copy of the entrants.
         let (k, chunk) = (self.k, self.kept.len() as u32);
+        let entry_charge = self.store.entry_charge();
         let mut entrants: Vec<u32> = Vec::new();
         let mut evicted = 0usize;
         let mut key_bytes = 0u64;
@@ -650,7 +679,7 @@ impl<K: OrderKey> TopK<K> {
                 }
             }
             let key = K::from_row(bytes);
-            key_bytes += key.heap_bytes();
+            key_bytes += key.heap_bytes() + entry_charge;
             let e = Entry {
                 key,
                 seq,
@@ -666,10 +695,7 @@ impl<K: OrderKey> TopK<K> {
         } else {
             Some(take_record_batch(b, &UInt32Array::from(entrants.clone()))?)
         };
-        let bytes = taken.as_ref().map_or(0, slice_bytes)
-            + key_bytes
-            + ROW_OVERHEAD * entrants.len() as u64
-            + structure;
+        let bytes = taken.as_ref().map_or(0, slice_bytes) + key_bytes + structure;
         if self.res.try_grow(bytes).is_err() {
             // Undo this chunk's entries: the caller passes `b` on whole,
             // and the kept chunks hold every row that was in a heap before
@@ -692,28 +718,28 @@ impl<K: OrderKey> TopK<K> {
 
     /// Copies the live rows into one chunk, dropping the pushed-out ones.
     fn compact(&mut self) -> Result<()> {
-        let all = concat_batches(&self.schema, &self.kept)?;
-        let offsets: Vec<u32> = self
-            .kept
-            .iter()
-            .scan(0u32, |acc, c| {
-                let o = *acc;
-                *acc += c.num_rows() as u32;
-                Some(o)
-            })
-            .collect();
-        let mut idx: Vec<u32> = Vec::with_capacity(self.live);
+        // (chunk, row) of every live row, straight from the kept chunks:
+        // no concatenated copy of them all.
+        let mut idx: Vec<(usize, usize)> = Vec::with_capacity(self.live);
         self.store.for_each_mut(|e| {
-            idx.push(offsets[e.chunk as usize] + e.row);
+            idx.push((e.chunk as usize, e.row as usize));
             e.chunk = 0;
             e.row = (idx.len() - 1) as u32;
         });
-        let one = take_record_batch(&all, &UInt32Array::from(idx))?;
-        let old = slice_bytes(&one);
-        let before: u64 = self.kept.iter().map(slice_bytes).sum();
+        let chunks: Vec<&RecordBatch> = self.kept.iter().collect();
+        let one = if chunks.is_empty() {
+            RecordBatch::new_empty(self.schema.clone())
+        } else {
+            interleave_record_batch(&chunks, &idx)?
+        };
         self.kept = vec![one];
         self.total = self.live;
-        self.res.shrink(before.saturating_sub(old));
+        // The charges since the last compaction bound what was added;
+        // what is held now is known exactly: charge that.
+        let held = slice_bytes(&self.kept[0]) + self.store.bytes() + self.grouper_bytes;
+        if held < self.res.size() {
+            self.res.shrink(self.res.size() - held);
+        }
         Ok(())
     }
 
