@@ -192,6 +192,12 @@ pub trait ChunkSink: Send {
     fn buffered_bytes(&self) -> u64 {
         0
     }
+    /// Bytes encoded and handed to the output so far (not counting
+    /// [`buffered_bytes`](Self::buffered_bytes)), for a caller rolling
+    /// files at a size; 0 when the sink does not know.
+    fn bytes_written(&self) -> u64 {
+        0
+    }
     /// Writes out what the sink buffers (Parquet: ends the row group in
     /// progress) so that [`buffered_bytes`](Self::buffered_bytes) drops;
     /// nothing for a sink that writes through.

@@ -7,7 +7,8 @@
 //!   `max_open_files` files open at once
 //!   (the least recently written is finished, and the partition gets a new
 //!   file, `part-00001`, when rows for it come again), files rolled at
-//!   `max_rows_per_file`; everything is written under a temporary
+//!   `max_rows_per_file` rows or at about `max_bytes_per_file` bytes;
+//!   everything is written under a temporary
 //!   directory renamed onto the target at the end, so a failed job leaves
 //!   nothing.
 //! - [`DatasetSource`] reads one: the files under a directory (or matching
@@ -94,6 +95,15 @@ pub struct PartitionedWriteOptions {
     /// Rows after which a file is finished and the next one started in the
     /// same directory; default `None` (no limit).
     pub max_rows_per_file: Option<u64>,
+    /// The size at which a file is finished and the next one started in
+    /// the same directory; default `None` (no limit). Checked after each
+    /// write to the file (a row group's worth of rows for Parquet, 65,536
+    /// rows for the other formats): a file ends once the bytes encoded
+    /// into it plus what its encoder still holds (Parquet's row group in
+    /// progress, as the encoder estimates it before compression) reach
+    /// this, so it is at most one write over, and a compressed Parquet
+    /// file may end below it.
+    pub max_bytes_per_file: Option<u64>,
     /// Bytes the waiting rows and the open files' encoders may hold in all
     /// (the encoders' share as they estimate it); over it, the partitions
     /// with the most rows waiting are written out, each as a row group of
@@ -126,6 +136,7 @@ impl Default for PartitionedWriteOptions {
             write: WriteOptions::default(),
             max_open_files: 128,
             max_rows_per_file: None,
+            max_bytes_per_file: None,
             max_buffered_bytes: None,
             finish_threads: None,
             overwrite: false,
@@ -155,6 +166,12 @@ impl PartitionedWriteOptions {
     /// Sets the rows after which a file is rolled.
     pub fn max_rows_per_file(mut self, rows: u64) -> Self {
         self.max_rows_per_file = Some(rows);
+        self
+    }
+
+    /// Sets the size at which a file is rolled (about; see the field).
+    pub fn max_bytes_per_file(mut self, bytes: u64) -> Self {
+        self.max_bytes_per_file = Some(bytes);
         self
     }
 
@@ -264,9 +281,12 @@ impl PartitionedSink {
                 target.display()
             )));
         }
-        if options.max_open_files == 0 || options.max_rows_per_file == Some(0) {
+        if options.max_open_files == 0
+            || options.max_rows_per_file == Some(0)
+            || options.max_bytes_per_file == Some(0)
+        {
             return Err(Error::InvalidArgument(
-                "max_open_files and max_rows_per_file must be > 0".into(),
+                "max_open_files, max_rows_per_file and max_bytes_per_file must be > 0".into(),
             ));
         }
         let mut keys = Vec::with_capacity(by.len());
@@ -544,7 +564,11 @@ impl PartitionedSink {
             let held = f.sink.buffered_bytes();
             self.buffered = self.buffered - f.buffered + held;
             f.buffered = held;
-            let full = limit.is_some_and(|l| f.rows >= l);
+            let full = limit.is_some_and(|l| f.rows >= l)
+                || self
+                    .options
+                    .max_bytes_per_file
+                    .is_some_and(|b| f.sink.bytes_written() + held >= b);
             rows = rows.slice(take, rows.num_rows() - take);
             if full {
                 self.close(p)?;
@@ -650,6 +674,7 @@ impl PartitionedSink {
         threads > 1
             && parts.len() > 1
             && self.options.max_rows_per_file.is_none()
+            && self.options.max_bytes_per_file.is_none()
             && self.open.len() + unopened <= self.options.max_open_files
     }
 

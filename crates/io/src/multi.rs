@@ -47,7 +47,9 @@ impl MultiSource {
             let schema = s.schema();
             if !same_fields(&schema, &first_schema) {
                 return Err(Error::SchemaMismatch(format!(
-                    "{} has schema {} but {} has schema {}",
+                    "{} has schema {} but {} has schema {} (to read files of different \
+                     columns as one table, matched by name, use read_parquet(..., \
+                     union_by_name = true) in SQL or DatasetOptions::union_by_name)",
                     s.describe(),
                     describe_schema(&schema),
                     first.describe(),

@@ -669,6 +669,10 @@ impl crate::sink::EncoderMemory for ArrowWriter<SinkOutput> {
     fn flush_encoder(&mut self) -> std::result::Result<(), ArrowError> {
         self.flush().map_err(ArrowError::from)
     }
+
+    fn encoded_bytes(&self) -> Option<u64> {
+        Some(self.bytes_written() as u64)
+    }
 }
 
 impl ParquetSink {

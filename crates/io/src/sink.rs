@@ -13,6 +13,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow_array::{RecordBatch, RecordBatchWriter};
@@ -41,6 +42,8 @@ const WRITE_BUFFER: usize = 32 << 10;
 pub struct SinkOutput {
     file: BufWriter<Dest>,
     errors: ErrorSlot,
+    /// Bytes taken so far, shared with the sink ([`ChunkSink::bytes_written`]).
+    written: Arc<AtomicU64>,
 }
 
 /// Where a [`SinkOutput`]'s bytes go.
@@ -121,14 +124,17 @@ fn take_error(slot: &ErrorSlot) -> Option<std::io::Error> {
 }
 
 impl SinkOutput {
-    fn new(file: Dest) -> (SinkOutput, ErrorSlot) {
+    fn new(file: Dest) -> (SinkOutput, ErrorSlot, Arc<AtomicU64>) {
         let errors = ErrorSlot::default();
+        let written = Arc::new(AtomicU64::new(0));
         (
             SinkOutput {
                 file: BufWriter::with_capacity(WRITE_BUFFER, file),
                 errors: errors.clone(),
+                written: written.clone(),
             },
             errors,
+            written,
         )
     }
 
@@ -146,11 +152,17 @@ impl SinkOutput {
 impl Write for SinkOutput {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let r = self.file.write(buf);
+        if let Ok(n) = &r {
+            self.written.fetch_add(*n as u64, Ordering::Relaxed);
+        }
         self.record(r)
     }
 
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
         let r = self.file.write_all(buf);
+        if r.is_ok() {
+            self.written.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        }
         self.record(r)
     }
 
@@ -193,6 +205,8 @@ pub struct FileSink<W: RecordBatchWriter + Send> {
     /// the temporary file or upload: dropped in that order (an upload is
     /// aborted when both the output and this are dropped unfinished).
     state: Option<(W, ErrorSlot, Target)>,
+    /// Bytes the encoder has written to the output.
+    written: Arc<AtomicU64>,
 }
 
 impl<W: RecordBatchWriter + Send> std::fmt::Debug for FileSink<W> {
@@ -217,7 +231,7 @@ impl<W: RecordBatchWriter + Send> FileSink<W> {
         make: impl FnOnce(SinkOutput) -> std::result::Result<W, ArrowError>,
     ) -> Result<FileSink<W>> {
         let (temp, target, dest) = Target::create(path)?;
-        let (out, errors) = SinkOutput::new(dest);
+        let (out, errors, written) = SinkOutput::new(dest);
         let writer = match make(out) {
             Ok(w) => w,
             Err(e) => return Err(map_err(&target, &errors, e)),
@@ -227,6 +241,7 @@ impl<W: RecordBatchWriter + Send> FileSink<W> {
             schema,
             target,
             state: Some((writer, errors, temp)),
+            written,
         })
     }
 
@@ -268,6 +283,12 @@ pub trait EncoderMemory {
     fn flush_encoder(&mut self) -> std::result::Result<(), arrow_schema::ArrowError> {
         Ok(())
     }
+    /// Bytes the encoder has written, its own write buffer included, when
+    /// it counts them (Parquet keeps 8 KiB of its own before the output
+    /// sees them); `None`: the bytes the output has taken.
+    fn encoded_bytes(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl<W: RecordBatchWriter + Send + EncoderMemory> ChunkSink for FileSink<W> {
@@ -300,6 +321,13 @@ impl<W: RecordBatchWriter + Send + EncoderMemory> ChunkSink for FileSink<W> {
 
     fn buffered_bytes(&self) -> u64 {
         self.state.as_ref().map_or(0, |(w, _, _)| w.encoder_bytes())
+    }
+
+    fn bytes_written(&self) -> u64 {
+        self.state
+            .as_ref()
+            .and_then(|(w, _, _)| w.encoded_bytes())
+            .unwrap_or_else(|| self.written.load(Ordering::Relaxed))
     }
 
     fn flush_buffered(&mut self) -> Result<()> {

@@ -25,7 +25,8 @@
 //! [`Context::register_parquet`], ...), a `WITH` table, a file path in
 //! single quotes (format from the extension, `*`/`?` wildcards in the file
 //! name), `read_csv('f.csv', delim=';', header=true, nullstr='NA')`,
-//! `read_parquet('f')`, `read_ipc('f')`, or a subquery; joins (`[INNER]`,
+//! `read_parquet('f')`, `read_ipc('f')` (each with `union_by_name = true`:
+//! files of different columns as one table), or a subquery; joins (`[INNER]`,
 //! `LEFT`/`RIGHT`/`FULL [OUTER]`, `[LEFT] SEMI`/`ANTI`, `CROSS`, `FROM a,
 //! b`) with `ON` equalities or `USING`; `WHERE`; `GROUP BY` names,
 //! positions, aliases and expressions; `HAVING`; aggregates and scalar

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parframe_common::Result;
 use parframe_core::{ChunkSource, Expr, col};
 use parframe_exec::{JoinOptions, JoinType, LazyFrame};
-use parframe_io::{CsvOptions, CsvSource, FileFormat, MultiSource};
+use parframe_io::{CsvOptions, CsvSource, DatasetOptions, DatasetSource, FileFormat, MultiSource};
 use sqlparser::ast::{
     self, BinaryOperator, FunctionArg, FunctionArgExpr, FunctionArgOperator, Ident, JoinConstraint,
     JoinOperator, ObjectName, ObjectNamePart, Select, Spanned, TableFactor, TableWithJoins, Value,
@@ -403,8 +403,19 @@ impl SqlPlanner {
             }
             "read_parquet" | "parquet_scan" | "read_ipc" | "read_arrow" | "read_feather"
             | "read_json" | "read_ndjson" | "read_json_auto" => {
-                if let Some((key, _, vspan)) = named.first() {
-                    return err(format!("{fname} takes no option '{key}'"), *vspan);
+                // DuckDB's option: the schema is the union of every file's,
+                // matched by column name (see `DatasetOptions::union_by_name`).
+                let mut union_by_name = false;
+                for (key, value, vspan) in &named {
+                    match key.as_str() {
+                        "union_by_name" => union_by_name = bool_literal(value, key, *vspan)?,
+                        other => {
+                            return err(
+                                format!("unknown {fname} option '{other}'; known: union_by_name"),
+                                *vspan,
+                            );
+                        }
+                    }
                 }
                 let want = if fname.contains("parquet") {
                     FileFormat::Parquet
@@ -424,7 +435,19 @@ impl SqlPlanner {
                         span,
                     );
                 }
-                open_path(&path).map_err(|e| sql_error(e.to_string(), span))?
+                if union_by_name {
+                    let options = DatasetOptions {
+                        format: Some(want),
+                        union_by_name: true,
+                        ..DatasetOptions::default()
+                    };
+                    Arc::new(
+                        DatasetSource::try_new(&path, options)
+                            .map_err(|e| sql_error(e.to_string(), span))?,
+                    )
+                } else {
+                    open_path(&path).map_err(|e| sql_error(e.to_string(), span))?
+                }
             }
             _ => {
                 return unsupported(

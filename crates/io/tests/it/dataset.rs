@@ -164,6 +164,56 @@ fn bounded_open_files_and_rolling() {
     }
 }
 
+/// Files roll at about `max_bytes_per_file`: each partition's files but
+/// its last reach the size, none passes it by more than one write (a row
+/// group here), and the rows come back whole.
+#[test]
+fn files_roll_at_a_target_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ds");
+    let n = 20_000i64;
+    let keys: Vec<i64> = (0..n).map(|i| i % 2).collect();
+    let vals: Vec<i64> = (0..n).map(|i| (i * 7919) % 100_003).collect();
+    let text: Vec<String> = (0..n)
+        .map(|i| format!("row-{}", (i * 31) % 9_973))
+        .collect();
+    let t = table!("k" => keys, "v" => vals, "s" => text).unwrap();
+    let chunks: Vec<RecordBatch> = (0..20)
+        .map(|i| t.chunks()[0].slice(i * 1_000, 1_000))
+        .collect();
+    let t = Table::try_new(t.schema().clone(), chunks).unwrap();
+    let target = 20_000u64;
+    let mut write_options = parframe_io::WriteOptions::default();
+    write_options.parquet.row_group_rows = 500;
+    let options = PartitionedWriteOptions::default()
+        .write_options(write_options)
+        .max_bytes_per_file(target);
+    write(&out, &t, &["k"], options);
+    let files = tree(&out);
+    for k in ["k=0", "k=1"] {
+        let mine: Vec<&String> = files.iter().filter(|f| f.starts_with(k)).collect();
+        assert!(mine.len() >= 3, "{files:?}");
+        let sizes: Vec<u64> = mine
+            .iter()
+            .map(|f| std::fs::metadata(out.join(f)).unwrap().len())
+            .collect();
+        let (last, full) = sizes.split_last().unwrap();
+        assert!(
+            full.iter().all(|&b| b >= target && b < 2 * target),
+            "{sizes:?}"
+        );
+        assert!(*last < 2 * target, "{sizes:?}");
+    }
+    let src = DatasetSource::try_new(out.to_str().unwrap(), DatasetOptions::default()).unwrap();
+    let back = read_all(&src, None, 100_000).unwrap();
+    assert_eq!(rows(&back).len(), rows(&t).len());
+    assert_eq!(back.num_rows(), n as usize);
+    let zero = PartitionedWriteOptions::default().max_bytes_per_file(0);
+    let e = PartitionedSink::try_new(dir.path().join("z"), t.schema().clone(), &["k"], zero)
+        .unwrap_err();
+    assert!(e.to_string().contains("max_bytes_per_file"), "{e}");
+}
+
 #[test]
 fn failed_write_leaves_nothing_and_existing_data_is_kept() {
     let dir = tempfile::tempdir().unwrap();

@@ -28,13 +28,14 @@ fn partitioned_g1_round_trip_reads_only_the_filtered_partition() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("g1_by_id4");
     let ctx = Context::builder().threads(2).build().unwrap();
-    let g1 = G1::new(100_000, 100).chunk_rows(16 * 1024).table().unwrap();
+    let n = 1_000_000;
+    let g1 = G1::new(n, 100).chunk_rows(64 * 1024).table().unwrap();
 
     let written = ctx
         .lazy(g1.clone())
         .sink_parquet_partitioned(&out, &["id4"], ParquetWriteOptions::default())
         .unwrap();
-    assert_eq!(written, 100_000);
+    assert_eq!(written, n as u64);
     let dirs = std::fs::read_dir(&out).unwrap().count();
     assert_eq!(dirs, 100);
 
@@ -45,6 +46,15 @@ fn partitioned_g1_round_trip_reads_only_the_filtered_partition() {
         .scan(src.clone())
         .filter(col("id4").eq(lit(7i64)))
         .unwrap();
+    // The scan's own statistics: it read the rows of one partition only.
+    let (seven_rows, stats) = seven.clone().collect_with_stats().unwrap();
+    let scan = stats
+        .operators
+        .iter()
+        .find(|o| o.name.starts_with("Scan"))
+        .unwrap();
+    assert_eq!(scan.rows_in, seven_rows.num_rows() as u64, "{stats:?}");
+    assert!(scan.rows_in < n as u64 / 50, "{}", scan.rows_in);
     let got = canonical(seven);
     // Only id4=7's files were read (one file was opened for the schema).
     let read = src.files_read();

@@ -72,7 +72,9 @@ fn partitioned_g1_round_trip_through_s3_equals_the_local_run() {
         return;
     };
     let ctx = Context::builder().threads(2).build().unwrap();
-    let g1 = G1::new(100_000, 100).chunk_rows(16 * 1024).table().unwrap();
+    // G1_1e6, as issue #19's acceptance writes it.
+    let rows = 1_000_000;
+    let g1 = G1::new(rows, 100).chunk_rows(64 * 1024).table().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("g1_by_id4");
     let url = format!("s3://{bucket}/g1_by_id4");
@@ -82,7 +84,7 @@ fn partitioned_g1_round_trip_through_s3_equals_the_local_run() {
             .lazy(g1.clone())
             .sink_parquet_partitioned(target, &["id4"], ParquetWriteOptions::default())
             .unwrap();
-        assert_eq!(n, 100_000);
+        assert_eq!(n, rows as u64);
     }
 
     let remote = Arc::new(DatasetSource::try_new(&url, DatasetOptions::default()).unwrap());

@@ -143,3 +143,43 @@ fn sql_and_the_rust_api_compose() {
     ctx.deregister_table("big");
     assert!(ctx.sql("SELECT * FROM big").is_err());
 }
+
+/// `read_parquet(..., union_by_name = true)` reads files of different
+/// columns as one table whose schema is their union by name (a file's
+/// missing column is null); without it files of different columns are an
+/// error naming both and the option; an unknown option is named.
+#[test]
+fn read_parquet_unions_schemas_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = ctx();
+    let d = dir.path().display();
+    for q in [
+        format!("COPY (SELECT 1 AS k, 10 AS v) TO '{d}/a.parquet'"),
+        format!("COPY (SELECT 2 AS k, 'x' AS w) TO '{d}/b.parquet'"),
+    ] {
+        ctx.sql(&q).unwrap().collect().unwrap();
+    }
+    let t = ctx
+        .sql(&format!(
+            "SELECT k, v, w FROM read_parquet('{d}/*.parquet', union_by_name = true) ORDER BY k"
+        ))
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(strings(&t, "k"), ["1", "2"]);
+    assert_eq!(strings(&t, "v"), ["10", "null"]);
+    assert_eq!(strings(&t, "w"), ["null", "x"]);
+    let e = ctx
+        .sql(&format!("SELECT * FROM read_parquet('{d}/*.parquet')"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("b.parquet") && e.contains("a.parquet"), "{e}");
+    assert!(e.contains("union_by_name = true"), "{e}");
+    let e = ctx
+        .sql(&format!(
+            "SELECT * FROM read_parquet('{d}/*.parquet', hive = true)"
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown read_parquet option 'hive'"), "{e}");
+}
