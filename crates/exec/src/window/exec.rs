@@ -69,6 +69,26 @@ enum Src {
     Window(usize),
 }
 
+/// The indices in `input` of `window`'s partition and order columns.
+pub(super) fn key_columns(input: &Schema, window: &Window) -> Result<(Vec<usize>, Vec<usize>)> {
+    let idx = |c: &str| {
+        input
+            .index_of(c)
+            .map_err(|_| column_not_found(c, input.fields().iter().map(|f| f.name().as_str())))
+    };
+    let part_cols = window
+        .partition_by
+        .iter()
+        .map(|c| idx(c))
+        .collect::<Result<Vec<_>>>()?;
+    let order_cols = window
+        .order_by
+        .iter()
+        .map(|k| idx(&k.column))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((part_cols, order_cols))
+}
+
 impl WindowOp {
     fn new(
         input: &Schema,
@@ -76,21 +96,7 @@ impl WindowOp {
         exprs: &[WindowExpr],
         needed: Option<&[String]>,
     ) -> Result<Self> {
-        let idx = |c: &str| {
-            input
-                .index_of(c)
-                .map_err(|_| column_not_found(c, input.fields().iter().map(|f| f.name().as_str())))
-        };
-        let part_cols = window
-            .partition_by
-            .iter()
-            .map(|c| idx(c))
-            .collect::<Result<Vec<_>>>()?;
-        let order_cols = window
-            .order_by
-            .iter()
-            .map(|k| idx(&k.column))
-            .collect::<Result<Vec<_>>>()?;
+        let (part_cols, order_cols) = key_columns(input, window)?;
         let mut layout: Vec<Src> = (0..input.fields().len()).map(Src::Input).collect();
         let mut fields: Vec<FieldRef> = input.fields().iter().cloned().collect();
         let mut prepared = Vec::with_capacity(exprs.len());

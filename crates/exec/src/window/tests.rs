@@ -914,6 +914,15 @@ proptest! {
     }
 }
 
+/// `rows` with `row_number() OVER w AS rn`, kept where `rn <= k`.
+fn top_rows(c: &Context, rows: &[Row], w: Window, k: i64) -> crate::LazyFrame {
+    c.lazy(table(rows))
+        .with_window_columns([row_number().over(w).alias("rn")])
+        .unwrap()
+        .filter(col("rn").lt_eq(lit(k)))
+        .unwrap()
+}
+
 /// With a budget far below k rows per partition, the top-k hands its rows
 /// and the rest of the input to the general operator, which spills; the
 /// answer is the same and the pool stays within its limit.
@@ -933,13 +942,7 @@ fn window_top_k_over_budget_falls_back_and_spills() {
     assert!(c.memory_pool().peak() <= limit);
     // In memory the heap holds it all: nothing spills.
     let c = ctx(2, 512, None);
-    let lf = c
-        .lazy(table(&rows))
-        .with_window_columns([row_number().over(w).alias("rn")])
-        .unwrap()
-        .filter(col("rn").lt_eq(lit(3i64)))
-        .unwrap();
-    let (out, stats) = lf.collect_with_stats().unwrap();
+    let (out, stats) = top_rows(&c, &rows, w, 3).collect_with_stats().unwrap();
     assert!(out.num_rows() > 3_000);
     assert_eq!(stats.spilled.files, 0);
 }
@@ -958,13 +961,7 @@ fn window_top_k_charges_what_it_keeps() {
         .partition_by(["k"])
         .order_by([SortKey::desc("v")]);
     topk_case(&c, &rows, &w, 2);
-    let lf = c
-        .lazy(table(&rows))
-        .with_window_columns([row_number().over(w).alias("rn")])
-        .unwrap()
-        .filter(col("rn").lt_eq(lit(2i64)))
-        .unwrap();
-    let (out, stats) = lf.collect_with_stats().unwrap();
+    let (out, stats) = top_rows(&c, &rows, w, 2).collect_with_stats().unwrap();
     assert_eq!(out.num_rows(), 2 * 1_001);
     assert_eq!(stats.spilled.files, 0);
     assert!(c.memory_pool().peak() <= limit);

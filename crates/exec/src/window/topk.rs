@@ -230,24 +230,7 @@ struct Spec {
 
 impl Spec {
     fn new(schema: &SchemaRef, window: &Window) -> Result<Spec> {
-        let index = |c: &str| -> Result<usize> {
-            schema.index_of(c).map_err(|_| {
-                parframe_common::column_not_found(
-                    c,
-                    schema.fields().iter().map(|f| f.name().as_str()),
-                )
-            })
-        };
-        let part_cols = window
-            .partition_by
-            .iter()
-            .map(|c| index(c))
-            .collect::<Result<Vec<_>>>()?;
-        let order_cols = window
-            .order_by
-            .iter()
-            .map(|k| index(&k.column))
-            .collect::<Result<Vec<_>>>()?;
+        let (part_cols, order_cols) = super::exec::key_columns(schema, window)?;
         let order_fields = window
             .order_by
             .iter()
