@@ -1,9 +1,8 @@
 //! Groupers: key columns in, dense group ids out. A single integer-like key
 //! (any integer width, dates, times) uses a hash map on `i64`; a single
-//! string key hashes its bytes in place ([`super::str_grouper`]); several
-//! such keys are grouped by their columns' ids ([`super::multi_grouper`]);
-//! any other key set (booleans, floats, decimals among them) is encoded
-//! with `arrow-row` and hashed as bytes. No keys: every row is group 0.
+//! string key hashes its bytes in place ([`super::str_grouper`]); any other
+//! key set (booleans, several columns) is encoded with `arrow-row` and
+//! hashed as bytes. No keys: every row is group 0.
 //!
 //! How to add a grouper: implement [`Grouper`] (its state key column is
 //! whatever the grouper reads back in `group_ids_from_state`; every grouper
@@ -98,22 +97,8 @@ pub(crate) fn new_grouper(types: &[DataType], hasher: &KeyHasher) -> Result<Box<
             t.clone(),
             hasher.clone(),
         )),
-        _ if types.len() > 1 && types.iter().all(typed_key) => {
-            Box::new(super::multi_grouper::MultiGrouper::new(types, hasher)?)
-        }
         _ => Box::new(RowGrouper::new(types, hasher.clone())?),
     })
-}
-
-/// Whether a key column of type `t` has a typed grouper of its own (an
-/// integer-like or a string key), so that several such keys are grouped
-/// by their columns' ids ([`super::multi_grouper`]).
-fn typed_key(t: &DataType) -> bool {
-    match kind_of(t) {
-        Some(KindTag::Int) => t != &DataType::Boolean,
-        Some(KindTag::Str) => true,
-        _ => false,
-    }
 }
 
 /// The partition (of `1 << bits`) of a group with key hash `h` at
