@@ -29,7 +29,6 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, GenericStringArray, OffsetSizeTrait, StringViewArray};
 use arrow_schema::DataType;
 use hashbrown::HashTable;
-use hashbrown::hash_table::Entry;
 use parframe_common::{Error, Result};
 
 use super::groups::{Grouper, KeyArena, KeyHasher, NULL_HASH, wrong_source};
@@ -199,52 +198,54 @@ impl StrGrouper {
     }
 
     /// The group of a key (`None`: null) with hash `h`, created if new.
-    #[inline]
+    /// Inlined into the per-row loops: a hit is one probe of the table;
+    /// a new key and the null key take the cold paths below.
+    #[inline(always)]
     fn intern(&mut self, key: Option<(u128, &[u8])>, h: u64) -> Result<u32> {
-        let Self {
-            arena,
-            hashes,
-            table,
-            null_group,
-            ..
-        } = self;
         let Some((view, bytes)) = key else {
-            if let Some(g) = *null_group {
-                return Ok(g);
-            }
-            let g = hashes.len() as u32;
-            arena.push(&[])?;
-            hashes.push(NULL_HASH);
-            *null_group = Some(g);
-            return Ok(g);
+            return self.null_group();
         };
         let inline = (view as u32) <= 12;
+        let arena = &self.arena;
         let eq = |e: &Slot| {
             e.view == view && e.hash == h && (inline || arena.get(e.group as usize) == bytes)
         };
-        // The common case first: a key seen before (a lookup, no room made).
-        if let Some(e) = table.find(h, eq) {
-            return Ok(e.group);
+        match self.table.find(h, eq) {
+            Some(e) => Ok(e.group),
+            None => self.insert_new(view, bytes, h),
         }
-        let entry = table.entry(
+    }
+
+    /// A new group for a key that [`StrGrouper::intern`] did not find.
+    #[cold]
+    #[inline(never)]
+    fn insert_new(&mut self, view: u128, bytes: &[u8], h: u64) -> Result<u32> {
+        let g = self.hashes.len() as u32;
+        self.arena.push(bytes)?;
+        self.hashes.push(h);
+        self.table.insert_unique(
             h,
-            |e| e.view == view && e.hash == h && (inline || arena.get(e.group as usize) == bytes),
+            Slot {
+                view,
+                hash: h,
+                group: g,
+            },
             |e| e.hash,
         );
-        Ok(match entry {
-            Entry::Occupied(e) => e.get().group,
-            Entry::Vacant(e) => {
-                let g = hashes.len() as u32;
-                arena.push(bytes)?;
-                hashes.push(h);
-                e.insert(Slot {
-                    view,
-                    hash: h,
-                    group: g,
-                });
-                g
-            }
-        })
+        Ok(g)
+    }
+
+    /// The null key's group, created if new.
+    #[cold]
+    fn null_group(&mut self) -> Result<u32> {
+        if let Some(g) = self.null_group {
+            return Ok(g);
+        }
+        let g = self.hashes.len() as u32;
+        self.arena.push(&[])?;
+        self.hashes.push(NULL_HASH);
+        self.null_group = Some(g);
+        Ok(g)
     }
 
     /// [`Grouper::group_ids`] of an offset-layout string column.
