@@ -25,7 +25,6 @@ use arrow_array::{Array, ArrayRef, BinaryArray, Int64Array};
 use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_row::{RowConverter, Rows, SortField};
 use arrow_schema::DataType;
-use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use parframe_common::{Error, Result};
 use std::hash::BuildHasher;
@@ -450,21 +449,17 @@ fn intern_row(
     row: &[u8],
     h: u64,
 ) -> Result<u32> {
-    let entry = table.entry(
-        h,
-        |&g| hashes[g as usize] == h && rows.get(g as usize) == row,
-        |&g| hashes[g as usize],
-    );
-    Ok(match entry {
-        Entry::Occupied(e) => *e.get(),
-        Entry::Vacant(e) => {
-            let g = hashes.len() as u32;
-            rows.push(row)?;
-            e.insert(g);
-            hashes.push(h);
-            g
-        }
-    })
+    // A hit is one probe; a new row is inserted without a second one.
+    if let Some(&g) = table.find(h, |&g| {
+        hashes[g as usize] == h && rows.get(g as usize) == row
+    }) {
+        return Ok(g);
+    }
+    let g = hashes.len() as u32;
+    rows.push(row)?;
+    hashes.push(h);
+    table.insert_unique(h, g, |&g| hashes[g as usize]);
+    Ok(g)
 }
 
 impl Grouper for RowGrouper {
