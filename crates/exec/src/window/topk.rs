@@ -74,7 +74,7 @@ trait OrderKey: Ord + Clone + Send + Sync + 'static {
 /// Row bytes of one fixed width up to 16 as two big-endian words: for
 /// byte strings of one length, the words' order is the bytes' order. (Two
 /// `u64`s rather than a `u128`, whose 16-byte alignment would pad every
-/// bar and heap entry.)
+/// kept entry.)
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Narrow {
     hi: u64,
