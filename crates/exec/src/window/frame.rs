@@ -252,6 +252,32 @@ struct RangeKey {
 }
 
 impl RangeKey {
+    /// Moves a frame pointer (`ptr`, read through the start's keys or the
+    /// end's) forward, never back, within the non-null rows, past every
+    /// key below `t` (and equal to it, when `past_equal`); the new value.
+    fn advance(
+        &mut self,
+        ptr: &mut usize,
+        start: bool,
+        seg: &Segment,
+        t: Pos,
+        past_equal: bool,
+    ) -> Result<usize> {
+        let keys = if start {
+            &mut self.at_start
+        } else {
+            &mut self.at_end
+        };
+        *ptr = (*ptr).max(self.nn.0);
+        while *ptr < self.nn.1 {
+            match keys.get(seg, *ptr, self.desc)? {
+                Some(v) if v < t || (past_equal && v == t) => *ptr += 1,
+                _ => break,
+            }
+        }
+        Ok(*ptr)
+    }
+
     fn new(spec: &RangeKeySpec, frame: &WindowFrame) -> Self {
         // In window order, PRECEDING moves towards smaller keys of an
         // ascending key and towards larger ones of a descending key.
@@ -413,17 +439,8 @@ impl FrameCursor {
             | FrameBound::PrecedingInterval(_)
             | FrameBound::FollowingInterval(_)) => match &mut self.range {
                 Some(rk) => match rk.target(seg, i, b, true)? {
-                    Some(t) => {
-                        // The first row whose key is at least `t`.
-                        self.s_ptr = self.s_ptr.max(rk.nn.0);
-                        while self.s_ptr < rk.nn.1 {
-                            match rk.at_start.get(seg, self.s_ptr, rk.desc)? {
-                                Some(v) if v < t => self.s_ptr += 1,
-                                _ => break,
-                            }
-                        }
-                        self.s_ptr
-                    }
+                    // The first row whose key is at least `t`.
+                    Some(t) => rk.advance(&mut self.s_ptr, true, seg, t, false)?,
                     // A null key: its peers (the null rows).
                     None => ps,
                 },
@@ -442,17 +459,8 @@ impl FrameCursor {
             | FrameBound::PrecedingInterval(_)
             | FrameBound::FollowingInterval(_)) => match &mut self.range {
                 Some(rk) => match rk.target(seg, i, b, false)? {
-                    Some(t) => {
-                        // The first row whose key is above `t`.
-                        self.e_ptr = self.e_ptr.max(rk.nn.0);
-                        while self.e_ptr < rk.nn.1 {
-                            match rk.at_end.get(seg, self.e_ptr, rk.desc)? {
-                                Some(v) if v <= t => self.e_ptr += 1,
-                                _ => break,
-                            }
-                        }
-                        self.e_ptr
-                    }
+                    // The first row whose key is above `t`.
+                    Some(t) => rk.advance(&mut self.e_ptr, false, seg, t, true)?,
                     None => pe,
                 },
                 None => pe,
