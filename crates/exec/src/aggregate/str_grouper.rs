@@ -64,6 +64,13 @@ fn view_at(values: &[u8], start: usize, len: usize) -> u128 {
     view_of(&values[start..start + len])
 }
 
+/// The view and bytes of value `i` of an offset-layout string column.
+#[inline(always)]
+fn key_in<'a, O: OffsetSizeTrait>(offsets: &[O], values: &'a [u8], i: usize) -> (u128, &'a [u8]) {
+    let (start, end) = (offsets[i].as_usize(), offsets[i + 1].as_usize());
+    (view_at(values, start, end - start), &values[start..end])
+}
+
 /// A `Utf8View` array's raw view as [`view_of`] would give it.
 fn normalize_view(v: u128) -> u128 {
     if (v as u32) <= 12 {
@@ -114,16 +121,8 @@ impl<'a> Chunk<'a> {
     #[inline]
     fn key(&self, i: usize) -> (u128, &'a [u8]) {
         match self {
-            Chunk::Utf8(a) => {
-                let (o, values) = (a.value_offsets(), a.value_data());
-                let (start, end) = (o[i] as usize, o[i + 1] as usize);
-                (view_at(values, start, end - start), &values[start..end])
-            }
-            Chunk::Large(a) => {
-                let (o, values) = (a.value_offsets(), a.value_data());
-                let (start, end) = (o[i] as usize, o[i + 1] as usize);
-                (view_at(values, start, end - start), &values[start..end])
-            }
+            Chunk::Utf8(a) => key_in(a.value_offsets(), a.value_data(), i),
+            Chunk::Large(a) => key_in(a.value_offsets(), a.value_data(), i),
             Chunk::View(a) => (normalize_view(a.views()[i]), a.value(i).as_bytes()),
         }
     }
@@ -258,14 +257,12 @@ impl StrGrouper {
     ) -> Result<()> {
         let hasher = self.hasher.clone();
         let nulls = nulls.filter(|n| n.null_count() > 0);
-        for (i, w) in offsets.windows(2).enumerate() {
+        for i in 0..offsets.len().saturating_sub(1) {
             if nulls.is_some_and(|n| n.is_null(i)) {
                 out.push(self.intern(None, NULL_HASH)?);
                 continue;
             }
-            let (start, end) = (w[0].as_usize(), w[1].as_usize());
-            let view = view_at(values, start, end - start);
-            let bytes = &values[start..end];
+            let (view, bytes) = key_in(offsets, values, i);
             let h = hash_key(&hasher, view, bytes);
             out.push(self.intern(Some((view, bytes)), h)?);
         }
