@@ -32,6 +32,32 @@
 //! Values in directory names are percent-encoded (`/`, `=`, `%`, `:`,
 //! control characters and the characters Windows forbids), as Hive and
 //! Spark write them.
+//!
+//! ```
+//! use parframe_core::{table, ChunkSink};
+//! use parframe_io::{DatasetOptions, DatasetSource, PartitionedSink, PartitionedWriteOptions, read_all};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let out = dir.path().join("sales");
+//! let t = table!("year" => [2023i64, 2024, 2024], "amount" => [10i64, 20, 30])?;
+//! // One directory per year; files roll at about 64 MiB.
+//! let options = PartitionedWriteOptions::default().max_bytes_per_file(64 << 20);
+//! let mut sink = PartitionedSink::try_new(&out, t.schema().clone(), &["year"], options)?;
+//! for chunk in t.chunks() {
+//!     sink.write(chunk)?;
+//! }
+//! Box::new(sink).finish()?;
+//! assert!(out.join("year=2024").join("part-00000.parquet").exists());
+//!
+//! // Read back, the directories' values as a column; files whose columns
+//! // differ would be matched by name with `union_by_name`.
+//! let options = DatasetOptions { union_by_name: true, ..DatasetOptions::default() };
+//! let src = DatasetSource::try_new(out.to_str().ok_or("a non-UTF-8 path")?, options)?;
+//! let back = read_all(&src, None, 1024)?;
+//! assert_eq!(back.num_rows(), 3);
+//! assert_eq!(src.partition_columns(), ["year"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
