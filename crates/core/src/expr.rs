@@ -218,6 +218,7 @@
 
 mod api;
 mod decimal;
+mod decimal_tree;
 mod eval;
 mod func;
 mod in_list;

@@ -137,10 +137,19 @@ pub(super) fn common(l: &DataType, r: &DataType) -> Option<DataType> {
 /// gives `|v| <= 2^k`, and `k + 1` bounds it strictly (one bit of slack
 /// for the speed: `unsigned_abs` in the fold did not vectorize and cost
 /// more than the arithmetic it guards).
+///
+/// The fold runs on the two 64-bit halves of each value, the sign mask
+/// taken from the high half: `i128` operations do not vectorize, and the
+/// `i128` fold was a tenth of the time of `sum` over a decimal column.
 pub fn magnitude_bits(values: &[i128]) -> u32 {
-    let or = values
-        .iter()
-        .fold(0u128, |acc, &v| acc | (v ^ (v >> 127)) as u128);
+    let (mut hi, mut lo) = (0u64, 0u64);
+    for &v in values {
+        let h = (v >> 64) as i64;
+        let sign = (h >> 63) as u64;
+        hi |= h as u64 ^ sign;
+        lo |= v as u64 ^ sign;
+    }
+    let or = (u128::from(hi) << 64) | u128::from(lo);
     129 - or.leading_zeros()
 }
 

@@ -14,7 +14,7 @@ use parframe_common::{Error, Result};
 
 use super::ScalarValue;
 use super::plan::{ArithFix, Node, StrKernel, Typed, one};
-use super::{BinaryOp, decimal, func, strings};
+use super::{BinaryOp, decimal, decimal_tree, func, strings};
 
 /// Casts that fail on values they cannot convert instead of making them null.
 pub(super) const STRICT: CastOptions<'static> = CastOptions {
@@ -30,14 +30,14 @@ pub(super) enum Value {
 }
 
 impl Value {
-    fn datum(&self) -> &dyn Datum {
+    pub(super) fn datum(&self) -> &dyn Datum {
         match self {
             Value::Array(a) => a,
             Value::Scalar(s) => s,
         }
     }
 
-    fn is_scalar(&self) -> bool {
+    pub(super) fn is_scalar(&self) -> bool {
         matches!(self, Value::Scalar(_))
     }
 
@@ -125,32 +125,16 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Value> {
         }
         Node::Literal(s) => Ok(Value::Scalar(s.clone())),
         Node::Arith {
-            left,
-            op,
-            right,
-            ctx,
-            fix,
+            left, right, fix, ..
         } => {
-            let (l, r) = (eval(left, batch)?, eval(right, batch)?);
+            // A tree of decimal `+ - *` runs in one pass over its leaves.
             if matches!(fix, ArithFix::Decimal { .. })
-                && let Some(out) = decimal::exact_arith(*op, l.datum(), r.datum(), &t.data_type)
+                && let Some(v) = decimal_tree::eval(t, batch)?
             {
-                return wrap(out, l.is_scalar() && r.is_scalar());
+                return Ok(v);
             }
-            let kernel = match op {
-                BinaryOp::Add => numeric::add,
-                BinaryOp::Sub => numeric::sub,
-                BinaryOp::Mul => numeric::mul,
-                // On integers arrow's div truncates toward zero (`//`).
-                BinaryOp::Div | BinaryOp::IntDiv => numeric::div,
-                _ => numeric::rem,
-            };
-            let out = kernel(l.datum(), r.datum()).map_err(|e| runtime_error(ctx, e))?;
-            let out = match fix {
-                ArithFix::None => out,
-                ArithFix::Decimal { check } => relabel_decimal(out, &t.data_type, *check, ctx)?,
-            };
-            wrap(out, l.is_scalar() && r.is_scalar())
+            let (l, r) = (eval(left, batch)?, eval(right, batch)?);
+            arith(t, l, r)
         }
         Node::Compare {
             left,
@@ -266,6 +250,34 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Value> {
             other => other,
         }),
     }
+}
+
+/// `l op r` for the arithmetic node `t` (whose operands gave `l` and `r`).
+pub(super) fn arith(t: &Typed, l: Value, r: Value) -> Result<Value> {
+    let Node::Arith { op, ctx, fix, .. } = &t.node else {
+        return Err(Error::InvalidArgument(
+            "internal: arith on a node that is not arithmetic".into(),
+        ));
+    };
+    if matches!(fix, ArithFix::Decimal { .. })
+        && let Some(out) = decimal::exact_arith(*op, l.datum(), r.datum(), &t.data_type)
+    {
+        return wrap(out, l.is_scalar() && r.is_scalar());
+    }
+    let kernel = match op {
+        BinaryOp::Add => numeric::add,
+        BinaryOp::Sub => numeric::sub,
+        BinaryOp::Mul => numeric::mul,
+        // On integers arrow's div truncates toward zero (`//`).
+        BinaryOp::Div | BinaryOp::IntDiv => numeric::div,
+        _ => numeric::rem,
+    };
+    let out = kernel(l.datum(), r.datum()).map_err(|e| runtime_error(ctx, e))?;
+    let out = match fix {
+        ArithFix::None => out,
+        ArithFix::Decimal { check } => relabel_decimal(out, &t.data_type, *check, ctx)?,
+    };
+    wrap(out, l.is_scalar() && r.is_scalar())
 }
 
 /// A decimal kernel result given the planned precision (same scale), each

@@ -38,7 +38,13 @@ impl AggState for CountState {
         } else {
             None
         };
-        match nulls.filter(|n| n.null_count() > 0) {
+        let nulls = nulls.filter(|n| n.null_count() > 0);
+        if n == 1 {
+            // One group: every id is 0 (ids are dense in `0..n`).
+            self.counts[0] += (groups.len() - nulls.map_or(0, |n| n.null_count())) as i64;
+            return Ok(());
+        }
+        match nulls {
             None => groups.iter().for_each(|&g| self.counts[g as usize] += 1),
             Some(nb) => nb
                 .valid_indices()

@@ -106,7 +106,7 @@ impl AggState for DecimalMeanState {
         let Some(a) = args.first() else { return Ok(()) };
         let a = decimals(a, "mean")?;
         self.sums
-            .add(a, |i| groups[i] as usize, Some(&mut self.counts))
+            .add(a, groups, n, Some(&mut self.counts))
             .map_err(|()| self.overflow())
     }
     fn to_arrow(mut self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
@@ -123,7 +123,7 @@ impl AggState for DecimalMeanState {
         let s = decimals(state_col(cols, 0, "mean")?, "mean")?;
         let c = state_col(cols, 1, "mean")?.as_primitive::<UInt64Type>();
         self.sums
-            .add(s, |i| mapping[i] as usize, None)
+            .add(s, mapping, n, None)
             .map_err(|()| self.overflow())?;
         for (&t, c) in mapping.iter().zip(c.values()) {
             self.counts[t as usize] += c;

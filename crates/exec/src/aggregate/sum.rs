@@ -41,6 +41,25 @@ impl AggState for IntSumState {
         grow(&mut self.seen, n, false);
         let Some(a) = args.first() else { return Ok(()) };
         let a = IntKind::read(a)?;
+        if n == 1 {
+            // One group: every id is 0 (ids are dense in `0..n`). The chunk
+            // is summed in `i128`, which no chunk can overflow, and checked
+            // once against `i64`.
+            let a = a.as_primitive::<arrow_array::types::Int64Type>();
+            let nulls = a.nulls().filter(|n| n.null_count() > 0);
+            if a.len() == nulls.map_or(0, |n| n.null_count()) {
+                return Ok(());
+            }
+            let v = a.values();
+            let s: i128 = match nulls {
+                None => v.iter().map(|&x| i128::from(x)).sum(),
+                Some(n) => n.valid_indices().map(|i| i128::from(v[i])).sum(),
+            };
+            self.sums[0] =
+                i64::try_from(s + i128::from(self.sums[0])).map_err(|_| overflow(&self.column))?;
+            self.seen[0] = true;
+            return Ok(());
+        }
         let mut ok = true;
         IntKind::for_each(&a, |i, v| {
             let g = groups[i] as usize;
@@ -114,13 +133,14 @@ impl DecimalSums {
         grow(&mut self.seen, n, false);
     }
 
-    /// Adds the values of `a` (Decimal128) to the groups `groups(i)`,
-    /// counting each non-null value in `counts` when given. `Err(())` on a
-    /// sum beyond 38 digits (the caller names the aggregate).
+    /// Adds the values of `a` (Decimal128) to the groups `groups[i]` (of
+    /// `n` groups), counting each non-null value in `counts` when given.
+    /// `Err(())` on a sum beyond 38 digits (the caller names the aggregate).
     pub(crate) fn add(
         &mut self,
         a: &Decimal128Array,
-        groups: impl Fn(usize) -> usize,
+        groups: &[u32],
+        n: usize,
         mut counts: Option<&mut Vec<u64>>,
     ) -> std::result::Result<(), ()> {
         let vals = a.values();
@@ -133,8 +153,30 @@ impl DecimalSums {
         let (sums, seen) = (&mut self.sums, &mut self.seen);
         if bound <= MAX_38 as u128 {
             self.bound = bound;
+            if n == 1 {
+                // One group (a sum without GROUP BY): every id is 0, as
+                // ids are dense in `0..n`, so the chunk is one plain sum
+                // without the per-row group lookup (a fifth of a scan's
+                // time in `SELECT sum(l_extendedprice) FROM lineitem`).
+                let valid = a.len() - nulls.map_or(0, |n| n.null_count());
+                if valid > 0 {
+                    sums[0] += sum_i128(vals, nulls);
+                    seen[0] = true;
+                    if let Some(c) = counts.as_deref_mut() {
+                        c[0] += valid as u64;
+                    }
+                }
+                return Ok(());
+            }
+            if n <= FEW && nulls.is_none() {
+                match counts {
+                    Some(c) => few_groups::<true>(vals, groups, sums, seen, Some(c)),
+                    None => few_groups::<false>(vals, groups, sums, seen, None),
+                }
+                return Ok(());
+            }
             let mut one = |i: usize| {
-                let g = groups(i);
+                let g = groups[i] as usize;
                 sums[g] += vals[i];
                 seen[g] = true;
                 if let Some(c) = counts.as_deref_mut() {
@@ -150,7 +192,7 @@ impl DecimalSums {
         self.bound = u128::MAX;
         let mut ok = true;
         let mut one = |i: usize| {
-            let g = groups(i);
+            let g = groups[i] as usize;
             match sums[g].checked_add(vals[i]) {
                 Some(s) if s.abs() <= MAX_38 => sums[g] = s,
                 _ => ok = false,
@@ -169,6 +211,75 @@ impl DecimalSums {
 
     pub(crate) fn size(&self) -> usize {
         self.sums.capacity() * 16 + self.seen.capacity()
+    }
+}
+
+/// The most groups [`few_groups`] takes.
+const FEW: usize = 64;
+
+/// Adds `vals[i]` to `sums[groups[i]]` (and one to `counts`) for a chunk
+/// without nulls and at most [`FEW`] groups, within a proven bound.
+///
+/// Why: with few groups, consecutive rows mostly hit the same group, and
+/// each addition waited for the previous one's store to the same sum (TPC-H
+/// Q1's four groups: its seven decimal sums and means were a seventh of
+/// its time). Four lanes of accumulators take rows in turn, so four chains
+/// of additions run side by side; a bit mask records the groups seen.
+/// `COUNT`: whether `counts` is given (the loop counts rows only then).
+fn few_groups<const COUNT: bool>(
+    vals: &[i128],
+    groups: &[u32],
+    sums: &mut [i128],
+    seen: &mut [bool],
+    counts: Option<&mut Vec<u64>>,
+) {
+    let mut acc = [[0i128; FEW]; 4];
+    let mut cnt = [[0u64; FEW]; 4];
+    let mut touched = 0u64;
+    // `g < n <= FEW` (ids are dense in `0..n`); the mask only spares the
+    // bounds checks.
+    let (gs, vs) = (groups.chunks_exact(4), vals.chunks_exact(4));
+    let (g_rest, v_rest) = (gs.remainder(), vs.remainder());
+    for (g, v) in gs.zip(vs) {
+        for lane in 0..4 {
+            let k = g[lane] as usize & (FEW - 1);
+            acc[lane][k] = acc[lane][k].wrapping_add(v[lane]);
+            if COUNT {
+                cnt[lane][k] += 1;
+            }
+            touched |= 1 << k;
+        }
+    }
+    for (&g, &v) in g_rest.iter().zip(v_rest) {
+        let k = g as usize & (FEW - 1);
+        acc[0][k] = acc[0][k].wrapping_add(v);
+        if COUNT {
+            cnt[0][k] += 1;
+        }
+        touched |= 1 << k;
+    }
+    let mut counts = counts;
+    while touched != 0 {
+        let k = touched.trailing_zeros() as usize;
+        touched &= touched - 1;
+        if let (Some(s), Some(f)) = (sums.get_mut(k), seen.get_mut(k)) {
+            *s += acc.iter().map(|a| a[k]).sum::<i128>();
+            *f = true;
+        }
+        if let Some(c) = counts.as_deref_mut().and_then(|c| c.get_mut(k)) {
+            *c += cnt.iter().map(|c| c[k]).sum::<u64>();
+        }
+    }
+}
+
+/// The wrapping sum of `vals` at the valid slots of `nulls` (all when
+/// `None`); exact when the caller has bounded the sum within `i128`.
+fn sum_i128(vals: &[i128], nulls: Option<&arrow_buffer::NullBuffer>) -> i128 {
+    match nulls {
+        None => vals.iter().fold(0i128, |s, &v| s.wrapping_add(v)),
+        Some(n) => n
+            .valid_indices()
+            .fold(0i128, |s, i| s.wrapping_add(vals[i])),
     }
 }
 
@@ -204,10 +315,10 @@ impl DecimalSumState {
         }
     }
 
-    fn add(&mut self, a: &ArrayRef, groups: impl Fn(usize) -> usize) -> Result<()> {
+    fn add(&mut self, a: &ArrayRef, groups: &[u32], n: usize) -> Result<()> {
         let what = format!("sum({})", self.column);
         let a = decimals(a, &what)?;
-        self.sums.add(a, groups, None).map_err(|()| {
+        self.sums.add(a, groups, n, None).map_err(|()| {
             ArrowError::ArithmeticOverflow(format!(
                 "{what} does not fit in Decimal128(38, {})",
                 self.scale
@@ -221,7 +332,7 @@ impl AggState for DecimalSumState {
     fn update(&mut self, args: &[ArrayRef], groups: &[u32], n: usize, _: UpdateCtx) -> Result<()> {
         self.sums.grow(n);
         let Some(a) = args.first() else { return Ok(()) };
-        self.add(a, |i| groups[i] as usize)
+        self.add(a, groups, n)
     }
     fn to_arrow(self: Box<Self>, n: usize) -> Result<Vec<ArrayRef>> {
         Ok(vec![self.finish(n)?])
@@ -229,7 +340,7 @@ impl AggState for DecimalSumState {
     fn merge_arrow(&mut self, cols: &[ArrayRef], mapping: &[u32], n: usize) -> Result<()> {
         self.sums.grow(n);
         let a = state_col(cols, 0, "sum")?;
-        self.add(a, |i| mapping[i] as usize)
+        self.add(a, mapping, n)
     }
     fn finish(mut self: Box<Self>, n: usize) -> Result<ArrayRef> {
         self.sums.grow(n);
@@ -331,7 +442,9 @@ mod tests {
         /// Decimal sums against naive checked i128 sums, chunk by chunk:
         /// the same sums while within 38 digits, an error exactly when
         /// some group's sum leaves them (both the proven-bound path and
-        /// the checked path are reached: magnitudes go up to 38 digits).
+        /// the checked path are reached: magnitudes go up to 38 digits),
+        /// with one group (the plain-sum path), a few (the lanes of
+        /// `few_groups`) or more than `FEW`; counts of non-null values too.
         #[test]
         fn decimal_sums_match_checked_i128(
             chunks in proptest::collection::vec(
@@ -339,24 +452,28 @@ mod tests {
                     (proptest::option::weighted(0.9, (0u32..39, proptest::prelude::any::<i128>())), 0u32..3),
                     0..10),
                 1..5),
+            ng in proptest::sample::select(vec![1u32, 2, 3, 70]),
         ) {
             use super::{DecimalSums, MAX_38};
             use arrow_array::Decimal128Array;
             let mut s = DecimalSums::default();
-            s.grow(3);
+            s.grow(ng as usize);
+            let mut counts = vec![0u64; ng as usize];
             let mut want = [Some(0i128); 3];
             let mut seen = [false; 3];
+            let mut want_counts = [0u64; 3];
             for chunk in chunks {
                 let vals: Vec<Option<i128>> = chunk.iter().map(|(v, _)| v.map(|(d, x)| {
                     x % 10i128.pow(d.min(38)).max(1)
                 })).collect();
-                let groups: Vec<u32> = chunk.iter().map(|(_, g)| *g).collect();
+                let groups: Vec<u32> = chunk.iter().map(|(_, g)| *g % ng).collect();
                 let a = Decimal128Array::from(vals.clone());
-                let got = s.add(&a, |i| groups[i] as usize, None);
+                let got = s.add(&a, &groups, ng as usize, Some(&mut counts));
                 for (v, g) in vals.iter().zip(&groups) {
                     if let Some(v) = v {
                         let g = *g as usize;
                         seen[g] = true;
+                        want_counts[g] += 1;
                         want[g] = want[g]
                             .and_then(|w| w.checked_add(*v))
                             .filter(|w| w.abs() <= MAX_38);
@@ -368,9 +485,10 @@ mod tests {
                 }
                 proptest::prop_assert!(got.is_ok());
             }
-            for g in 0..3 {
+            for g in 0..(ng as usize).min(3) {
                 proptest::prop_assert_eq!(Some(s.sums[g]), want[g]);
                 proptest::prop_assert_eq!(s.seen[g], seen[g]);
+                proptest::prop_assert_eq!(counts[g], want_counts[g]);
             }
         }
     }
