@@ -37,7 +37,7 @@ pub struct Cli {
     /// Directory for spill files (default: the OS temp dir).
     #[arg(long, global = true, value_name = "DIR")]
     pub spill_dir: Option<PathBuf>,
-    /// Rows per chunk that operators pass on (default 131072); for
+    /// Rows per chunk that operators pass on (default 65536); for
     /// experiments, the default is what the benchmarks measure.
     #[arg(long, global = true, value_name = "N", value_parser = parse_chunk_rows)]
     pub chunk_rows: Option<usize>,

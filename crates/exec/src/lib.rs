@@ -37,8 +37,8 @@ pub mod window;
 
 pub use asof::{AsofOptions, AsofStrategy};
 pub use context::{
-    Config, Context, ContextBuilder, DEFAULT_CHUNK_ROWS, JobStats, Progress, ProgressCallback,
-    available_memory,
+    Config, Context, ContextBuilder, DEFAULT_CHUNK_ROWS, DEFAULT_PARTITION_GROUPS, JobStats,
+    Progress, ProgressCallback, available_memory,
 };
 pub use metrics::OperatorStats;
 /// Logical plans and the optimizer (`parframe-plan`).

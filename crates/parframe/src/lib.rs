@@ -85,8 +85,8 @@ pub use parframe_exec::{
     AsofOptions, AsofStrategy, BuildSide, JoinOptions, JoinType, JoinValidation,
 };
 pub use parframe_exec::{
-    BatchStream, Config, Context, ContextBuilder, DEFAULT_CHUNK_ROWS, IntoColumnNames, JobStats,
-    LazyFrame, OperatorStats, Progress, SpillStats,
+    BatchStream, Config, Context, ContextBuilder, DEFAULT_CHUNK_ROWS, DEFAULT_PARTITION_GROUPS,
+    IntoColumnNames, JobStats, LazyFrame, OperatorStats, Progress, SpillStats,
 };
 pub use parframe_exec::{GroupBy, SortKey};
 pub use parframe_io::{

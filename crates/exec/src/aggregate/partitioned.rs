@@ -144,10 +144,11 @@ impl<'a> HashAggregate<'a> {
             self.spill_local(l)?;
         } else if self
             .agg
-            .wants_partition(&l.partial, self.ctx.config().chunk_rows)
+            .wants_partition(&l.partial, self.ctx.config().partition_groups)
         {
-            // More groups than a chunk has rows: most rows are new groups,
-            // so the partial goes on partitioned. Turning it over holds the
+            // Past `partition_groups` groups (not the chunk size it once
+            // was: a table of 10^5 groups still fits the cache) the
+            // partial goes on partitioned. Turning it over holds the
             // partial twice for a moment: only when that fits, else it stays
             // flat (slower, never over the budget).
             if fits(&mut l.reservation, 2 * size, self.share) {

@@ -20,6 +20,7 @@ fn ctx(threads: usize, chunk_rows: usize) -> Context {
     Context::builder()
         .threads(threads)
         .chunk_rows(chunk_rows)
+        .partition_groups(chunk_rows)
         .build()
         .unwrap()
 }
@@ -806,6 +807,7 @@ fn budget_ctx(limit: u64, chunk_rows: usize, dir: &std::path::Path) -> Context {
     Context::builder()
         .threads(2)
         .chunk_rows(chunk_rows)
+        .partition_groups(chunk_rows)
         .memory_limit(limit)
         .spill_dir(dir)
         .build()
