@@ -420,7 +420,8 @@ pub(crate) fn new_state(func: &AggFunc, arg_types: &[DataType]) -> Result<Box<dy
         AggFunc::Min(_) | AggFunc::Max(_) => {
             let is_max = matches!(func, AggFunc::Max(_));
             match kind.ok_or_else(unsupported)? {
-                KindTag::Int => Box::new(min_max::MinMaxState::<IntKind>::new(is_max, first)),
+                KindTag::Int if is_max => Box::new(min_max::IntMinMaxState::<true>::new(first)),
+                KindTag::Int => Box::new(min_max::IntMinMaxState::<false>::new(first)),
                 KindTag::Float => Box::new(min_max::MinMaxState::<FloatKind>::new(is_max, first)),
                 KindTag::Str => Box::new(min_max::MinMaxState::<StrKind>::new(is_max, first)),
             }
