@@ -17,7 +17,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
     ArrowPredicateFn, ArrowReaderBuilder, ArrowReaderMetadata, ArrowReaderOptions,
-    ParquetRecordBatchReaderBuilder, RowFilter, RowSelectionPolicy,
+    ParquetRecordBatchReaderBuilder, RowFilter, RowSelection, RowSelectionPolicy, RowSelector,
 };
 use parquet::arrow::arrow_writer::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -47,20 +47,98 @@ fn arrow_err(path: &Path, location: Option<String>, e: ArrowError) -> Error {
 }
 
 /// A Parquet file as a [`ChunkSource`]. The footer is read once, when the
-/// source is opened; each row group is a partition (1:1, even for tiny row
-/// groups: a file written with many small row groups gives as many small
-/// partitions). The row count is known from the footer.
+/// source is opened; each row group is a partition, or several (row ranges
+/// of it) when the file has too few row groups to keep every core busy
+/// (see [`ParquetReadOptions::split_rows`]); a file written with many small
+/// row groups gives as many small partitions. The row count is known from
+/// the footer.
 pub struct ParquetSource {
     path: PathBuf,
     input: Input,
     metadata: ArrowReaderMetadata,
+    /// The partitions: row ranges of row groups ([`split_row_groups`]).
+    splits: Vec<Split>,
+}
+
+/// One partition of a Parquet file: rows `offset..offset + rows` of row
+/// group `row_group`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Split {
+    row_group: usize,
+    offset: usize,
+    rows: usize,
+    /// Whether this is the whole row group.
+    whole: bool,
+}
+
+/// How a file's row groups become partitions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Splitting {
+    /// Row groups are split only when the file has fewer than two per core
+    /// (`available_parallelism`), into about two per core in all, none
+    /// below [`MIN_SPLIT_ROWS`] rows.
+    Auto,
+    /// Every row group in ranges of at most this many rows.
+    MaxRows(usize),
+}
+
+/// The fewest rows [`Splitting::Auto`] gives a range.
+pub const MIN_SPLIT_ROWS: usize = 64 * 1024;
+
+/// The partitions of row groups of `rows` rows.
+///
+/// Why split: a file of one large row group (TPC-H's `partsupp`, `part`,
+/// `customer` as parquet-rs writes them) would be decoded by one core. Why
+/// not always: each range decodes its row group's dictionary pages and the
+/// pages at its edges again, which cost TPC-H's lineitem queries a third
+/// when its seven row groups of 10^6 rows were read in ranges of 128 Ki
+/// rows, though seven row groups already keep two cores busy.
+fn split_row_groups(rows: &[u64], how: Splitting) -> Vec<Split> {
+    // The number of ranges of a row group of `r` rows.
+    let parts: Box<dyn Fn(usize) -> usize> = match how {
+        // At most `n` rows each.
+        Splitting::MaxRows(n) => Box::new(move |r: usize| r.div_ceil(n.max(1))),
+        Splitting::Auto => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let target = 2 * cores;
+            if rows.len() >= target {
+                Box::new(|_| 1)
+            } else {
+                // At least `per` rows each.
+                let total: u64 = rows.iter().sum();
+                let per = usize::try_from(total / target as u64)
+                    .unwrap_or(usize::MAX)
+                    .max(MIN_SPLIT_ROWS);
+                Box::new(move |r: usize| r / per)
+            }
+        }
+    };
+    let mut out = Vec::new();
+    for (g, &r) in rows.iter().enumerate() {
+        let r = usize::try_from(r).unwrap_or(usize::MAX);
+        let parts = parts(r).max(1);
+        let (base, extra) = (r / parts, r % parts);
+        let mut offset = 0;
+        for k in 0..parts {
+            let len = base + usize::from(k < extra);
+            out.push(Split {
+                row_group: g,
+                offset,
+                rows: len,
+                whole: parts == 1,
+            });
+            offset += len;
+        }
+    }
+    out
 }
 
 impl std::fmt::Debug for ParquetSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParquetSource")
             .field("path", &self.path)
-            .field("row_groups", &self.partition_count())
+            .field("row_groups", &self.metadata.metadata().num_row_groups())
+            .field("partitions", &self.partition_count())
             .field("schema", self.metadata.schema())
             .finish()
     }
@@ -105,10 +183,18 @@ impl ParquetSource {
         };
         check_column_chunks(&path, metadata.metadata(), input.len()?)?;
         let metadata = string_views(&path, metadata, options.string_views)?;
+        let rows: Vec<u64> = metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|rg| rg.num_rows().max(0) as u64)
+            .collect();
+        let splits = split_row_groups(&rows, options.splitting);
         Ok(ParquetSource {
             path,
             input,
             metadata,
+            splits,
         })
     }
 
@@ -127,9 +213,9 @@ impl ParquetSource {
             .collect()
     }
 
-    /// Reads row group `index`: the columns of `projection` (in that
-    /// order) of the rows every one of `filters` keeps (all rows when it is
-    /// empty).
+    /// Reads partition `index` (a row range of a row group): the columns
+    /// of `projection` (in that order) of the rows every one of `filters`
+    /// keeps (all rows when it is empty).
     fn open_partition(
         &self,
         index: usize,
@@ -146,9 +232,10 @@ impl ParquetSource {
             projection,
             chunk_rows,
         )?;
+        let split = self.splits[index];
         if projection.is_some_and(|p| p.is_empty()) && filters.is_empty() {
             // No column: the row count is in the footer, nothing to decode.
-            let rows = self.row_group_rows()[index] as usize;
+            let rows = split.rows;
             let chunks = (0..rows).step_by(chunk_rows).map(move |off| {
                 Ok(RecordBatch::try_new_with_options(
                     out_schema.clone(),
@@ -179,7 +266,16 @@ impl ParquetSource {
                 reorder = Some(positions);
             }
         }
-        let location = Some(format!("row group {index}"));
+        let location = Some(if split.whole {
+            format!("row group {}", split.row_group)
+        } else {
+            format!(
+                "row group {}, rows {}..{}",
+                split.row_group,
+                split.offset,
+                split.offset + split.rows
+            )
+        });
         // An error of a filter, kept as it is (the parquet reader would
         // turn it into a string).
         let failure: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
@@ -195,7 +291,7 @@ impl ParquetSource {
                 let file = File::open(p).map_err(|e| Error::io(p, e))?;
                 let builder = configure(
                     ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone()),
-                    index,
+                    split,
                     chunk_rows,
                     mask,
                     row_filter,
@@ -216,7 +312,7 @@ impl ParquetSource {
                         r.parquet_reader(),
                         self.metadata.clone(),
                     ),
-                    index,
+                    split,
                     chunk_rows,
                     mask,
                     row_filter,
@@ -315,12 +411,32 @@ impl ParquetSource {
 }
 
 /// How Parquet files are read.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ParquetReadOptions {
     string_views: bool,
+    splitting: Splitting,
+}
+
+impl Default for ParquetReadOptions {
+    fn default() -> Self {
+        ParquetReadOptions {
+            string_views: false,
+            splitting: Splitting::Auto,
+        }
+    }
 }
 
 impl ParquetReadOptions {
+    /// Read every row group as partitions (row ranges of about equal
+    /// length) of at most `rows` rows (at least 1). By default a file
+    /// with fewer row groups than two per core has them split into about
+    /// two partitions per core, of at least [`MIN_SPLIT_ROWS`] rows each,
+    /// and other files one partition per row group.
+    pub fn split_rows(mut self, rows: usize) -> Self {
+        self.splitting = Splitting::MaxRows(rows.max(1));
+        self
+    }
+
     /// Whether string columns are read as `Utf8View`, or (the default) as
     /// the type the file's schema gives them (`Utf8`, `LargeUtf8`).
     ///
@@ -419,19 +535,27 @@ fn check_column_chunks(
     Ok(())
 }
 
-/// A reader (local or remote) of row group `index` in chunks of
+/// A reader (local or remote) of the rows of `split` in chunks of
 /// `chunk_rows`, decoding the columns of `mask` (`None`: all) of the rows
 /// `filter` keeps.
 fn configure<T>(
     builder: ArrowReaderBuilder<T>,
-    index: usize,
+    split: Split,
     chunk_rows: usize,
     mask: Option<ProjectionMask>,
     filter: Option<RowFilter>,
 ) -> ArrowReaderBuilder<T> {
     let mut builder = builder
-        .with_row_groups(vec![index])
+        .with_row_groups(vec![split.row_group])
         .with_batch_size(chunk_rows);
+    if !split.whole {
+        // The pages before the range are skipped by their headers' row
+        // counts, without decompressing them.
+        builder = builder.with_row_selection(RowSelection::from(vec![
+            RowSelector::skip(split.offset),
+            RowSelector::select(split.rows),
+        ]));
+    }
     if let Some(mask) = mask {
         builder = builder.with_projection(mask);
     }
@@ -456,7 +580,7 @@ impl ChunkSource for ParquetSource {
     }
 
     fn partition_count(&self) -> usize {
-        self.metadata.metadata().num_row_groups()
+        self.splits.len()
     }
 
     fn read_partition(
@@ -494,10 +618,7 @@ impl ChunkSource for ParquetSource {
     }
 
     fn partition_row_count(&self, index: usize) -> Option<u64> {
-        let groups = self.metadata.metadata().row_groups();
-        groups
-            .get(index)
-            .and_then(|g| u64::try_from(g.num_rows()).ok())
+        self.splits.get(index).map(|s| s.rows as u64)
     }
 
     fn row_count_hint(&self) -> Option<u64> {
@@ -566,11 +687,31 @@ impl ChunkSource for ParquetSource {
         let mins = conv.row_group_mins(groups.iter()).ok()?;
         let maxes = conv.row_group_maxes(groups.iter()).ok()?;
         let nulls = conv.row_group_null_counts(groups.iter()).ok()?;
+        // Per partition: a range has its row group's bounds (loose, still
+        // bounds). Its null count is exact only when the row group's is
+        // none or all of its rows.
+        let of: arrow_array::UInt32Array = self.splits.iter().map(|s| s.row_group as u32).collect();
+        let rg_rows = self.row_group_rows();
+        let null_counts = self
+            .splits
+            .iter()
+            .map(|s| {
+                let n = nulls
+                    .is_valid(s.row_group)
+                    .then(|| nulls.value(s.row_group))?;
+                match n {
+                    0 => Some(0),
+                    n if s.whole => Some(n),
+                    n if Some(&n) == rg_rows.get(s.row_group) => Some(s.rows as u64),
+                    _ => None,
+                }
+            })
+            .collect();
         Some(PartitionColumnStatistics {
-            mins,
-            maxes,
-            null_counts: nulls.iter().collect(),
-            row_counts: self.row_group_rows().into_iter().map(Some).collect(),
+            mins: arrow_select::take::take(&mins, &of, None).ok()?,
+            maxes: arrow_select::take::take(&maxes, &of, None).ok()?,
+            null_counts,
+            row_counts: self.splits.iter().map(|s| Some(s.rows as u64)).collect(),
         })
     }
 }
@@ -698,4 +839,67 @@ pub fn write_parquet(
 ) -> Result<()> {
     let sink = ParquetSink::try_new(path, table.schema().clone(), options.clone())?;
     crate::write_table(table, Box::new(sink))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every row once, in order, each row group's ranges about equal.
+    fn check(rows: &[u64], splits: &[Split]) {
+        let mut next = vec![0usize; rows.len()];
+        for s in splits {
+            assert_eq!(s.offset, next[s.row_group], "ranges in order, no gap");
+            next[s.row_group] += s.rows;
+        }
+        let covered: Vec<u64> = next.iter().map(|&n| n as u64).collect();
+        assert_eq!(covered, rows);
+        for (g, &r) in rows.iter().enumerate() {
+            let lens: Vec<usize> = splits
+                .iter()
+                .filter(|s| s.row_group == g)
+                .map(|s| s.rows)
+                .collect();
+            let (lo, hi) = (lens.iter().min(), lens.iter().max());
+            assert!(
+                hi.zip(lo).is_some_and(|(h, l)| h - l <= 1),
+                "{lens:?} of {r}"
+            );
+            assert_eq!(
+                lens.len() == 1,
+                splits.iter().any(|s| s.row_group == g && s.whole)
+            );
+        }
+    }
+
+    #[test]
+    fn row_groups_split_into_ranges_of_at_most_max_rows() {
+        let rows = [10u64, 3, 0, 7];
+        let s = split_row_groups(&rows, Splitting::MaxRows(4));
+        check(&rows, &s);
+        let counts: Vec<usize> = (0..4)
+            .map(|g| s.iter().filter(|x| x.row_group == g).count())
+            .collect();
+        assert_eq!(counts, [3, 1, 1, 2]);
+    }
+
+    #[test]
+    fn auto_splits_only_files_of_few_row_groups() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Enough row groups: one partition each.
+        let many = vec![1_000_000u64; 2 * cores];
+        let s = split_row_groups(&many, Splitting::Auto);
+        assert_eq!(s.len(), many.len());
+        check(&many, &s);
+        // One large row group: about two ranges per core.
+        let one = [2_000_000u64 * cores as u64];
+        let s = split_row_groups(&one, Splitting::Auto);
+        assert_eq!(s.len(), 2 * cores);
+        check(&one, &s);
+        // A small one is not cut below MIN_SPLIT_ROWS.
+        let small = [MIN_SPLIT_ROWS as u64 + 5];
+        let s = split_row_groups(&small, Splitting::Auto);
+        assert_eq!(s.len(), 1);
+        check(&small, &s);
+    }
 }

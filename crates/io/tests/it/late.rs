@@ -8,7 +8,8 @@ use arrow_schema::{DataType, Field, Schema};
 use parframe_common::Error;
 use parframe_core::{ChunkSource, Expr, Table, col, lit};
 use parframe_io::{
-    DatasetOptions, DatasetSource, MultiSource, ParquetSource, ParquetWriteOptions, write_parquet,
+    DatasetOptions, DatasetSource, MultiSource, ParquetReadOptions, ParquetSource,
+    ParquetWriteOptions, write_parquet,
 };
 use proptest::prelude::*;
 
@@ -142,6 +143,7 @@ proptest! {
         projection in proptest::sample::subsequence(vec![0usize, 1, 2], 1..=3).prop_shuffle(),
         group_rows in 1usize..40,
         chunk_rows in 1usize..30,
+        split_rows in 1usize..60,
     ) {
         let dir = tempfile::tempdir().unwrap();
         let path = tmp(&dir, "t.parquet");
@@ -162,6 +164,25 @@ proptest! {
         let src = ParquetSource::try_new(&path).unwrap();
         let got = read_filtered(&src, &projection, &exprs, chunk_rows).unwrap();
         assert_same(&expected, &got);
+
+        // Row groups read as row ranges of at most `split_rows` rows.
+        let split = ParquetSource::try_new_with_options(
+            &path,
+            &ParquetReadOptions::default().split_rows(split_rows),
+        )
+        .unwrap();
+        let ranges: usize = split
+            .row_group_rows()
+            .iter()
+            .map(|&r| (r as usize).div_ceil(split_rows).max(1))
+            .sum();
+        prop_assert_eq!(split.partition_count(), ranges);
+        let counted: u64 = (0..ranges).filter_map(|p| split.partition_row_count(p)).sum();
+        prop_assert_eq!(counted, rows.len() as u64);
+        let got = read_filtered(&split, &projection, &exprs, chunk_rows).unwrap();
+        assert_same(&expected, &got);
+        let all = read_filtered(&split, &projection, &[], chunk_rows).unwrap();
+        assert_same(&table_of(&rows, &projection), &all);
 
         // Through a multi-file source: the same rows twice.
         let multi = MultiSource::try_new(vec![
