@@ -180,7 +180,13 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Option<Value>> {
             return per_node(&tree, &values, 0, rows).map(Some);
         };
         match v {
-            Value::Array(_) if d.len() == rows => {
+            Value::Array(_) if d.len() != rows => {
+                return Err(Error::InvalidArgument(format!(
+                    "internal: an operand of {} rows in a chunk of {rows}",
+                    d.len()
+                )));
+            }
+            Value::Array(_) => {
                 nulls = NullBuffer::union(nulls.as_ref(), d.nulls());
                 leaves.push(Leaf::Array(d.values()));
                 arrays += 1;
@@ -188,7 +194,8 @@ pub(super) fn eval(t: &Typed, batch: &RecordBatch) -> Result<Option<Value>> {
             Value::Scalar(_) if d.len() == 1 && d.is_valid(0) => {
                 leaves.push(Leaf::Const(d.value(0)));
             }
-            _ => return per_node(&tree, &values, 0, rows).map(Some),
+            // A null constant (folded when planned): node by node.
+            Value::Scalar(_) => return per_node(&tree, &values, 0, rows).map(Some),
         }
     }
     if arrays == 0 {
