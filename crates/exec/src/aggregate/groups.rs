@@ -1,8 +1,10 @@
 //! Groupers: key columns in, dense group ids out. A single integer-like key
 //! (any integer width, dates, times) uses a hash map on `i64`; a single
-//! string key hashes its bytes in place ([`super::str_grouper`]); any other
-//! key set (booleans, several columns) is encoded with `arrow-row` and
-//! hashed as bytes. No keys: every row is group 0.
+//! string key hashes its bytes in place ([`super::str_grouper`]); several
+//! integer and string keys number each column's values and then the tuples
+//! of value ids ([`super::multi_grouper`]); any other key set (booleans,
+//! floats, decimals among the keys) is encoded with `arrow-row` and hashed
+//! as bytes. No keys: every row is group 0.
 //!
 //! How to add a grouper: implement [`Grouper`] (its state key column is
 //! whatever the grouper reads back in `group_ids_from_state`; every grouper
@@ -41,7 +43,7 @@ pub(crate) trait Grouper: Send + Any {
     /// The key columns, one row per group in id order.
     fn keys(&self) -> Result<Vec<ArrayRef>>;
     /// The hash of every group's key, in id order.
-    fn hashes(&self) -> Vec<u64>;
+    fn hashes(&self) -> Result<Vec<u64>>;
     /// The state key column of `groups` (`None` without keys).
     fn take_keys(&self, groups: &[u32]) -> Result<Option<ArrayRef>>;
     /// Like `group_ids`, for a state key column from `take_keys` of a
@@ -85,8 +87,15 @@ pub(super) fn wrong_source() -> Error {
 /// The hasher shared by the groupers of one aggregation.
 pub(crate) type KeyHasher = DefaultHashBuilder;
 
-/// The grouper for keys of these types.
-pub(crate) fn new_grouper(types: &[DataType], hasher: &KeyHasher) -> Result<Box<dyn Grouper>> {
+/// The grouper for keys of these types. `routed`: for the router and the
+/// parts of a partitioned partial (see `run::Partial`), which see many
+/// groups spread over many parts: there several keys take the row grouper,
+/// as [`super::multi_grouper`] explains.
+pub(crate) fn new_grouper(
+    types: &[DataType],
+    hasher: &KeyHasher,
+    routed: bool,
+) -> Result<Box<dyn Grouper>> {
     Ok(match types {
         [] => Box::new(NoKeys),
         [t] if kind_of(t) == Some(KindTag::Int) && t != &DataType::Boolean => {
@@ -96,6 +105,9 @@ pub(crate) fn new_grouper(types: &[DataType], hasher: &KeyHasher) -> Result<Box<
             t.clone(),
             hasher.clone(),
         )),
+        ts if !routed && ts.iter().all(super::multi_grouper::takes) => Box::new(
+            super::multi_grouper::MultiGrouper::new(ts, hasher, super::multi_grouper::MAX_TUPLES)?,
+        ),
         _ => Box::new(RowGrouper::new(types, hasher.clone())?),
     })
 }
@@ -132,8 +144,8 @@ impl Grouper for NoKeys {
     fn keys(&self) -> Result<Vec<ArrayRef>> {
         Ok(Vec::new())
     }
-    fn hashes(&self) -> Vec<u64> {
-        vec![0]
+    fn hashes(&self) -> Result<Vec<u64>> {
+        Ok(vec![0])
     }
     fn take_keys(&self, _: &[u32]) -> Result<Option<ArrayRef>> {
         Ok(None)
@@ -170,7 +182,7 @@ impl Grouper for NoKeys {
 }
 
 /// One integer-like key.
-struct IntGrouper {
+pub(super) struct IntGrouper {
     dt: DataType,
     map: HashMap<i64, u32, KeyHasher>,
     keys: Vec<Option<i64>>,
@@ -180,7 +192,7 @@ struct IntGrouper {
 }
 
 impl IntGrouper {
-    fn new(dt: DataType, hasher: KeyHasher) -> Self {
+    pub(super) fn new(dt: DataType, hasher: KeyHasher) -> Self {
         IntGrouper {
             dt,
             map: HashMap::with_hasher(hasher),
@@ -249,12 +261,13 @@ impl Grouper for IntGrouper {
     fn keys(&self) -> Result<Vec<ArrayRef>> {
         Ok(vec![IntKind::build(self.keys.clone(), &self.dt)?])
     }
-    fn hashes(&self) -> Vec<u64> {
+    fn hashes(&self) -> Result<Vec<u64>> {
         let h = self.map.hasher();
-        self.keys
+        Ok(self
+            .keys
             .iter()
             .map(|k| k.map_or(NULL_HASH, |v| h.hash_one(v)))
-            .collect()
+            .collect())
     }
     fn take_keys(&self, groups: &[u32]) -> Result<Option<ArrayRef>> {
         let a: Int64Array = groups.iter().map(|&g| self.keys[g as usize]).collect();
@@ -412,7 +425,7 @@ impl KeyArena {
 }
 
 /// Any key set, as `arrow-row` rows hashed as bytes.
-struct RowGrouper {
+pub(super) struct RowGrouper {
     conv: RowConverter,
     rows: KeyArena,
     /// The current chunk's encoded keys, reused so every chunk does not
@@ -424,7 +437,7 @@ struct RowGrouper {
 }
 
 impl RowGrouper {
-    fn new(types: &[DataType], hasher: KeyHasher) -> Result<Self> {
+    pub(super) fn new(types: &[DataType], hasher: KeyHasher) -> Result<Self> {
         let conv = RowConverter::new(types.iter().map(|t| SortField::new(t.clone())).collect())?;
         let rows = KeyArena::new();
         let scratch = conv.empty_rows(0, 0);
@@ -489,8 +502,8 @@ impl Grouper for RowGrouper {
         let rows = (0..self.rows.spans.len()).map(|g| parser.parse(self.rows.get(g)));
         Ok(self.conv.convert_rows(rows)?)
     }
-    fn hashes(&self) -> Vec<u64> {
-        self.hashes.clone()
+    fn hashes(&self) -> Result<Vec<u64>> {
+        Ok(self.hashes.clone())
     }
     fn take_keys(&self, groups: &[u32]) -> Result<Option<ArrayRef>> {
         let bytes: usize = groups.iter().map(|&g| self.rows.len_of(g as usize)).sum();
@@ -610,7 +623,7 @@ mod tests {
             None,
         ]));
         let h = KeyHasher::default();
-        let mut g = new_grouper(&[DataType::Int32], &h).unwrap();
+        let mut g = new_grouper(&[DataType::Int32], &h, false).unwrap();
         let mut ids = Vec::new();
         g.group_ids(std::slice::from_ref(&k), 5, &mut ids).unwrap();
         assert_eq!(ids, vec![0, 1, 0, 2, 1]);
@@ -626,7 +639,7 @@ mod tests {
             Some("b"),
             None,
         ]));
-        let mut g = new_grouper(&[DataType::Int32, DataType::Utf8], &h).unwrap();
+        let mut g = new_grouper(&[DataType::Int32, DataType::Utf8], &h, false).unwrap();
         let mut ids = Vec::new();
         g.group_ids(&[k, s], 5, &mut ids).unwrap();
         assert_eq!(ids, vec![0, 1, 2, 3, 4]);

@@ -36,6 +36,7 @@ mod first_last;
 pub(crate) mod groups;
 pub(crate) mod mean;
 mod min_max;
+mod multi_grouper;
 mod n_unique;
 pub(crate) mod partitioned;
 mod quantile;

@@ -126,7 +126,7 @@ impl Aggregator {
         };
         // Fail now, not on the first chunk, for unsupported types; an empty
         // partial also gives the state batch layout.
-        let empty = a.new_part()?;
+        let empty = a.new_part(false)?;
         let mut fields = vec![Field::new("hash", DataType::UInt64, false)];
         if let Some(k) = empty.grouper.take_keys(&[])? {
             fields.push(Field::new("key", k.data_type().clone(), true));
@@ -148,12 +148,14 @@ impl Aggregator {
     }
 
     pub(crate) fn new_partial(&self) -> Result<Partial> {
-        Ok(Partial::flat(self.new_part()?))
+        Ok(Partial::flat(self.new_part(false)?))
     }
 
-    fn new_part(&self) -> Result<Part> {
+    /// An empty part; `routed`: of a partitioned partial (see
+    /// [`new_grouper`]).
+    fn new_part(&self, routed: bool) -> Result<Part> {
         Ok(Part {
-            grouper: new_grouper(&self.key_types, &self.hasher)?,
+            grouper: new_grouper(&self.key_types, &self.hasher, routed)?,
             states: self
                 .leaves
                 .iter()
@@ -182,13 +184,13 @@ impl Aggregator {
         let batches = self.split_part(flat, PART_BITS, 0)?;
         let mut parts = Vec::with_capacity(batches.len());
         for b in batches {
-            let mut part = Partial::flat(self.new_part()?);
+            let mut part = Partial::flat(self.new_part(true)?);
             self.reserve_for(&mut part, std::slice::from_ref(&b));
             self.merge_state(&mut part, &b)?;
             parts.extend(part.parts);
         }
         p.parts = parts;
-        p.router = Some(new_grouper(&self.key_types, &self.hasher)?);
+        p.router = Some(new_grouper(&self.key_types, &self.hasher, true)?);
         p.sel = vec![Vec::new(); 1 << PART_BITS];
         Ok(())
     }
@@ -333,7 +335,7 @@ impl Aggregator {
             grouper, states, ..
         } = p;
         let n = grouper.num_groups();
-        let hashes = grouper.hashes();
+        let hashes = grouper.hashes()?;
         let parts = 1usize << bits;
         let mut members: Vec<Vec<u32>> = vec![Vec::new(); parts];
         if bits == 0 {

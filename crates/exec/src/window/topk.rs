@@ -346,7 +346,7 @@ fn finish<K: OrderKey>(
     };
     let (k, schema) = (first.k, first.schema.clone());
     let mut chunks = Vec::with_capacity(workers.len());
-    let mut all_parts = new_grouper(&spec.part_types, &spec.hasher)?;
+    let mut all_parts = new_grouper(&spec.part_types, &spec.hasher, false)?;
     let mut parts: Vec<Vec<Kept<K>>> = Vec::new();
     let mut ids = Vec::new();
     for mut w in workers {
@@ -607,7 +607,7 @@ impl<K: OrderKey> TopK<K> {
             part_cols: spec.part_cols.clone(),
             order_cols: spec.order_cols.clone(),
             order_conv,
-            grouper: new_grouper(&spec.part_types, &spec.hasher)?,
+            grouper: new_grouper(&spec.part_types, &spec.hasher, false)?,
             grouper_bytes: 0,
             ids: Vec::new(),
             kept: Vec::new(),
