@@ -84,6 +84,11 @@ pub(super) fn wrong_source() -> Error {
     Error::InvalidArgument("internal: group-by routing between different groupers".into())
 }
 
+/// The error for a merge of partial states that carry no key column.
+pub(super) fn missing_state_keys() -> Error {
+    Error::InvalidArgument("internal: state keys missing".into())
+}
+
 /// The hasher shared by the groupers of one aggregation.
 pub(crate) type KeyHasher = DefaultHashBuilder;
 
@@ -279,8 +284,7 @@ impl Grouper for IntGrouper {
         hashes: &[u64],
         out: &mut Vec<u32>,
     ) -> Result<()> {
-        let key =
-            key.ok_or_else(|| Error::InvalidArgument("internal: state keys missing".into()))?;
+        let key = key.ok_or_else(missing_state_keys)?;
         self.group_ids(std::slice::from_ref(key), hashes.len(), out)
     }
     fn size(&self) -> usize {
@@ -531,7 +535,7 @@ impl Grouper for RowGrouper {
     ) -> Result<()> {
         let key = key
             .and_then(|k| k.as_binary_opt::<i32>())
-            .ok_or_else(|| Error::InvalidArgument("internal: state keys missing".into()))?;
+            .ok_or_else(missing_state_keys)?;
         out.reserve(key.len());
         let Self {
             rows,

@@ -43,7 +43,7 @@ use arrow_select::take::take;
 use hashbrown::HashTable;
 use parframe_common::{Error, Result};
 
-use super::groups::{Grouper, IntGrouper, KeyHasher, RowGrouper, wrong_source};
+use super::groups::{Grouper, IntGrouper, KeyHasher, RowGrouper, missing_state_keys, wrong_source};
 use super::str_grouper::StrGrouper;
 use super::{KindTag, kind_of};
 
@@ -389,7 +389,7 @@ impl Grouper for MultiGrouper {
         };
         let key = key
             .and_then(|k| k.as_binary_opt::<i32>())
-            .ok_or_else(|| Error::InvalidArgument("internal: state keys missing".into()))?;
+            .ok_or_else(missing_state_keys)?;
         if key.len() != hashes.len() || key.null_count() > 0 {
             return Err(wrong_source());
         }

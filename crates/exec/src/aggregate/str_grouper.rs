@@ -31,7 +31,7 @@ use arrow_schema::DataType;
 use hashbrown::HashTable;
 use parframe_common::{Error, Result};
 
-use super::groups::{Grouper, KeyArena, KeyHasher, NULL_HASH, wrong_source};
+use super::groups::{Grouper, KeyArena, KeyHasher, NULL_HASH, missing_state_keys, wrong_source};
 
 /// The view of `bytes` in arrow's `Utf8View` layout, without the buffer
 /// index and offset of a long string (which differ between arrays).
@@ -352,8 +352,7 @@ impl Grouper for StrGrouper {
         hashes: &[u64],
         out: &mut Vec<u32>,
     ) -> Result<()> {
-        let key =
-            key.ok_or_else(|| Error::InvalidArgument("internal: state keys missing".into()))?;
+        let key = key.ok_or_else(missing_state_keys)?;
         let chunk = Chunk::of(key)?;
         if chunk.len() != hashes.len() {
             return Err(wrong_source());
