@@ -161,6 +161,14 @@ pub struct ColumnStatistics {
     pub null_count: Precision,
     /// Distinct non-null values.
     pub distinct: Precision,
+    /// Distinct non-null values of the column in the source it is read
+    /// from, before any filter: at least `distinct`. A foreign key whose
+    /// values lie in this column's range holds at most this many distinct
+    /// values (lineitem's `l_orderkey` no more than orders has orders,
+    /// however its min and max spread), which the join estimates use.
+    /// Sources may leave it unknown: the planner derives it where a scan
+    /// starts (see `parframe_plan::stats`).
+    pub source_distinct: Precision,
 }
 
 /// What is known of a source's (or a plan node's) output without reading it.

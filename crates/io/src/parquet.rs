@@ -663,6 +663,7 @@ impl ChunkSource for ParquetSource {
                     max: bound(&st.maxes, true),
                     null_count: nulls.map_or(Precision::Unknown, Precision::Exact),
                     distinct: Precision::Unknown,
+                    source_distinct: Precision::Unknown,
                 }
             })
             .collect();

@@ -36,7 +36,13 @@
 //!   integer or date key with a known min and max, `max − min + 1` capped
 //!   by its side's rows, else its side's row count (so a key is assumed
 //!   unique on the side it comes from: the foreign-key/primary-key case,
-//!   which gives `max(|L|, |R|)` for unfiltered inputs); with several key
+//!   which gives `max(|L|, |R|)` for unfiltered inputs); a key whose
+//!   range lies within the other key's counts at most the other key's
+//!   distinct values in its source before filters (`source_distinct`:
+//!   the containment assumption, a foreign key holds no value its
+//!   referenced column lacks), so lineitem ⋈ orders keeps lineitem's
+//!   rows although `l_orderkey`'s range is four times orders' count, and
+//!   lineitem ⋈ (filtered) orders keeps the filtered share; with several key
 //!   pairs, also `|L| × |R| / min(c(L), c(R))` when smaller, where `c` is a
 //!   side's distinct key combinations (the product of its keys' distinct
 //!   counts, at most its rows). Left/right/full joins at least keep their
@@ -74,6 +80,7 @@ pub fn statistics(plan: &LogicalPlan) -> Statistics {
                 st.columns = Vec::new();
             }
             let mut st = Named::new(full.fields().iter().map(|f| f.name().clone()).collect(), st);
+            st.mark_source_distinct();
             for f in &s.filters {
                 st = st.filtered(f);
             }
@@ -255,8 +262,8 @@ fn join_rows(
             .iter()
             .zip(right_on)
             .map(|(a, b)| {
-                let da = l.distinct_or_rows(a).max(1.0);
-                let db = r.distinct_or_rows(b).max(1.0);
+                let da = l.key_distinct(a, r, b).max(1.0);
+                let db = r.key_distinct(b, l, a).max(1.0);
                 lf * rf / da.max(db)
             })
             .fold(f64::INFINITY, f64::min)
@@ -293,6 +300,7 @@ fn join_rows(
 }
 
 /// Statistics with column names, for passing through by name.
+#[derive(Clone)]
 struct Named {
     names: Vec<String>,
     rows: Precision,
@@ -351,6 +359,44 @@ impl Named {
             Some(r) => (n as f64).min(r as f64),
             None => n as f64,
         })
+    }
+
+    /// Fills in each column's `source_distinct` where the source left it
+    /// unknown: its distinct count, else the bound from its range and the
+    /// rows ([`Self::distinct_bound`]), before any filter applies.
+    fn mark_source_distinct(&mut self) {
+        for i in 0..self.columns.len() {
+            if self.columns[i].source_distinct.value().is_some() {
+                continue;
+            }
+            let d = self
+                .names
+                .get(i)
+                .and_then(|n| self.distinct_bound(n))
+                .map_or(Precision::Unknown, |d| Precision::Estimated(d as u64));
+            self.columns[i].source_distinct = d;
+        }
+    }
+
+    /// The distinct count bound of key `name` joined with key `other` of
+    /// `o`: [`Self::distinct_or_rows`], at most the other key's
+    /// `source_distinct` when this key's range lies within the other's
+    /// (the containment assumption: the key is a foreign key into the
+    /// other column, so it holds no values the other's source lacks).
+    fn key_distinct(&self, name: &str, o: &Named, other: &str) -> f64 {
+        let d = self.distinct_or_rows(name);
+        let range = |s: &Named, n: &str| {
+            let c = s.column(n)?;
+            Some((int_value(c.min.as_ref()?)?, int_value(c.max.as_ref()?)?))
+        };
+        let cap = match (range(self, name), range(o, other)) {
+            (Some((lo, hi)), Some((olo, ohi))) if olo <= lo && hi <= ohi => o
+                .column(other)
+                .and_then(|c| c.source_distinct.value())
+                .map(|v| v as f64),
+            _ => None,
+        };
+        cap.map_or(d, |c| d.min(c.max(1.0)))
     }
 
     fn filtered(mut self, predicate: &Expr) -> Self {
@@ -614,6 +660,41 @@ mod tests {
             selectivity(&col("k").eq(lit("q")), &n),
             EQ_SELECTIVITY
         ));
+    }
+
+    #[test]
+    fn a_foreign_key_holds_no_more_values_than_the_column_it_references() {
+        use parframe_core::{col, lit};
+        let est = |l: &Named, r: &Named| {
+            let (a, b) = (vec!["k".to_string()], vec!["k".to_string()]);
+            join_rows(l, r, &a, &b, JoinType::Inner, false)
+                .value()
+                .unwrap()
+        };
+        let int = |v: i64| Some(ScalarValue::Int64(v));
+        // TPC-H's lineitem (6M rows) and orders (1.5M): order keys in
+        // [1, 6M] on both sides, unique in orders.
+        let mut lineitem = named(int(1), int(6_000_000), 6_000_000);
+        lineitem.mark_source_distinct();
+        let mut orders = named(int(1), int(6_000_000), 1_500_000);
+        orders.mark_source_distinct();
+        // Every line has its order: lineitem's rows, either way round
+        // (without the cap, 6M x 1.5M / 6M = 1.5M).
+        assert_eq!(est(&lineitem, &orders), 6_000_000);
+        assert_eq!(est(&orders, &lineitem), 6_000_000);
+        // A quarter of the orders: a quarter of the lines.
+        let quarter = orders.clone().filtered(&col("k").lt(lit(1_500_001i64)));
+        assert_eq!(quarter.rows.value(), Some(375_000));
+        assert_eq!(est(&lineitem, &quarter), 1_500_000);
+        // A key whose range is not within the other's is not capped: a
+        // key spreading past the referenced column's range is no foreign
+        // key of it.
+        let mut wide = named(int(0), int(12_000_000), 6_000_000);
+        wide.mark_source_distinct();
+        assert_eq!(est(&wide, &orders), 1_500_000);
+        // Without statistics of the referenced column: as before.
+        let bare = named(None, None, 1_500_000);
+        assert_eq!(est(&lineitem, &bare), 1_500_000);
     }
 
     #[test]

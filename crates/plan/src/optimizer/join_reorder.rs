@@ -17,9 +17,13 @@
 //! sorted first, so the plan does not depend on the order the query
 //! names them in, and planning a planned group again changes nothing.
 //!
+//! Column names that repeat across relations (a self join, TPC-H Q8's two
+//! nations) are renamed apart first (`n_name#5`), by a projection over the
+//! relation, so that the rebuilt joins can tell the columns apart; the
+//! projection on top gives the group's output its original names.
+//!
 //! Groups are left alone when a join in them has options of its own (a
-//! validation, a build side asked for) or when column names repeat across
-//! relations (the rebuilt joins could not tell the columns apart).
+//! validation, a build side asked for).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,27 +87,55 @@ fn reorder(plan: &Arc<LogicalPlan>) -> Result<Arc<LogicalPlan>> {
     }
 }
 
+/// A column of a relation: the relation's index (in the order
+/// [`collect`] finds them, left inputs first) and the column's name there.
+type LeafCol = (usize, String);
+
 /// A join graph: relations, key edges and residual conjuncts, every
-/// condition over the relations' own (unique) column names.
+/// condition over relation columns. Two relations may have columns of one
+/// name (a self join, TPC-H Q8's two nations): [`plan_group`] renames them
+/// apart before it plans.
 struct Graph {
     leaves: Vec<Arc<LogicalPlan>>,
     /// (left column, right column) equalities.
+    edges: Vec<(LeafCol, LeafCol)>,
+    /// Conjuncts over a join filter's column names, with the relation
+    /// column each name stands for.
+    residuals: Vec<(Expr, HashMap<String, LeafCol>)>,
+}
+
+/// [`Graph`] once every column name is unique across relations.
+struct Graph2 {
+    leaves: Vec<Arc<LogicalPlan>>,
     edges: Vec<(String, String)>,
     residuals: Vec<Expr>,
 }
 
-/// Resolves output column `name` of group node `p` to a leaf column name.
-fn resolve(p: &LogicalPlan, name: &str) -> Option<String> {
+/// Relations under group node `p`.
+fn leaf_count(p: &LogicalPlan) -> usize {
+    match p.node() {
+        PlanNode::Join(j) if in_group(p) => leaf_count(&j.left) + leaf_count(&j.right),
+        _ => 1,
+    }
+}
+
+/// Resolves output column `name` of group node `p`, whose first relation
+/// has index `base`, to a relation column.
+fn resolve(p: &LogicalPlan, name: &str, base: usize) -> Option<LeafCol> {
     if !in_group(p) {
-        return p.schema().index_of(name).ok().map(|_| name.to_string());
+        return p
+            .schema()
+            .index_of(name)
+            .ok()
+            .map(|_| (base, name.to_string()));
     }
     let PlanNode::Join(j) = p.node() else {
         return None;
     };
     let (c, _) = j.columns.iter().find(|(_, n)| n == name)?;
     match c {
-        JoinColumn::Left(n) | JoinColumn::Key(n, _) => resolve(&j.left, n),
-        JoinColumn::Right(n) => resolve(&j.right, n),
+        JoinColumn::Left(n) | JoinColumn::Key(n, _) => resolve(&j.left, n, base),
+        JoinColumn::Right(n) => resolve(&j.right, n, base + leaf_count(&j.left)),
     }
 }
 
@@ -115,11 +147,13 @@ fn collect(p: &Arc<LogicalPlan>, g: &mut Graph) -> Result<bool> {
     let PlanNode::Join(j) = p.node() else {
         return Ok(false);
     };
+    let base = g.leaves.len();
     if !collect(&j.left, g)? || !collect(&j.right, g)? {
         return Ok(false);
     }
+    let right_base = base + leaf_count(&j.left);
     for (a, b) in j.left_on.iter().zip(&j.right_on) {
-        match (resolve(&j.left, a), resolve(&j.right, b)) {
+        match (resolve(&j.left, a, base), resolve(&j.right, b, right_base)) {
             (Some(a), Some(b)) => g.edges.push((a, b)),
             _ => return Ok(false),
         }
@@ -128,8 +162,8 @@ fn collect(p: &Arc<LogicalPlan>, g: &mut Graph) -> Result<bool> {
         let mut map = HashMap::new();
         for (c, name) in &f.columns {
             let r = match c {
-                JoinColumn::Left(n) | JoinColumn::Key(n, _) => resolve(&j.left, n),
-                JoinColumn::Right(n) => resolve(&j.right, n),
+                JoinColumn::Left(n) | JoinColumn::Key(n, _) => resolve(&j.left, n, base),
+                JoinColumn::Right(n) => resolve(&j.right, n, right_base),
             };
             match r {
                 Some(r) => {
@@ -139,10 +173,42 @@ fn collect(p: &Arc<LogicalPlan>, g: &mut Graph) -> Result<bool> {
             }
         }
         for c in split_conjunction(&f.expr) {
-            g.residuals.push(rename_columns(&c, &map)?);
+            g.residuals.push((c, map.clone()));
         }
     }
     Ok(true)
+}
+
+/// Names for the relations' columns that are unique across relations: a
+/// name two relations share becomes `name#i` in relation `i` (with more
+/// `#` while that is taken too), every other name stays. Returns one map
+/// per relation, holding only the renamed columns.
+fn unique_names(leaves: &[Arc<LogicalPlan>]) -> Vec<HashMap<String, String>> {
+    let mut uses: HashMap<String, usize> = HashMap::new();
+    for l in leaves {
+        for f in l.schema().fields() {
+            *uses.entry(f.name().clone()).or_default() += 1;
+        }
+    }
+    let mut taken: std::collections::HashSet<String> = uses.keys().cloned().collect();
+    leaves
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut map = HashMap::new();
+            for f in l.schema().fields() {
+                if uses.get(f.name()).copied().unwrap_or(0) > 1 {
+                    let mut new = format!("{}#{i}", f.name());
+                    while taken.contains(&new) {
+                        new.push('#');
+                    }
+                    taken.insert(new.clone());
+                    map.insert(f.name().clone(), new);
+                }
+            }
+            map
+        })
+        .collect()
 }
 
 /// A candidate next join: its estimate, the relation, the joined plan,
@@ -278,26 +344,61 @@ fn plan_group(root: &Arc<LogicalPlan>) -> Result<Option<Arc<LogicalPlan>>> {
     if !collect(root, &mut g)? || g.leaves.len() < 3 {
         return Ok(None);
     }
-    // One order of the relations whatever order the query wrote them in,
-    // so that planning a planned group again finds the same plan.
-    g.leaves.sort_by_cached_key(|l| signature(l));
-    // Column names must be unique across relations.
-    let mut seen = std::collections::HashSet::new();
-    for l in &g.leaves {
-        for f in l.schema().fields() {
-            if !seen.insert(f.name().clone()) {
-                return Ok(None);
-            }
-        }
-    }
-    // The original output columns, as leaf columns.
+    // The original output columns, as relation columns.
     let mut outputs = Vec::new();
     for f in root.schema().fields() {
-        match resolve(root, f.name()) {
+        match resolve(root, f.name(), 0) {
             Some(src) => outputs.push((src, f.name().clone())),
             None => return Ok(None),
         }
     }
+    // Column names unique across relations: a relation with a shared name
+    // reads through a projection that renames it, and every condition and
+    // output refers to the new names.
+    let renames = unique_names(&g.leaves);
+    let name = |(i, n): &LeafCol| -> String {
+        renames
+            .get(*i)
+            .and_then(|m| m.get(n))
+            .cloned()
+            .unwrap_or_else(|| n.clone())
+    };
+    let mut leaves = Vec::with_capacity(g.leaves.len());
+    for (l, map) in g.leaves.iter().zip(&renames) {
+        if map.is_empty() {
+            leaves.push(Arc::clone(l));
+            continue;
+        }
+        let exprs = l
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| match map.get(f.name()) {
+                Some(new) => col(f.name().as_str()).alias(new.as_str()),
+                None => col(f.name().as_str()),
+            })
+            .collect();
+        leaves.push(LogicalPlan::select(l, exprs)?);
+    }
+    let edges: Vec<(String, String)> = g.edges.iter().map(|(a, b)| (name(a), name(b))).collect();
+    let residuals = g
+        .residuals
+        .iter()
+        .map(|(e, m)| {
+            let m: HashMap<String, String> = m.iter().map(|(k, v)| (k.clone(), name(v))).collect();
+            rename_columns(e, &m)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let outputs: Vec<(String, String)> =
+        outputs.iter().map(|(s, o)| (name(s), o.clone())).collect();
+    let mut g = Graph2 {
+        leaves,
+        edges,
+        residuals,
+    };
+    // One order of the relations whatever order the query wrote them in,
+    // so that planning a planned group again finds the same plan.
+    g.leaves.sort_by_cached_key(|l| signature(l));
     let n = g.leaves.len();
     let edge_leaves: Vec<(usize, usize)> = g
         .edges
@@ -616,6 +717,55 @@ mod tests {
             )
         );
         assert_eq!(out.schema(), plan.schema());
+    }
+
+    #[test]
+    fn relations_sharing_column_names_are_renamed_apart_and_reordered() {
+        // TPC-H Q8's shape: one nation table joined twice, once for the
+        // customer's nation and once for the supplier's. As written, the
+        // big relation is joined with everything in turn.
+        let big = t(&["c_nat", "s_key"], 1000);
+        let supplier = t(&["s_suppkey", "s_nat"], 10);
+        let nation = t(&["n_key", "n_name"], 25);
+        let written = inner(
+            &inner(
+                &inner(&big, &nation, "c_nat", "n_key"),
+                &supplier,
+                "s_key",
+                "s_suppkey",
+            ),
+            &nation,
+            "s_nat",
+            "n_key",
+        );
+        let names: Vec<String> = written
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert!(names.contains(&"n_name_right".to_string()), "{names:?}");
+        let out = JoinReorder.rewrite(written.clone()).unwrap();
+        assert!(!Arc::ptr_eq(&out, &written), "the group was planned");
+        assert_eq!(out.schema(), written.schema());
+        // The two nations' columns are apart: every key names one of them.
+        let js = joins(&out);
+        assert_eq!(js.len(), 3);
+        let keys: Vec<&String> = js.iter().flat_map(|(l, r, _)| l.iter().chain(r)).collect();
+        assert_eq!(
+            keys.iter().filter(|k| k.starts_with("n_key#")).count(),
+            2,
+            "{keys:?}"
+        );
+        // Not the written order: the big relation meets supplier first (10
+        // estimated rows, where a nation gives 1000).
+        assert_eq!(
+            (js[0].0.clone(), js[0].1.clone()),
+            (vec!["s_key".to_string()], vec!["s_suppkey".to_string()]),
+            "{js:?}"
+        );
+        let again = JoinReorder.rewrite(out.clone()).unwrap();
+        assert!(Arc::ptr_eq(&again, &out));
     }
 
     /// Left-deep orders of `n` relations, each relation connected by an
